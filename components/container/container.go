@@ -1,0 +1,357 @@
+// Package container is the one place where container defaults live: resource
+// limits, restart policy, health check, log rotation and least privilege. Every
+// service component builds its containers through New, so a rule changed here
+// changes for the whole platform, and the policy pack checks the same rules.
+package container
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Defaults shared by every container. Exported so tests and the policy pack
+// can state them instead of repeating numbers.
+const (
+	RestartPolicy  = "unless-stopped"
+	LogDriver      = "json-file"
+	LogMaxSize     = "50m"
+	LogMaxFile     = "5"
+	NoNewPrivs     = "no-new-privileges:true"
+	DefaultPIDs    = 4096 // nproc ulimit: the provider has no --pids-limit field
+	NoFileLimit    = 65536
+	StopTimeoutSec = 30
+	// ManagedByLabel marks every container this program owns.
+	ManagedByLabel = "com.aurigraph.managed-by"
+	// ServiceLabel names the service kind; log lines carry it (json-file
+	// "labels" option) so Logstash can tell the services apart.
+	ServiceLabel = "com.aurigraph.service"
+)
+
+// Resources are a container's CPU and memory limits and reservations.
+type Resources struct {
+	CPUs                float64 `json:"cpus"`
+	CPUsReservation     float64 `json:"cpusReservation"`
+	MemoryMB            int     `json:"memoryMb"`
+	MemoryReservationMB int     `json:"memoryReservationMb"`
+}
+
+// Health is a container health check.
+type Health struct {
+	Test        []string
+	Interval    time.Duration
+	Timeout     time.Duration
+	StartPeriod time.Duration
+	Retries     int
+}
+
+// Port publishes a container port. IP must be a named address: the defaults
+// never bind 0.0.0.0 unless the caller says so explicitly (only the gateway).
+type Port struct {
+	Internal int
+	External int
+	IP       string
+	Protocol string // tcp (default) or udp
+}
+
+// Mount is a named volume or a host path mounted into the container.
+type Mount struct {
+	Volume   string // named docker volume; empty when HostPath is set
+	HostPath string // bind mount from the host (config directories only)
+	Target   string
+	ReadOnly bool
+}
+
+// Spec describes one container. Fields left zero get the platform defaults.
+type Spec struct {
+	Service  string // service kind, e.g. "postgres"; labels the container and its logs
+	Name     string // container name, unique in the cluster, also a DNS name
+	Image    pulumi.StringInput
+	Network  string
+	Aliases  []string // extra DNS names on the network
+	Resource Resources
+	Health   Health
+
+	Env       map[string]string             // plain environment
+	SecretEnv map[string]pulumi.StringInput // values kept secret end to end
+
+	Command        []string
+	Entrypoint     []string
+	User           string // non-root user where the image supports one
+	ReadOnlyRootFS bool
+	CapAdd         []string // capabilities added back after dropping ALL
+	Tmpfs          map[string]string
+	Ports          []Port
+	Mounts         []Mount
+	Ulimits        map[string]int // extra ulimits (soft = hard)
+	Sysctls        map[string]string
+	Labels         map[string]string
+	ShmSizeMB      int
+	// WaitHealthy makes the provider wait for a healthy container, so resources
+	// that depend on this one (the next rolling group) start only after it.
+	WaitHealthy bool
+	WaitTimeout time.Duration
+}
+
+// Validate reports what would make a container unsafe or unmanaged.
+func (s Spec) Validate() error {
+	var problems []string
+	if s.Name == "" {
+		problems = append(problems, "name is empty")
+	}
+	if s.Service == "" {
+		problems = append(problems, "service is empty")
+	}
+	if s.Image == nil {
+		problems = append(problems, "image is not set")
+	}
+	if s.Network == "" {
+		problems = append(problems, "network is not set")
+	}
+	r := s.Resource
+	if r.CPUs <= 0 || r.MemoryMB <= 0 {
+		problems = append(problems, "CPU and memory limits are required")
+	}
+	if r.CPUsReservation > r.CPUs || r.MemoryReservationMB > r.MemoryMB {
+		problems = append(problems, "a reservation is above its limit")
+	}
+	if len(s.Health.Test) == 0 {
+		problems = append(problems, "health check is missing")
+	}
+	for _, p := range s.Ports {
+		if p.IP == "" {
+			problems = append(problems, fmt.Sprintf("port %d is not bound to a named address", p.Internal))
+		}
+	}
+	for _, m := range s.Mounts {
+		if m.HostPath != "" && IsSensitiveHostPath(m.HostPath) {
+			problems = append(problems, fmt.Sprintf("host path %s is sensitive", m.HostPath))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("container %q: %s", s.Name, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// IsSensitiveHostPath reports host paths no container may mount (CIS 5.5, 5.31).
+func IsSensitiveHostPath(p string) bool {
+	clean := strings.TrimRight(p, "/")
+	if clean == "" {
+		return true
+	}
+	for _, s := range []string{"/etc", "/proc", "/sys", "/var/run", "/run", "/boot", "/dev", "/var/lib/docker", "/usr", "/root"} {
+		if clean == s || strings.HasPrefix(clean, s+"/") {
+			return true
+		}
+	}
+	return strings.HasSuffix(clean, "docker.sock")
+}
+
+// Args turns a Spec into provider arguments with every default applied.
+func (s Spec) Args() (*docker.ContainerArgs, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	labels := map[string]string{ManagedByLabel: "pulumi", ServiceLabel: s.Service}
+	for k, v := range s.Labels {
+		labels[k] = v
+	}
+	args := &docker.ContainerArgs{
+		Name:              pulumi.String(s.Name),
+		Image:             s.Image,
+		Hostname:          pulumi.String(s.Name),
+		Restart:           pulumi.String(RestartPolicy),
+		Memory:            pulumi.Int(s.Resource.MemoryMB),
+		MemoryReservation: pulumi.Int(s.Resource.MemoryReservationMB),
+		// Swap equal to memory: the limit is a hard limit, no swap headroom.
+		MemorySwap:   pulumi.Int(s.Resource.MemoryMB),
+		Cpus:         pulumi.String(formatCPUs(s.Resource.CPUs)),
+		CpuShares:    pulumi.Int(cpuShares(s.Resource.CPUsReservation)),
+		LogDriver:    pulumi.String(LogDriver),
+		LogOpts: pulumi.StringMap{
+			"max-size": pulumi.String(LogMaxSize),
+			"max-file": pulumi.String(LogMaxFile),
+			"compress": pulumi.String("true"),
+			"labels":   pulumi.String(ServiceLabel),
+		},
+		SecurityOpts: pulumi.StringArray{pulumi.String(NoNewPrivs)},
+		Privileged:   pulumi.Bool(false),
+		Init:         pulumi.Bool(true),
+		ReadOnly:     pulumi.Bool(s.ReadOnlyRootFS),
+		StopTimeout:  pulumi.Int(StopTimeoutSec),
+		Capabilities: &docker.ContainerCapabilitiesArgs{
+			Drops: pulumi.StringArray{pulumi.String("ALL")},
+			Adds:  pulumi.ToStringArray(sortedCopy(s.CapAdd)),
+		},
+		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
+			&docker.ContainerNetworksAdvancedArgs{
+				Name:    pulumi.String(s.Network),
+				Aliases: pulumi.ToStringArray(append([]string{s.Name}, s.Aliases...)),
+			},
+		},
+		Healthcheck: &docker.ContainerHealthcheckArgs{
+			Tests:       pulumi.ToStringArray(s.Health.Test),
+			Interval:    pulumi.String(durationOr(s.Health.Interval, 30*time.Second)),
+			Timeout:     pulumi.String(durationOr(s.Health.Timeout, 10*time.Second)),
+			StartPeriod: pulumi.String(durationOr(s.Health.StartPeriod, 30*time.Second)),
+			Retries:     pulumi.Int(intOr(s.Health.Retries, 3)),
+		},
+		Ulimits: ulimits(s.Ulimits),
+		Labels:  containerLabels(labels),
+		Envs:    envs(s.Env, s.SecretEnv),
+		Mounts:  mounts(s.Mounts),
+		Ports:   ports(s.Ports),
+	}
+	if s.User != "" {
+		args.User = pulumi.String(s.User)
+	}
+	if len(s.Command) > 0 {
+		args.Command = pulumi.ToStringArray(s.Command)
+	}
+	if len(s.Entrypoint) > 0 {
+		args.Entrypoints = pulumi.ToStringArray(s.Entrypoint)
+	}
+	if len(s.Tmpfs) > 0 {
+		args.Tmpfs = pulumi.ToStringMap(s.Tmpfs)
+	}
+	if len(s.Sysctls) > 0 {
+		args.Sysctls = pulumi.ToStringMap(s.Sysctls)
+	}
+	if s.ShmSizeMB > 0 {
+		args.ShmSize = pulumi.Int(s.ShmSizeMB)
+	}
+	if s.WaitHealthy {
+		args.Wait = pulumi.Bool(true)
+		args.WaitTimeout = pulumi.Int(int(durationOrDur(s.WaitTimeout, 5*time.Minute).Seconds()))
+	}
+	return args, nil
+}
+
+// New creates the container with every default applied. Pass the host's
+// Docker provider and the parent component in opts.
+func New(ctx *pulumi.Context, name string, s Spec, opts ...pulumi.ResourceOption) (*docker.Container, error) {
+	args, err := s.Args()
+	if err != nil {
+		return nil, err
+	}
+	return docker.NewContainer(ctx, name, args, opts...)
+}
+
+func formatCPUs(c float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", c), "0"), ".")
+}
+
+// cpuShares weighs CPU under contention by the reservation (1024 per core).
+func cpuShares(reservedCores float64) int {
+	if reservedCores <= 0 {
+		return 1024
+	}
+	return int(reservedCores * 1024)
+}
+
+func durationOr(d, def time.Duration) string { return durationOrDur(d, def).String() }
+
+func durationOrDur(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func intOr(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedCopy(in []string) []string {
+	out := append([]string{}, in...)
+	sort.Strings(out)
+	return out
+}
+
+func ulimits(extra map[string]int) docker.ContainerUlimitArray {
+	all := map[string]int{"nproc": DefaultPIDs, "nofile": NoFileLimit}
+	for k, v := range extra {
+		all[k] = v
+	}
+	var out docker.ContainerUlimitArray
+	for _, k := range sortedKeys(all) {
+		out = append(out, &docker.ContainerUlimitArgs{Name: pulumi.String(k), Soft: pulumi.Int(all[k]), Hard: pulumi.Int(all[k])})
+	}
+	return out
+}
+
+func containerLabels(m map[string]string) docker.ContainerLabelArray {
+	var out docker.ContainerLabelArray
+	for _, k := range sortedKeys(m) {
+		out = append(out, &docker.ContainerLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
+	}
+	return out
+}
+
+// envs keeps each secret variable wrapped as a secret on its own element, so
+// the plain ones stay readable in previews and the secret ones never show.
+func envs(plain map[string]string, secret map[string]pulumi.StringInput) pulumi.StringArray {
+	var out pulumi.StringArray
+	for _, k := range sortedKeys(plain) {
+		out = append(out, pulumi.String(k+"="+plain[k]))
+	}
+	for _, k := range sortedKeys(secret) {
+		out = append(out, pulumi.ToSecret(pulumi.Sprintf("%s=%s", k, secret[k])).(pulumi.StringOutput))
+	}
+	return out
+}
+
+func mounts(ms []Mount) docker.ContainerMountArray {
+	var out docker.ContainerMountArray
+	for _, m := range ms {
+		kind, source := "volume", m.Volume
+		if m.HostPath != "" {
+			kind, source = "bind", m.HostPath
+		}
+		out = append(out, &docker.ContainerMountArgs{
+			Type:     pulumi.String(kind),
+			Source:   pulumi.String(source),
+			Target:   pulumi.String(m.Target),
+			ReadOnly: pulumi.Bool(m.ReadOnly),
+		})
+	}
+	return out
+}
+
+func ports(ps []Port) docker.ContainerPortArray {
+	var out docker.ContainerPortArray
+	for _, p := range ps {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		ext := p.External
+		if ext == 0 {
+			ext = p.Internal
+		}
+		out = append(out, &docker.ContainerPortArgs{
+			Internal: pulumi.Int(p.Internal),
+			External: pulumi.Int(ext),
+			Ip:       pulumi.String(p.IP),
+			Protocol: pulumi.String(proto),
+		})
+	}
+	return out
+}

@@ -1,0 +1,199 @@
+// Package host turns a machine reached over SSH into a host the stack can use:
+// preflight, preparation, and a Docker provider that depends on both.
+package host
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Dir is a data or config directory the preparation creates on the host.
+type Dir struct {
+	Path string
+	UID  int
+	GID  int
+	Mode string // octal, e.g. "0750"
+}
+
+// Thresholds refuse a host that falls short.
+type Thresholds struct {
+	MinCPUs     int
+	MinMemoryGB int
+	MinDiskGB   int
+}
+
+// Jump is an optional SSH bastion.
+type Jump struct {
+	Address string
+	Port    int
+	User    string
+	HostKey string
+}
+
+// HostArgs configures one host.
+type HostArgs struct {
+	Name           string
+	Address        string // SSH address
+	ClusterAddress string // address other hosts reach this one on
+	Port           int
+	User           string
+	HostKey        string // pinned public host key
+	PrivateKey     pulumi.StringInput
+	Jump           *Jump
+	Kind           string
+	Roles          []string
+	Thresholds     Thresholds
+	DataPath       string
+	Dirs           []Dir
+	// Sysctls the services on this host need (vm.max_map_count for Elasticsearch).
+	Sysctls map[string]string
+	// Firewall: ports opened to the world, and to the cluster peers.
+	PublicTCPPorts []int
+	ClusterPeers   []string // cluster addresses of the other hosts
+	MonitoringFrom []string // addresses allowed to scrape the host exporters
+	DialErrorLimit int
+	PerDialTimeout int // seconds
+	StepTimeout    string
+}
+
+// Host is a prepared machine with its own Docker provider.
+type Host struct {
+	pulumi.ResourceState
+
+	Name           string
+	Address        string
+	ClusterAddress string
+	Roles          []string
+	DataPath       string
+	Connection     *remote.ConnectionArgs
+	// Prepared is the last preparation step: anything touching Docker waits for it.
+	Prepared pulumi.Resource
+	// Docker is set by ConnectDocker once the cluster join is done.
+	Docker *docker.Provider
+
+	RoleOutput pulumi.StringOutput `pulumi:"role"`
+
+	args   HostArgs
+	mu     sync.Mutex
+	images map[string]*docker.RemoteImage
+}
+
+// NewHost registers the host component and its preflight and preparation.
+func NewHost(ctx *pulumi.Context, name string, args HostArgs, opts ...pulumi.ResourceOption) (*Host, error) {
+	h := &Host{
+		Name: args.Name, Address: args.Address, ClusterAddress: args.ClusterAddress,
+		Roles: append([]string{}, args.Roles...), DataPath: args.DataPath,
+		args: args, images: map[string]*docker.RemoteImage{},
+	}
+	if h.ClusterAddress == "" {
+		h.ClusterAddress = h.Address
+	}
+	if err := ctx.RegisterComponentResource("aurigraph:host:Host", name, h, opts...); err != nil {
+		return nil, err
+	}
+	h.Connection = connection(args)
+	prepared, err := prepare(ctx, name, h, args)
+	if err != nil {
+		return nil, err
+	}
+	h.Prepared = prepared
+	h.RoleOutput = pulumi.String(strings.Join(h.Roles, ",")).ToStringOutput()
+	return h, ctx.RegisterResourceOutputs(h, pulumi.Map{
+		"address": pulumi.String(h.Address),
+		"roles":   pulumi.ToStringArray(h.Roles),
+		"role":    h.RoleOutput,
+	})
+}
+
+// connection is the SSH connection every remote command of this host uses:
+// key authentication, the pinned host key, bounded dial retries.
+func connection(a HostArgs) *remote.ConnectionArgs {
+	c := &remote.ConnectionArgs{
+		Host:           pulumi.String(a.Address),
+		Port:           pulumi.Float64(float64(a.Port)),
+		User:           pulumi.String(a.User),
+		PrivateKey:     a.PrivateKey,
+		HostKey:        pulumi.String(a.HostKey),
+		DialErrorLimit: pulumi.Int(a.DialErrorLimit),
+		PerDialTimeout: pulumi.Int(a.PerDialTimeout),
+	}
+	if a.Jump != nil {
+		c.Proxy = &remote.ProxyConnectionArgs{
+			Host:           pulumi.String(a.Jump.Address),
+			Port:           pulumi.Float64(float64(a.Jump.Port)),
+			User:           pulumi.String(a.Jump.User),
+			PrivateKey:     a.PrivateKey,
+			HostKey:        pulumi.String(a.Jump.HostKey),
+			DialErrorLimit: pulumi.Int(a.DialErrorLimit),
+			PerDialTimeout: pulumi.Int(a.PerDialTimeout),
+		}
+	}
+	return c
+}
+
+// HasRole reports whether the host holds role.
+func (h *Host) HasRole(role string) bool {
+	for _, r := range h.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// ConnectDocker creates the host's Docker provider, after dependsOn (the
+// cluster join), so no container lands on an unprepared host.
+func (h *Host) ConnectDocker(ctx *pulumi.Context, dependsOn []pulumi.Resource) error {
+	deps := append([]pulumi.Resource{h.Prepared}, dependsOn...)
+	p, err := newDockerProvider(ctx, h, deps)
+	if err != nil {
+		return err
+	}
+	h.Docker = p
+	return nil
+}
+
+var imageNameRE = regexp.MustCompile(`[^a-z0-9]+`)
+
+// Image pulls ref onto this host once, however many containers use it, and
+// returns the reference to give containers (it carries the pull dependency).
+func (h *Host) Image(ctx *pulumi.Context, ref string) (pulumi.StringOutput, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if img, ok := h.images[ref]; ok {
+		return img.Name, nil
+	}
+	if h.Docker == nil {
+		return pulumi.StringOutput{}, fmt.Errorf("host %s: Image(%s) before ConnectDocker", h.Name, ref)
+	}
+	name := fmt.Sprintf("%s-image-%s", h.Name, strings.Trim(imageNameRE.ReplaceAllString(strings.ToLower(ref), "-"), "-"))
+	img, err := docker.NewRemoteImage(ctx, name, &docker.RemoteImageArgs{
+		Name: pulumi.String(ref),
+		// Another container may still run the old image during a roll.
+		KeepLocally: pulumi.Bool(true),
+	}, pulumi.Parent(h), pulumi.Provider(h.Docker))
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	h.images[ref] = img
+	return img.Name, nil
+}
+
+// ImageRefs lists the images pulled on this host (sorted), for tests.
+func (h *Host) ImageRefs() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for ref := range h.images {
+		out = append(out, ref)
+	}
+	sort.Strings(out)
+	return out
+}

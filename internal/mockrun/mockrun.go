@@ -1,0 +1,256 @@
+// Package mockrun runs the real Pulumi program under Pulumi's own mocks and
+// records every resource it registers: type, name, parent, provider,
+// dependencies and inputs. Tests, the offline plan and the policy checks all
+// read the same recording.
+package mockrun
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/internal/stackfile"
+)
+
+// Resource is one registered resource as the engine would see it.
+type Resource struct {
+	URN       string
+	Type      string
+	Name      string
+	Parent    string
+	Provider  string // URN of the explicit provider, "" for the default one
+	DependsOn []string
+	Custom    bool
+	Inputs    resource.PropertyMap
+}
+
+// Options say which project, stack and config to run with.
+type Options struct {
+	Project string
+	Stack   string
+	// Config maps full keys ("aurigraph:hosts") to values; structured values as JSON.
+	Config map[string]string
+	// SecretKeys are the full keys that are secrets.
+	SecretKeys []string
+	// Outputs, when set, fabricates a resource's outputs (e.g. real
+	// certificates); nil falls back to the default fabrication.
+	Outputs func(typ, name string, inputs resource.PropertyMap) resource.PropertyMap
+}
+
+// Result is the recording of one run.
+type Result struct {
+	Resources []Resource // sorted by URN
+}
+
+// ByURN returns the resource with urn, or nil.
+func (r *Result) ByURN(urn string) *Resource {
+	for i := range r.Resources {
+		if r.Resources[i].URN == urn {
+			return &r.Resources[i]
+		}
+	}
+	return nil
+}
+
+// OfType returns the resources of a type token, sorted by URN.
+func (r *Result) OfType(typ string) []Resource {
+	var out []Resource
+	for _, res := range r.Resources {
+		if res.Type == typ {
+			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Named returns the resource of type typ and name, or nil.
+func (r *Result) Named(typ, name string) *Resource {
+	for i := range r.Resources {
+		if r.Resources[i].Type == typ && r.Resources[i].Name == name {
+			return &r.Resources[i]
+		}
+	}
+	return nil
+}
+
+// env is process-wide: runs are serialised because config travels in the environment.
+var envMu sync.Mutex
+
+// Run executes program under mocks with opts and returns what it registered.
+func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
+	envMu.Lock()
+	defer envMu.Unlock()
+	cfg, err := json.Marshal(opts.Config)
+	if err != nil {
+		return nil, err
+	}
+	secretKeys, err := json.Marshal(append([]string{}, opts.SecretKeys...))
+	if err != nil {
+		return nil, err
+	}
+	restore := setenv(map[string]string{
+		"PULUMI_CONFIG":             string(cfg),
+		"PULUMI_CONFIG_SECRET_KEYS": string(secretKeys),
+		"PULUMI_DRY_RUN":            "false",
+		"PULUMI_PARALLEL":           "8",
+	})
+	defer restore()
+	m := &monitor{project: opts.Project, stack: opts.Stack, outputs: opts.Outputs}
+	err = pulumi.RunErr(program, pulumi.WithMocks(opts.Project, opts.Stack, m))
+	res := &Result{Resources: m.recorded()}
+	return res, err
+}
+
+func setenv(vars map[string]string) func() {
+	old := map[string]*string{}
+	for k, v := range vars {
+		if prev, ok := os.LookupEnv(k); ok {
+			p := prev
+			old[k] = &p
+		} else {
+			old[k] = nil
+		}
+		os.Setenv(k, v)
+	}
+	return func() {
+		for k, v := range old {
+			if v == nil {
+				os.Unsetenv(k)
+			} else {
+				os.Setenv(k, *v)
+			}
+		}
+	}
+}
+
+type monitor struct {
+	project, stack string
+	outputs        func(typ, name string, inputs resource.PropertyMap) resource.PropertyMap
+
+	mu        sync.Mutex
+	resources []Resource
+}
+
+func (m *monitor) recorded() []Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := append([]Resource{}, m.resources...)
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+func (m *monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	rpc := args.RegisterRPC
+	parent := rpc.GetParent()
+	urn := m.urn(parent, args.TypeToken, args.Name)
+	deps := append([]string{}, rpc.GetDependencies()...)
+	sort.Strings(deps)
+	deps = dedupe(deps)
+	provider := args.Provider
+	if i := strings.Index(provider, "::"); i >= 0 && strings.HasPrefix(provider, "urn:") {
+		// "<urn>::<id>": the URN itself contains "::", the id follows the last one.
+		provider = provider[:strings.LastIndex(provider, "::")]
+	}
+	if strings.Contains(provider, "pulumi:providers:") && strings.Contains(provider, "::default") {
+		provider = ""
+	}
+	m.mu.Lock()
+	m.resources = append(m.resources, Resource{
+		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent, Provider: provider,
+		DependsOn: deps, Custom: args.Custom, Inputs: args.Inputs.Copy(),
+	})
+	m.mu.Unlock()
+
+	state := args.Inputs.Copy()
+	var extra resource.PropertyMap
+	if m.outputs != nil {
+		extra = m.outputs(args.TypeToken, args.Name, args.Inputs)
+	}
+	if extra == nil {
+		extra = Fabricate(args.TypeToken, args.Name, args.Inputs)
+	}
+	for k, v := range extra {
+		state[k] = v
+	}
+	return args.Name + "-id", state, nil
+}
+
+func (m *monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
+
+// urn builds the URN the way the engine does: the parent's type is part of it.
+func (m *monitor) urn(parent, typ, name string) string {
+	parentType := ""
+	if parent != "" {
+		u := resource.URN(parent)
+		if u.QualifiedType() != resource.RootStackType {
+			parentType = string(u.QualifiedType()) + "$"
+		}
+	}
+	return fmt.Sprintf("urn:pulumi:%s::%s::%s%s::%s", m.stack, m.project, parentType, typ, name)
+}
+
+func dedupe(sorted []string) []string {
+	out := sorted[:0]
+	for i, s := range sorted {
+		if i == 0 || s != sorted[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// fake is a deterministic stand-in value derived from a resource's name.
+func fake(kind, name string) string {
+	sum := sha256.Sum256([]byte(kind + "/" + name))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Fabricate returns the outputs a provider would add, deterministically:
+// the same name always gets the same fake value, so runs are comparable.
+func Fabricate(typ, name string, inputs resource.PropertyMap) resource.PropertyMap {
+	pem := func(kind string) string {
+		return fmt.Sprintf("-----BEGIN %s-----\nMOCK%s\n-----END %s-----\n", kind, fake(kind, name), kind)
+	}
+	switch typ {
+	case "tls:index/privateKey:PrivateKey":
+		return resource.PropertyMap{
+			"privateKeyPem":    resource.MakeSecret(resource.NewProperty(pem("PRIVATE KEY"))),
+			"publicKeyPem":     resource.NewProperty(pem("PUBLIC KEY")),
+			"publicKeyOpenssh": resource.NewProperty("ecdsa-sha2-nistp256 MOCK" + fake("ssh", name)),
+		}
+	case "tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert":
+		return resource.PropertyMap{
+			"certPem":         resource.NewProperty(pem("CERTIFICATE")),
+			"validityEndTime": resource.NewProperty("2027-02-21T00:00:00Z"),
+			"readyForRenewal": resource.NewProperty(false),
+		}
+	case "tls:index/certRequest:CertRequest":
+		return resource.PropertyMap{"certRequestPem": resource.NewProperty(pem("CERTIFICATE REQUEST"))}
+	case "docker:index/remoteImage:RemoteImage":
+		return resource.PropertyMap{
+			"imageId":    resource.NewProperty("sha256:" + fake("image", name)),
+			"repoDigest": resource.NewProperty("sha256:" + fake("digest", name)),
+		}
+	case "command:remote:Command", "command:local:Command":
+		return resource.PropertyMap{
+			"stdout": resource.NewProperty(""),
+			"stderr": resource.NewProperty(""),
+		}
+	}
+	return nil
+}
+
+// RunStack runs program on a stack read by stackfile.
+func RunStack(program pulumi.RunFunc, s *stackfile.Stack) (*Result, error) {
+	return Run(program, Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys})
+}

@@ -1,0 +1,33 @@
+package stacks
+
+import "github.com/aurigraph/infra/components/container"
+
+// DefaultResources are the SPEC's limits and reservations; where the SPEC gives
+// none, a sizing that fits the service's role. A stack overrides any of them
+// under the `resources` key.
+var DefaultResources = map[string]container.Resources{
+	App:           {CPUs: 16, CPUsReservation: 8, MemoryMB: 32768, MemoryReservationMB: 16384},
+	Postgres:      {CPUs: 4, CPUsReservation: 2, MemoryMB: 8192, MemoryReservationMB: 4096},
+	Redis:         {CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048},
+	Prometheus:    {CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048},
+	Grafana:       {CPUs: 1, CPUsReservation: 0.5, MemoryMB: 1024, MemoryReservationMB: 512},
+	Jaeger:        {CPUs: 2, CPUsReservation: 0.5, MemoryMB: 2048, MemoryReservationMB: 1024},
+	Nginx:         {CPUs: 2, CPUsReservation: 1, MemoryMB: 1024, MemoryReservationMB: 512},
+	Vault:         {CPUs: 1, CPUsReservation: 0.5, MemoryMB: 1024, MemoryReservationMB: 512},
+	Elasticsearch: {CPUs: 4, CPUsReservation: 2, MemoryMB: 4096, MemoryReservationMB: 4096},
+	Kibana:        {CPUs: 1, CPUsReservation: 0.5, MemoryMB: 2048, MemoryReservationMB: 1024},
+	Logstash:      {CPUs: 2, CPUsReservation: 1, MemoryMB: 2048, MemoryReservationMB: 1536},
+	Exporter:      {CPUs: 0.5, CPUsReservation: 0.1, MemoryMB: 256, MemoryReservationMB: 64},
+}
+
+// Exporter sizes the metrics sidecars (PostgreSQL and Redis exporters).
+const Exporter = "exporter"
+
+// Image keys besides the services: the exporters.
+const (
+	ImagePostgresExporter = "postgresExporter"
+	ImageRedisExporter    = "redisExporter"
+)
+
+// RequiredImages are the image keys every stack must pin.
+var RequiredImages = append(append([]string{}, Services...), ImagePostgresExporter, ImageRedisExporter)

@@ -1,0 +1,167 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/aurigraph/infra/components/container"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// Namespace of every config key.
+const Namespace = "aurigraph"
+
+// objectKeys are the structured config keys and where they land.
+func objectKeys(c *Config) map[string]any {
+	return map[string]any{
+		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
+		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
+		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "placement": &c.Placement,
+	}
+}
+
+// Load reads the whole configuration and validates it. Every problem is
+// reported in one error; nothing is created when it fails.
+func Load(ctx *pulumi.Context) (*Config, error) {
+	conf := config.New(ctx, Namespace)
+	c := &Config{Project: ctx.Project(), Stack: ctx.Stack()}
+	var problems Problems
+	c.Environment = conf.Get("environment")
+	for key, target := range objectKeys(c) {
+		if _, ok := ctx.GetConfig(Namespace + ":" + key); !ok {
+			continue
+		}
+		if err := conf.TryObject(key, target); err != nil {
+			problems.Add(key, fmt.Sprintf("is not valid %s", describeJSON(err)), "fix its structure to match Pulumi.yaml's schema")
+		}
+	}
+	applyDefaults(c)
+	raw := readSecrets(ctx, c, &problems)
+	problems = append(problems, Validate(c, raw)...)
+	if len(problems) > 0 {
+		return nil, problems.Err(c.Stack)
+	}
+	return c, nil
+}
+
+func describeJSON(err error) string {
+	if se, ok := err.(*json.UnmarshalTypeError); ok {
+		return fmt.Sprintf("JSON: field %s should be %s", se.Field, se.Type)
+	}
+	return "JSON: " + err.Error()
+}
+
+// readSecrets wraps each secret as a Pulumi secret and returns the raw
+// values for validation only (weak-value checks); they are never printed.
+func readSecrets(ctx *pulumi.Context, c *Config, problems *Problems) map[string]string {
+	raw := map[string]string{}
+	targets := map[string]*pulumi.StringOutput{
+		SecretSSHPrivateKey: &c.Secrets.SSHPrivateKey, SecretPostgresPassword: &c.Secrets.PostgresPassword,
+		SecretRedisPassword: &c.Secrets.RedisPassword, SecretGrafanaAdminPassword: &c.Secrets.GrafanaAdminPassword,
+		SecretElasticPassword: &c.Secrets.ElasticPassword, SecretKibanaSystemPassword: &c.Secrets.KibanaSystemPassword,
+		SecretMonitoringHtpasswd: &c.Secrets.MonitoringHtpasswd, SecretEdgeCertificate: &c.Secrets.EdgeCertificate,
+		SecretEdgePrivateKey: &c.Secrets.EdgePrivateKey,
+	}
+	for key, target := range targets {
+		full := Namespace + ":" + key
+		v, ok := ctx.GetConfig(full)
+		if ok && v != "" {
+			raw[key] = v
+			if !ctx.IsConfigSecret(full) {
+				problems.Add(key, "is stored in plain text", fmt.Sprintf("set it with `pulumi config set --secret %s <value>`", key))
+			}
+		}
+		*target = pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
+	}
+	return raw
+}
+
+func applyDefaults(c *Config) {
+	if c.Network.Name == "" {
+		c.Network.Name = "aurigraph-network"
+	}
+	if c.Network.Subnet == "" {
+		c.Network.Subnet = "172.28.0.0/16"
+	}
+	if c.Preflight.DataPath == "" {
+		c.Preflight.DataPath = "/srv/aurigraph"
+	}
+	for i := range c.Hosts {
+		if c.Hosts[i].SSHPort == 0 {
+			c.Hosts[i].SSHPort = 22
+		}
+	}
+	if c.SSH.Jump != nil && c.SSH.Jump.Port == 0 {
+		c.SSH.Jump.Port = 22
+	}
+	if c.SSH.DialErrorLimit == 0 {
+		c.SSH.DialErrorLimit = 5
+	}
+	if c.SSH.PerDialTimeoutSeconds == 0 {
+		c.SSH.PerDialTimeoutSeconds = 15
+	}
+	if c.SSH.StepTimeoutMinutes == 0 {
+		c.SSH.StepTimeoutMinutes = 20
+	}
+	for _, t := range []*Tier{&c.Tiers.Validator, &c.Tiers.Business, &c.Tiers.Slim} {
+		if len(t.Groups) == 0 && t.Replicas > 0 {
+			t.Groups = []int{t.Replicas}
+		}
+	}
+	if c.Retention.PrometheusDays == 0 {
+		c.Retention.PrometheusDays = 15
+	}
+	if c.Retention.ElasticsearchDays == 0 {
+		c.Retention.ElasticsearchDays = 30
+	}
+	if c.Retention.Backups == (Backups{}) {
+		c.Retention.Backups = Backups{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12}
+	}
+	if c.Edge.RateLimitPerSecond == 0 {
+		c.Edge.RateLimitPerSecond = 100
+	}
+	if c.Edge.RateLimitBurst == 0 {
+		c.Edge.RateLimitBurst = 200
+	}
+	if c.PKI.ValidityHours == 0 {
+		c.PKI.ValidityHours = 2160 // 90 days
+	}
+	if c.PKI.EarlyRenewalHours == 0 {
+		c.PKI.EarlyRenewalHours = 720
+	}
+	if c.PKI.CAValidityHours == 0 {
+		c.PKI.CAValidityHours = 87600 // 10 years
+	}
+	if c.App.TargetTPS == 0 {
+		c.App.TargetTPS = 2000000
+	}
+	if c.App.BatchSize == 0 {
+		c.App.BatchSize = 100000
+	}
+	if c.App.ParallelThreads == 0 {
+		c.App.ParallelThreads = 256
+	}
+	if c.App.DatasourceMaxSize == 0 {
+		c.App.DatasourceMaxSize = 20
+	}
+	if c.App.DatasourceMinSize == 0 {
+		c.App.DatasourceMinSize = 5
+	}
+}
+
+// ResourcesFor returns a service's resources: the stack's override, else the default.
+func (c *Config) ResourcesFor(service string) container.Resources {
+	if r, ok := c.Resources[service]; ok {
+		return r
+	}
+	return DefaultResources[service]
+}
+
+// TierImage is the image a tier's blue slot runs.
+func (c *Config) TierImage(tier string) string {
+	if img := c.Tiers.ByName(tier).Image; img != "" {
+		return img
+	}
+	return c.Release.Blue.Image
+}

@@ -1,0 +1,140 @@
+package stacks
+
+import (
+	"fmt"
+	"path"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/cluster"
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
+	"github.com/aurigraph/infra/components/pki"
+)
+
+// deployment is what every service's wiring needs: the config, where things
+// run, the prepared hosts, the network and the certificates.
+type deployment struct {
+	ctx     *pulumi.Context
+	cfg     *Config
+	place   Placement
+	hosts   map[string]*host.Host
+	order   []*host.Host
+	network *network.Overlay
+	pki     *pki.PKI
+	urls    pulumi.StringMap
+}
+
+// service deploys one service kind; dirs lists the host directories it needs.
+type service struct {
+	name   string
+	deploy func(*deployment) error
+	dirs   func(dataPath string) []host.Dir
+}
+
+// services in deployment order: data first, the gateway last.
+var services = []service{
+	{Postgres, deployPostgres, dirsPostgres},
+	{Redis, deployRedis, dirsRedis},
+	{Vault, deployVault, dirsVault},
+	{Elasticsearch, deployElasticsearch, dirsElasticsearch},
+	{Logstash, deployLogstash, dirsLogstash},
+	{Kibana, deployKibana, dirsKibana},
+	{Jaeger, deployJaeger, dirsJaeger},
+	{Prometheus, deployPrometheus, dirsPrometheus},
+	{Grafana, deployGrafana, dirsGrafana},
+	{App, deployApp, dirsApp},
+	{Nginx, deployGateway, dirsGateway},
+}
+
+// Run is the Pulumi program: load and validate config, then build the platform.
+func Run(ctx *pulumi.Context) error {
+	cfg, err := Load(ctx)
+	if err != nil {
+		return err
+	}
+	return Deploy(ctx, cfg)
+}
+
+// Deploy builds every resource from a validated configuration.
+func Deploy(ctx *pulumi.Context, cfg *Config) error {
+	d := &deployment{ctx: ctx, cfg: cfg, place: Place(cfg), hosts: map[string]*host.Host{}, urls: pulumi.StringMap{}}
+	if err := d.deployHosts(); err != nil {
+		return err
+	}
+	if err := d.deployCluster(); err != nil {
+		return err
+	}
+	p, err := deployPKI(d)
+	if err != nil {
+		return err
+	}
+	d.pki = p
+	for _, s := range services {
+		if err := s.deploy(d); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return d.exports()
+}
+
+// host returns the host a service is placed on.
+func (d *deployment) host(svc string) *host.Host { return d.hosts[d.place.Services[svc]] }
+
+// serviceDir is a service's directory on its host, e.g. /srv/aurigraph/nginx.
+func (d *deployment) serviceDir(svc string) string {
+	return path.Join(d.cfg.Preflight.DataPath, svc)
+}
+
+// image pulls the pinned image of key on h.
+func (d *deployment) image(h *host.Host, key string) (pulumi.StringOutput, error) {
+	return h.Image(d.ctx, d.cfg.Images[key])
+}
+
+// hostDirs is every directory the services placed on a host need.
+func (d *deployment) hostDirs(name string) []host.Dir {
+	var dirs []host.Dir
+	for _, s := range services {
+		placed := d.place.Services[s.name] == name
+		if s.name == App {
+			placed = len(d.place.ReplicasOn(name)) > 0
+		}
+		if placed {
+			dirs = append(dirs, s.dirs(d.cfg.Preflight.DataPath)...)
+		}
+	}
+	return dirs
+}
+
+func (d *deployment) deployCluster() error {
+	var managers []string
+	for _, h := range d.cfg.Hosts {
+		if h.HasRole(RoleManager) {
+			managers = append(managers, h.Name)
+		}
+	}
+	swarm, err := cluster.NewSwarm(d.ctx, "swarm", cluster.SwarmArgs{Hosts: d.order, Managers: managers})
+	if err != nil {
+		return err
+	}
+	for _, h := range d.order {
+		if err := h.ConnectDocker(d.ctx, []pulumi.Resource{swarm.Joined(h.Name)}); err != nil {
+			return err
+		}
+	}
+	d.network, err = network.NewOverlay(d.ctx, d.cfg.Network.Name, network.OverlayArgs{
+		Manager: d.hosts[managers[0]], Name: d.cfg.Network.Name, Subnet: d.cfg.Network.Subnet,
+	})
+	return err
+}
+
+func (d *deployment) exports() error {
+	roles := pulumi.StringMap{}
+	for _, h := range d.order {
+		roles[h.Name] = h.RoleOutput
+	}
+	d.ctx.Export("hostRoles", roles)
+	d.ctx.Export("urls", d.urls)
+	d.ctx.Export("caCertificate", d.pki.CACertPem)
+	return nil
+}
