@@ -57,18 +57,18 @@ type Config struct {
 	Stack       string `json:"-"`
 	Environment string `json:"environment"`
 
-	Hosts     []Host     `json:"hosts"`
-	SSH       SSH        `json:"ssh"`
-	Preflight Preflight  `json:"preflight"`
-	Network   Network    `json:"network"`
-	Tiers     Tiers      `json:"tiers"`
-	Release   Release    `json:"release"`
-	Images    Images     `json:"images"`
+	Hosts     []Host            `json:"hosts"`
+	SSH       SSH               `json:"ssh"`
+	Preflight Preflight         `json:"preflight"`
+	Network   Network           `json:"network"`
+	Tiers     Tiers             `json:"tiers"`
+	Release   Release           `json:"release"`
+	Images    Images            `json:"images"`
 	Resources ResourceOverrides `json:"resources"`
-	Retention Retention  `json:"retention"`
-	Edge      Edge       `json:"edge"`
-	PKI       PKI        `json:"pki"`
-	App       AppSettings `json:"app"`
+	Retention Retention         `json:"retention"`
+	Edge      Edge              `json:"edge"`
+	PKI       PKI               `json:"pki"`
+	App       AppSettings       `json:"app"`
 	Placement map[string]string `json:"placement"` // optional service → host name override
 
 	Secrets Secrets `json:"-"`
@@ -77,7 +77,7 @@ type Config struct {
 // Host is one machine of the inventory.
 type Host struct {
 	Name     string   `json:"name"`
-	Address  string   `json:"address"`  // public / SSH address
+	Address  string   `json:"address"`        // public / SSH address
 	Private  string   `json:"privateAddress"` // cluster address; defaults to Address
 	SSHUser  string   `json:"sshUser"`
 	SSHPort  int      `json:"sshPort"`
@@ -224,9 +224,9 @@ type PKI struct {
 
 // AppSettings tunes the application environment per stack.
 type AppSettings struct {
-	TargetTPS          int `json:"targetTps"`
-	BatchSize          int `json:"batchSize"`
-	ParallelThreads    int `json:"parallelThreads"`
-	DatasourceMaxSize  int `json:"datasourceMaxSize"`
-	DatasourceMinSize  int `json:"datasourceMinSize"`
+	TargetTPS         int `json:"targetTps"`
+	BatchSize         int `json:"batchSize"`
+	ParallelThreads   int `json:"parallelThreads"`
+	DatasourceMaxSize int `json:"datasourceMaxSize"`
+	DatasourceMinSize int `json:"datasourceMinSize"`
 }

@@ -169,10 +169,10 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 		Memory:            pulumi.Int(s.Resource.MemoryMB),
 		MemoryReservation: pulumi.Int(s.Resource.MemoryReservationMB),
 		// Swap equal to memory: the limit is a hard limit, no swap headroom.
-		MemorySwap:   pulumi.Int(s.Resource.MemoryMB),
-		Cpus:         pulumi.String(formatCPUs(s.Resource.CPUs)),
-		CpuShares:    pulumi.Int(cpuShares(s.Resource.CPUsReservation)),
-		LogDriver:    pulumi.String(LogDriver),
+		MemorySwap: pulumi.Int(s.Resource.MemoryMB),
+		Cpus:       pulumi.String(formatCPUs(s.Resource.CPUs)),
+		CpuShares:  pulumi.Int(cpuShares(s.Resource.CPUsReservation)),
+		LogDriver:  pulumi.String(LogDriver),
 		LogOpts: pulumi.StringMap{
 			"max-size": pulumi.String(LogMaxSize),
 			"max-file": pulumi.String(LogMaxFile),
