@@ -45,32 +45,31 @@ func Place(c *Config) Placement {
 	if len(appHosts) == 0 {
 		return p
 	}
-	slots := []struct{ name, image string }{{"blue", ""}, {"green", c.Release.Green.Image}}
-	n := 0
-	for _, slot := range slots {
-		if slot.name == "green" && slot.image == "" {
+	for _, slot := range []string{"blue", "green"} {
+		if slot == "green" && c.Release.Green.Image == "" {
 			continue
 		}
-		for _, tier := range TierOrder {
-			t := c.Tiers.ByName(tier)
-			image := slot.image
-			if slot.name == "blue" {
+		for ti, tier := range TierOrder {
+			image := c.Release.Green.Image
+			if slot == "blue" {
 				image = c.TierImage(tier)
 			}
 			index := 0
-			for g, size := range t.Groups {
+			for g, size := range c.Tiers.ByName(tier).Groups {
 				for k := 0; k < size; k++ {
+					// Each tier spreads from its own offset, so scaling one
+					// tier never moves another tier's replicas.
+					host := appHosts[(ti+index)%len(appHosts)]
 					index++
 					p.Replicas = append(p.Replicas, Replica{
-						Name:  fmt.Sprintf("%s-%s-%s-%d", App, slot.name, tier, index),
+						Name:  fmt.Sprintf("%s-%s-%s-%d", App, slot, tier, index),
 						Tier:  tier,
-						Slot:  slot.name,
+						Slot:  slot,
 						Group: g + 1,
 						Index: index,
-						Host:  appHosts[n%len(appHosts)],
+						Host:  host,
 						Image: image,
 					})
-					n++
 				}
 			}
 		}

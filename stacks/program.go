@@ -23,6 +23,9 @@ type deployment struct {
 	network *network.Overlay
 	pki     *pki.PKI
 	urls    pulumi.StringMap
+	// backup is the pre-deployment PostgreSQL backup: application
+	// containers wait for it, so every release starts from a fresh dump.
+	backup pulumi.Resource
 }
 
 // service deploys one service kind; dirs lists the host directories it needs.
