@@ -1,0 +1,39 @@
+# Aurigraph infrastructure: every entry point a person or CI uses.
+STACK  ?= prod
+FORMAT ?= text
+BASE   ?= origin/main
+GO     ?= go
+
+.PHONY: help test unit integration plan policy plan-diff lint deps build
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+test: lint unit integration ## everything CI runs: lint, unit tests, tests against real software
+
+unit: ## fast tests: mocked whole-stack runs, renderers, policies
+	$(GO) test -count=1 ./...
+
+integration: ## tests that hand generated files to real nginx, promtool, postgres, redis, sshd, shellcheck
+	$(GO) test -count=1 -tags integration -run Integration ./...
+
+plan: ## offline plan of STACK (FORMAT=text|json): no Pulumi CLI, backend or secrets needed
+	@$(GO) run ./cmd/plan -stack $(STACK) -format $(FORMAT)
+
+policy: ## policy verdicts for STACK over a mocked run of the real program
+	@$(GO) run ./cmd/policy -stack $(STACK)
+
+plan-diff: ## readable diff of the offline plans of BASE (a git ref) and the working tree for STACK
+	@$(GO) run ./cmd/plandiff -base $(BASE) -stack $(STACK)
+
+build: ## compile the program and the policy pack
+	$(GO) build ./...
+	$(GO) build -o bin/policy-pack ./policy
+
+lint: ## formatting and vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+deps: ## install what the tests need (Debian/Ubuntu, as root)
+	./.ci/install-deps
