@@ -1,0 +1,128 @@
+// Package harness runs the real program under Pulumi's mocks for a committed
+// stack file (or a variant of it) and answers questions about the recording.
+// Whole-stack tests in package tests share it.
+package harness
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
+)
+
+// ContainerType is the docker provider's container token.
+const ContainerType = "docker:index/container:Container"
+
+// RepoRoot finds the module root from the test's working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, dir, parent, "go.mod not found above the test directory")
+		dir = parent
+	}
+}
+
+// Stack loads a committed stack file with placeholder secrets.
+func Stack(t testing.TB, name string) *stackfile.Stack {
+	t.Helper()
+	s, err := stackfile.Load(RepoRoot(t), name)
+	require.NoError(t, err)
+	return s.WithPlaceholders()
+}
+
+// Run runs the real program on s and fails the test on error.
+func Run(t testing.TB, s *stackfile.Stack) *mockrun.Result {
+	t.Helper()
+	res, err := mockrun.RunStack(stacks.Run, s)
+	require.NoError(t, err)
+	return res
+}
+
+// RunErr runs the real program on s and returns its error.
+func RunErr(s *stackfile.Stack) error {
+	_, err := mockrun.RunStack(stacks.Run, s)
+	return err
+}
+
+// Containers returns the recorded containers by container name.
+func Containers(res *mockrun.Result) map[string]mockrun.Resource {
+	out := map[string]mockrun.Resource{}
+	for _, r := range res.OfType(ContainerType) {
+		out[Str(r.Inputs, "name")] = r
+	}
+	return out
+}
+
+// Str reads a plain string input ("" when absent, secret or not a string).
+func Str(m resource.PropertyMap, key string) string {
+	v, ok := m[resource.PropertyKey(key)]
+	if !ok || !v.IsString() {
+		return ""
+	}
+	return v.StringValue()
+}
+
+// Label reads a container label from the recorded labels list.
+func Label(r mockrun.Resource, name string) string {
+	labels, ok := r.Inputs["labels"]
+	if !ok || !labels.IsArray() {
+		return ""
+	}
+	for _, l := range labels.ArrayValue() {
+		if l.IsObject() && Str(l.ObjectValue(), "label") == name {
+			return Str(l.ObjectValue(), "value")
+		}
+	}
+	return ""
+}
+
+// PlaintextContaining walks every input of every resource and returns the
+// URNs where needle appears in a value that is not wrapped as a secret.
+func PlaintextContaining(res *mockrun.Result, needle string) []string {
+	var hits []string
+	for _, r := range res.Resources {
+		if containsPlain(resource.NewObjectProperty(r.Inputs), needle) {
+			hits = append(hits, r.URN)
+		}
+	}
+	return hits
+}
+
+func containsPlain(v resource.PropertyValue, needle string) bool {
+	switch {
+	case v.IsSecret():
+		return false
+	case v.IsString():
+		return strings.Contains(v.StringValue(), needle)
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			if containsPlain(e, needle) {
+				return true
+			}
+		}
+	case v.IsObject():
+		for _, e := range v.ObjectValue() {
+			if containsPlain(e, needle) {
+				return true
+			}
+		}
+	case v.IsAsset():
+		return strings.Contains(v.AssetValue().Text, needle)
+	case v.IsOutput():
+		return containsPlain(v.OutputValue().Element, needle)
+	}
+	return false
+}
