@@ -2,11 +2,12 @@ package stacks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aurigraph/infra/components/container"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
 
 // Namespace of every config key.
@@ -24,16 +25,16 @@ func objectKeys(c *Config) map[string]any {
 // Load reads the whole configuration and validates it. Every problem is
 // reported in one error; nothing is created when it fails.
 func Load(ctx *pulumi.Context) (*Config, error) {
-	conf := config.New(ctx, Namespace)
 	c := &Config{Project: ctx.Project(), Stack: ctx.Stack()}
 	var problems Problems
-	c.Environment = conf.Get("environment")
+	c.Environment, _ = ctx.GetConfig(Namespace + ":environment")
 	for key, target := range objectKeys(c) {
-		if _, ok := ctx.GetConfig(Namespace + ":" + key); !ok {
+		raw, ok := ctx.GetConfig(Namespace + ":" + key)
+		if !ok {
 			continue
 		}
-		if err := conf.TryObject(key, target); err != nil {
-			problems.Add(key, fmt.Sprintf("is not valid %s", describeJSON(err)), "fix its structure to match Pulumi.yaml's schema")
+		if err := decodeStrict(raw, target); err != nil {
+			problems.Add(key, describeJSON(err), fixFor(key))
 		}
 	}
 	applyDefaults(c)
@@ -45,11 +46,31 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	return c, nil
 }
 
+// decodeStrict refuses unknown fields, so a misspelt key or an unknown tier
+// is reported instead of silently ignored.
+func decodeStrict(raw string, target any) error {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(target)
+}
+
 func describeJSON(err error) string {
-	if se, ok := err.(*json.UnmarshalTypeError); ok {
-		return fmt.Sprintf("JSON: field %s should be %s", se.Field, se.Type)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %s should be %s", te.Field, te.Type)
 	}
-	return "JSON: " + err.Error()
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if strings.HasPrefix(msg, "unknown field ") {
+		return "has " + msg
+	}
+	return "is not valid: " + msg
+}
+
+func fixFor(key string) string {
+	if key == "tiers" {
+		return "use only the tiers validator, business and slim, each with replicas, groups and image"
+	}
+	return "fix it to match the schema in Pulumi.yaml"
 }
 
 // readSecrets wraps each secret as a Pulumi secret and returns the raw

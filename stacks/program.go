@@ -56,29 +56,47 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	return Deploy(ctx, cfg)
+	out, err := Deploy(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	ctx.Export("hostRoles", out.HostRoles)
+	ctx.Export("urls", out.URLs)
+	ctx.Export("caCertificate", out.CACertificate)
+	return nil
+}
+
+// Outputs are the stack outputs.
+type Outputs struct {
+	HostRoles     pulumi.StringMap    // host name → comma-separated roles
+	URLs          pulumi.StringMap    // public URLs by name
+	CACertificate pulumi.StringOutput // the stack CA, for clients to trust
 }
 
 // Deploy builds every resource from a validated configuration.
-func Deploy(ctx *pulumi.Context, cfg *Config) error {
+func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	d := &deployment{ctx: ctx, cfg: cfg, place: Place(cfg), hosts: map[string]*host.Host{}, urls: pulumi.StringMap{}}
 	if err := d.deployHosts(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := d.deployCluster(); err != nil {
-		return err
+		return nil, err
 	}
 	p, err := deployPKI(d)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.pki = p
 	for _, s := range services {
 		if err := s.deploy(d); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	return d.exports()
+	roles := pulumi.StringMap{}
+	for _, h := range d.order {
+		roles[h.Name] = h.RoleOutput
+	}
+	return &Outputs{HostRoles: roles, URLs: d.urls, CACertificate: d.pki.CACertPem}, nil
 }
 
 // host returns the host a service is placed on.
@@ -129,15 +147,4 @@ func (d *deployment) deployCluster() error {
 		Manager: d.hosts[managers[0]], Name: d.cfg.Network.Name, Subnet: d.cfg.Network.Subnet,
 	})
 	return err
-}
-
-func (d *deployment) exports() error {
-	roles := pulumi.StringMap{}
-	for _, h := range d.order {
-		roles[h.Name] = h.RoleOutput
-	}
-	d.ctx.Export("hostRoles", roles)
-	d.ctx.Export("urls", d.urls)
-	d.ctx.Export("caCertificate", d.pki.CACertPem)
-	return nil
 }

@@ -1,0 +1,130 @@
+package stacks
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPinnedImage(t *testing.T) {
+	for ref, pinned := range map[string]bool{
+		"postgres:15.10-alpine":                  true,
+		"docker.elastic.co/kibana/kibana:8.11.0": true,
+		"registry.example.com:5000/app:1.2":      true,
+		"aurigraph/v11@sha256:" + sha:            true,
+		"aurigraph/v11":                          false,
+		"aurigraph/v11:latest":                   false,
+		"registry.example.com:5000/app":          false,
+		"nginx:":                                 false,
+	} {
+		assert.Equal(t, pinned, PinnedImage(ref), ref)
+	}
+}
+
+const sha = "4d2f0c0b5b7e1f3a9c8d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b"
+
+func TestWeakCredentials(t *testing.T) {
+	for _, weak := range []string{"", "changeme", "admin", "myroot", "password", "  Password  ", "short-1"} {
+		assert.True(t, IsWeakCredential(weak), "%q must be refused", weak)
+	}
+	assert.False(t, IsWeakCredential("c0rrect-h0rse-battery-staple"))
+}
+
+func testConfig() *Config {
+	c := &Config{
+		Environment: "prod",
+		Hosts: []Host{
+			{Name: "edge", Roles: []string{RoleManager, RoleEdge, RoleData, RoleMonitoring, RoleLogging}},
+			{Name: "app-1", Roles: []string{RoleApp}},
+			{Name: "app-2", Roles: []string{RoleApp}},
+			{Name: "app-3", Roles: []string{RoleApp}},
+		},
+		Tiers: Tiers{
+			Validator: Tier{Replicas: 5},
+			Business:  Tier{Replicas: 15, Groups: []int{8, 7}},
+			Slim:      Tier{Replicas: 5},
+		},
+		Release: Release{Blue: Slot{Image: "aurigraph/v11:1.0.0", Weight: 100}},
+	}
+	applyDefaults(c)
+	return c
+}
+
+func TestPlaceSpreadsTiersAndGroups(t *testing.T) {
+	c := testConfig()
+	p := Place(c)
+	require.Len(t, p.Replicas, 25)
+	counts := map[string]int{}
+	groups := map[int]int{}
+	perHost := map[string]int{}
+	for _, r := range p.Replicas {
+		counts[r.Tier]++
+		if r.Tier == TierBusiness {
+			groups[r.Group]++
+		}
+		perHost[r.Host]++
+		assert.Equal(t, "blue", r.Slot)
+		assert.Equal(t, "aurigraph/v11:1.0.0", r.Image)
+	}
+	assert.Equal(t, map[string]int{TierValidator: 5, TierBusiness: 15, TierSlim: 5}, counts)
+	assert.Equal(t, map[int]int{1: 8, 2: 7}, groups)
+	assert.Len(t, perHost, 3, "replicas spread over every app host")
+	for _, svc := range Services {
+		assert.Equal(t, "edge", p.Services[svc], svc)
+	}
+}
+
+func TestScalingOneTierMovesNoOtherReplica(t *testing.T) {
+	c := testConfig()
+	before := Place(c)
+	c.Tiers.Business = Tier{Replicas: 16, Groups: []int{8, 8}}
+	after := Place(c)
+	hosts := map[string]string{}
+	for _, r := range after.Replicas {
+		hosts[r.Name] = r.Host
+	}
+	for _, r := range before.Replicas {
+		assert.Equal(t, r.Host, hosts[r.Name], "%s moved", r.Name)
+	}
+	assert.Len(t, after.Replicas, 26)
+}
+
+func TestGreenSlotMirrorsTiersOnlyWithAnImage(t *testing.T) {
+	c := testConfig()
+	c.Release.Green = Slot{Image: "aurigraph/v11:1.1.0", Weight: 5}
+	c.Release.Blue.Weight = 95
+	p := Place(c)
+	green := 0
+	for _, r := range p.Replicas {
+		if r.Slot == "green" {
+			green++
+			assert.Equal(t, "aurigraph/v11:1.1.0", r.Image)
+		}
+	}
+	assert.Equal(t, 25, green)
+}
+
+func TestTierImageOverridesBlueSlot(t *testing.T) {
+	c := testConfig()
+	c.Tiers.Slim.Image = "aurigraph/v11:1.0.1"
+	for _, r := range Place(c).Replicas {
+		want := "aurigraph/v11:1.0.0"
+		if r.Tier == TierSlim {
+			want = "aurigraph/v11:1.0.1"
+		}
+		assert.Equal(t, want, r.Image, r.Name)
+	}
+}
+
+func TestProblemsListEveryProblemSorted(t *testing.T) {
+	var ps Problems
+	ps.Add("tiers.slim.replicas", "is 0", "run at least 1 replica")
+	ps.Add("hosts[0].address", `"x" is not an IP address`, "set it")
+	err := ps.Err("prod")
+	require.Error(t, err)
+	assert.Equal(t, "stack \"prod\" has 2 configuration problem(s):\n"+
+		"  - aurigraph:hosts[0].address \"x\" is not an IP address; set it\n"+
+		"  - aurigraph:tiers.slim.replicas is 0; run at least 1 replica", err.Error())
+	assert.NoError(t, Problems(nil).Err("prod"))
+}
