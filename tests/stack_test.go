@@ -1,0 +1,200 @@
+package tests
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/stacks"
+	"github.com/aurigraph/infra/tests/harness"
+)
+
+var replicaName = regexp.MustCompile(`^aurigraph-v11-(blue|green)-(validator|business|slim)-(\d+)$`)
+
+type stackShape struct {
+	stack string
+	tiers map[string]int
+	hosts int
+}
+
+var committed = []stackShape{
+	{"prod", map[string]int{"validator": 5, "business": 15, "slim": 5}, 8},
+	{"staging", map[string]int{"validator": 2, "business": 2, "slim": 1}, 3},
+}
+
+// appReplicas returns the application container names by tier.
+func appReplicas(res *mockrun.Result) map[string][]string {
+	out := map[string][]string{}
+	for name := range harness.Containers(res) {
+		if m := replicaName.FindStringSubmatch(name); m != nil {
+			out[m[2]] = append(out[m[2]], name)
+		}
+	}
+	for _, names := range out {
+		sort.Strings(names)
+	}
+	return out
+}
+
+func TestWholeStackServiceSetAndTierCounts(t *testing.T) {
+	for _, shape := range committed {
+		t.Run(shape.stack, func(t *testing.T) {
+			res := harness.Run(t, harness.Stack(t, shape.stack))
+			containers := harness.Containers(res)
+			for _, svc := range stacks.Services {
+				assert.Contains(t, containers, svc, "one %s container", svc)
+			}
+			byTier := appReplicas(res)
+			for tier, n := range shape.tiers {
+				assert.Len(t, byTier[tier], n, "%s replicas", tier)
+			}
+			assert.Len(t, res.OfType("aurigraph:host:Host"), shape.hosts)
+			assert.Len(t, res.OfType("pulumi:providers:docker"), shape.hosts, "one Docker provider per host")
+		})
+	}
+}
+
+func TestEveryResourceIsParentedAndEveryContainerHasAHostProvider(t *testing.T) {
+	res := harness.Run(t, harness.Stack(t, "prod"))
+	providers := map[string]bool{}
+	for _, p := range res.OfType("pulumi:providers:docker") {
+		providers[p.URN] = true
+	}
+	for _, r := range res.Resources {
+		require.NotEmpty(t, r.Parent, r.URN)
+		if r.Type == harness.ContainerType || r.Type == "docker:index/remoteImage:RemoteImage" || r.Type == "docker:index/network:Network" {
+			assert.True(t, providers[r.Provider], "%s uses a host's Docker provider, got %q", r.URN, r.Provider)
+		}
+		if strings.HasPrefix(r.Type, "aurigraph:") {
+			assert.False(t, r.Custom, "%s is a component", r.URN)
+		}
+	}
+}
+
+// configFile returns the text of the copied file whose remote path ends in suffix.
+func configFile(t *testing.T, res *mockrun.Result, suffix string) string {
+	t.Helper()
+	var found []string
+	for _, r := range res.OfType("command:remote:CopyToRemote") {
+		if strings.HasSuffix(harness.Str(r.Inputs, "remotePath"), suffix) {
+			src := r.Inputs["source"]
+			require.True(t, src.IsAsset(), "%s source is an asset", r.URN)
+			found = append(found, src.AssetValue().Text)
+		}
+	}
+	require.Len(t, found, 1, "exactly one file ending in %s", suffix)
+	return found[0]
+}
+
+func TestEveryReplicaIsInTheGatewayUpstreamsAndPrometheusTargets(t *testing.T) {
+	for _, shape := range committed {
+		t.Run(shape.stack, func(t *testing.T) {
+			s := harness.Stack(t, shape.stack)
+			// With a green slot the mirror replicas must be routed and scraped too.
+			s = s.Set("release", `{"blue":{"image":"aurigraph/v11:11.4.2","weight":95},"green":{"image":"aurigraph/v11:11.5.0","weight":5}}`)
+			res := harness.Run(t, s)
+			nginx := configFile(t, res, "/nginx.conf")
+			prom := configFile(t, res, "/prometheus.yml")
+			var all []string
+			for _, names := range appReplicas(res) {
+				all = append(all, names...)
+			}
+			require.NotEmpty(t, all)
+			for _, name := range all {
+				assert.Contains(t, nginx, name+":9003", "REST upstream")
+				assert.Contains(t, nginx, name+":9004", "gRPC upstream")
+				assert.Contains(t, prom, name+":9003", "scrape target")
+			}
+		})
+	}
+}
+
+func TestNoSecretAppearsInPlainText(t *testing.T) {
+	secrets := map[string]string{}
+	s := harness.Stack(t, "prod")
+	for _, key := range s.SecretKeys {
+		secrets[key] = fmt.Sprintf("Distinct-%s-Value-9f8e7d", strings.TrimPrefix(key, "aurigraph:"))
+		s = s.Set(key, secrets[key])
+	}
+	res := harness.Run(t, s)
+	for key, value := range secrets {
+		assert.Empty(t, harness.PlaintextContaining(res, value), "%s leaks in plain text", key)
+	}
+	// The connection of every remote command carries the SSH key: it must be secret as a whole.
+	for _, r := range res.OfType("command:remote:Command") {
+		conn, ok := r.Inputs["connection"]
+		require.True(t, ok, r.URN)
+		assert.True(t, conn.ContainsSecrets(), "%s connection holds the private key as a secret", r.URN)
+	}
+}
+
+func TestTwoRunsGiveIdenticalInputs(t *testing.T) {
+	for _, shape := range committed {
+		a := harness.Run(t, harness.Stack(t, shape.stack))
+		b := harness.Run(t, harness.Stack(t, shape.stack))
+		require.Equal(t, len(a.Resources), len(b.Resources), shape.stack)
+		for i := range a.Resources {
+			ra, rb := a.Resources[i], b.Resources[i]
+			require.Equal(t, ra.URN, rb.URN)
+			assert.True(t, ra.Inputs.DeepEquals(rb.Inputs), "%s inputs differ between runs", ra.URN)
+			assert.Equal(t, ra.DependsOn, rb.DependsOn, ra.URN)
+		}
+	}
+}
+
+func TestOnlyTheGatewayPublishesPorts(t *testing.T) {
+	for _, shape := range committed {
+		res := harness.Run(t, harness.Stack(t, shape.stack))
+		for name, c := range harness.Containers(res) {
+			ports, ok := c.Inputs["ports"]
+			if !ok || !ports.IsArray() || len(ports.ArrayValue()) == 0 {
+				continue
+			}
+			for _, p := range ports.ArrayValue() {
+				ip := harness.Str(p.ObjectValue(), "ip")
+				if name == stacks.Nginx {
+					continue
+				}
+				assert.NotEqual(t, "0.0.0.0", ip, "%s/%s publishes on every address", shape.stack, name)
+				assert.NotContains(t, []string{stacks.Postgres, stacks.Redis, stacks.Elasticsearch, stacks.Vault}, name, "data service %s publishes a port", name)
+			}
+		}
+	}
+}
+
+func TestStackOutputs(t *testing.T) {
+	s := harness.Stack(t, "prod")
+	var roles map[string]string
+	var urls map[string]string
+	var ca string
+	_, err := mockrun.Run(func(ctx *pulumi.Context) error {
+		cfg, err := stacks.Load(ctx)
+		if err != nil {
+			return err
+		}
+		out, err := stacks.Deploy(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		out.HostRoles.ToStringMapOutput().ApplyT(func(m map[string]string) error { roles = m; return nil })
+		out.URLs.ToStringMapOutput().ApplyT(func(m map[string]string) error { urls = m; return nil })
+		out.CACertificate.ApplyT(func(s string) error { ca = s; return nil })
+		return nil
+	}, mockrun.Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys})
+	require.NoError(t, err)
+	assert.Equal(t, "manager,edge", roles["prod-edge-01"])
+	assert.Equal(t, "app", roles["prod-app-03"])
+	assert.Len(t, roles, 8)
+	assert.Contains(t, ca, "BEGIN CERTIFICATE")
+	assert.Equal(t, "https://api.aurigraph.example.com", urls["api"])
+	for _, ui := range []string{"grafana", "kibana", "jaeger", "prometheus"} {
+		assert.True(t, strings.HasPrefix(urls[ui], "https://"+ui+".ops.aurigraph.example.com"), "%s URL: %q", ui, urls[ui])
+	}
+}
