@@ -1,0 +1,71 @@
+package configfile
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/mockrun"
+)
+
+func TestHashChangesWithContentOrPath(t *testing.T) {
+	a := []File{{Path: "/srv/a/x.conf", Content: "one"}}
+	assert.Equal(t, Hash(a), Hash([]File{{Path: "/srv/a/x.conf", Content: "one"}}))
+	assert.NotEqual(t, Hash(a), Hash([]File{{Path: "/srv/a/x.conf", Content: "two"}}))
+	assert.NotEqual(t, Hash(a), Hash([]File{{Path: "/srv/a/y.conf", Content: "one"}}))
+	// The separator keeps path/content boundaries unambiguous.
+	assert.NotEqual(t, Hash([]File{{Path: "/a", Content: "bc"}}), Hash([]File{{Path: "/ab", Content: "c"}}))
+}
+
+func TestFilesAreCopiedAndReloadIsTriggeredByContent(t *testing.T) {
+	run := func(content string) *mockrun.Result {
+		res, err := mockrun.Run(func(ctx *pulumi.Context) error {
+			h, err := host.NewHost(ctx, "h1", host.HostArgs{Name: "h1", Address: "192.0.2.1", Port: 22, User: "deploy",
+				PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput)})
+			if err != nil {
+				return err
+			}
+			_, err = New(ctx, "nginx-config", Args{
+				Host: h, Files: []File{{Path: "/srv/aurigraph/nginx/nginx.conf", Content: content}},
+				Container: "nginx", Reload: "docker exec nginx nginx -s reload",
+			})
+			return err
+		}, mockrun.Options{Project: "p", Stack: "s"})
+		require.NoError(t, err)
+		return res
+	}
+	a, b := run("events {}"), run("events { worker_connections 1024; }")
+	copyA := a.Named("command:remote:CopyToRemote", "nginx-config-nginx-conf")
+	require.NotNil(t, copyA)
+	assert.Equal(t, "/srv/aurigraph/nginx/nginx.conf", copyA.Inputs["remotePath"].StringValue())
+	assert.Equal(t, "events {}", copyA.Inputs["source"].AssetValue().Text)
+
+	reloadA := a.Named("command:remote:Command", "nginx-config-reload")
+	reloadB := b.Named("command:remote:Command", "nginx-config-reload")
+	require.NotNil(t, reloadA)
+	assert.Contains(t, reloadA.DependsOn, copyA.URN, "reload runs after the copy")
+	assert.NotEqual(t, reloadA.Inputs["triggers"], reloadB.Inputs["triggers"], "new content triggers a reload")
+	assert.Equal(t, reloadA.Inputs["create"], reloadB.Inputs["create"], "the reload step itself is unchanged")
+}
+
+func TestSecretFileContentStaysSecret(t *testing.T) {
+	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
+		h, err := host.NewHost(ctx, "h1", host.HostArgs{Name: "h1", Address: "192.0.2.1", Port: 22, User: "deploy",
+			PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput)})
+		if err != nil {
+			return err
+		}
+		_, err = NewSecret(ctx, "edge-key", SecretArgs{Host: h, Path: "/srv/aurigraph/nginx/tls/edge.key",
+			Content: pulumi.String("-----BEGIN PRIVATE KEY-----"), Owner: "101:101"})
+		return err
+	}, mockrun.Options{Project: "p", Stack: "s"})
+	require.NoError(t, err)
+	cmd := res.Named("command:remote:Command", "edge-key")
+	require.NotNil(t, cmd)
+	assert.True(t, cmd.Inputs["stdin"].IsSecret())
+	assert.True(t, cmd.Inputs["triggers"].ContainsSecrets())
+	assert.NotContains(t, cmd.Inputs["create"].StringValue(), "BEGIN PRIVATE KEY")
+}

@@ -1,0 +1,87 @@
+//go:build integration
+
+package configfile
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIntegrationScriptsPassShellcheck(t *testing.T) {
+	_, err := exec.LookPath("shellcheck")
+	require.NoError(t, err, "shellcheck is required: apt-get install shellcheck")
+	for name, script := range map[string]string{
+		"reload": ReloadScript("nginx", "docker exec nginx nginx -s reload"),
+		"secret": WriteSecretScript("/srv/aurigraph/nginx/tls/edge.key", "101:101", "0600"),
+	} {
+		cmd := exec.Command("shellcheck", "-s", "bash", "-")
+		cmd.Stdin = strings.NewReader(script)
+		out, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "%s: %s", name, out)
+	}
+}
+
+// fakeDocker puts a `docker` on PATH that answers inspect with running and
+// records every other call.
+func fakeDocker(t *testing.T, running string) (string, string) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	script := "#!/bin/sh\nif [ \"$1\" = inspect ]; then echo " + running + "; exit 0; fi\necho \"$*\" >> " + log + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "docker"), []byte(script), 0o755))
+	return dir, log
+}
+
+func TestIntegrationReloadRunsOnlyWhenTheContainerRuns(t *testing.T) {
+	for _, tc := range []struct {
+		running  string
+		reloaded bool
+	}{{"true", true}, {"false", false}} {
+		dir, log := fakeDocker(t, tc.running)
+		cmd := exec.Command("bash", "-c", ReloadScript("nginx", "docker exec nginx nginx -s reload"))
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		calls, _ := os.ReadFile(log)
+		if tc.reloaded {
+			assert.Equal(t, "exec nginx nginx -s reload\n", string(calls))
+			assert.Contains(t, string(out), "reloaded nginx")
+		} else {
+			assert.Empty(t, string(calls))
+			assert.Contains(t, string(out), "not running yet")
+		}
+	}
+}
+
+func TestIntegrationSecretFileIsWrittenPrivatelyAndAtomically(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "tls", "edge.key")
+	owner := "0:0"
+	if os.Geteuid() != 0 {
+		owner = strings.TrimSpace(run(t, "id", "-u")) + ":" + strings.TrimSpace(run(t, "id", "-g"))
+	}
+	for _, content := range []string{"first key", "rotated key"} {
+		cmd := exec.Command("bash", "-c", WriteSecretScript(target, owner, "0600"))
+		cmd.Stdin = strings.NewReader(content)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		got, err := os.ReadFile(target)
+		require.NoError(t, err)
+		assert.Equal(t, content, string(got))
+		st, err := os.Stat(target)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	}
+	leftovers, _ := filepath.Glob(target + ".*")
+	assert.Empty(t, leftovers, "no temporary file is left behind")
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	out, err := exec.Command(name, args...).Output()
+	require.NoError(t, err)
+	return string(out)
+}
