@@ -26,6 +26,17 @@ type deployment struct {
 	// backup is the pre-deployment PostgreSQL backup: application
 	// containers wait for it, so every release starts from a fresh dump.
 	backup pulumi.Resource
+	// logging is Elasticsearch's setup step (users, retention policy):
+	// Logstash and Kibana start after it.
+	logging pulumi.Resource
+}
+
+// loggingReady is what Logstash and Kibana wait for.
+func (d *deployment) loggingReady() []pulumi.Resource {
+	if d.logging == nil {
+		return nil
+	}
+	return []pulumi.Resource{d.logging}
 }
 
 // service deploys one service kind; dirs lists the host directories it needs.

@@ -1,8 +1,92 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/host"
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 
-// TODO: replaced by the elasticsearch component wiring.
-func deployElasticsearch(d *deployment) error { return nil }
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-func dirsElasticsearch(dataPath string) []host.Dir { return nil }
+	"github.com/aurigraph/infra/components/elasticsearch"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// deployElasticsearch runs the log store on the logging host with the
+// stack's retention, and creates the users Logstash and Kibana log in as.
+func deployElasticsearch(d *deployment) error {
+	h := d.host(Elasticsearch)
+	if h == nil {
+		return fmt.Errorf("no host is placed for %s", Elasticsearch)
+	}
+	if err := checkLogDisk(d.cfg, h.Name); err != nil {
+		return err
+	}
+	img, err := d.image(h, Elasticsearch)
+	if err != nil {
+		return err
+	}
+	cert := d.pki.Cert(Elasticsearch)
+	if cert == nil {
+		return fmt.Errorf("no certificate is issued for %s", Elasticsearch)
+	}
+	es, err := elasticsearch.NewElasticsearch(d.ctx, Elasticsearch, elasticsearch.ElasticsearchArgs{
+		Host:                   h,
+		Image:                  img,
+		Network:                d.cfg.Network.Name,
+		Resources:              d.cfg.ResourcesFor(Elasticsearch),
+		HeapMB:                 elasticsearch.DefaultHeapMB,
+		HostDir:                d.serviceDir(Elasticsearch),
+		CertPem:                cert.CertPem,
+		KeyPem:                 cert.KeyPem,
+		CACertPem:              d.pki.CACertPem,
+		ElasticPassword:        d.cfg.Secrets.ElasticPassword,
+		KibanaSystemPassword:   d.cfg.Secrets.KibanaSystemPassword,
+		LogstashWriterPassword: logstashWriterPassword(d.cfg),
+		RetentionDays:          d.cfg.Retention.ElasticsearchDays,
+	})
+	if err != nil {
+		return err
+	}
+	d.logging = es.Ready
+	return nil
+}
+
+func dirsElasticsearch(dataPath string) []host.Dir {
+	return elasticsearch.Dirs(serviceDirOf(dataPath, Elasticsearch))
+}
+
+// checkLogDisk refuses a logging host whose stated disk cannot hold the
+// SPEC's 30 GB of Elasticsearch data (preflight checks the real figure).
+func checkLogDisk(c *Config, hostName string) error {
+	for _, h := range c.Hosts {
+		if h.Name == hostName && h.Capacity.DiskGB > 0 && h.Capacity.DiskGB < elasticsearch.MinDataDiskGB {
+			return fmt.Errorf("host %s: %d GB of disk is below the %d GB Elasticsearch keeps logs in",
+				hostName, h.Capacity.DiskGB, elasticsearch.MinDataDiskGB)
+		}
+	}
+	return nil
+}
+
+// serviceDirOf is deployment.serviceDir for the dirs functions, which get
+// only the data path.
+func serviceDirOf(dataPath, svc string) string { return dataPath + "/" + svc }
+
+// derivedSecret derives a stable secret for one purpose from a base secret
+// (HMAC-SHA256, hex: 64 characters). It needs no config key of its own, it
+// reveals nothing about the base, and rotating the base rotates it.
+func derivedSecret(base pulumi.StringOutput, purpose string) pulumi.StringOutput {
+	out := base.ApplyT(func(s string) string {
+		mac := hmac.New(sha256.New, []byte(s))
+		mac.Write([]byte("aurigraph/" + purpose))
+		return hex.EncodeToString(mac.Sum(nil))
+	}).(pulumi.StringOutput)
+	return pulumi.ToSecret(out).(pulumi.StringOutput)
+}
+
+// logstashWriterPassword is the logstash_writer user's password, derived
+// from the elastic password rather than reusing it: Logstash holds a
+// credential that can only write logs.
+func logstashWriterPassword(c *Config) pulumi.StringOutput {
+	return derivedSecret(c.Secrets.ElasticPassword, "logstash_writer")
+}

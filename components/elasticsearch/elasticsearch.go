@@ -1,0 +1,273 @@
+// Package elasticsearch is the platform's log store: one single-node
+// Elasticsearch 8 container with security and TLS on, its heap pinned
+// (min = max), its data on the host, and an idempotent setup step that
+// installs log retention (ILM + data stream template) and the credentials of
+// Kibana and Logstash.
+//
+// The host must have vm.max_map_count >= 262144 (RequiredSysctls): host
+// preparation sets it on the host placed for Elasticsearch, and the container
+// enforces Elasticsearch's bootstrap checks, so a host without it makes the
+// deployment fail at start instead of crashing under load later.
+package elasticsearch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Container facts shared with the tests and the other logging components.
+const (
+	Name     = "elasticsearch"
+	HTTPPort = 9200
+	// UID and GID the image runs as (elasticsearch:root); files it reads or
+	// writes on the host belong to them.
+	UID = 1000
+	GID = 0
+	// DefaultHeapMB is the SPEC's 2 GB heap.
+	DefaultHeapMB = 2048
+	// MinDataDiskGB is the SPEC's minimum for the data directory.
+	MinDataDiskGB = 30
+
+	homeDir  = "/usr/share/elasticsearch"
+	certsDir = homeDir + "/config/certs"
+	dataDir  = homeDir + "/data"
+	// Paths relative to the config directory, as Elasticsearch wants them.
+	certFile = "certs/elasticsearch.crt"
+	keyFile  = "certs/elasticsearch.key"
+	caFile   = "certs/ca.crt"
+)
+
+// CAPath is the CA certificate inside the container.
+const CAPath = certsDir + "/ca.crt"
+
+// RequiredSysctls are what the Elasticsearch host needs (mmapfs).
+var RequiredSysctls = map[string]string{"vm.max_map_count": "262144"}
+
+// ElasticsearchArgs configure the log store.
+type ElasticsearchArgs struct {
+	Host      *host.Host
+	Image     pulumi.StringInput // from Host.Image: carries the pull
+	Network   string
+	Resources container.Resources
+	HeapMB    int
+	// HostDir is the service directory on the host, e.g. /srv/aurigraph/elasticsearch;
+	// certs/ and data/ live under it (see Dirs).
+	HostDir string
+	// TLS: the server certificate (DNS name "elasticsearch") and the CA.
+	CertPem   pulumi.StringInput
+	KeyPem    pulumi.StringInput
+	CACertPem pulumi.StringInput
+	// Secrets.
+	ElasticPassword        pulumi.StringInput
+	KibanaSystemPassword   pulumi.StringInput
+	LogstashWriterPassword pulumi.StringInput
+	// RetentionDays deletes log indices this long after rollover.
+	RetentionDays int
+}
+
+// Elasticsearch is the running log store.
+type Elasticsearch struct {
+	pulumi.ResourceState
+
+	Container *docker.Container
+	// Ready is the setup step: Logstash and Kibana start after it, when the
+	// retention policy and their users exist.
+	Ready pulumi.Resource
+
+	URL           pulumi.StringOutput `pulumi:"url"`
+	ContainerName pulumi.StringOutput `pulumi:"containerName"`
+	HostName      pulumi.StringOutput `pulumi:"hostName"`
+	IndexPattern  pulumi.StringOutput `pulumi:"indexPattern"`
+	ILMPolicy     pulumi.StringOutput `pulumi:"ilmPolicy"`
+	RetentionDays pulumi.IntOutput    `pulumi:"retentionDays"`
+}
+
+// URL is how services on the overlay network reach Elasticsearch.
+func URL() string { return fmt.Sprintf("https://%s:%d", Name, HTTPPort) }
+
+// Dirs are the host directories the container needs, with the owner the
+// image runs as.
+func Dirs(hostDir string) []host.Dir {
+	return []host.Dir{
+		{Path: hostDir, UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(hostDir, "certs"), UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(hostDir, "data"), UID: UID, GID: GID, Mode: "0750"},
+	}
+}
+
+// Env is the container's plain environment: single node, pinned heap,
+// security and TLS on HTTP and transport.
+func Env(heapMB int) map[string]string {
+	return map[string]string{
+		"ES_JAVA_OPTS": fmt.Sprintf("-Xms%[1]s -Xmx%[1]s -Des.enforce.bootstrap.checks=true", heapSize(heapMB)),
+		"cluster.name": "aurigraph",
+		"node.name":    Name,
+		// One node: no discovery, no replicas (the template sets 0).
+		"discovery.type":        "single-node",
+		"bootstrap.memory_lock": "true",
+		// No outbound downloads from the log store.
+		"ingest.geoip.downloader.enabled":                      "false",
+		"xpack.license.self_generated.type":                    "basic",
+		"xpack.security.enabled":                               "true",
+		"xpack.security.enrollment.enabled":                    "false",
+		"xpack.security.http.ssl.enabled":                      "true",
+		"xpack.security.http.ssl.certificate":                  certFile,
+		"xpack.security.http.ssl.key":                          keyFile,
+		"xpack.security.http.ssl.certificate_authorities":      caFile,
+		"xpack.security.transport.ssl.enabled":                 "true",
+		"xpack.security.transport.ssl.certificate":             certFile,
+		"xpack.security.transport.ssl.key":                     keyFile,
+		"xpack.security.transport.ssl.certificate_authorities": caFile,
+		// One node talks to itself: check the chain, not the name.
+		"xpack.security.transport.ssl.verification_mode": "certificate",
+	}
+}
+
+// heapSize formats megabytes as the JVM wants them: 2048 → "2g".
+func heapSize(mb int) string {
+	if mb%1024 == 0 {
+		return fmt.Sprintf("%dg", mb/1024)
+	}
+	return fmt.Sprintf("%dm", mb)
+}
+
+// HealthCommand checks the cluster answers with at least yellow health. It
+// runs in the container's shell, so $ELASTIC_PASSWORD expands there; the
+// password reaches curl as a config on stdin, not as an argument.
+func HealthCommand() []string {
+	return []string{"CMD-SHELL", fmt.Sprintf(
+		`printf 'user = "elastic:%%s"\n' "$(printf '%%s' "$ELASTIC_PASSWORD" | sed 's/[\\"]/\\&/g')" | `+
+			`curl -fsS -K - --cacert %s "https://localhost:%d/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null`,
+		CAPath, HTTPPort)}
+}
+
+// SetupStdin is what the setup script reads: one password per line.
+func SetupStdin(elastic, kibanaSystem, logstashWriter pulumi.StringInput) pulumi.StringOutput {
+	out := pulumi.Sprintf("%s\n%s\n%s\n", elastic, kibanaSystem, logstashWriter)
+	return pulumi.ToSecret(out).(pulumi.StringOutput)
+}
+
+// NewElasticsearch creates the certificates on the host, the container and
+// the setup step.
+func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, opts ...pulumi.ResourceOption) (*Elasticsearch, error) {
+	if args.Host == nil || args.Host.Docker == nil {
+		return nil, fmt.Errorf("elasticsearch %s: a host with a Docker provider is required", name)
+	}
+	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
+		return nil, fmt.Errorf("elasticsearch %s: an absolute host directory is required", name)
+	}
+	heap := args.HeapMB
+	if heap == 0 {
+		heap = DefaultHeapMB
+	}
+	// The heap is at most half the limit: Lucene needs the rest as page cache.
+	if heap*2 > args.Resources.MemoryMB {
+		return nil, fmt.Errorf("elasticsearch %s: heap %d MB needs a memory limit of at least %d MB, got %d MB",
+			name, heap, heap*2, args.Resources.MemoryMB)
+	}
+	setup, err := RenderSetupScript(SetupValues{
+		Logs: DefaultLogs(args.RetentionDays), Container: Name, CAPath: CAPath, Port: HTTPPort, WaitAttempts: 60,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch %s: %w", name, err)
+	}
+
+	es := &Elasticsearch{}
+	if err := ctx.RegisterComponentResource("aurigraph:elasticsearch:Elasticsearch", name, es, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(es)
+
+	var files []pulumi.Resource
+	for _, f := range []struct {
+		file    string
+		content pulumi.StringInput
+	}{{"elasticsearch.crt", args.CertPem}, {"elasticsearch.key", args.KeyPem}, {"ca.crt", args.CACertPem}} {
+		cmd, err := configfile.NewSecret(ctx, name+"-"+sanitize(f.file), configfile.SecretArgs{
+			Host: args.Host, Path: path.Join(args.HostDir, "certs", f.file), Content: f.content,
+			Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0600",
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, cmd)
+	}
+
+	c, err := container.New(ctx, name, container.Spec{
+		Service:   Name,
+		Name:      Name,
+		Image:     args.Image,
+		Network:   args.Network,
+		Resource:  args.Resources,
+		Env:       Env(heap),
+		SecretEnv: map[string]pulumi.StringInput{"ELASTIC_PASSWORD": args.ElasticPassword},
+		User:      fmt.Sprintf("%d:%d", UID, GID),
+		// memory_lock keeps the heap out of swap; nofile comes from the defaults.
+		Ulimits: map[string]int{"memlock": -1},
+		Mounts: []container.Mount{
+			{HostPath: path.Join(args.HostDir, "data"), Target: dataDir},
+			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
+		},
+		Health: container.Health{
+			Test: HealthCommand(), Interval: 30 * time.Second, Timeout: 10 * time.Second,
+			StartPeriod: 3 * time.Minute, Retries: 5,
+		},
+		WaitHealthy: true,
+		WaitTimeout: 10 * time.Minute,
+	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(files))
+	if err != nil {
+		return nil, err
+	}
+	es.Container = c
+
+	stdin := SetupStdin(args.ElasticPassword, args.KibanaSystemPassword, args.LogstashWriterPassword)
+	sum := sha256.Sum256([]byte(setup))
+	ready, err := remote.NewCommand(ctx, name+"-setup", &remote.CommandArgs{
+		Connection: args.Host.Connection,
+		Create:     pulumi.String(setup),
+		Update:     pulumi.String(setup),
+		Stdin:      stdin,
+		// A retention change (the rendered JSON) or a new password re-applies it.
+		Triggers: pulumi.Array{pulumi.String(hex.EncodeToString(sum[:])), stdin},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{c}))
+	if err != nil {
+		return nil, err
+	}
+	es.Ready = ready
+
+	es.URL = pulumi.String(URL()).ToStringOutput()
+	es.ContainerName = c.Name
+	es.HostName = pulumi.String(args.Host.Name).ToStringOutput()
+	es.IndexPattern = pulumi.String(IndexPattern).ToStringOutput()
+	es.ILMPolicy = pulumi.String(PolicyName).ToStringOutput()
+	es.RetentionDays = pulumi.Int(args.RetentionDays).ToIntOutput()
+	return es, ctx.RegisterResourceOutputs(es, pulumi.Map{
+		"url":           es.URL,
+		"containerName": es.ContainerName,
+		"hostName":      es.HostName,
+		"indexPattern":  es.IndexPattern,
+		"ilmPolicy":     es.ILMPolicy,
+		"retentionDays": es.RetentionDays,
+	})
+}
+
+func sanitize(s string) string {
+	out := []byte(s)
+	for i, b := range out {
+		if b == '.' || b == '_' || b == '/' {
+			out[i] = '-'
+		}
+	}
+	return string(out)
+}

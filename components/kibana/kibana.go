@@ -1,0 +1,211 @@
+// Package kibana is the log UI: Kibana 8 over TLS, connected to Elasticsearch
+// as kibana_system with the stack's CA, reached only through the gateway
+// (no published port).
+package kibana
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Container facts shared with the tests and the wiring.
+const (
+	Name = "kibana"
+	Port = 5601
+	UID  = 1000
+	GID  = 0
+
+	configDir = "/usr/share/kibana/aurigraph/config"
+	certsDir  = "/usr/share/kibana/aurigraph/certs"
+	// CAPath, CertPath, KeyPath are inside the container.
+	CAPath   = certsDir + "/ca.crt"
+	CertPath = certsDir + "/kibana.crt"
+	KeyPath  = certsDir + "/kibana.key"
+
+	// Secret environment variables kibana.yml refers to. Their names are
+	// not Kibana settings, so the image passes them on as environment
+	// only, never as command-line flags.
+	PasswordEnv        = "AURIGRAPH_ES_PASSWORD"
+	SecurityKeyEnv     = "AURIGRAPH_SECURITY_KEY"
+	SavedObjectsKeyEnv = "AURIGRAPH_SAVED_OBJECTS_KEY"
+	ReportingKeyEnv    = "AURIGRAPH_REPORTING_KEY"
+)
+
+// EncryptionKeys are Kibana's three 32+ character keys. Rotating the
+// saved-objects key makes existing encrypted saved objects unreadable
+// unless the old key is kept as a decryption-only key.
+type EncryptionKeys struct {
+	Security, SavedObjects, Reporting pulumi.StringInput
+}
+
+// KibanaArgs configure the UI.
+type KibanaArgs struct {
+	Host      *host.Host
+	Image     pulumi.StringInput
+	Network   string
+	Resources container.Resources
+	HostDir   string // e.g. /srv/aurigraph/kibana: config/ and certs/
+	// PublicBaseURL is the gateway's name for Kibana, https://….
+	PublicBaseURL    string
+	ElasticsearchURL string
+	Username         string // kibana_system
+	Password         pulumi.StringInput
+	Keys             EncryptionKeys
+	CertPem          pulumi.StringInput // DNS name "kibana"
+	KeyPem           pulumi.StringInput
+	CACertPem        pulumi.StringInput
+	// DependsOn: the Elasticsearch setup (kibana_system's password).
+	DependsOn []pulumi.Resource
+}
+
+// Kibana is the running UI.
+type Kibana struct {
+	pulumi.ResourceState
+
+	Container *docker.Container
+
+	URL           pulumi.StringOutput `pulumi:"url"`
+	PublicURL     pulumi.StringOutput `pulumi:"publicUrl"`
+	ContainerName pulumi.StringOutput `pulumi:"containerName"`
+}
+
+// URL is how the gateway reaches Kibana on the overlay network (TLS, name "kibana").
+func URL() string { return fmt.Sprintf("https://%s:%d", Name, Port) }
+
+// Dirs are the host directories the container needs.
+func Dirs(hostDir string) []host.Dir {
+	return []host.Dir{
+		{Path: hostDir, UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(hostDir, "config"), UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(hostDir, "certs"), UID: UID, GID: GID, Mode: "0750"},
+	}
+}
+
+// Config renders kibana.yml for args.
+func (a KibanaArgs) Config() (string, error) {
+	return RenderConfig(ConfigValues{
+		ServerName: Name, Port: Port, PublicBaseURL: a.PublicBaseURL,
+		CertPath: CertPath, KeyPath: KeyPath, ElasticsearchURL: a.ElasticsearchURL,
+		Username: a.Username, CAPath: CAPath,
+		PasswordEnv: PasswordEnv, SecurityKeyEnv: SecurityKeyEnv,
+		SavedObjectsKeyEnv: SavedObjectsKeyEnv, ReportingKeyEnv: ReportingKeyEnv,
+	})
+}
+
+// HealthCommand asks the status API over TLS under the certificate's name.
+func HealthCommand() []string {
+	return []string{"CMD-SHELL", fmt.Sprintf(
+		"curl -fsS -o /dev/null --cacert %s --resolve %s:%d:127.0.0.1 https://%s:%d/api/status",
+		CAPath, Name, Port, Name, Port)}
+}
+
+// NewKibana writes the settings and certificates and runs the container.
+func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi.ResourceOption) (*Kibana, error) {
+	if args.Host == nil || args.Host.Docker == nil {
+		return nil, fmt.Errorf("kibana %s: a host with a Docker provider is required", name)
+	}
+	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
+		return nil, fmt.Errorf("kibana %s: an absolute host directory is required", name)
+	}
+	if args.Password == nil || args.Keys.Security == nil || args.Keys.SavedObjects == nil || args.Keys.Reporting == nil {
+		return nil, fmt.Errorf("kibana %s: the password and the three encryption keys are required", name)
+	}
+	cfg, err := args.Config()
+	if err != nil {
+		return nil, fmt.Errorf("kibana %s: %w", name, err)
+	}
+	nodeOpts, err := RenderNodeOptions(NodeOptionsValues{HeapMB: args.Resources.MemoryMB / 2})
+	if err != nil {
+		return nil, fmt.Errorf("kibana %s: %w", name, err)
+	}
+
+	k := &Kibana{}
+	if err := ctx.RegisterComponentResource("aurigraph:kibana:Kibana", name, k, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(k)
+
+	// Kibana reads its settings at start only: a change restarts it.
+	files, err := configfile.New(ctx, name+"-config", configfile.Args{
+		Host: args.Host,
+		Files: []configfile.File{
+			{Path: path.Join(args.HostDir, "config", "kibana.yml"), Content: cfg},
+			{Path: path.Join(args.HostDir, "config", "node.options"), Content: nodeOpts},
+		},
+		Container: Name, Reload: "docker restart " + Name,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	deps := append([]pulumi.Resource{}, files.Copies...)
+	for _, f := range []struct {
+		file    string
+		content pulumi.StringInput
+	}{{"kibana.crt", args.CertPem}, {"kibana.key", args.KeyPem}, {"ca.crt", args.CACertPem}} {
+		cmd, err := configfile.NewSecret(ctx, name+"-"+sanitize(f.file), configfile.SecretArgs{
+			Host: args.Host, Path: path.Join(args.HostDir, "certs", f.file), Content: f.content,
+			Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0600",
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, cmd)
+	}
+	deps = append(deps, args.DependsOn...)
+
+	c, err := container.New(ctx, name, container.Spec{
+		Service:  Name,
+		Name:     Name,
+		Image:    args.Image,
+		Network:  args.Network,
+		Resource: args.Resources,
+		Env:      map[string]string{"KBN_PATH_CONF": configDir},
+		SecretEnv: map[string]pulumi.StringInput{
+			PasswordEnv:        args.Password,
+			SecurityKeyEnv:     args.Keys.Security,
+			SavedObjectsKeyEnv: args.Keys.SavedObjects,
+			ReportingKeyEnv:    args.Keys.Reporting,
+		},
+		User: fmt.Sprintf("%d:%d", UID, GID),
+		Mounts: []container.Mount{
+			{HostPath: path.Join(args.HostDir, "config"), Target: configDir, ReadOnly: true},
+			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
+		},
+		Health: container.Health{
+			Test: HealthCommand(), Interval: 30 * time.Second, Timeout: 10 * time.Second,
+			StartPeriod: 3 * time.Minute, Retries: 5,
+		},
+		WaitHealthy: true,
+		WaitTimeout: 10 * time.Minute,
+	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(deps))
+	if err != nil {
+		return nil, err
+	}
+	k.Container = c
+	k.URL = pulumi.String(URL()).ToStringOutput()
+	k.PublicURL = pulumi.String(args.PublicBaseURL).ToStringOutput()
+	k.ContainerName = c.Name
+	return k, ctx.RegisterResourceOutputs(k, pulumi.Map{
+		"url":           k.URL,
+		"publicUrl":     k.PublicURL,
+		"containerName": k.ContainerName,
+	})
+}
+
+func sanitize(s string) string {
+	out := []byte(s)
+	for i, b := range out {
+		if b == '.' || b == '_' {
+			out[i] = '-'
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,235 @@
+// Package logstash is the log shipper: it receives every host's system and
+// container logs (RFC 5424 over TCP from rsyslog), applications' JSON lines
+// and GELF, parses NGINX, PostgreSQL, Docker and syslog lines, and writes one
+// data stream per service to Elasticsearch over TLS as a least-privilege user.
+package logstash
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Container facts shared with the tests and the wiring.
+const (
+	Name          = "logstash"
+	SyslogPort    = 5514 // published on the logging host's cluster address only
+	JSONPort      = 5000 // overlay network only
+	GELFPort      = 12201
+	APIPort       = 9600
+	UID           = 1000
+	GID           = 0
+	DefaultHeapMB = 1024
+	// PasswordEnv holds the writer's password; the pipeline refers to it.
+	PasswordEnv = "LOGSTASH_WRITER_PASSWORD"
+
+	homeDir     = "/usr/share/logstash"
+	pipelineDir = homeDir + "/pipeline"
+	settingsDir = homeDir + "/aurigraph-settings"
+	certsDir    = homeDir + "/config/certs"
+	dataDir     = homeDir + "/data"
+	// CAPath is the CA certificate inside the container.
+	CAPath = certsDir + "/ca.crt"
+)
+
+// Services names the service kinds the pipeline treats specially.
+type Services struct {
+	Nginx, Postgres, App string
+}
+
+// LogstashArgs configure the shipper.
+type LogstashArgs struct {
+	Host      *host.Host
+	Image     pulumi.StringInput
+	Network   string
+	Resources container.Resources
+	HeapMB    int
+	HostDir   string // e.g. /srv/aurigraph/logstash: pipeline/, settings/, certs/, data/
+	// SyslogAddress is the logging host's cluster address: 5514/tcp is
+	// published there and nowhere else.
+	SyslogAddress string
+	Services      Services
+	// Elasticsearch output.
+	ElasticsearchURL string
+	WriterUser       string
+	WriterPassword   pulumi.StringInput
+	IndexPrefix      string
+	PolicyName       string
+	CACertPem        pulumi.StringInput
+	// DependsOn: the Elasticsearch setup (the writer user must exist).
+	DependsOn []pulumi.Resource
+}
+
+// Logstash is the running shipper.
+type Logstash struct {
+	pulumi.ResourceState
+
+	Container *docker.Container
+
+	ContainerName  pulumi.StringOutput `pulumi:"containerName"`
+	SyslogEndpoint pulumi.StringOutput `pulumi:"syslogEndpoint"`
+	JSONEndpoint   pulumi.StringOutput `pulumi:"jsonEndpoint"`
+	GELFEndpoint   pulumi.StringOutput `pulumi:"gelfEndpoint"`
+	PipelineHash   pulumi.StringOutput `pulumi:"pipelineHash"`
+}
+
+// Dirs are the host directories the container needs.
+func Dirs(hostDir string) []host.Dir {
+	var dirs []host.Dir
+	for _, p := range []string{hostDir, path.Join(hostDir, "pipeline"), path.Join(hostDir, "settings"),
+		path.Join(hostDir, "certs"), path.Join(hostDir, "data")} {
+		dirs = append(dirs, host.Dir{Path: p, UID: UID, GID: GID, Mode: "0750"})
+	}
+	return dirs
+}
+
+// Pipeline renders the pipeline for args.
+func (a LogstashArgs) Pipeline() (string, error) {
+	return RenderPipeline(PipelineValues{
+		SyslogPort: SyslogPort, JSONPort: JSONPort, GELFPort: GELFPort,
+		ServiceLabel: container.ServiceLabel,
+		NginxService: a.Services.Nginx, PostgresService: a.Services.Postgres, LogstashService: Name,
+		AppService: a.Services.App, SystemService: "system",
+		ElasticsearchHosts: []string{a.ElasticsearchURL}, CAPath: CAPath,
+		WriterUser: a.WriterUser, PasswordEnv: PasswordEnv,
+		IndexPrefix: a.IndexPrefix, PolicyName: a.PolicyName,
+	})
+}
+
+// Settings renders logstash.yml.
+func Settings() (string, error) {
+	return RenderSettings(SettingsValues{
+		NodeName: Name, DataPath: dataDir, ReloadInterval: "5s",
+		QueueMaxBytes: "1gb", DLQMaxBytes: "512mb", APIHost: "127.0.0.1", APIPort: APIPort,
+	})
+}
+
+// JavaOpts pins the heap (min = max): 1024 → "-Xms1g -Xmx1g".
+func JavaOpts(heapMB int) string {
+	size := fmt.Sprintf("%dm", heapMB)
+	if heapMB%1024 == 0 {
+		size = fmt.Sprintf("%dg", heapMB/1024)
+	}
+	return fmt.Sprintf("-Xms%[1]s -Xmx%[1]s", size)
+}
+
+// HealthCommand asks the local API; it answers once the pipeline runs.
+func HealthCommand() []string {
+	return []string{"CMD-SHELL", fmt.Sprintf("curl -fsS -o /dev/null http://127.0.0.1:%d/", APIPort)}
+}
+
+// Command installs the rendered settings (mounted as a directory, so a
+// changed file is seen by the restart that follows it) and starts Logstash
+// through the image's entrypoint.
+func Command() []string {
+	return []string{"bash", "-c", fmt.Sprintf("cp %s/logstash.yml %s/config/logstash.yml && exec logstash", settingsDir, homeDir)}
+}
+
+// NewLogstash writes the pipeline, settings and CA to the host and runs the container.
+func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pulumi.ResourceOption) (*Logstash, error) {
+	if args.Host == nil || args.Host.Docker == nil {
+		return nil, fmt.Errorf("logstash %s: a host with a Docker provider is required", name)
+	}
+	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
+		return nil, fmt.Errorf("logstash %s: an absolute host directory is required", name)
+	}
+	if args.SyslogAddress == "" || args.SyslogAddress == "0.0.0.0" || args.SyslogAddress == "::" {
+		return nil, fmt.Errorf("logstash %s: the syslog port needs the logging host's cluster address, got %q", name, args.SyslogAddress)
+	}
+	heap := args.HeapMB
+	if heap == 0 {
+		heap = DefaultHeapMB
+	}
+	if heap >= args.Resources.MemoryMB {
+		return nil, fmt.Errorf("logstash %s: heap %d MB does not fit the %d MB memory limit", name, heap, args.Resources.MemoryMB)
+	}
+	pipeline, err := args.Pipeline()
+	if err != nil {
+		return nil, fmt.Errorf("logstash %s: %w", name, err)
+	}
+	settings, err := Settings()
+	if err != nil {
+		return nil, fmt.Errorf("logstash %s: %w", name, err)
+	}
+
+	ls := &Logstash{}
+	if err := ctx.RegisterComponentResource("aurigraph:logstash:Logstash", name, ls, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(ls)
+
+	// The pipeline reloads in place (SIGHUP, and config.reload.automatic);
+	// settings are read at start, so they restart the container.
+	pipelineFiles, err := configfile.New(ctx, name+"-pipeline", configfile.Args{
+		Host:      args.Host,
+		Files:     []configfile.File{{Path: path.Join(args.HostDir, "pipeline", "aurigraph.conf"), Content: pipeline}},
+		Container: Name, Reload: "docker kill --signal HUP " + Name,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	settingsFiles, err := configfile.New(ctx, name+"-settings", configfile.Args{
+		Host:      args.Host,
+		Files:     []configfile.File{{Path: path.Join(args.HostDir, "settings", "logstash.yml"), Content: settings}},
+		Container: Name, Reload: "docker restart " + Name,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := configfile.NewSecret(ctx, name+"-ca-crt", configfile.SecretArgs{
+		Host: args.Host, Path: path.Join(args.HostDir, "certs", "ca.crt"), Content: args.CACertPem,
+		Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0600",
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	deps := append(append(append([]pulumi.Resource{ca}, pipelineFiles.Copies...), settingsFiles.Copies...), args.DependsOn...)
+
+	c, err := container.New(ctx, name, container.Spec{
+		Service:   Name,
+		Name:      Name,
+		Image:     args.Image,
+		Network:   args.Network,
+		Resource:  args.Resources,
+		Env:       map[string]string{"LS_JAVA_OPTS": JavaOpts(heap)},
+		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.WriterPassword},
+		User:      fmt.Sprintf("%d:%d", UID, GID),
+		Command:   Command(),
+		Ports:     []container.Port{{Internal: SyslogPort, External: SyslogPort, IP: args.SyslogAddress, Protocol: "tcp"}},
+		Mounts: []container.Mount{
+			{HostPath: path.Join(args.HostDir, "pipeline"), Target: pipelineDir, ReadOnly: true},
+			{HostPath: path.Join(args.HostDir, "settings"), Target: settingsDir, ReadOnly: true},
+			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
+			{HostPath: path.Join(args.HostDir, "data"), Target: dataDir},
+		},
+		Health: container.Health{
+			Test: HealthCommand(), Interval: 30 * time.Second, Timeout: 10 * time.Second,
+			StartPeriod: 2 * time.Minute, Retries: 5,
+		},
+		WaitHealthy: true,
+		WaitTimeout: 5 * time.Minute,
+	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(deps))
+	if err != nil {
+		return nil, err
+	}
+	ls.Container = c
+	ls.ContainerName = c.Name
+	ls.SyslogEndpoint = pulumi.Sprintf("%s:%d", args.SyslogAddress, SyslogPort)
+	ls.JSONEndpoint = pulumi.Sprintf("%s:%d", Name, JSONPort)
+	ls.GELFEndpoint = pulumi.Sprintf("%s:%d/udp", Name, GELFPort)
+	ls.PipelineHash = pulumi.String(pipelineFiles.Hash).ToStringOutput()
+	return ls, ctx.RegisterResourceOutputs(ls, pulumi.Map{
+		"containerName":  ls.ContainerName,
+		"syslogEndpoint": ls.SyslogEndpoint,
+		"jsonEndpoint":   ls.JSONEndpoint,
+		"gelfEndpoint":   ls.GELFEndpoint,
+		"pipelineHash":   ls.PipelineHash,
+	})
+}

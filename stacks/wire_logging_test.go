@@ -1,0 +1,268 @@
+package stacks_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/elasticsearch"
+	"github.com/aurigraph/infra/components/logstash"
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
+)
+
+const containerType = "docker:index/container:Container"
+
+func repoRoot(t *testing.T) string {
+	_, file, _, ok := runtime.Caller(0)
+	require.True(t, ok)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// loggingHost is the stack file's first host with the logging role.
+func loggingHost(t *testing.T, s *stackfile.Stack) (name, clusterAddr string) {
+	var hosts []stacks.Host
+	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
+	for _, h := range hosts {
+		if h.HasRole(stacks.RoleLogging) {
+			return h.Name, h.ClusterAddress()
+		}
+	}
+	t.Fatalf("stack %s has no logging host", s.Name)
+	return "", ""
+}
+
+func retentionDays(t *testing.T, s *stackfile.Stack) int {
+	var r stacks.Retention
+	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:retention"]), &r))
+	require.Positive(t, r.ElasticsearchDays)
+	return r.ElasticsearchDays
+}
+
+func runStack(t *testing.T, s *stackfile.Stack) *mockrun.Result {
+	t.Helper()
+	res, err := mockrun.RunStack(stacks.Run, s)
+	require.NoError(t, err)
+	return res
+}
+
+// envs returns a container's environment: name → (value, secret).
+func envs(t *testing.T, r *mockrun.Resource) map[string]envVar {
+	t.Helper()
+	out := map[string]envVar{}
+	for _, v := range r.Inputs["envs"].ArrayValue() {
+		secret := v.IsSecret()
+		if secret {
+			v = v.SecretValue().Element
+		}
+		k, val, ok := strings.Cut(v.StringValue(), "=")
+		require.True(t, ok, "env element %q", v.StringValue())
+		out[k] = envVar{val, secret}
+	}
+	return out
+}
+
+type envVar struct {
+	value  string
+	secret bool
+}
+
+func str(v resource.PropertyValue) string {
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+// plainStrings collects every string in v that is not inside a secret.
+func plainStrings(v resource.PropertyValue, out *[]string) {
+	switch {
+	case v.IsSecret():
+	case v.IsString():
+		*out = append(*out, v.StringValue())
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			plainStrings(e, out)
+		}
+	case v.IsObject():
+		for _, e := range v.ObjectValue() {
+			plainStrings(e, out)
+		}
+	}
+}
+
+func derived(base, purpose string) string {
+	mac := hmac.New(sha256.New, []byte(base))
+	mac.Write([]byte("aurigraph/" + purpose))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+func isLogging(urn string) bool {
+	for _, tok := range []string{"aurigraph:elasticsearch:", "aurigraph:logstash:", "aurigraph:kibana:"} {
+		if strings.Contains(urn, tok) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestLoggingStack(t *testing.T) {
+	for _, stack := range []string{"prod", "staging"} {
+		t.Run(stack, func(t *testing.T) {
+			s, err := stackfile.Load(repoRoot(t), stack)
+			require.NoError(t, err)
+			s = s.WithPlaceholders()
+			res := runStack(t, s)
+			hostName, clusterAddr := loggingHost(t, s)
+			provider := fmt.Sprintf("urn:pulumi:%s::%s::aurigraph:host:Host$pulumi:providers:docker::%s-docker", stack, s.Project, hostName)
+
+			byName := map[string]*mockrun.Resource{}
+			for _, name := range []string{elasticsearch.Name, logstash.Name, "kibana"} {
+				c := res.Named(containerType, name)
+				require.NotNil(t, c, "container %s", name)
+				byName[name] = c
+				assert.Equal(t, provider, c.Provider, "%s runs on the logging host %s", name, hostName)
+				assert.Equal(t, "1000:0", str(c.Inputs["user"]), name)
+				assert.False(t, c.Inputs["privileged"].BoolValue(), name)
+			}
+
+			es := byName[elasticsearch.Name]
+			env := envs(t, es)
+			assert.Equal(t, "-Xms2g -Xmx2g -Des.enforce.bootstrap.checks=true", env["ES_JAVA_OPTS"].value)
+			for _, k := range []string{"xpack.security.enabled", "xpack.security.http.ssl.enabled", "xpack.security.transport.ssl.enabled", "bootstrap.memory_lock"} {
+				assert.Equal(t, "true", env[k].value, k)
+			}
+			assert.Equal(t, "single-node", env["discovery.type"].value)
+			assert.Equal(t, float64(stacks.DefaultResources[stacks.Elasticsearch].MemoryMB), es.Inputs["memory"].NumberValue())
+			ulimits := map[string]float64{}
+			for _, u := range es.Inputs["ulimits"].ArrayValue() {
+				ulimits[u.ObjectValue()["name"].StringValue()] = u.ObjectValue()["hard"].NumberValue()
+			}
+			assert.Equal(t, float64(-1), ulimits["memlock"])
+			assert.Equal(t, float64(65536), ulimits["nofile"])
+			health := es.Inputs["healthcheck"].ObjectValue()["tests"].ArrayValue()
+			require.Len(t, health, 2)
+			assert.Equal(t, "CMD-SHELL", health[0].StringValue())
+			assert.Contains(t, health[1].StringValue(), "$ELASTIC_PASSWORD", "expanded in the container")
+			assert.Contains(t, health[1].StringValue(), "/_cluster/health")
+
+			lsEnv := envs(t, byName[logstash.Name])
+			assert.Equal(t, "-Xms1g -Xmx1g", lsEnv["LS_JAVA_OPTS"].value)
+
+			// Published ports: only Logstash's 5514/tcp, on the cluster address.
+			for name, c := range byName {
+				ports := c.Inputs["ports"]
+				if name != logstash.Name {
+					assert.True(t, ports.IsNull() || len(ports.ArrayValue()) == 0, "%s publishes no port", name)
+					continue
+				}
+				require.Len(t, ports.ArrayValue(), 1)
+				p := ports.ArrayValue()[0].ObjectValue()
+				assert.Equal(t, float64(logstash.SyslogPort), p["internal"].NumberValue())
+				assert.Equal(t, float64(logstash.SyslogPort), p["external"].NumberValue())
+				assert.Equal(t, clusterAddr, p["ip"].StringValue())
+				assert.Equal(t, "tcp", p["protocol"].StringValue())
+			}
+
+			// Every credential in a container environment is a secret.
+			credentials := map[string][]string{
+				elasticsearch.Name: {"ELASTIC_PASSWORD"},
+				logstash.Name:      {logstash.PasswordEnv},
+				"kibana":           {"AURIGRAPH_ES_PASSWORD", "AURIGRAPH_SECURITY_KEY", "AURIGRAPH_SAVED_OBJECTS_KEY", "AURIGRAPH_REPORTING_KEY"},
+			}
+			for name, keys := range credentials {
+				env := envs(t, byName[name])
+				for _, k := range keys {
+					require.Contains(t, env, k, name)
+					assert.True(t, env[k].secret, "%s %s must be secret", name, k)
+				}
+				for k, v := range env {
+					if strings.Contains(k, "PASSWORD") || strings.HasSuffix(k, "_KEY") {
+						assert.True(t, v.secret, "%s %s must be secret", name, k)
+					}
+				}
+			}
+			kEnv := envs(t, byName["kibana"])
+			elastic := s.Config["aurigraph:elasticPassword"]
+			require.NotEmpty(t, elastic)
+			assert.Equal(t, derived(elastic, "kibana/encryptedSavedObjects"), kEnv["AURIGRAPH_SAVED_OBJECTS_KEY"].value)
+			assert.GreaterOrEqual(t, len(kEnv["AURIGRAPH_SECURITY_KEY"].value), 32)
+			assert.Equal(t, derived(elastic, "logstash_writer"), lsEnv[logstash.PasswordEnv].value)
+			assert.NotEqual(t, elastic, lsEnv[logstash.PasswordEnv].value, "logstash_writer does not reuse the elastic password")
+
+			// No secret, placeholder or derived, appears in plain text in any
+			// input of the logging resources.
+			var secrets []string
+			for _, k := range s.SecretKeys {
+				if v := s.Config[k]; len(v) >= 8 {
+					secrets = append(secrets, v)
+				}
+			}
+			for _, p := range []string{"logstash_writer", "kibana/security", "kibana/encryptedSavedObjects", "kibana/reporting"} {
+				secrets = append(secrets, derived(elastic, p))
+			}
+			checked := 0
+			for _, r := range res.Resources {
+				if !isLogging(r.URN) {
+					continue
+				}
+				checked++
+				var plain []string
+				plainStrings(resource.NewObjectProperty(r.Inputs), &plain)
+				for _, p := range plain {
+					assert.NotContains(t, p, "plan-placeholder-", r.URN)
+					for _, sec := range secrets {
+						assert.NotContains(t, p, sec, r.URN)
+					}
+				}
+			}
+			assert.Greater(t, checked, 10)
+
+			// The setup runs on the logging host after a healthy Elasticsearch,
+			// with the stack's retention; Logstash and Kibana wait for it.
+			setup := res.Named("command:remote:Command", "elasticsearch-setup")
+			require.NotNil(t, setup)
+			assert.Contains(t, setup.DependsOn, es.URN)
+			assert.True(t, setup.Inputs["stdin"].IsSecret())
+			assert.Contains(t, str(setup.Inputs["create"]), fmt.Sprintf(`"min_age": "%dd"`, retentionDays(t, s)))
+			assert.Equal(t, float64(0), float64(strings.Count(str(setup.Inputs["create"]), "plan-placeholder-")))
+			for _, name := range []string{logstash.Name, "kibana"} {
+				assert.Contains(t, byName[name].DependsOn, setup.URN, "%s waits for the setup", name)
+			}
+			assert.True(t, es.Inputs["wait"].BoolValue(), "the setup starts after a healthy container")
+		})
+	}
+}
+
+func TestRetentionChangeReappliesSetup(t *testing.T) {
+	s, err := stackfile.Load(repoRoot(t), "staging")
+	require.NoError(t, err)
+	s = s.WithPlaceholders()
+	triggers := func(s *stackfile.Stack) (string, string) {
+		res := runStack(t, s)
+		setup := res.Named("command:remote:Command", "elasticsearch-setup")
+		require.NotNil(t, setup)
+		return str(setup.Inputs["triggers"].ArrayValue()[0]), str(setup.Inputs["create"])
+	}
+	hashA, scriptA := triggers(s)
+	hashB, scriptB := triggers(s.Set("retention", `{"prometheusDays":7,"elasticsearchDays":21,"backups":{"hourly":6,"daily":3}}`))
+	assert.NotEqual(t, hashA, hashB)
+	assert.Contains(t, scriptB, `"min_age": "21d"`)
+	assert.NotContains(t, scriptA, `"min_age": "21d"`)
+	hashA2, _ := triggers(s)
+	assert.Equal(t, hashA, hashA2, "same config, same trigger")
+}
