@@ -23,8 +23,7 @@ func TestHashChangesWithContentOrPath(t *testing.T) {
 func TestFilesAreCopiedAndReloadIsTriggeredByContent(t *testing.T) {
 	run := func(content string) *mockrun.Result {
 		res, err := mockrun.Run(func(ctx *pulumi.Context) error {
-			h, err := host.NewHost(ctx, "h1", host.HostArgs{Name: "h1", Address: "192.0.2.1", Port: 22, User: "deploy",
-				PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput)})
+			h, err := testHost(ctx)
 			if err != nil {
 				return err
 			}
@@ -53,8 +52,7 @@ func TestFilesAreCopiedAndReloadIsTriggeredByContent(t *testing.T) {
 
 func TestSecretFileContentStaysSecret(t *testing.T) {
 	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
-		h, err := host.NewHost(ctx, "h1", host.HostArgs{Name: "h1", Address: "192.0.2.1", Port: 22, User: "deploy",
-			PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput)})
+		h, err := testHost(ctx)
 		if err != nil {
 			return err
 		}
@@ -68,4 +66,14 @@ func TestSecretFileContentStaysSecret(t *testing.T) {
 	assert.True(t, cmd.Inputs["stdin"].IsSecret())
 	assert.True(t, cmd.Inputs["triggers"].ContainsSecrets())
 	assert.NotContains(t, cmd.Inputs["create"].StringValue(), "BEGIN PRIVATE KEY")
+}
+
+// testHost is the smallest valid host for a mocked run.
+func testHost(ctx *pulumi.Context) (*host.Host, error) {
+	return host.NewHost(ctx, "h1", host.HostArgs{
+		Name: "h1", Address: "192.0.2.1", Port: 22, User: "deploy", DataPath: "/srv/aurigraph",
+		HostKey:    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+",
+		PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput),
+		Thresholds: host.Thresholds{MinCPUs: 1, MinMemoryGB: 1, MinDiskGB: 1},
+	})
 }

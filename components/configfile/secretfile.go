@@ -44,15 +44,19 @@ func NewSecret(ctx *pulumi.Context, name string, a SecretArgs, opts ...pulumi.Re
 	}, append(opts, pulumi.DependsOn([]pulumi.Resource{a.Host.Prepared}))...)
 }
 
-// WriteSecretScript copies stdin to path with the given owner and mode.
+// WriteSecretScript copies stdin to path with the given owner and mode. The
+// SSH user is not root: privileged steps go through passwordless sudo, which
+// preflight checks.
 func WriteSecretScript(p, owner, mode string) string {
 	return fmt.Sprintf(`set -eu
 umask 077
-mkdir -p %[1]s
-tmp=$(mktemp %[2]s.XXXXXX)
-cat > "$tmp"
-chown %[3]s "$tmp"
-chmod %[4]s "$tmp"
-mv -f "$tmp" %[2]s
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+$SUDO mkdir -p %[1]s
+tmp=$($SUDO mktemp %[2]s.XXXXXX)
+$SUDO tee "$tmp" > /dev/null
+$SUDO chown %[3]s "$tmp"
+$SUDO chmod %[4]s "$tmp"
+$SUDO mv -f "$tmp" %[2]s
 `, path.Dir(p), p, owner, mode)
 }
