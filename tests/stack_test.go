@@ -78,15 +78,13 @@ func TestEveryResourceIsParentedAndEveryContainerHasAHostProvider(t *testing.T) 
 	}
 }
 
-// configFile returns the text of the copied file whose remote path ends in suffix.
+// configFile returns the text of the one installed file whose path ends in suffix.
 func configFile(t *testing.T, res *mockrun.Result, suffix string) string {
 	t.Helper()
 	var found []string
-	for _, r := range res.OfType("command:remote:CopyToRemote") {
-		if strings.HasSuffix(harness.Str(r.Inputs, "remotePath"), suffix) {
-			src := r.Inputs["source"]
-			require.True(t, src.IsAsset(), "%s source is an asset", r.URN)
-			found = append(found, src.AssetValue().Text)
+	for p, content := range harness.InstalledFiles(res) {
+		if strings.HasSuffix(p, suffix) {
+			found = append(found, content)
 		}
 	}
 	require.Len(t, found, 1, "exactly one file ending in %s", suffix)

@@ -39,15 +39,33 @@ func TestFilesAreCopiedAndReloadIsTriggeredByContent(t *testing.T) {
 	a, b := run("events {}"), run("events { worker_connections 1024; }")
 	copyA := a.Named("command:remote:CopyToRemote", "nginx-config-nginx-conf")
 	require.NotNil(t, copyA)
-	assert.Equal(t, "/srv/aurigraph/nginx/nginx.conf", copyA.Inputs["remotePath"].StringValue())
+	assert.Equal(t, "/srv/aurigraph/.staging/nginx-config-nginx-conf", copyA.Inputs["remotePath"].StringValue(),
+		"copied as the SSH user into its staging directory")
 	assert.Equal(t, "events {}", copyA.Inputs["source"].AssetValue().Text)
 
-	reloadA := a.Named("command:remote:Command", "nginx-config-reload")
-	reloadB := b.Named("command:remote:Command", "nginx-config-reload")
+	reloadA := a.Named("command:remote:Command", "nginx-config-install")
+	reloadB := b.Named("command:remote:Command", "nginx-config-install")
 	require.NotNil(t, reloadA)
-	assert.Contains(t, reloadA.DependsOn, copyA.URN, "reload runs after the copy")
+	assert.Contains(t, reloadA.DependsOn, copyA.URN, "install and reload run after the copy")
+	assert.Contains(t, reloadA.Inputs["create"].StringValue(),
+		"$SUDO install -D -m 0644 -o 0 -g 0 /srv/aurigraph/.staging/nginx-config-nginx-conf /srv/aurigraph/nginx/nginx.conf")
 	assert.NotEqual(t, reloadA.Inputs["triggers"], reloadB.Inputs["triggers"], "new content triggers a reload")
 	assert.Equal(t, reloadA.Inputs["create"], reloadB.Inputs["create"], "the reload step itself is unchanged")
+}
+
+func TestInstallScriptRefusesUnsafeValues(t *testing.T) {
+	for _, f := range []Staged{
+		{File: File{Path: "/srv/a b", Content: "x"}, From: "/srv/.staging/a"},
+		{File: File{Path: "/srv/a", Mode: "0644; rm -rf /"}, From: "/srv/.staging/a"},
+		{File: File{Path: "/srv/a", Owner: "root"}, From: "/srv/.staging/a"},
+	} {
+		_, err := InstallScript([]Staged{f}, "", "")
+		assert.Error(t, err, "%+v", f)
+	}
+	script, err := InstallScript([]Staged{{File: File{Path: "/srv/a/run.sh", Mode: "0755", Owner: "70:70"}, From: "/srv/.staging/x"}}, "", "")
+	require.NoError(t, err)
+	assert.Contains(t, script, "$SUDO install -D -m 0755 -o 70 -g 70 /srv/.staging/x /srv/a/run.sh\n")
+	assert.NotContains(t, script, "docker inspect", "no reload without a reader")
 }
 
 func TestSecretFileContentStaysSecret(t *testing.T) {

@@ -16,9 +16,12 @@ import (
 func TestIntegrationScriptsPassShellcheck(t *testing.T) {
 	_, err := exec.LookPath("shellcheck")
 	require.NoError(t, err, "shellcheck is required: apt-get install shellcheck")
+	install, err := InstallScript([]Staged{{File: File{Path: "/srv/aurigraph/nginx/conf/nginx.conf", Owner: "101:101"}, From: "/srv/aurigraph/.staging/nginx-conf"}},
+		"nginx", "docker exec nginx nginx -s reload")
+	require.NoError(t, err)
 	for name, script := range map[string]string{
-		"reload": ReloadScript("nginx", "docker exec nginx nginx -s reload"),
-		"secret": WriteSecretScript("/srv/aurigraph/nginx/tls/edge.key", "101:101", "0600"),
+		"install": install,
+		"secret":  WriteSecretScript("/srv/aurigraph/nginx/tls/edge.key", "101:101", "0600"),
 	} {
 		cmd := exec.Command("shellcheck", "-s", "bash", "-")
 		cmd.Stdin = strings.NewReader(script)
@@ -37,16 +40,28 @@ func fakeDocker(t *testing.T, running string) (string, string) {
 	return dir, log
 }
 
-func TestIntegrationReloadRunsOnlyWhenTheContainerRuns(t *testing.T) {
+func TestIntegrationInstallPlacesFilesAndReloadsOnlyWhenTheContainerRuns(t *testing.T) {
 	for _, tc := range []struct {
 		running  string
 		reloaded bool
 	}{{"true", true}, {"false", false}} {
 		dir, log := fakeDocker(t, tc.running)
-		cmd := exec.Command("bash", "-c", ReloadScript("nginx", "docker exec nginx nginx -s reload"))
+		staged := filepath.Join(t.TempDir(), "nginx-conf")
+		require.NoError(t, os.WriteFile(staged, []byte("events {}\n"), 0o600))
+		target := filepath.Join(t.TempDir(), "conf", "nginx.conf")
+		owner := strings.TrimSpace(run(t, "id", "-u")) + ":" + strings.TrimSpace(run(t, "id", "-g"))
+		script, err := InstallScript([]Staged{{File: File{Path: target, Owner: owner}, From: staged}}, "nginx", "docker exec nginx nginx -s reload")
+		require.NoError(t, err)
+		cmd := exec.Command("bash", "-c", script)
 		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, string(out))
+		got, err := os.ReadFile(target)
+		require.NoError(t, err)
+		assert.Equal(t, "events {}\n", string(got))
+		st, err := os.Stat(target)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "readable by the container's user")
 		calls, _ := os.ReadFile(log)
 		if tc.reloaded {
 			assert.Equal(t, "exec nginx nginx -s reload\n", string(calls))

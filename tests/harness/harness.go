@@ -6,6 +6,7 @@ package harness
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -125,4 +126,26 @@ func containsPlain(v resource.PropertyValue, needle string) bool {
 		return containsPlain(v.OutputValue().Element, needle)
 	}
 	return false
+}
+
+// installLine is how configfile installs a staged copy in place.
+var installLine = regexp.MustCompile(`(?m)^\$SUDO install -D -m \S+ -o \S+ -g \S+ (\S+) (\S+)$`)
+
+// InstalledFiles maps every config file's final path on its host to its
+// content: the staged copy's text followed through its install step.
+func InstalledFiles(res *mockrun.Result) map[string]string {
+	target := map[string]string{}
+	for _, r := range res.OfType("command:remote:Command") {
+		for _, m := range installLine.FindAllStringSubmatch(Str(r.Inputs, "create"), -1) {
+			target[m[1]] = m[2]
+		}
+	}
+	out := map[string]string{}
+	for _, r := range res.OfType("command:remote:CopyToRemote") {
+		src, ok := r.Inputs["source"]
+		if to, staged := target[Str(r.Inputs, "remotePath")]; staged && ok && src.IsAsset() {
+			out[to] = src.AssetValue().Text
+		}
+	}
+	return out
 }

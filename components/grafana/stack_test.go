@@ -1,0 +1,113 @@
+package grafana_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/grafana"
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
+	"github.com/aurigraph/infra/tests/harness"
+)
+
+func TestStackGrafana(t *testing.T) {
+	for _, tc := range []struct{ stack, rootURL string }{
+		{"prod", "https://grafana.ops.aurigraph.example.com/"},
+		{"staging", "https://grafana.staging.aurigraph.example.com/"},
+	} {
+		t.Run(tc.stack, func(t *testing.T) {
+			s, err := stackfile.Load("../..", tc.stack)
+			require.NoError(t, err)
+			res, err := mockrun.RunStack(stacks.Run, s.WithPlaceholders())
+			require.NoError(t, err)
+			c := res.Named("docker:index/container:Container", grafana.ContainerName)
+			require.NotNil(t, c)
+			assert.Contains(t, c.Parent, "aurigraph:grafana:Grafana")
+			if p, ok := c.Inputs["ports"]; ok && !p.IsNull() {
+				assert.Empty(t, p.ArrayValue(), "no published port")
+			}
+			plain := map[string]string{}
+			secret := map[string]bool{}
+			for _, e := range c.Inputs["envs"].ArrayValue() {
+				if e.IsSecret() {
+					k, _, _ := strings.Cut(e.SecretValue().Element.StringValue(), "=")
+					secret[k] = true
+					continue
+				}
+				k, v, _ := strings.Cut(e.StringValue(), "=")
+				plain[k] = v
+			}
+			assert.Equal(t, map[string]bool{"GF_SECURITY_ADMIN_PASSWORD": true, "ES_PASSWORD": true, "REDIS_PASSWORD": true}, secret)
+			for _, k := range []string{"GF_SECURITY_ADMIN_PASSWORD", "ES_PASSWORD", "REDIS_PASSWORD"} {
+				assert.NotContains(t, plain, k, "%s in plain text", k)
+			}
+			assert.Equal(t, "false", plain["GF_AUTH_ANONYMOUS_ENABLED"])
+			assert.Equal(t, "false", plain["GF_USERS_ALLOW_SIGN_UP"])
+			assert.Equal(t, tc.rootURL, plain["GF_SERVER_ROOT_URL"])
+			assert.Equal(t, grafana.RedisPlugin, plain["GF_INSTALL_PLUGINS"])
+			assert.Regexp(t, `^redis-datasource \d+\.\d+\.\d+$`, plain["GF_INSTALL_PLUGINS"], "plugin pinned")
+			assert.Equal(t, "472:0", c.Inputs["user"].StringValue())
+
+			ca := res.Named("command:remote:Command", "grafana-ca")
+			require.NotNil(t, ca)
+			assert.True(t, ca.Inputs["stdin"].IsSecret())
+			assert.Contains(t, ca.Inputs["create"].StringValue(), "/srv/aurigraph/grafana/certs/ca.pem")
+
+			// Every dashboard reaches the host; no file carries a secret value.
+			var dashboards int
+			for p, content := range harness.InstalledFiles(res) {
+				if !strings.HasPrefix(p, "/srv/aurigraph/grafana/") {
+					continue
+				}
+				assert.NotContains(t, content, "plan-placeholder-", "a secret in a file")
+				if strings.HasSuffix(p, ".json") {
+					dashboards++
+				}
+			}
+			assert.Equal(t, 5, dashboards)
+			assertNoSecretInPlainText(t, res)
+		})
+	}
+}
+
+// assertNoSecretInPlainText: no placeholder secret value appears unwrapped
+// in any input of the Grafana component's resources.
+func assertNoSecretInPlainText(t *testing.T, res *mockrun.Result) {
+	t.Helper()
+	for _, r := range res.Resources {
+		if !strings.Contains(r.URN, "aurigraph:grafana:Grafana") {
+			continue
+		}
+		walk(r.Inputs, func(v resource.PropertyValue) {
+			if v.IsString() {
+				assert.NotContains(t, v.StringValue(), "plan-placeholder-", "%s: secret in plain text", r.Name)
+			}
+		})
+	}
+}
+
+func walk(m resource.PropertyMap, f func(resource.PropertyValue)) {
+	for _, v := range m {
+		walkValue(v, f)
+	}
+}
+
+func walkValue(v resource.PropertyValue, f func(resource.PropertyValue)) {
+	switch {
+	case v.IsSecret():
+		return // wrapped: fine
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			walkValue(e, f)
+		}
+	case v.IsObject():
+		walk(v.ObjectValue(), f)
+	default:
+		f(v)
+	}
+}
