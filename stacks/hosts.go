@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"path"
 
 	"github.com/aurigraph/infra/components/host"
 )
@@ -28,12 +29,76 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 		Kind: h.Kind, Roles: h.Roles, DataPath: c.Preflight.DataPath,
 		Thresholds:     host.Thresholds{MinCPUs: c.Preflight.MinCPUs, MinMemoryGB: c.Preflight.MinMemoryGB, MinDiskGB: c.Preflight.MinDiskGB},
 		Dirs:           d.hostDirs(h.Name),
+		Sysctls:        HostSysctls(d.place, h.Name),
+		PublicTCPPorts: HostPublicPorts(d.place, h.Name),
+		ClusterPeers:   clusterPeers(c, h.Name),
+		MonitoringFrom: serviceAddresses(c, d.place, Prometheus),
+		LoggingTarget:  firstOrEmpty(serviceAddresses(c, d.place, Logstash)),
 		DialErrorLimit: c.SSH.DialErrorLimit,
 		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
 		StepTimeout:    fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes),
+		LocalKeyDir:    path.Join(".ssh-aurigraph", c.Stack),
 	}
 	if j := c.SSH.Jump; j != nil {
 		a.Jump = &host.Jump{Address: j.Address, Port: j.Port, User: j.User, HostKey: j.HostKey}
 	}
 	return a
+}
+
+// HostSysctls are the kernel settings of the services placed on a host.
+func HostSysctls(p Placement, name string) map[string]string {
+	s := map[string]string{
+		// Every container may hold 65536 files (container.NoFileLimit).
+		"fs.file-max": "2097152",
+		// rsyslog follows every container log file with inotify.
+		"fs.inotify.max_user_watches":   "524288",
+		"fs.inotify.max_user_instances": "1024",
+	}
+	on := func(svc string) bool { return p.Services[svc] == name }
+	if on(Elasticsearch) {
+		s["vm.max_map_count"] = "262144" // Elasticsearch's bootstrap check
+	}
+	if on(Redis) {
+		s["vm.overcommit_memory"] = "1" // Redis background saves fork
+	}
+	if on(Elasticsearch) || on(Postgres) || on(Redis) {
+		s["vm.swappiness"] = "1" // data services must not swap
+	}
+	return s
+}
+
+// HostPublicPorts: 80 and 443 on the host running the gateway only.
+func HostPublicPorts(p Placement, name string) []int {
+	if p.Services[Nginx] == name {
+		return []int{80, 443}
+	}
+	return nil
+}
+
+func clusterPeers(c *Config, name string) []string {
+	var out []string
+	for _, h := range c.Hosts {
+		if h.Name != name {
+			out = append(out, h.ClusterAddress())
+		}
+	}
+	return out
+}
+
+// serviceAddresses are the cluster addresses of the hosts running svc.
+func serviceAddresses(c *Config, p Placement, svc string) []string {
+	var out []string
+	for _, h := range c.Hosts {
+		if p.Services[svc] == h.Name {
+			out = append(out, h.ClusterAddress())
+		}
+	}
+	return out
+}
+
+func firstOrEmpty(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	return xs[0]
 }

@@ -145,7 +145,9 @@ func (d *deployment) deployCluster() error {
 			managers = append(managers, h.Name)
 		}
 	}
-	swarm, err := cluster.NewSwarm(d.ctx, "swarm", cluster.SwarmArgs{Hosts: d.order, Managers: managers})
+	swarm, err := cluster.NewSwarm(d.ctx, "swarm", cluster.SwarmArgs{
+		Hosts: d.order, Managers: managers, StepTimeout: fmt.Sprintf("%dm", d.cfg.SSH.StepTimeoutMinutes),
+	})
 	if err != nil {
 		return err
 	}

@@ -58,9 +58,16 @@ type HostArgs struct {
 	PublicTCPPorts []int
 	ClusterPeers   []string // cluster addresses of the other hosts
 	MonitoringFrom []string // addresses allowed to scrape the host exporters
+	// LoggingTarget is the cluster address of the host running Logstash,
+	// where rsyslog forwards the journal and container logs ("" for none).
+	LoggingTarget  string
 	DialErrorLimit int
-	PerDialTimeout int // seconds
-	StepTimeout    string
+	PerDialTimeout int    // seconds
+	StepTimeout    string // per remote step, e.g. "20m"
+	// LocalKeyDir is the project-relative directory where the Docker
+	// provider's ssh client finds its key and pinned known_hosts
+	// (default .ssh-aurigraph/<stack>).
+	LocalKeyDir string
 }
 
 // Host is a prepared machine with its own Docker provider.
@@ -112,30 +119,10 @@ func NewHost(ctx *pulumi.Context, name string, args HostArgs, opts ...pulumi.Res
 	})
 }
 
-// connection is the SSH connection every remote command of this host uses:
-// key authentication, the pinned host key, bounded dial retries.
+// connection is the SSH connection every remote command of this host uses,
+// built from ConnectionSettings: the one source of connection settings.
 func connection(a HostArgs) *remote.ConnectionArgs {
-	c := &remote.ConnectionArgs{
-		Host:           pulumi.String(a.Address),
-		Port:           pulumi.Float64(float64(a.Port)),
-		User:           pulumi.String(a.User),
-		PrivateKey:     a.PrivateKey,
-		HostKey:        pulumi.String(a.HostKey),
-		DialErrorLimit: pulumi.Int(a.DialErrorLimit),
-		PerDialTimeout: pulumi.Int(a.PerDialTimeout),
-	}
-	if a.Jump != nil {
-		c.Proxy = &remote.ProxyConnectionArgs{
-			Host:           pulumi.String(a.Jump.Address),
-			Port:           pulumi.Float64(float64(a.Jump.Port)),
-			User:           pulumi.String(a.Jump.User),
-			PrivateKey:     a.PrivateKey,
-			HostKey:        pulumi.String(a.Jump.HostKey),
-			DialErrorLimit: pulumi.Int(a.DialErrorLimit),
-			PerDialTimeout: pulumi.Int(a.PerDialTimeout),
-		}
-	}
-	return c
+	return ConnectionSettings(a).RemoteArgs(a.PrivateKey)
 }
 
 // HasRole reports whether the host holds role.

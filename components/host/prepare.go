@@ -1,22 +1,337 @@
 package host
 
 import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/container"
 )
 
-// prepare runs preflight then preparation on the host.
-// TODO(issue 4): rendered, shellcheck-clean scripts; this is the wiring only.
+// Ports the preparation opens or binds on the host's cluster address.
+const (
+	SwarmManagementPort = 2377
+	NodeExporterPort    = 9100
+	DockerMetricsPort   = 9323
+	CadvisorPort        = 9280
+	// LogstashSyslogPort is where the logging host's Logstash receives the
+	// hosts' system and container logs (one JSON object per line, TCP).
+	LogstashSyslogPort = 5514
+	// DockerKeyFingerprint is Docker's apt signing key.
+	DockerKeyFingerprint = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+)
+
+// Step is one preparation step: a script with check and apply modes.
+type Step struct {
+	Name string
+	// Changes says what the step changes on a host.
+	Changes string
+	// Sandboxed: the step runs for real under a ROOT prefix (files only).
+	Sandboxed bool
+}
+
+// Steps in the order they run on every host.
+var Steps = []Step{
+	{"docker", "installs Docker Engine " + MinDocker + "+ (the distribution's docker.io, else Docker's apt repository, its key checked against a pinned fingerprint), enables docker.service and adds the SSH user to the docker group; refuses an older Docker already there", false},
+	{"daemon-json", "writes /etc/docker/daemon.json (json-file logs " + container.LogMaxSize + " x " + container.LogMaxFile + ", live-restore off, nofile ulimit, metrics on <cluster address>:9323, no-new-privileges, no inter-container traffic on the default bridge) and restarts docker when it changed", true},
+	{"sysctl", "writes /etc/sysctl.d/90-aurigraph.conf (the host's kernel settings, vm.max_map_count=262144 where Elasticsearch runs) and loads it when the file or a running value differs", true},
+	{"dirs", "creates the data path, every service directory with its owner and mode, and the SSH user's staging directory for config files", true},
+	{"firewall", "installs nftables, writes /etc/aurigraph/firewall.nft (table inet aurigraph only, default drop) and aurigraph-firewall.service, checks then loads the rules", true},
+	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, restarts them when changed", true},
+	{"logging", "installs rsyslog and writes /etc/rsyslog.d/60-aurigraph.conf forwarding the journal and every container's json-file log to Logstash on <logging host>:5514/tcp, validates and restarts rsyslog", true},
+}
+
+// StagingDir is where config files land as the SSH user before they are
+// installed with their owner and mode.
+func StagingDir(dataPath string) string { return path.Join(dataPath, ".staging") }
+
+// KV is one kernel setting.
+type KV struct{ Key, Value string }
+
+// PrepareValues is everything the preparation scripts are rendered from.
+type PrepareValues struct {
+	Host                 string
+	User                 string // the SSH user: docker group member, owner of the staging dir
+	StagingDir           string
+	Step                 string
+	MinDocker            string
+	DockerKeyFingerprint string
+	DaemonJSON           string
+	Sysctls              []KV
+	SysctlConf           string
+	Dirs                 []Dir
+	Firewall             string
+	FirewallUnit         string
+	NodeExporterDropIn   string
+	CadvisorDropIn       string
+	CadvisorPort         int
+	Rsyslog              string
+}
+
+var (
+	sysctlKeyRE   = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)+$`)
+	sysctlValueRE = regexp.MustCompile(`^[0-9A-Za-z_ .:-]+$`)
+	modeRE        = regexp.MustCompile(`^0?[0-7]{3}$`)
+)
+
+// NewPrepareValues renders every file the preparation puts on host a.
+func NewPrepareValues(a HostArgs) (PrepareValues, error) {
+	cluster := a.ClusterAddress
+	if cluster == "" {
+		cluster = a.Address
+	}
+	v := PrepareValues{Host: a.Name, User: a.User, StagingDir: StagingDir(a.DataPath), MinDocker: MinDocker, DockerKeyFingerprint: DockerKeyFingerprint, CadvisorPort: CadvisorPort}
+	var err error
+	if v.DaemonJSON, err = RenderDaemonJSON(cluster); err != nil {
+		return v, err
+	}
+	if v.Sysctls, v.SysctlConf, err = renderSysctls(a.Sysctls); err != nil {
+		return v, err
+	}
+	if v.Dirs, err = dirsFor(a.DataPath, a.Dirs); err != nil {
+		return v, err
+	}
+	if v.Firewall, err = RenderFirewall(NewFirewallValues(a)); err != nil {
+		return v, err
+	}
+	v.FirewallUnit = firewallUnit
+	v.NodeExporterDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/prometheus-node-exporter --web.listen-address=%s\n",
+		net.JoinHostPort(cluster, fmt.Sprint(NodeExporterPort)))
+	v.CadvisorDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=%s -port=%d -docker_only=true -housekeeping_interval=15s\n",
+		cluster, CadvisorPort)
+	if a.LoggingTarget != "" {
+		if v.Rsyslog, err = RenderRsyslog(RsyslogValues{Host: a.Name, Target: a.LoggingTarget, Port: LogstashSyslogPort}); err != nil {
+			return v, err
+		}
+	}
+	for _, f := range []*string{&v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.CadvisorDropIn, &v.Rsyslog} {
+		if *f, err = fileContent("host "+a.Name, *f); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// StepScript is one rendered step.
+type StepScript struct {
+	Step   Step
+	Script string
+}
+
+// RenderStep renders one step's script (see the usage header it carries).
+func RenderStep(v PrepareValues, step string) (string, error) {
+	known := false
+	for _, s := range Steps {
+		known = known || s.Name == step
+	}
+	if !known {
+		return "", fmt.Errorf("unknown preparation step %q", step)
+	}
+	v.Step = step
+	var out strings.Builder
+	for _, part := range []string{"lib", step, "main"} {
+		s, err := render(part, v)
+		if err != nil {
+			return "", err
+		}
+		out.WriteString(s)
+	}
+	return out.String(), nil
+}
+
+// RenderPrepare renders every step, in order.
+func RenderPrepare(v PrepareValues) ([]StepScript, error) {
+	out := make([]StepScript, 0, len(Steps))
+	for _, s := range Steps {
+		script, err := RenderStep(v, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, StepScript{Step: s, Script: script})
+	}
+	return out, nil
+}
+
+// StepCommand is the command a step script runs under (the script is its
+// stdin): as root, through sudo for another user. root is "" on real hosts.
+func StepCommand(mode, root string) string {
+	args := "-- " + ShellQuote(mode)
+	if root != "" {
+		args += " " + ShellQuote(root)
+	}
+	return fmt.Sprintf(`if [ "$(id -u)" -eq 0 ]; then exec bash -s %[1]s; else exec sudo -n bash -s %[1]s; fi`, args)
+}
+
+// PreflightCommand runs the preflight script (its stdin); it needs no root.
+const PreflightCommand = "exec bash -s"
+
+// StepResult is one step's machine-readable outcome.
+type StepResult struct {
+	Step    string
+	Changed bool
+	Mode    string
+}
+
+var stepLineRE = regexp.MustCompile(`(?m)^step=(\S+) changed=(yes|no) mode=(check|apply)$`)
+
+// ParseStepResults reads the step=… lines of scripts' output.
+func ParseStepResults(out string) []StepResult {
+	var rs []StepResult
+	for _, m := range stepLineRE.FindAllStringSubmatch(out, -1) {
+		rs = append(rs, StepResult{Step: m[1], Changed: m[2] == "yes", Mode: m[3]})
+	}
+	return rs
+}
+
+// daemonConfig is /etc/docker/daemon.json; field order is the file's order.
+type daemonConfig struct {
+	LogDriver       string            `json:"log-driver"`
+	LogOpts         map[string]string `json:"log-opts"`
+	LiveRestore     bool              `json:"live-restore"`
+	DefaultUlimits  map[string]ulimit `json:"default-ulimits"`
+	MetricsAddr     string            `json:"metrics-addr"`
+	NoNewPrivileges bool              `json:"no-new-privileges"`
+	ICC             bool              `json:"icc"`
+}
+
+type ulimit struct {
+	Name string `json:"Name"`
+	Soft int    `json:"Soft"`
+	Hard int    `json:"Hard"`
+}
+
+// RenderDaemonJSON renders daemon.json. live-restore stays off: dockerd
+// refuses to start its Swarm component with it, and the overlay network
+// needs Swarm; containers come back through their restart policy instead.
+func RenderDaemonJSON(clusterAddress string) (string, error) {
+	if _, err := netip.ParseAddr(clusterAddress); err != nil {
+		return "", fmt.Errorf("daemon.json: cluster address %q: %w", clusterAddress, err)
+	}
+	b, err := json.MarshalIndent(daemonConfig{
+		LogDriver:       container.LogDriver,
+		LogOpts:         map[string]string{"max-size": container.LogMaxSize, "max-file": container.LogMaxFile},
+		LiveRestore:     false,
+		DefaultUlimits:  map[string]ulimit{"nofile": {Name: "nofile", Soft: container.NoFileLimit, Hard: container.NoFileLimit}},
+		MetricsAddr:     net.JoinHostPort(clusterAddress, fmt.Sprint(DockerMetricsPort)),
+		NoNewPrivileges: true,
+		ICC:             false,
+	}, "", "  ")
+	return string(b) + "\n", err
+}
+
+func renderSysctls(m map[string]string) ([]KV, string, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var kvs []KV
+	var b strings.Builder
+	b.WriteString("# Rendered by components/host: kernel settings the services on this host need.\n")
+	for _, k := range keys {
+		if !sysctlKeyRE.MatchString(k) || !sysctlValueRE.MatchString(m[k]) {
+			return nil, "", fmt.Errorf("sysctl %q=%q is not a valid setting", k, m[k])
+		}
+		kvs = append(kvs, KV{k, m[k]})
+		fmt.Fprintf(&b, "%s = %s\n", k, m[k])
+	}
+	return kvs, b.String(), nil
+}
+
+// dirsFor puts the data path first, then the directories sorted by path, so
+// parents exist before their children; duplicates must agree.
+func dirsFor(dataPath string, dirs []Dir) ([]Dir, error) {
+	if !path.IsAbs(dataPath) {
+		return nil, fmt.Errorf("data path %q is not absolute", dataPath)
+	}
+	seen := map[string]Dir{}
+	out := []Dir{{Path: path.Clean(dataPath), Mode: "0755"}}
+	seen[out[0].Path] = out[0]
+	sorted := append([]Dir{}, dirs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	for _, d := range sorted {
+		d.Path = path.Clean(d.Path)
+		if d.Mode == "" {
+			d.Mode = "0750"
+		}
+		if !path.IsAbs(d.Path) || !modeRE.MatchString(d.Mode) || d.UID < 0 || d.GID < 0 {
+			return nil, fmt.Errorf("directory %+v: absolute path, octal mode and owner required", d)
+		}
+		if prev, ok := seen[d.Path]; ok {
+			if prev != d {
+				return nil, fmt.Errorf("directory %s is declared twice differently", d.Path)
+			}
+			continue
+		}
+		seen[d.Path] = d
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// prepare runs preflight, then every preparation step in order, each a
+// remote command over the host's pinned SSH connection; the last step is
+// what everything touching Docker on the host waits for.
 func prepare(ctx *pulumi.Context, name string, h *Host, a HostArgs) (pulumi.Resource, error) {
-	pre, err := remote.NewCommand(ctx, name+"-preflight", &remote.CommandArgs{
+	pre, err := RenderPreflight(NewPreflightValues(a))
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", a.Name, err)
+	}
+	values, err := NewPrepareValues(a)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", a.Name, err)
+	}
+	steps, err := RenderPrepare(values)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", a.Name, err)
+	}
+	timeouts := pulumi.Timeouts(&pulumi.CustomTimeouts{Create: a.StepTimeout, Update: a.StepTimeout})
+	var last pulumi.Resource
+	last, err = remote.NewCommand(ctx, name+"-preflight", &remote.CommandArgs{
 		Connection: h.Connection,
-		Create:     pulumi.String("true"),
-	}, pulumi.Parent(h))
+		Create:     pulumi.String(PreflightCommand),
+		Update:     pulumi.String(PreflightCommand),
+		Stdin:      pulumi.String(pre),
+	}, pulumi.Parent(h), timeouts)
 	if err != nil {
 		return nil, err
 	}
-	return remote.NewCommand(ctx, name+"-prepare", &remote.CommandArgs{
-		Connection: h.Connection,
-		Create:     pulumi.String("true"),
-	}, pulumi.Parent(h), pulumi.DependsOn([]pulumi.Resource{pre}))
+	apply := StepCommand("apply", "")
+	for _, s := range steps {
+		last, err = remote.NewCommand(ctx, name+"-prepare-"+s.Step.Name, &remote.CommandArgs{
+			Connection: h.Connection,
+			Create:     pulumi.String(apply),
+			Update:     pulumi.String(apply),
+			Stdin:      pulumi.String(s.Script),
+		}, pulumi.Parent(h), pulumi.DependsOn([]pulumi.Resource{last}), timeouts)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return last, nil
 }
+
+const firewallUnit = `[Unit]
+Description=Aurigraph host firewall (nftables table inet aurigraph)
+DefaultDependencies=no
+Wants=network-pre.target
+Before=network-pre.target shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f /etc/aurigraph/firewall.nft
+ExecReload=/usr/sbin/nft -f /etc/aurigraph/firewall.nft
+
+[Install]
+WantedBy=sysinit.target
+`

@@ -1,0 +1,146 @@
+package host
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// sampleArgs is a logging + monitoring + edge host, so every rendered branch shows.
+func sampleArgs() HostArgs {
+	return HostArgs{
+		Name: "prod-obs-01", Address: "198.51.100.30", ClusterAddress: "192.0.2.30", Port: 22, User: "deploy",
+		HostKey:  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKuFFePdS/iC7ONnWt66CUnRhtBfMdDARUBBtFj6ZSMw",
+		DataPath: "/srv/aurigraph",
+		Dirs: []Dir{
+			{Path: "/srv/aurigraph/prometheus", UID: 65534, GID: 65534, Mode: "0750"},
+			{Path: "/srv/aurigraph/elasticsearch", UID: 1000, GID: 0, Mode: "0750"},
+		},
+		Sysctls:        map[string]string{"vm.max_map_count": "262144", "fs.file-max": "2097152"},
+		ClusterPeers:   []string{"192.0.2.41", "192.0.2.10", "2001:db8::5"},
+		MonitoringFrom: []string{"192.0.2.30"},
+		LoggingTarget:  "192.0.2.30",
+		Thresholds:     Thresholds{MinCPUs: 32, MinMemoryGB: 64, MinDiskGB: 200},
+	}
+}
+
+func renderAll(t *testing.T, a HostArgs) (string, []StepScript) {
+	t.Helper()
+	pre, err := RenderPreflight(NewPreflightValues(a))
+	require.NoError(t, err)
+	v, err := NewPrepareValues(a)
+	require.NoError(t, err)
+	steps, err := RenderPrepare(v)
+	require.NoError(t, err)
+	return pre, steps
+}
+
+func TestRenderIsDeterministic(t *testing.T) {
+	pre1, steps1 := renderAll(t, sampleArgs())
+	for i := 0; i < 5; i++ {
+		pre2, steps2 := renderAll(t, sampleArgs())
+		assert.Equal(t, pre1, pre2)
+		assert.Equal(t, steps1, steps2)
+	}
+	require.Len(t, steps1, len(Steps))
+	for i, s := range steps1 {
+		assert.Equal(t, Steps[i].Name, s.Step.Name)
+		assert.Contains(t, s.Script, `STEP='`+s.Step.Name+`'`)
+		assert.True(t, strings.HasSuffix(s.Script, "echo \"step=$STEP changed=$CHANGED mode=$MODE\"\n"))
+	}
+}
+
+func TestPreflightCarriesThresholds(t *testing.T) {
+	pre, _ := renderAll(t, sampleArgs())
+	for _, want := range []string{"host='prod-obs-01'", "min_cpus=32", "min_memory_gb=64", "min_disk_gb=200", "data_path='/srv/aurigraph'", "min_docker='20.10'"} {
+		assert.Contains(t, pre, want)
+	}
+}
+
+func TestRefusalListsEveryShortfall(t *testing.T) {
+	v := NewPreflightValues(sampleArgs())
+	v.Host = "prod-app-01"
+	f := Figures{CPUs: 2, MemoryGB: 23, DiskFreeGB: 79, OS: "debian", Kernel: "6.1.0"}
+	assert.Equal(t, "host prod-app-01 refused: 2 CPU cores found, 32 required; 23 GB memory found, 64 required; 79 GB free disk on /srv/aurigraph found, 200 required", Refusal(v, f))
+	f = Figures{CPUs: 64, MemoryGB: 256, DiskFreeGB: 900, OS: "centos", Kernel: "3.10.0", Docker: "19.03.5"}
+	assert.Equal(t, "host prod-app-01 refused: OS centos found, one of debian ubuntu required; kernel 3.10.0 found, 4.19 required; Docker 19.03.5 found, 20.10 required", Refusal(v, f))
+	f = Figures{CPUs: 32, MemoryGB: 64, DiskFreeGB: 200, OS: "ubuntu", Kernel: "5.15.0", Docker: "24.0.7"}
+	assert.Empty(t, Refusal(v, f))
+}
+
+func TestFirewallOpensOnlyWhatTheRoleNeeds(t *testing.T) {
+	a := sampleArgs()
+	fw, err := RenderFirewall(NewFirewallValues(a))
+	require.NoError(t, err)
+	assert.NotContains(t, fw, "80, 443", "not the edge: no public web ports")
+	assert.Contains(t, fw, "tcp dport 22 accept")
+	assert.Contains(t, fw, "elements = { 192.0.2.10, 192.0.2.41 }")
+	assert.Contains(t, fw, "elements = { 2001:db8::5 }")
+	assert.Contains(t, fw, "ip saddr @monitoring_v4 tcp dport { 9100, 9280, 9323 } accept")
+	assert.Contains(t, fw, `iifname "docker_gwbridge"`, "prometheus scrapes its own host from a container")
+	assert.Contains(t, fw, "ct original proto-dst 5514", "the logging host limits its log port to peers")
+	assert.Contains(t, fw, "policy drop")
+	assert.NotContains(t, fw, "flush ruleset", "Docker's rules must survive")
+
+	a.PublicTCPPorts = []int{443, 80}
+	a.MonitoringFrom = []string{"192.0.2.99"}
+	a.LoggingTarget = "192.0.2.99"
+	fw, err = RenderFirewall(NewFirewallValues(a))
+	require.NoError(t, err)
+	assert.Contains(t, fw, "tcp dport { 80, 443 } accept")
+	assert.NotContains(t, fw, `iifname "docker_gwbridge"`)
+	assert.NotContains(t, fw, "5514")
+}
+
+func TestDaemonJSON(t *testing.T) {
+	j, err := RenderDaemonJSON("192.0.2.30")
+	require.NoError(t, err)
+	for _, want := range []string{`"metrics-addr": "192.0.2.30:9323"`, `"live-restore": false`, `"no-new-privileges": true`, `"max-size": "50m"`, `"Soft": 65536`} {
+		assert.Contains(t, j, want)
+	}
+	_, err = RenderDaemonJSON("not-an-ip")
+	assert.Error(t, err)
+}
+
+func TestInvalidInputsAreRefused(t *testing.T) {
+	a := sampleArgs()
+	a.Sysctls = map[string]string{"vm.max_map_count; rm -rf /": "1"}
+	_, err := NewPrepareValues(a)
+	assert.Error(t, err)
+	a = sampleArgs()
+	a.Dirs = append(a.Dirs, Dir{Path: "relative", Mode: "0750"})
+	_, err = NewPrepareValues(a)
+	assert.Error(t, err)
+	a = sampleArgs()
+	a.Dirs = append(a.Dirs, Dir{Path: "/srv/aurigraph/prometheus", UID: 1, Mode: "0750"})
+	_, err = NewPrepareValues(a)
+	assert.Error(t, err, "one directory, two owners")
+}
+
+func TestStepCommandRunsAsRoot(t *testing.T) {
+	assert.Equal(t, `if [ "$(id -u)" -eq 0 ]; then exec bash -s -- 'apply'; else exec sudo -n bash -s -- 'apply'; fi`, StepCommand("apply", ""))
+	assert.Contains(t, StepCommand("check", "/tmp/x y"), `-- 'check' '/tmp/x y'`)
+}
+
+func TestParseStepResults(t *testing.T) {
+	rs := ParseStepResults("  write /etc/x\nstep=sysctl changed=yes mode=apply\nstep=dirs changed=no mode=check\n")
+	assert.Equal(t, []StepResult{{"sysctl", true, "apply"}, {"dirs", false, "check"}}, rs)
+}
+
+func TestDockerSSHOptsPinTheHostKey(t *testing.T) {
+	a := sampleArgs()
+	a.Jump = &Jump{Address: "203.0.113.5", Port: 22, User: "deploy", HostKey: "ssh-ed25519 AAAAjump"}
+	s := ConnectionSettings(a)
+	f := NewIdentityFiles(".ssh-aurigraph/prod", a.Name)
+	opts := strings.Join(DockerSSHOpts(s, f), " ")
+	assert.Contains(t, opts, "StrictHostKeyChecking=yes")
+	assert.Contains(t, opts, "UserKnownHostsFile=.ssh-aurigraph/prod/prod-obs-01.known_hosts")
+	assert.Contains(t, opts, "IdentityFile=.ssh-aurigraph/prod/prod-obs-01.key")
+	assert.Contains(t, opts, "-W %h:%p deploy@203.0.113.5")
+	assert.NotContains(t, opts, "StrictHostKeyChecking=no")
+	assert.Equal(t, "198.51.100.30 "+a.HostKey+"\n203.0.113.5 ssh-ed25519 AAAAjump\n", s.KnownHosts())
+	a.Port = 2222
+	assert.True(t, strings.HasPrefix(ConnectionSettings(a).KnownHosts(), "[198.51.100.30]:2222 "))
+}

@@ -1,0 +1,187 @@
+package tests
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
+)
+
+const (
+	hostsRemoteCommand = "command:remote:Command"
+	hostsLocalCommand  = "command:local:Command"
+	hostsDockerProv    = "pulumi:providers:docker"
+	hostsContainer     = "docker:index/container:Container"
+)
+
+func hostsRun(t *testing.T, stack string) (*stackfile.Stack, *mockrun.Result) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	s, err := stackfile.Load(filepath.Dir(filepath.Dir(file)), stack)
+	require.NoError(t, err)
+	res, err := mockrun.RunStack(stacks.Run, s.WithPlaceholders())
+	require.NoError(t, err)
+	return s, res
+}
+
+// hostsReaches: does from depend on to, directly or through other resources?
+func hostsReaches(res *mockrun.Result, from, to string) bool {
+	seen := map[string]bool{}
+	queue := []string{from}
+	for len(queue) > 0 {
+		urn := queue[0]
+		queue = queue[1:]
+		if urn == to {
+			return true
+		}
+		if seen[urn] {
+			continue
+		}
+		seen[urn] = true
+		if r := res.ByURN(urn); r != nil {
+			queue = append(queue, r.DependsOn...)
+		}
+	}
+	return false
+}
+
+func hostsNamed(t *testing.T, res *mockrun.Result, typ, name string) *mockrun.Resource {
+	t.Helper()
+	r := res.Named(typ, name)
+	require.NotNil(t, r, "%s %s", typ, name)
+	return r
+}
+
+func hostsText(v resource.PropertyValue) string {
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+// Every host goes preflight → each preparation step → swarm join → Docker
+// provider → containers, so nothing lands on an unprepared or refused host.
+func TestHostsOrderPreflightPrepareJoinProviderContainers(t *testing.T) {
+	for _, stack := range []string{"prod", "staging"} {
+		t.Run(stack, func(t *testing.T) {
+			cfgFile, res := hostsRun(t, stack)
+			var hosts []map[string]any
+			require.NoError(t, hostsJSON(cfgFile.Config["aurigraph:hosts"], &hosts))
+			require.NotEmpty(t, hosts)
+			containersSeen := 0
+			for i, hc := range hosts {
+				name := hc["name"].(string)
+				pre := hostsNamed(t, res, hostsRemoteCommand, name+"-preflight")
+				prev := pre
+				for _, step := range host.Steps {
+					s := hostsNamed(t, res, hostsRemoteCommand, name+"-prepare-"+step.Name)
+					assert.Contains(t, s.DependsOn, prev.URN, "%s runs after %s", s.Name, prev.Name)
+					prev = s
+				}
+				last := prev
+				joinName := "swarm-join-" + name
+				if i == 0 {
+					joinName = "swarm-init-" + name
+				}
+				join := hostsNamed(t, res, hostsRemoteCommand, joinName)
+				assert.True(t, hostsReaches(res, join.URN, last.URN), "%s after %s's preparation", joinName, name)
+				prov := hostsNamed(t, res, hostsDockerProv, name+"-docker")
+				assert.True(t, hostsReaches(res, prov.URN, join.URN), "%s's Docker provider after its join", name)
+				assert.True(t, hostsReaches(res, prov.URN, last.URN), "%s's Docker provider after its preparation", name)
+				assert.True(t, hostsReaches(res, prov.URN, pre.URN), "%s's Docker provider after its preflight", name)
+				for _, c := range res.OfType(hostsContainer) {
+					if c.Provider == prov.URN {
+						containersSeen++
+					}
+				}
+			}
+			assert.Len(t, res.OfType(hostsDockerProv), len(hosts))
+			for _, c := range res.OfType(hostsContainer) {
+				p := res.ByURN(c.Provider)
+				require.NotNil(t, p, "container %s uses an explicit host provider", c.Name)
+				assert.Equal(t, hostsDockerProv, p.Type)
+			}
+			assert.Equal(t, len(res.OfType(hostsContainer)), containersSeen)
+		})
+	}
+}
+
+func TestHostsConnectionsArePinnedAndKeysSecret(t *testing.T) {
+	cfgFile, res := hostsRun(t, "prod")
+	var hosts []map[string]any
+	require.NoError(t, hostsJSON(cfgFile.Config["aurigraph:hosts"], &hosts))
+	for _, hc := range hosts {
+		name, key := hc["name"].(string), hc["hostKey"].(string)
+		pre := hostsNamed(t, res, hostsRemoteCommand, name+"-preflight")
+		conn := pre.Inputs["connection"]
+		assert.True(t, conn.ContainsSecrets(), "the connection carries the private key as a secret")
+		for conn.IsSecret() {
+			conn = conn.SecretValue().Element
+		}
+		require.True(t, conn.IsObject())
+		assert.Equal(t, key, hostsText(conn.ObjectValue()["hostKey"]))
+		assert.True(t, conn.ObjectValue()["privateKey"].ContainsSecrets() || pre.Inputs["connection"].IsSecret())
+		assert.True(t, conn.ObjectValue()["proxy"].IsObject(), "prod goes through its jump host")
+
+		prov := hostsNamed(t, res, hostsDockerProv, name+"-docker")
+		var opts []string
+		for _, o := range prov.Inputs["sshOpts"].ArrayValue() {
+			opts = append(opts, hostsText(o))
+		}
+		joined := strings.Join(opts, " ")
+		assert.Contains(t, joined, "StrictHostKeyChecking=yes")
+		assert.Contains(t, joined, "UserKnownHostsFile=.ssh-aurigraph/prod/"+name+".known_hosts")
+		assert.NotContains(t, joined, "StrictHostKeyChecking=no")
+		id := hostsNamed(t, res, hostsLocalCommand, name+"-ssh-identity")
+		assert.Contains(t, hostsText(id.Inputs["create"]), key, "known_hosts pins the configured key")
+		assert.True(t, id.Inputs["stdin"].IsSecret(), "the private key reaches the file as a secret")
+		assert.True(t, hostsReaches(res, prov.URN, id.URN))
+	}
+}
+
+func TestHostsFirewallAndSysctlsFollowPlacement(t *testing.T) {
+	for _, stack := range []string{"prod", "staging"} {
+		t.Run(stack, func(t *testing.T) {
+			cfgFile, res := hostsRun(t, stack)
+			var hosts []map[string]any
+			require.NoError(t, hostsJSON(cfgFile.Config["aurigraph:hosts"], &hosts))
+			edges, es := 0, 0
+			for _, hc := range hosts {
+				name := hc["name"].(string)
+				roles := hc["roles"].([]any)
+				isEdge, isLogging := false, false
+				for _, r := range roles {
+					isEdge = isEdge || r == "edge"
+					isLogging = isLogging || r == "logging"
+				}
+				fw := hostsText(hostsNamed(t, res, hostsRemoteCommand, name+"-prepare-firewall").Inputs["stdin"])
+				if strings.Contains(fw, "tcp dport { 80, 443 } accept") {
+					edges++
+					assert.True(t, isEdge, "%s opens 80/443 without the edge role", name)
+				}
+				sc := hostsText(hostsNamed(t, res, hostsRemoteCommand, name+"-prepare-sysctl").Inputs["stdin"])
+				if strings.Contains(sc, "vm.max_map_count = 262144") {
+					es++
+					assert.True(t, isLogging, "%s gets Elasticsearch's setting without running it", name)
+				}
+			}
+			assert.Equal(t, 1, edges, "exactly one host opens 80/443")
+			assert.Equal(t, 1, es, "exactly one host gets vm.max_map_count")
+		})
+	}
+}
+
+func hostsJSON(s string, v any) error { return json.Unmarshal([]byte(s), v) }
