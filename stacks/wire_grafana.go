@@ -1,8 +1,58 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/host"
+import (
+	"fmt"
+	"path"
 
-// TODO: replaced by the grafana component wiring.
-func deployGrafana(d *deployment) error { return nil }
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-func dirsGrafana(dataPath string) []host.Dir { return nil }
+	"github.com/aurigraph/infra/components/grafana"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// LogIndexPattern is the Elasticsearch index pattern Grafana searches; the
+// log pipeline (Logstash) writes daily indices under it.
+const LogIndexPattern = "aurigraph-logs-*"
+
+// deployGrafana provisions Grafana's datasources and dashboards; passwords
+// travel only as secret environment values.
+func deployGrafana(d *deployment) error {
+	h := d.host(Grafana)
+	if h == nil {
+		return fmt.Errorf("no host holds the %s role", RoleMonitoring)
+	}
+	img, err := d.image(h, Grafana)
+	if err != nil {
+		return err
+	}
+	rootURL := ""
+	if name := d.cfg.Edge.MonitoringHosts[Grafana]; name != "" {
+		rootURL = "https://" + name + "/"
+	}
+	_, err = grafana.New(d.ctx, Grafana, grafana.Args{
+		Host:       h,
+		Image:      img,
+		Network:    d.cfg.Network.Name,
+		Resources:  d.cfg.ResourcesFor(Grafana),
+		ServiceDir: d.serviceDir(Grafana),
+		RootURL:    rootURL,
+		Datasources: grafana.DatasourceValues{
+			PrometheusURL:     "http://prometheus:9090",
+			ElasticsearchURL:  "https://elasticsearch:9200",
+			ElasticsearchUser: "elastic",
+			LogIndex:          LogIndexPattern,
+			JaegerURL:         "http://jaeger:16686",
+			RedisURL:          "redis://redis:6379",
+		},
+		AdminPassword:   d.cfg.Secrets.GrafanaAdminPassword,
+		ElasticPassword: d.cfg.Secrets.ElasticPassword,
+		RedisPassword:   d.cfg.Secrets.RedisPassword,
+		CACertPem:       d.pki.CACertPem,
+	}, pulumi.Provider(h.Docker))
+	return err
+}
+
+// dirsGrafana: provisioning, dashboards, the CA and the data (grafana user 472).
+func dirsGrafana(dataPath string) []host.Dir {
+	return grafana.Dirs(path.Join(dataPath, Grafana))
+}

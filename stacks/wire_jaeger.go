@@ -1,8 +1,42 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/host"
+import (
+	"fmt"
+	"path"
+	"time"
 
-// TODO: replaced by the jaeger component wiring.
-func deployJaeger(d *deployment) error { return nil }
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-func dirsJaeger(dataPath string) []host.Dir { return nil }
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/jaeger"
+)
+
+// JaegerSpanRetention is how long traces are kept (there is no config key
+// for it yet: traces are for recent debugging, a week is plenty).
+const JaegerSpanRetention = 7 * 24 * time.Hour
+
+// deployJaeger runs the tracing backend the application reports to.
+func deployJaeger(d *deployment) error {
+	h := d.host(Jaeger)
+	if h == nil {
+		return fmt.Errorf("no host holds the %s role", RoleMonitoring)
+	}
+	img, err := d.image(h, Jaeger)
+	if err != nil {
+		return err
+	}
+	_, err = jaeger.New(d.ctx, Jaeger, jaeger.Args{
+		Host:          h,
+		Image:         img,
+		Network:       d.cfg.Network.Name,
+		Resources:     d.cfg.ResourcesFor(Jaeger),
+		ServiceDir:    d.serviceDir(Jaeger),
+		SpanRetention: JaegerSpanRetention,
+	}, pulumi.Provider(h.Docker))
+	return err
+}
+
+// dirsJaeger: the Badger span store (the image's jaeger user).
+func dirsJaeger(dataPath string) []host.Dir {
+	return jaeger.Dirs(path.Join(dataPath, Jaeger))
+}

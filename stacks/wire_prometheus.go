@@ -1,8 +1,74 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/host"
+import (
+	"fmt"
+	"path"
 
-// TODO: replaced by the prometheus component wiring.
-func deployPrometheus(d *deployment) error { return nil }
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/prometheus"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
 
-func dirsPrometheus(dataPath string) []host.Dir { return nil }
+// Scrape endpoints of the services other components deploy, by DNS name on
+// the cluster network.
+const (
+	postgresExporterAddress = "postgres-exporter:9187"
+	redisExporterAddress    = "redis-exporter:9121"
+	vaultAddress            = "vault:8200"
+)
+
+// deployPrometheus scrapes every replica of the placement, the data services'
+// exporters, the monitoring services and every host of the inventory.
+func deployPrometheus(d *deployment) error {
+	h := d.host(Prometheus)
+	if h == nil {
+		return fmt.Errorf("no host holds the %s role", RoleMonitoring)
+	}
+	img, err := d.image(h, Prometheus)
+	if err != nil {
+		return err
+	}
+	externalURL := ""
+	if name := d.cfg.Edge.MonitoringHosts[Prometheus]; name != "" {
+		externalURL = "https://" + name + "/"
+	}
+	_, err = prometheus.New(d.ctx, Prometheus, prometheus.Args{
+		Host:           h,
+		Image:          img,
+		Network:        d.cfg.Network.Name,
+		Resources:      d.cfg.ResourcesFor(Prometheus),
+		RetentionDays:  d.cfg.Retention.PrometheusDays,
+		ServiceDir:     d.serviceDir(Prometheus),
+		ExternalURL:    externalURL,
+		Config:         prometheusScrapeConfig(d.cfg, d.place),
+		Rules:          prometheus.RulesValues{PoolMaxSize: d.cfg.App.DatasourceMaxSize},
+		VaultCACertPem: d.pki.CACertPem,
+	}, pulumi.Provider(h.Docker))
+	return err
+}
+
+// prometheusScrapeConfig turns the config and placement into scrape targets.
+func prometheusScrapeConfig(c *Config, p Placement) prometheus.ConfigValues {
+	v := prometheus.ConfigValues{
+		Environment: c.Environment,
+		Vault:       vaultAddress,
+		Services: []prometheus.ServiceTarget{
+			{Job: "postgres", Address: postgresExporterAddress},
+			{Job: "redis", Address: redisExporterAddress},
+			{Job: "grafana", Address: "grafana:3000"},
+			{Job: "jaeger", Address: "jaeger:14269"},
+		},
+	}
+	for _, r := range p.Replicas {
+		v.Replicas = append(v.Replicas, prometheus.AppTarget{Name: r.Name, Tier: r.Tier, Slot: r.Slot, Group: r.Group, Host: r.Host})
+	}
+	for _, h := range c.Hosts {
+		v.Hosts = append(v.Hosts, prometheus.HostTarget{Name: h.Name, Address: h.ClusterAddress()})
+	}
+	return v
+}
+
+// dirsPrometheus: the rendered configuration and the TSDB (the image's nobody user).
+func dirsPrometheus(dataPath string) []host.Dir {
+	return prometheus.Dirs(path.Join(dataPath, Prometheus))
+}

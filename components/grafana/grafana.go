@@ -1,0 +1,196 @@
+// Package grafana deploys Grafana with provisioned datasources (Prometheus,
+// Elasticsearch, Jaeger, Redis) and the SPEC's five dashboards. Passwords
+// reach it only as secret environment values.
+package grafana
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Layout inside the container and on the host.
+const (
+	ContainerName = "grafana"
+	UID           = 472 // the image's grafana user (group root)
+	GID           = 0
+	Port          = 3000
+	// RedisPlugin is the Redis datasource plugin, pinned.
+	RedisPlugin = "redis-datasource 2.2.0"
+
+	provisioningMount = "/etc/grafana/provisioning"
+	dashboardsMount   = "/etc/grafana/dashboards"
+	certsMount        = "/etc/grafana/certs"
+	dataMount         = "/var/lib/grafana"
+	caFile            = "ca.pem"
+)
+
+// Host directories under the service directory.
+func provisioningDir(serviceDir string) string { return path.Join(serviceDir, "provisioning") }
+func dashboardsDir(serviceDir string) string   { return path.Join(serviceDir, "dashboards") }
+func certsDir(serviceDir string) string        { return path.Join(serviceDir, "certs") }
+func dataDir(serviceDir string) string         { return path.Join(serviceDir, "data") }
+
+// Dirs are the host directories the deployment needs under serviceDir.
+func Dirs(serviceDir string) []host.Dir {
+	prov := provisioningDir(serviceDir)
+	return []host.Dir{
+		{Path: serviceDir, UID: 0, GID: 0, Mode: "0755"},
+		{Path: prov, UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(prov, "datasources"), UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(prov, "dashboards"), UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(prov, "plugins"), UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(prov, "alerting"), UID: 0, GID: 0, Mode: "0755"},
+		{Path: dashboardsDir(serviceDir), UID: 0, GID: 0, Mode: "0755"},
+		{Path: certsDir(serviceDir), UID: 0, GID: 0, Mode: "0755"},
+		{Path: dataDir(serviceDir), UID: UID, GID: GID, Mode: "0750"},
+	}
+}
+
+// Args configures Grafana on one host.
+type Args struct {
+	Host       *host.Host
+	Image      pulumi.StringInput
+	Network    string
+	Resources  container.Resources
+	ServiceDir string
+	RootURL    string // public URL the gateway serves Grafana on
+	// Datasources; CAFile is filled by the component.
+	Datasources DatasourceValues
+
+	AdminPassword   pulumi.StringInput // secret
+	ElasticPassword pulumi.StringInput // secret
+	RedisPassword   pulumi.StringInput // secret
+	// CACertPem is the CA of Elasticsearch's certificate (an Output).
+	CACertPem pulumi.StringInput
+}
+
+// Grafana is the deployed server.
+type Grafana struct {
+	pulumi.ResourceState
+
+	Container  *docker.Container
+	Provision  *configfile.Set
+	Dashboards *configfile.Set
+	URL        pulumi.StringOutput `pulumi:"url"`
+}
+
+// New renders the provisioning, puts it on the host and runs the container.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Grafana, error) {
+	if args.Host == nil || args.Host.Docker == nil {
+		return nil, fmt.Errorf("grafana %s: a host with a Docker provider is required", name)
+	}
+	if args.AdminPassword == nil || args.ElasticPassword == nil || args.RedisPassword == nil || args.CACertPem == nil {
+		return nil, fmt.Errorf("grafana %s: the admin, Elasticsearch and Redis passwords and the CA are required", name)
+	}
+	ds := args.Datasources
+	ds.CAFile = path.Join(certsMount, caFile)
+	datasources, err := RenderDatasources(ds)
+	if err != nil {
+		return nil, err
+	}
+	provider, err := RenderDashboardProvider(ProviderValues{Path: dashboardsMount})
+	if err != nil {
+		return nil, err
+	}
+	dashboards, err := Dashboards()
+	if err != nil {
+		return nil, err
+	}
+
+	g := &Grafana{}
+	if err := ctx.RegisterComponentResource("aurigraph:grafana:Grafana", name, g, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(g)
+	prov := provisioningDir(args.ServiceDir)
+
+	ca, err := configfile.NewSecret(ctx, name+"-ca", configfile.SecretArgs{
+		Host: args.Host, Path: path.Join(certsDir(args.ServiceDir), caFile), Content: args.CACertPem,
+		Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0644",
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// Datasources are read at start only: a change restarts (never recreates) Grafana.
+	g.Provision, err = configfile.New(ctx, name+"-provisioning", configfile.Args{
+		Host: args.Host,
+		Files: []configfile.File{
+			{Path: path.Join(prov, "datasources", "datasources.yml"), Content: datasources},
+			{Path: path.Join(prov, "dashboards", "dashboards.yml"), Content: provider},
+		},
+		Container: ContainerName,
+		Reload:    "docker restart " + ContainerName,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// Dashboards are re-read by the provider every 30 s: no reload needed.
+	var files []configfile.File
+	for _, d := range dashboards {
+		files = append(files, configfile.File{Path: path.Join(dashboardsDir(args.ServiceDir), d.File), Content: d.JSON})
+	}
+	g.Dashboards, err = configfile.New(ctx, name+"-dashboards", configfile.Args{Host: args.Host, Files: files}, parent)
+	if err != nil {
+		return nil, err
+	}
+	ready := append([]pulumi.Resource{ca}, g.Provision.Copies...)
+	ready = append(ready, g.Dashboards.Copies...)
+
+	c, err := container.New(ctx, ContainerName, container.Spec{
+		Service:        "grafana",
+		Name:           ContainerName,
+		Image:          args.Image,
+		Network:        args.Network,
+		Resource:       args.Resources,
+		User:           fmt.Sprintf("%d:%d", UID, GID),
+		ReadOnlyRootFS: true,
+		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=128m"},
+		Env: map[string]string{
+			"GF_SERVER_ROOT_URL":             args.RootURL,
+			"GF_SECURITY_ADMIN_USER":         "admin",
+			"GF_SECURITY_COOKIE_SECURE":      "true",
+			"GF_SECURITY_DISABLE_GRAVATAR":   "true",
+			"GF_AUTH_ANONYMOUS_ENABLED":      "false",
+			"GF_USERS_ALLOW_SIGN_UP":         "false",
+			"GF_USERS_ALLOW_ORG_CREATE":      "false",
+			"GF_ANALYTICS_REPORTING_ENABLED": "false",
+			"GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+			"GF_PATHS_PROVISIONING":          provisioningMount,
+			"GF_INSTALL_PLUGINS":             RedisPlugin,
+			"GF_LOG_MODE":                    "console",
+			"GF_METRICS_ENABLED":             "true",
+		},
+		SecretEnv: map[string]pulumi.StringInput{
+			"GF_SECURITY_ADMIN_PASSWORD": args.AdminPassword,
+			ElasticPasswordEnv:           args.ElasticPassword,
+			RedisPasswordEnv:             args.RedisPassword,
+		},
+		Mounts: []container.Mount{
+			{HostPath: prov, Target: provisioningMount, ReadOnly: true},
+			{HostPath: dashboardsDir(args.ServiceDir), Target: dashboardsMount, ReadOnly: true},
+			{HostPath: certsDir(args.ServiceDir), Target: certsMount, ReadOnly: true},
+			{HostPath: dataDir(args.ServiceDir), Target: dataMount},
+		},
+		Health: container.Health{
+			Test:        []string{"CMD", "wget", "-q", "--spider", fmt.Sprintf("http://localhost:%d/api/health", Port)},
+			Interval:    30 * time.Second,
+			Timeout:     5 * time.Second,
+			StartPeriod: 90 * time.Second, // first start installs the plugin
+			Retries:     3,
+		},
+	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(ready))
+	if err != nil {
+		return nil, err
+	}
+	g.Container = c
+	g.URL = pulumi.Sprintf("http://%s:%d", ContainerName, Port)
+	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"url": g.URL})
+}

@@ -1,0 +1,179 @@
+// Package prometheus deploys Prometheus: the scrape configuration of every
+// application replica, data service, exporter and host, the SPEC's alert
+// rules, and a container that reloads (SIGHUP) instead of being recreated
+// when either changes.
+package prometheus
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Layout inside the container and on the host.
+const (
+	ContainerName = "prometheus"
+	UID           = 65534 // nobody: the image's own user
+	Port          = 9090
+	configMount   = "/etc/prometheus"
+	dataMount     = "/prometheus"
+	configFile    = "prometheus.yml"
+	rulesFile     = "alerts.yml"
+	vaultCAFile   = "vault-ca.pem"
+)
+
+// ConfigDir is the host directory of the rendered files (mounted read-only).
+func ConfigDir(serviceDir string) string { return path.Join(serviceDir, "config") }
+
+// DataDir is the host directory of the TSDB, owned by UID.
+func DataDir(serviceDir string) string { return path.Join(serviceDir, "data") }
+
+// Dirs are the host directories the deployment needs under serviceDir.
+func Dirs(serviceDir string) []host.Dir {
+	return []host.Dir{
+		{Path: serviceDir, UID: 0, GID: 0, Mode: "0755"},
+		{Path: ConfigDir(serviceDir), UID: 0, GID: 0, Mode: "0755"},
+		{Path: DataDir(serviceDir), UID: UID, GID: UID, Mode: "0750"},
+	}
+}
+
+// Args configures Prometheus on one host.
+type Args struct {
+	Host          *host.Host
+	Image         pulumi.StringInput
+	Network       string
+	Resources     container.Resources
+	RetentionDays int
+	ServiceDir    string // e.g. /srv/aurigraph/prometheus
+	ExternalURL   string // public URL the gateway serves the UI on (links in alerts)
+	// Config is the scrape configuration; the component fills the file paths.
+	Config ConfigValues
+	Rules  RulesValues
+	// VaultCACertPem is the CA that signed Vault's certificate. It is not a
+	// secret, but it is an Output, so it travels as a secret file.
+	VaultCACertPem pulumi.StringInput
+}
+
+// Prometheus is the deployed server.
+type Prometheus struct {
+	pulumi.ResourceState
+
+	Container *docker.Container
+	Files     *configfile.Set
+	// URL is where the cluster reaches the server (Grafana's datasource).
+	URL pulumi.StringOutput `pulumi:"url"`
+	// ConfigHash identifies the rendered files; it changes on a reload.
+	ConfigHash pulumi.StringOutput `pulumi:"configHash"`
+}
+
+// New renders the configuration, puts it on the host and runs the container.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Prometheus, error) {
+	if args.Host == nil || args.Host.Docker == nil {
+		return nil, fmt.Errorf("prometheus %s: a host with a Docker provider is required", name)
+	}
+	if args.RetentionDays <= 0 {
+		return nil, fmt.Errorf("prometheus %s: retention must be at least one day", name)
+	}
+	cfgValues := args.Config
+	cfgValues.RulesFile = path.Join(configMount, rulesFile)
+	cfgValues.VaultCAFile = path.Join(configMount, vaultCAFile)
+	if args.VaultCACertPem == nil {
+		cfgValues.Vault = ""
+	}
+	config, err := RenderConfig(cfgValues)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := RenderRules(args.Rules)
+	if err != nil {
+		return nil, err
+	}
+
+	p := &Prometheus{}
+	if err := ctx.RegisterComponentResource("aurigraph:prometheus:Prometheus", name, p, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(p)
+	hostDir := ConfigDir(args.ServiceDir)
+
+	var ready []pulumi.Resource
+	if args.VaultCACertPem != nil {
+		ca, err := configfile.NewSecret(ctx, name+"-vault-ca", configfile.SecretArgs{
+			Host: args.Host, Path: path.Join(hostDir, vaultCAFile), Content: args.VaultCACertPem,
+			Owner: fmt.Sprintf("%d:%d", UID, UID), Mode: "0644",
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		ready = append(ready, ca)
+	}
+	files, err := configfile.New(ctx, name+"-config", configfile.Args{
+		Host: args.Host,
+		Files: []configfile.File{
+			{Path: path.Join(hostDir, configFile), Content: config},
+			{Path: path.Join(hostDir, rulesFile), Content: rules},
+		},
+		Container: ContainerName,
+		Reload:    ReloadCommand,
+	}, append([]pulumi.ResourceOption{parent}, pulumi.DependsOn(ready))...)
+	if err != nil {
+		return nil, err
+	}
+	p.Files = files
+	ready = append(ready, files.Copies...)
+
+	command := []string{
+		"--config.file=" + path.Join(configMount, configFile),
+		"--storage.tsdb.path=" + dataMount,
+		fmt.Sprintf("--storage.tsdb.retention.time=%dd", args.RetentionDays),
+		"--web.console.libraries=/usr/share/prometheus/console_libraries",
+		"--web.console.templates=/usr/share/prometheus/consoles",
+	}
+	if args.ExternalURL != "" {
+		command = append(command, "--web.external-url="+args.ExternalURL, "--web.route-prefix=/")
+	}
+	c, err := container.New(ctx, ContainerName, container.Spec{
+		Service:        "prometheus",
+		Name:           ContainerName,
+		Image:          args.Image,
+		Network:        args.Network,
+		Resource:       args.Resources,
+		User:           fmt.Sprintf("%d:%d", UID, UID),
+		ReadOnlyRootFS: true,
+		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=64m"},
+		Command:        command,
+		Mounts: []container.Mount{
+			{HostPath: hostDir, Target: configMount, ReadOnly: true},
+			{HostPath: DataDir(args.ServiceDir), Target: dataMount},
+		},
+		Health: container.Health{
+			Test:        []string{"CMD", "wget", "-q", "--spider", fmt.Sprintf("http://localhost:%d/-/healthy", Port)},
+			Interval:    30 * time.Second,
+			Timeout:     5 * time.Second,
+			StartPeriod: 60 * time.Second,
+			Retries:     3,
+		},
+	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(ready))
+	if err != nil {
+		return nil, err
+	}
+	p.Container = c
+	p.URL = pulumi.Sprintf("http://%s:%d", ContainerName, Port)
+	p.ConfigHash = pulumi.String(files.Hash).ToStringOutput()
+	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{
+		"url":        p.URL,
+		"configHash": p.ConfigHash,
+	})
+}
+
+// ReloadCommand checks the new files with the server's own promtool, then
+// reloads with SIGHUP: a bad file fails `pulumi up` and the running
+// configuration stays; the container is never recreated.
+const ReloadCommand = "docker exec " + ContainerName + " promtool check config " + configMount + "/" + configFile + "\n  docker kill -s HUP " + ContainerName

@@ -1,0 +1,134 @@
+package prometheus
+
+import (
+	_ "embed"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// Ports the host exporters listen on. Host preparation installs node
+// exporter and cAdvisor and opens these to the monitoring host only.
+const (
+	NodeExporterPort  = 9100
+	DockerMetricsPort = 9323 // Docker daemon "metrics-addr"
+	CAdvisorPort      = 9280
+	// AppMetricsPort is the application's REST port, which serves /q/metrics.
+	AppMetricsPort = 9003
+	// AppJob is the scrape job of the application replicas; rules and
+	// dashboards select on it.
+	AppJob = "aurigraph-v11"
+)
+
+// AppTarget is one application replica to scrape.
+type AppTarget struct {
+	Name  string // container / DNS name
+	Tier  string
+	Slot  string
+	Group int
+	Host  string
+}
+
+// HostTarget is one machine whose exporters are scraped.
+type HostTarget struct {
+	Name    string
+	Address string // cluster address
+}
+
+// ServiceTarget is a plain-HTTP service endpoint scraped on /metrics unless
+// MetricsPath says otherwise.
+type ServiceTarget struct {
+	Job         string
+	Address     string // host:port on the cluster network
+	MetricsPath string
+}
+
+// ConfigValues is everything prometheus.yml depends on, as plain values.
+type ConfigValues struct {
+	Environment        string
+	ScrapeInterval     string
+	EvaluationInterval string
+	RulesFile          string // path Prometheus reads the alert rules from
+	VaultCAFile        string // path of the CA that signed Vault's certificate
+	Vault              string // Vault address (host:port); empty: no Vault job
+	Replicas           []AppTarget
+	Services           []ServiceTarget
+	Hosts              []HostTarget
+}
+
+// RulesValues is what the alert rules depend on.
+type RulesValues struct {
+	// PoolMaxSize is the application's JDBC pool maximum: Micrometer's
+	// agroal gauges carry no maximum, so utilisation divides by this.
+	PoolMaxSize int
+}
+
+type hostJob struct {
+	Name    string
+	Port    int
+	Comment string
+}
+
+var (
+	//go:embed prometheus.yml.tmpl
+	configTemplate string
+	//go:embed alerts.yml.tmpl
+	rulesTemplate string
+
+	funcs = template.FuncMap{
+		// q quotes a value for YAML (a JSON-style double-quoted scalar).
+		"q": strconv.Quote,
+		"hostJobs": func() []hostJob {
+			return []hostJob{
+				{"node", NodeExporterPort, "Node exporter"},
+				{"docker", DockerMetricsPort, "Docker daemon metrics"},
+				{"cadvisor", CAdvisorPort, "cAdvisor (per-container CPU, memory, limits)"},
+			}
+		},
+	}
+	configTmpl = template.Must(template.New("prometheus.yml").Funcs(funcs).Option("missingkey=error").Parse(configTemplate))
+	rulesTmpl  = template.Must(template.New("alerts.yml").Option("missingkey=error").Parse(rulesTemplate))
+)
+
+// RenderConfig renders prometheus.yml.
+func RenderConfig(v ConfigValues) (string, error) {
+	if v.RulesFile == "" {
+		return "", fmt.Errorf("prometheus config: the rules file path is required")
+	}
+	if v.Vault != "" && v.VaultCAFile == "" {
+		return "", fmt.Errorf("prometheus config: scraping Vault needs its CA file")
+	}
+	if v.ScrapeInterval == "" {
+		v.ScrapeInterval = "15s"
+	}
+	if v.EvaluationInterval == "" {
+		v.EvaluationInterval = "15s"
+	}
+	data := struct {
+		ConfigValues
+		AppJob         string
+		AppMetricsPort int
+	}{v, AppJob, AppMetricsPort}
+	var b strings.Builder
+	if err := configTmpl.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// RenderRules renders the alert rules file.
+func RenderRules(v RulesValues) (string, error) {
+	if v.PoolMaxSize <= 0 {
+		return "", fmt.Errorf("prometheus rules: the DB pool max size must be positive")
+	}
+	data := struct {
+		RulesValues
+		AppJob string
+	}{v, AppJob}
+	var b strings.Builder
+	if err := rulesTmpl.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,175 @@
+package prometheus
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+// sampleValues is a small deployment: n application replicas on two hosts.
+func sampleValues(n int) ConfigValues {
+	v := ConfigValues{
+		Environment: "test",
+		RulesFile:   "/etc/prometheus/alerts.yml",
+		VaultCAFile: "/etc/prometheus/vault-ca.pem",
+		Vault:       "vault:8200",
+		Services:    []ServiceTarget{{Job: "postgres", Address: "postgres-exporter:9187"}, {Job: "redis", Address: "redis-exporter:9121"}},
+		Hosts:       []HostTarget{{Name: "h1", Address: "10.0.0.1"}, {Name: "h2", Address: "10.0.0.2"}},
+	}
+	for i := 1; i <= n; i++ {
+		v.Replicas = append(v.Replicas, AppTarget{Name: fmt.Sprintf("aurigraph-v11-blue-slim-%d", i), Tier: "slim", Slot: "blue", Group: 1, Host: fmt.Sprintf("h%d", i%2+1)})
+	}
+	return v
+}
+
+// parsedConfig is the part of prometheus.yml the tests read back.
+type parsedConfig struct {
+	RuleFiles     []string `yaml:"rule_files"`
+	ScrapeConfigs []struct {
+		JobName       string              `yaml:"job_name"`
+		MetricsPath   string              `yaml:"metrics_path"`
+		Scheme        string              `yaml:"scheme"`
+		Params        map[string][]string `yaml:"params"`
+		TLSConfig     map[string]string   `yaml:"tls_config"`
+		StaticConfigs []struct {
+			Targets []string          `yaml:"targets"`
+			Labels  map[string]string `yaml:"labels"`
+		} `yaml:"static_configs"`
+	} `yaml:"scrape_configs"`
+}
+
+func parse(t *testing.T, out string) parsedConfig {
+	t.Helper()
+	var p parsedConfig
+	require.NoError(t, yaml.Unmarshal([]byte(out), &p), out)
+	return p
+}
+
+// Targets returns job → targets of a rendered prometheus.yml.
+func Targets(t *testing.T, out string) map[string][]string {
+	t.Helper()
+	got := map[string][]string{}
+	for _, sc := range parse(t, out).ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			got[sc.JobName] = append(got[sc.JobName], st.Targets...)
+		}
+	}
+	return got
+}
+
+func TestRenderConfigScrapesEveryReplicaWithLabels(t *testing.T) {
+	v := sampleValues(3)
+	out, err := RenderConfig(v)
+	require.NoError(t, err)
+	p := parse(t, out)
+	var app bool
+	for _, sc := range p.ScrapeConfigs {
+		if sc.JobName != AppJob {
+			continue
+		}
+		app = true
+		assert.Equal(t, "/q/metrics", sc.MetricsPath)
+		require.Len(t, sc.StaticConfigs, 3)
+		for i, st := range sc.StaticConfigs {
+			r := v.Replicas[i]
+			assert.Equal(t, []string{r.Name + ":9003"}, st.Targets)
+			assert.Equal(t, map[string]string{"tier": r.Tier, "slot": r.Slot, "group": "1", "host": r.Host}, st.Labels)
+		}
+	}
+	assert.True(t, app, "no application job")
+	assert.Equal(t, []string{"/etc/prometheus/alerts.yml"}, p.RuleFiles)
+}
+
+func TestRenderConfigScaleUpAddsTargets(t *testing.T) {
+	small, err := RenderConfig(sampleValues(3))
+	require.NoError(t, err)
+	big, err := RenderConfig(sampleValues(5))
+	require.NoError(t, err)
+	assert.Len(t, Targets(t, small)[AppJob], 3)
+	assert.Len(t, Targets(t, big)[AppJob], 5)
+	assert.Subset(t, Targets(t, big)[AppJob], Targets(t, small)[AppJob])
+}
+
+func TestRenderConfigHostsServicesAndVault(t *testing.T) {
+	out, err := RenderConfig(sampleValues(1))
+	require.NoError(t, err)
+	tg := Targets(t, out)
+	assert.Equal(t, []string{"10.0.0.1:9100", "10.0.0.2:9100"}, tg["node"])
+	assert.Equal(t, []string{"10.0.0.1:9323", "10.0.0.2:9323"}, tg["docker"])
+	assert.Equal(t, []string{"10.0.0.1:9280", "10.0.0.2:9280"}, tg["cadvisor"])
+	assert.Equal(t, []string{"postgres-exporter:9187"}, tg["postgres"])
+	assert.Equal(t, []string{"localhost:9090"}, tg["prometheus"])
+	for _, sc := range parse(t, out).ScrapeConfigs {
+		if sc.JobName == "vault" {
+			assert.Equal(t, "https", sc.Scheme)
+			assert.Equal(t, "/v1/sys/metrics", sc.MetricsPath)
+			assert.Equal(t, []string{"prometheus"}, sc.Params["format"])
+			assert.Equal(t, "/etc/prometheus/vault-ca.pem", sc.TLSConfig["ca_file"])
+		}
+	}
+	assert.Equal(t, []string{"vault:8200"}, tg["vault"])
+	for _, absent := range []string{"elasticsearch", "logstash", "kibana"} {
+		assert.NotContains(t, tg, absent, "no invented targets")
+	}
+}
+
+func TestRenderConfigIsDeterministic(t *testing.T) {
+	a, err := RenderConfig(sampleValues(7))
+	require.NoError(t, err)
+	b, err := RenderConfig(sampleValues(7))
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+}
+
+func TestRenderConfigRefusesMissingPaths(t *testing.T) {
+	v := sampleValues(1)
+	v.RulesFile = ""
+	_, err := RenderConfig(v)
+	assert.Error(t, err)
+	v = sampleValues(1)
+	v.VaultCAFile = ""
+	_, err = RenderConfig(v)
+	assert.Error(t, err)
+}
+
+func TestRenderRules(t *testing.T) {
+	out, err := RenderRules(RulesValues{PoolMaxSize: 30})
+	require.NoError(t, err)
+	var rf struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(out), &rf))
+	seen := map[string]string{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			seen[r.Alert] = r.Labels["severity"]
+			assert.NotEmpty(t, r.For, r.Alert)
+			assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
+			assert.NotEmpty(t, r.Annotations["description"], r.Alert)
+			if r.Alert == "DBPoolExhausted" {
+				assert.Contains(t, r.Expr, "/ 30")
+			}
+		}
+	}
+	assert.Equal(t, map[string]string{
+		"HighErrorRateCritical": "critical", "HighLatencyP99Critical": "critical", "DBPoolExhausted": "critical",
+		"ContainerMemoryNearLimit": "critical", "ApplicationUnavailable": "critical", "AvailabilityErrorBudgetBurn": "critical",
+		"HighErrorRateWarning": "warning", "HighLatencyP95Warning": "warning", "DBConnectionsHigh": "warning",
+		"ConsensusLeaderElectionsHigh": "warning", "TargetDown": "warning", "AvailabilityBelowSLO": "warning",
+	}, seen)
+	assert.False(t, strings.Contains(out, "<no value>"))
+	_, err = RenderRules(RulesValues{})
+	assert.Error(t, err)
+}
