@@ -1,8 +1,55 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/host"
+import (
+	"path"
 
-// TODO: replaced by the app component wiring.
-func deployApp(d *deployment) error { return nil }
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-func dirsApp(dataPath string) []host.Dir { return nil }
+	"github.com/aurigraph/infra/components/app"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// deployApp deploys every application replica of the placement, in rolling
+// order, each on its host's Docker provider. Release weights are not read
+// here: they live in the gateway config only, so a switch touches no container.
+func deployApp(d *deployment) error {
+	var replicas []app.Replica
+	for _, r := range d.place.Replicas {
+		replicas = append(replicas, app.Replica{
+			Name: r.Name, Tier: r.Tier, Slot: r.Slot, Group: r.Group, Index: r.Index,
+			Host: d.hosts[r.Host], Image: r.Image,
+		})
+	}
+	if len(replicas) == 0 {
+		return nil // Validate refuses a stack without app hosts; nothing to deploy.
+	}
+	waitFor := []pulumi.Resource{d.network.Network}
+	if d.backup != nil {
+		// Pre-deployment backup: a release starts from a fresh dump.
+		waitFor = append(waitFor, d.backup)
+	}
+	s := d.cfg.App
+	_, err := app.NewApplication(d.ctx, App, app.ApplicationArgs{
+		Replicas:  replicas,
+		Network:   d.network.Name,
+		Resources: d.cfg.ResourcesFor(App),
+		Settings: app.Settings{
+			TargetTPS: s.TargetTPS, BatchSize: s.BatchSize, ParallelThreads: s.ParallelThreads,
+			DatasourceMaxSize: s.DatasourceMaxSize, DatasourceMinSize: s.DatasourceMinSize,
+		},
+		Endpoints:        app.DefaultEndpoints,
+		DataDir:          d.serviceDir(App),
+		PostgresPassword: d.cfg.Secrets.PostgresPassword,
+		RedisPassword:    d.cfg.Secrets.RedisPassword,
+		DependsOn:        waitFor,
+	})
+	return err
+}
+
+// dirsApp is the application's directory on each app host, owned by the
+// image's user. Each replica's data/ and logs/ below it are created by the
+// replica's own idempotent step (the replicas of a host are not known here),
+// so scaling adds a step and changes no host preparation.
+func dirsApp(dataPath string) []host.Dir {
+	return []host.Dir{{Path: path.Join(dataPath, App), UID: app.UID, GID: app.UID, Mode: "0750"}}
+}

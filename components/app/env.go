@@ -1,0 +1,183 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aurigraph/infra/components/container"
+)
+
+// Ports of every replica, reachable on the network only (the gateway and
+// Prometheus reach them by name; nothing is published on the host).
+const (
+	RESTPort = 9003
+	GRPCPort = 9004
+)
+
+// UID is the image's non-root user; the replica directories belong to it.
+const UID = 1001
+
+// Container paths of the two volumes.
+const (
+	DataMount = "/app/data"
+	LogsMount = "/app/logs"
+)
+
+// Labels every replica carries, so operators, Prometheus and Logstash can
+// tell tiers, slots and rolling groups apart.
+const (
+	TierLabel  = "com.aurigraph.tier"
+	SlotLabel  = "com.aurigraph.slot"
+	GroupLabel = "com.aurigraph.group"
+	// Probe labels record the SPEC's liveness/readiness/startup probes:
+	// Docker runs a single health check, orchestrators and the post-switch
+	// readiness check read these.
+	LivenessLabel  = "com.aurigraph.probe.liveness"
+	ReadinessLabel = "com.aurigraph.probe.readiness"
+	StartupLabel   = "com.aurigraph.probe.startup"
+)
+
+// Probe is one HTTP probe of the application.
+type Probe struct {
+	Path        string
+	Interval    time.Duration
+	Timeout     time.Duration
+	Retries     int
+	StartPeriod time.Duration
+}
+
+// String renders the probe for a label, e.g. "GET :9003/q/health/live interval=30s …".
+func (p Probe) String() string {
+	s := fmt.Sprintf("GET :%d%s interval=%s timeout=%s retries=%d", RESTPort, p.Path, p.Interval, p.Timeout, p.Retries)
+	if p.StartPeriod > 0 {
+		s += fmt.Sprintf(" start-period=%s", p.StartPeriod)
+	}
+	return s
+}
+
+// The SPEC's probes. Health is the container health check ("main document").
+var (
+	Liveness  = Probe{Path: "/q/health/live", Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 2, StartPeriod: 60 * time.Second}
+	Readiness = Probe{Path: "/q/health/ready", Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 60 * time.Second}
+	Startup   = Probe{Path: "/q/health/startup", Interval: 5 * time.Second, Timeout: 5 * time.Second, Retries: 30}
+	Health    = Probe{Path: "/q/health", Interval: 30 * time.Second, Timeout: 10 * time.Second, Retries: 3, StartPeriod: 60 * time.Second}
+)
+
+// HealthCheck is the Docker health check: exec form (no shell needed in the
+// image), failing on any non-2xx answer of /q/health.
+func HealthCheck() container.Health {
+	return container.Health{
+		Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", fmt.Sprintf("http://localhost:%d%s", RESTPort, Health.Path)},
+		Interval:    Health.Interval,
+		Timeout:     Health.Timeout,
+		StartPeriod: Health.StartPeriod,
+		Retries:     Health.Retries,
+	}
+}
+
+// Settings are the per-stack application values (SPEC production values by default).
+type Settings struct {
+	TargetTPS         int
+	BatchSize         int
+	ParallelThreads   int
+	DatasourceMaxSize int
+	DatasourceMinSize int
+}
+
+// Endpoints are the other services the application talks to, by network name.
+type Endpoints struct {
+	PostgresJDBC string // jdbc:postgresql://postgres:5432/aurigraph
+	PostgresUser string // aurigraph
+	RedisHosts   string // redis://redis:6379
+	OTLP         string // http://jaeger:4317 (OpenTelemetry gRPC)
+	JaegerGRPC   string // http://jaeger:14250 (Jaeger-native gRPC collector)
+}
+
+// DefaultEndpoints are the SPEC's service names and ports.
+var DefaultEndpoints = Endpoints{
+	PostgresJDBC: "jdbc:postgresql://postgres:5432/aurigraph",
+	PostgresUser: "aurigraph",
+	RedisHosts:   "redis://redis:6379",
+	OTLP:         "http://jaeger:4317",
+	JaegerGRPC:   "http://jaeger:14250",
+}
+
+// Secret environment variable names; their values come as Pulumi secrets.
+const (
+	EnvPostgresPassword = "QUARKUS_DATASOURCE_PASSWORD"
+	EnvRedisPassword    = "QUARKUS_REDIS_PASSWORD"
+)
+
+// Environment is a replica's plain environment. It holds nothing that
+// depends on an image, so a tier's image change never touches another
+// tier's containers; passwords are added as secret values by the component.
+func Environment(s Settings, e Endpoints, r Replica) map[string]string {
+	itoa := func(i int) string { return fmt.Sprint(i) }
+	env := map[string]string{
+		// Node identity.
+		"AURIGRAPH_NODE_NAME":     r.Name,
+		"AURIGRAPH_NODE_TIER":     r.Tier,
+		"AURIGRAPH_RELEASE_SLOT":  r.Slot,
+		"AURIGRAPH_ROLLING_GROUP": itoa(r.Group),
+
+		// Consensus and features (SPEC production values).
+		"CONSENSUS_TARGET_TPS":       itoa(s.TargetTPS),
+		"CONSENSUS_BATCH_SIZE":       itoa(s.BatchSize),
+		"CONSENSUS_PARALLEL_THREADS": itoa(s.ParallelThreads),
+		"AI_OPTIMIZATION_ENABLED":    "true",
+		"QUANTUM_CRYPTO_ENABLED":     "true",
+		"BRIDGE_VALIDATORS":          "21",
+		"HMS_ENABLED":                "true",
+		"CBDC_ENABLED":               "true",
+		"QUARKUS_PROFILE":            "prod",
+		"QUARKUS_HTTP_PORT":          itoa(RESTPort),
+		"QUARKUS_GRPC_SERVER_PORT":   itoa(GRPCPort),
+
+		// Connection pool. The SPEC names QUARKUS_DATASOURCE_MAX_SIZE/MIN_SIZE;
+		// Quarkus itself reads quarkus.datasource.jdbc.max-size/min-size: both
+		// are set to the same value.
+		"QUARKUS_DATASOURCE_DB_KIND":                          "postgresql",
+		"QUARKUS_DATASOURCE_JDBC_URL":                         e.PostgresJDBC,
+		"QUARKUS_DATASOURCE_USERNAME":                         e.PostgresUser,
+		"QUARKUS_DATASOURCE_MAX_SIZE":                         itoa(s.DatasourceMaxSize),
+		"QUARKUS_DATASOURCE_MIN_SIZE":                         itoa(s.DatasourceMinSize),
+		"QUARKUS_DATASOURCE_JDBC_MAX_SIZE":                    itoa(s.DatasourceMaxSize),
+		"QUARKUS_DATASOURCE_JDBC_MIN_SIZE":                    itoa(s.DatasourceMinSize),
+		"QUARKUS_DATASOURCE_JDBC_IDLE_REMOVAL_INTERVAL":       "10M",
+		"QUARKUS_DATASOURCE_JDBC_TRANSACTION_ISOLATION_LEVEL": "read-committed",
+
+		// Bulkheads and retries.
+		"EXECUTOR_API_POOL_SIZE":   "10",
+		"EXECUTOR_DB_POOL_SIZE":    "20",
+		"EXECUTOR_CACHE_POOL_SIZE": "5",
+		"RETRY_MAX_ATTEMPTS":       "5",
+		"RETRY_INITIAL_DELAY_MS":   "100",
+		"RETRY_MAX_DELAY_MS":       "30000",
+		"RETRY_MULTIPLIER":         "2.0",
+
+		// Cache: caffeine, blockchain-metrics 1000 entries, 5 minutes.
+		"QUARKUS_CACHE_TYPE": "caffeine",
+		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__MAXIMUM_SIZE":       "1000",
+		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__EXPIRE_AFTER_WRITE": "5M",
+
+		// Redis; the password is a secret variable.
+		"QUARKUS_REDIS_HOSTS": e.RedisHosts,
+
+		// Tracing to Jaeger: OTLP gRPC, and the Jaeger-native collector.
+		"QUARKUS_OTEL_EXPORTER_OTLP_ENDPOINT":        e.OTLP,
+		"QUARKUS_OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": e.OTLP,
+		"OTEL_EXPORTER_JAEGER_ENDPOINT":              e.JaegerGRPC,
+		"OTEL_SERVICE_NAME":                          "aurigraph-v11",
+		"OTEL_RESOURCE_ATTRIBUTES": strings.Join([]string{
+			"service.instance.id=" + r.Name, "aurigraph.tier=" + r.Tier, "aurigraph.slot=" + r.Slot,
+		}, ","),
+
+		// Logs: console (json-file → Logstash) and a rotated file in /app/logs.
+		"QUARKUS_LOG_FILE_ENABLE":                    "true",
+		"QUARKUS_LOG_FILE_PATH":                      LogsMount + "/aurigraph-v11.log",
+		"QUARKUS_LOG_FILE_ROTATION_MAX_FILE_SIZE":    "50M",
+		"QUARKUS_LOG_FILE_ROTATION_MAX_BACKUP_INDEX": "5",
+	}
+	return env
+}
