@@ -26,7 +26,8 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 	a := host.HostArgs{
 		Name: h.Name, Address: h.Address, ClusterAddress: h.ClusterAddress(), Port: h.SSHPort,
 		User: h.SSHUser, HostKey: h.HostKey, PrivateKey: c.Secrets.SSHPrivateKey,
-		Kind: h.Kind, Roles: h.Roles, DataPath: c.Preflight.DataPath,
+		Kind: h.Kind, Roles: h.Roles,
+		Capacity: host.Capacity{CPUs: h.Capacity.CPUs, MemoryGB: h.Capacity.MemoryGB, DiskGB: h.Capacity.DiskGB}, DataPath: c.Preflight.DataPath,
 		Thresholds:     host.Thresholds{MinCPUs: c.Preflight.MinCPUs, MinMemoryGB: c.Preflight.MinMemoryGB, MinDiskGB: c.Preflight.MinDiskGB},
 		Dirs:           d.hostDirs(h.Name),
 		Sysctls:        HostSysctls(d.place, h.Name),

@@ -196,3 +196,16 @@ func TestStackOutputs(t *testing.T) {
 		assert.True(t, strings.HasPrefix(urls[ui], "https://"+ui+".ops.aurigraph.example.com"), "%s URL: %q", ui, urls[ui])
 	}
 }
+
+func TestHostComponentsCarryTheirFactsForPolicies(t *testing.T) {
+	res := harness.Run(t, harness.Stack(t, "prod"))
+	h := res.Named("aurigraph:host:Host", "prod-app-02")
+	require.NotNil(t, h)
+	capacity := h.Inputs["capacity"].ObjectValue()
+	assert.Equal(t, 64.0, capacity["cpus"].NumberValue())
+	assert.Equal(t, 256.0, capacity["memoryGb"].NumberValue())
+	thresholds := h.Inputs["thresholds"].ObjectValue()
+	assert.Equal(t, 32.0, thresholds["minCpus"].NumberValue())
+	assert.Equal(t, 200.0, thresholds["minDiskGb"].NumberValue())
+	assert.Equal(t, "192.0.2.42", harness.Str(h.Inputs, "clusterAddress"))
+}

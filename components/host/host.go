@@ -22,6 +22,14 @@ type Dir struct {
 	Mode string // octal, e.g. "0750"
 }
 
+// Capacity is what the operator states the host has; the policy pack checks
+// that the reservations placed on it fit.
+type Capacity struct {
+	CPUs     int
+	MemoryGB int
+	DiskGB   int
+}
+
 // Thresholds refuse a host that falls short.
 type Thresholds struct {
 	MinCPUs     int
@@ -48,6 +56,7 @@ type HostArgs struct {
 	PrivateKey     pulumi.StringInput
 	Jump           *Jump
 	Kind           string
+	Capacity       Capacity
 	Roles          []string
 	Thresholds     Thresholds
 	DataPath       string
@@ -102,7 +111,7 @@ func NewHost(ctx *pulumi.Context, name string, args HostArgs, opts ...pulumi.Res
 	if h.ClusterAddress == "" {
 		h.ClusterAddress = h.Address
 	}
-	if err := ctx.RegisterComponentResource("aurigraph:host:Host", name, h, opts...); err != nil {
+	if err := ctx.RegisterComponentResourceV2("aurigraph:host:Host", name, facts(h, args), h, opts...); err != nil {
 		return nil, err
 	}
 	h.Connection = connection(args)
@@ -117,6 +126,24 @@ func NewHost(ctx *pulumi.Context, name string, args HostArgs, opts ...pulumi.Res
 		"roles":   pulumi.ToStringArray(h.Roles),
 		"role":    h.RoleOutput,
 	})
+}
+
+// facts are the host component's inputs: what policies about hosts read
+// (stated capacity, preflight thresholds, roles) without parsing scripts.
+func facts(h *Host, a HostArgs) pulumi.Map {
+	return pulumi.Map{
+		"name":           pulumi.String(a.Name),
+		"address":        pulumi.String(a.Address),
+		"clusterAddress": pulumi.String(h.ClusterAddress),
+		"kind":           pulumi.String(a.Kind),
+		"roles":          pulumi.ToStringArray(h.Roles),
+		"capacity": pulumi.Map{
+			"cpus": pulumi.Int(a.Capacity.CPUs), "memoryGb": pulumi.Int(a.Capacity.MemoryGB), "diskGb": pulumi.Int(a.Capacity.DiskGB),
+		},
+		"thresholds": pulumi.Map{
+			"minCpus": pulumi.Int(a.Thresholds.MinCPUs), "minMemoryGb": pulumi.Int(a.Thresholds.MinMemoryGB), "minDiskGb": pulumi.Int(a.Thresholds.MinDiskGB),
+		},
+	}
 }
 
 // connection is the SSH connection every remote command of this host uses,
