@@ -1,23 +1,58 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/pki"
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-// deployPKI creates the stack's CA and the certificates the services need.
+	"github.com/aurigraph/infra/components/pki"
+)
+
+// EdgeCert is the name of the public edge's certificate in the PKI.
+const EdgeCert = "edge"
+
+// deployPKI creates the stack's CA and the server certificates of the
+// services that speak TLS: the public edge (unless the operator supplies its
+// certificate), Elasticsearch, Kibana and Vault. The Docker daemons get none:
+// the program reaches them over SSH, not TCP. Raising pki.rotation replaces
+// every leaf certificate and key, and only those (see package pki).
 func deployPKI(d *deployment) (*pki.PKI, error) {
-	c := d.cfg
-	return pki.New(d.ctx, "pki", pki.Args{
+	p, err := pki.New(d.ctx, "pki", pkiArgs(d.cfg))
+	if err != nil {
+		return nil, err
+	}
+	// Certificates inside their early-renewal window: raise pki.rotation.
+	d.ctx.Export("pkiRenewalDue", p.RenewalDue)
+	return p, nil
+}
+
+// pkiArgs lists the certificates to issue, from config alone.
+func pkiArgs(c *Config) pki.Args {
+	var servers []pki.Server
+	if !c.PKI.OperatorCertificate {
+		servers = append(servers, pki.Server{Name: EdgeCert, DNSNames: edgeNames(c)})
+	}
+	servers = append(servers,
+		pki.Server{Name: Elasticsearch, DNSNames: []string{Elasticsearch}},
+		pki.Server{Name: Kibana, DNSNames: []string{Kibana}},
+		pki.Server{Name: Vault, DNSNames: []string{Vault}},
+	)
+	return pki.Args{
 		Organization:      "Aurigraph " + c.Stack,
 		CAValidityHours:   c.PKI.CAValidityHours,
 		ValidityHours:     c.PKI.ValidityHours,
 		EarlyRenewalHours: c.PKI.EarlyRenewalHours,
 		Rotation:          c.PKI.Rotation,
-		Servers: []pki.Server{
-			{Name: "edge", DNSNames: edgeNames(c)},
-			{Name: Elasticsearch, DNSNames: []string{Elasticsearch}},
-			{Name: Kibana, DNSNames: []string{Kibana}},
-			{Name: Vault, DNSNames: []string{Vault}},
-		},
-	})
+		Servers:           servers,
+	}
+}
+
+// edgeTLS is the public edge's certificate and key: the operator's secrets
+// with pki.operatorCertificate, else the one the stack's CA issued.
+func (d *deployment) edgeTLS() (cert, key pulumi.StringOutput) {
+	if d.cfg.PKI.OperatorCertificate {
+		return d.cfg.Secrets.EdgeCertificate, d.cfg.Secrets.EdgePrivateKey
+	}
+	c := d.pki.Cert(EdgeCert)
+	return c.CertPem, c.KeyPem
 }
 
 // edgeNames are every public name the gateway answers.
@@ -26,7 +61,7 @@ func edgeNames(c *Config) []string {
 	if c.Edge.GRPCHostname != "" {
 		names = append(names, c.Edge.GRPCHostname)
 	}
-	for _, ui := range []string{Grafana, Kibana, Jaeger, Prometheus} {
+	for _, ui := range MonitoringUIs {
 		names = append(names, c.Edge.MonitoringHosts[ui])
 	}
 	return names

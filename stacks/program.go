@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/cluster"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/network"
@@ -26,9 +27,23 @@ type deployment struct {
 	// backup is the pre-deployment PostgreSQL backup: application
 	// containers wait for it, so every release starts from a fresh dump.
 	backup pulumi.Resource
+	// app is the application: the gateway waits for its containers.
+	app *app.Application
 	// logging is Elasticsearch's setup step (users, retention policy):
 	// Logstash and Kibana start after it.
 	logging pulumi.Resource
+}
+
+// appContainers are every application container, for the gateway to wait on.
+func (d *deployment) appContainers() []pulumi.Resource {
+	if d.app == nil {
+		return nil
+	}
+	out := make([]pulumi.Resource, 0, len(d.app.Containers))
+	for _, c := range d.app.Containers {
+		out = append(out, c)
+	}
+	return out
 }
 
 // loggingReady is what Logstash and Kibana wait for.

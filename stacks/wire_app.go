@@ -29,7 +29,7 @@ func deployApp(d *deployment) error {
 		waitFor = append(waitFor, d.backup)
 	}
 	s := d.cfg.App
-	_, err := app.NewApplication(d.ctx, App, app.ApplicationArgs{
+	a, err := app.NewApplication(d.ctx, App, app.ApplicationArgs{
 		Replicas:  replicas,
 		Network:   d.network.Name,
 		Resources: d.cfg.ResourcesFor(App),
@@ -43,6 +43,7 @@ func deployApp(d *deployment) error {
 		RedisPassword:    d.cfg.Secrets.RedisPassword,
 		DependsOn:        waitFor,
 	})
+	d.app = a
 	return err
 }
 

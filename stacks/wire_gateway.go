@@ -1,8 +1,109 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/host"
+import (
+	"fmt"
+	"path"
 
-// TODO: replaced by the gateway component wiring.
-func deployGateway(d *deployment) error { return nil }
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-func dirsGateway(dataPath string) []host.Dir { return nil }
+	"github.com/aurigraph/infra/components/gateway"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// MonitoringUIs are reached only through the gateway, each on its own name,
+// behind authentication; none publishes a host port.
+var MonitoringUIs = []string{Grafana, Kibana, Jaeger, Prometheus}
+
+// Application ports every replica serves.
+const (
+	AppRESTPort = 9003
+	AppGRPCPort = 9004
+)
+
+// uiUpstreams are where the gateway proxies each UI, by container name.
+// Kibana speaks TLS with a certificate from the stack's CA.
+var uiUpstreams = map[string]gateway.UI{
+	Grafana:    {Upstream: "http://grafana:3000"},
+	Kibana:     {Upstream: "https://kibana:5601", TLSServerName: Kibana},
+	Jaeger:     {Upstream: "http://jaeger:16686"},
+	Prometheus: {Upstream: "http://prometheus:9090"},
+}
+
+// deployGateway runs the public edge in front of every application replica.
+func deployGateway(d *deployment) error {
+	c := d.cfg
+	h := d.host(Nginx)
+	img, err := d.image(h, Nginx)
+	if err != nil {
+		return err
+	}
+	cert, key := d.edgeTLS()
+	_, err = gateway.NewGateway(d.ctx, Nginx, gateway.GatewayArgs{
+		Host:        h,
+		Image:       img,
+		Network:     c.Network.Name,
+		Resources:   c.ResourcesFor(Nginx),
+		Dir:         d.serviceDir(Nginx),
+		Config:      GatewayValues(c, d.place),
+		Certificate: cert,
+		PrivateKey:  key,
+		CACert:      d.pki.CACertPem,
+		Htpasswd:    c.Secrets.MonitoringHtpasswd,
+		// The gateway's config names every replica: it is installed and
+		// reloaded only once they exist and are healthy.
+		DependsOn: d.appContainers(),
+	})
+	if err != nil {
+		return err
+	}
+	d.urls["api"] = pulumi.String("https://" + c.Edge.APIHostname)
+	if c.Edge.GRPCHostname != "" {
+		d.urls["grpc"] = pulumi.String(c.Edge.GRPCHostname + ":443")
+	}
+	for _, ui := range MonitoringUIs {
+		d.urls[ui] = pulumi.String("https://" + c.Edge.MonitoringHosts[ui])
+	}
+	return nil
+}
+
+// GatewayValues turns config and placement into the gateway's values: one
+// upstream per slot holding every replica of that slot (so scaling a tier
+// adds its replicas), the slot weights, the public names and limits.
+func GatewayValues(c *Config, p Placement) gateway.Values {
+	v := gateway.Values{
+		APIHostname:        c.Edge.APIHostname,
+		GRPCHostname:       c.Edge.GRPCHostname,
+		AllowedUICIDRs:     append([]string{}, c.Edge.AllowedMonitoringCIDRs...),
+		RateLimitPerSecond: c.Edge.RateLimitPerSecond,
+		RateLimitBurst:     c.Edge.RateLimitBurst,
+	}
+	for _, slot := range []struct {
+		name   string
+		weight int
+	}{{"blue", c.Release.Blue.Weight}, {"green", c.Release.Green.Weight}} {
+		s := gateway.Slot{Name: "app_" + slot.name, Weight: slot.weight}
+		for _, r := range p.Replicas {
+			if r.Slot == slot.name {
+				s.HTTP = append(s.HTTP, fmt.Sprintf("%s:%d", r.Name, AppRESTPort))
+				s.GRPC = append(s.GRPC, fmt.Sprintf("%s:%d", r.Name, AppGRPCPort))
+			}
+		}
+		v.Slots = append(v.Slots, s)
+	}
+	for _, ui := range MonitoringUIs {
+		u := uiUpstreams[ui]
+		u.Name, u.Hostname = ui, c.Edge.MonitoringHosts[ui]
+		v.UIs = append(v.UIs, u)
+	}
+	return v
+}
+
+// dirsGateway: configuration, TLS and htpasswd, readable by nginx (uid 101) only.
+func dirsGateway(dataPath string) []host.Dir {
+	base := path.Join(dataPath, Nginx)
+	var dirs []host.Dir
+	for _, d := range []struct{ rel, mode string }{{"", "0750"}, {"conf", "0750"}, {"tls", "0700"}, {"auth", "0700"}} {
+		dirs = append(dirs, host.Dir{Path: path.Join(base, d.rel), UID: gateway.UID, GID: gateway.UID, Mode: d.mode})
+	}
+	return dirs
+}

@@ -1,8 +1,69 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/host"
+import (
+	"path"
 
-// TODO: replaced by the postgres component wiring.
-func deployPostgres(d *deployment) error { return nil }
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-func dirsPostgres(dataPath string) []host.Dir { return nil }
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/postgres"
+)
+
+// Connection headroom above the application pools: the exporter, the
+// backup and drill scripts, Vault's database engine and a few operator
+// sessions (superuser_reserved_connections come out of it too).
+const postgresHeadroom = 20
+
+// preDeployDumpsKept: pre-deployment dumps are kept apart from the hourly
+// rotation, so the last releases can always be rolled back to.
+const preDeployDumpsKept = 10
+
+func deployPostgres(d *deployment) error {
+	h := d.host(Postgres)
+	img, err := d.image(h, Postgres)
+	if err != nil {
+		return err
+	}
+	exporterImg, err := d.image(h, ImagePostgresExporter)
+	if err != nil {
+		return err
+	}
+	var images []string
+	for _, r := range d.place.Replicas {
+		images = append(images, r.Image)
+	}
+	b := d.cfg.Retention.Backups
+	pg, err := postgres.NewPostgres(d.ctx, Postgres, postgres.Args{
+		Host:             h,
+		Network:          d.network.Name,
+		Image:            img,
+		ExporterImage:    exporterImg,
+		Resources:        d.cfg.ResourcesFor(Postgres),
+		ExporterResource: d.cfg.ResourcesFor(Exporter),
+		Password:         d.cfg.Secrets.PostgresPassword,
+		ServiceDir:       d.serviceDir(Postgres),
+		// Every replica placed (both slots during a blue-green switch) can
+		// open its whole pool.
+		AppReplicas:   len(d.place.Replicas),
+		PoolMaxSize:   d.cfg.App.DatasourceMaxSize,
+		Headroom:      postgresHeadroom,
+		Retention:     postgres.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly, PreDeploy: preDeployDumpsKept},
+		ReleaseImages: images,
+		DependsOn:     []pulumi.Resource{d.network},
+	})
+	if err != nil {
+		return err
+	}
+	d.backup = pg.PreDeployBackup
+	d.ctx.Export("postgres", pulumi.Map{
+		"host":          pg.HostName,
+		"containerName": pg.ContainerName,
+		"address":       pg.Address,
+		"backupDir":     pg.BackupDir,
+	})
+	return nil
+}
+
+func dirsPostgres(dataPath string) []host.Dir {
+	return postgres.Dirs(path.Join(dataPath, Postgres))
+}

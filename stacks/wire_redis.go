@@ -1,8 +1,46 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/host"
+import (
+	"path"
 
-// TODO: replaced by the redis component wiring.
-func deployRedis(d *deployment) error { return nil }
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-func dirsRedis(dataPath string) []host.Dir { return nil }
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/redis"
+)
+
+func deployRedis(d *deployment) error {
+	h := d.host(Redis)
+	img, err := d.image(h, Redis)
+	if err != nil {
+		return err
+	}
+	exporterImg, err := d.image(h, ImageRedisExporter)
+	if err != nil {
+		return err
+	}
+	res := d.cfg.ResourcesFor(Redis)
+	r, err := redis.NewRedis(d.ctx, Redis, redis.Args{
+		Host:             h,
+		Network:          d.network.Name,
+		Image:            img,
+		ExporterImage:    exporterImg,
+		Resources:        res,
+		ExporterResource: d.cfg.ResourcesFor(Exporter),
+		Password:         d.cfg.Secrets.RedisPassword,
+		ServiceDir:       d.serviceDir(Redis),
+		// The SPEC's "maxmemory 4gb" equals its 4 GB limit; see MaxMemoryFor
+		// for the quarter kept as headroom (3072 MB of 4096 MB).
+		MaxMemoryMB: redis.MaxMemoryFor(res.MemoryMB),
+		DependsOn:   []pulumi.Resource{d.network},
+	})
+	if err != nil {
+		return err
+	}
+	d.ctx.Export("redis", pulumi.Map{"host": r.HostName, "containerName": r.ContainerName, "address": r.Address})
+	return nil
+}
+
+func dirsRedis(dataPath string) []host.Dir {
+	return redis.Dirs(path.Join(dataPath, Redis))
+}

@@ -320,3 +320,36 @@ func TestEdgeCAAndEdgeCertificate(t *testing.T) {
 		assert.True(t, res.Named(edgeCommandType, w).Inputs["stdin"].ContainsSecrets(), w)
 	}
 }
+
+// nginx runs unprivileged from a read-only root, reads its files from the
+// read-only bind mount, and every reload tests the configuration first.
+func TestEdgeGatewayContainerAndReload(t *testing.T) {
+	res := edgeRun(t, edgeStack(t, "prod"))
+	c := res.Named(edgeContainerType, "nginx")
+	require.NotNil(t, c)
+	assert.Equal(t, "101:101", c.Inputs["user"].StringValue())
+	assert.True(t, c.Inputs["readOnly"].BoolValue())
+	var cmd []string
+	for _, a := range c.Inputs["command"].ArrayValue() {
+		cmd = append(cmd, a.StringValue())
+	}
+	assert.Equal(t, []string{"nginx", "-c", "/etc/nginx/aurigraph/conf/nginx.conf", "-g", "daemon off;"}, cmd)
+	mounts := c.Inputs["mounts"].ArrayValue()
+	require.Len(t, mounts, 1)
+	m := mounts[0].ObjectValue()
+	assert.Equal(t, "/srv/aurigraph/nginx", m["source"].StringValue())
+	assert.True(t, m["readOnly"].BoolValue())
+
+	for _, step := range []string{"nginx-conf-install", "nginx-tls-reload"} {
+		script := res.Named(edgeCommandType, step).Inputs["update"].StringValue()
+		test := strings.Index(script, "nginx -c /etc/nginx/aurigraph/conf/nginx.conf -t")
+		reload := strings.Index(script, "nginx -c /etc/nginx/aurigraph/conf/nginx.conf -s reload")
+		require.GreaterOrEqual(t, test, 0, step)
+		assert.Greater(t, reload, test, "%s tests before reloading", step)
+		assert.True(t, strings.HasPrefix(script, "set -eu"), "%s stops on a failed test", step)
+	}
+	conf := edgeConf(t, res)
+	assert.Contains(t, conf, "resolver 127.0.0.11 ")
+	assert.Contains(t, conf, "ssl_certificate /etc/nginx/aurigraph/tls/edge.crt;")
+	assert.Contains(t, conf, "auth_basic_user_file /etc/nginx/aurigraph/auth/htpasswd;")
+}

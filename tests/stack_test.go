@@ -209,3 +209,17 @@ func TestHostComponentsCarryTheirFactsForPolicies(t *testing.T) {
 	assert.Equal(t, 200.0, thresholds["minDiskGb"].NumberValue())
 	assert.Equal(t, "192.0.2.42", harness.Str(h.Inputs, "clusterAddress"))
 }
+
+func TestGatewayReloadsOnlyAfterEveryReplicaExists(t *testing.T) {
+	res := harness.Run(t, harness.Stack(t, "staging"))
+	install := res.Named("command:remote:Command", "nginx-conf-install")
+	require.NotNil(t, install)
+	replicas := 0
+	for name, c := range harness.Containers(res) {
+		if replicaName.MatchString(name) {
+			replicas++
+			assert.Contains(t, install.DependsOn, c.URN, "nginx.conf names %s: install it after the container exists", name)
+		}
+	}
+	assert.Equal(t, 5, replicas)
+}

@@ -256,9 +256,6 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 		pulumi.Parent(t),
 		pulumi.Provider(h.Docker),
 		pulumi.DependsOn(deps),
-		// The name is fixed (it is the DNS name the gateway routes to), so
-		// a replacement must remove the old container before creating the new.
-		pulumi.DeleteBeforeReplace(true),
 	)
 }
 

@@ -239,6 +239,9 @@ func New(ctx *pulumi.Context, name string, s Spec, opts ...pulumi.ResourceOption
 	if err != nil {
 		return nil, err
 	}
+	// Every container has a fixed name (its DNS name on the network), so a
+	// replacement must remove the old one before Docker accepts the new one.
+	opts = append(opts, pulumi.DeleteBeforeReplace(true))
 	return docker.NewContainer(ctx, name, args, opts...)
 }
 

@@ -45,4 +45,5 @@ func TestRecordedInputsKeepSecretsAndDefaults(t *testing.T) {
 	assert.Equal(t, LogMaxFile, opts["max-file"].StringValue())
 	assert.Equal(t, "redis", in["networksAdvanced"].ArrayValue()[0].ObjectValue()["aliases"].ArrayValue()[0].StringValue())
 	assert.False(t, in["privileged"].BoolValue())
+	assert.True(t, c[0].DeleteBeforeReplace, "a fixed name cannot be created twice")
 }

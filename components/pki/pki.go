@@ -1,5 +1,14 @@
 // Package pki is the stack's own certificate authority: a root CA and the
-// server certificates for the public edge and the internal TLS services.
+// server certificates for the public edge and the internal TLS services
+// (Elasticsearch, Kibana, Vault). The Docker daemons need none: the program
+// reaches them over SSH, never over TCP.
+//
+// Renewal: pulumi-tls computes readyForRenewal from earlyRenewalHours but
+// Pulumi does not replace a certificate because of it (a known provider
+// limitation). Rotation is the setting that does: every leaf key, request
+// and certificate carries it in its name, so raising it by one replaces
+// exactly those resources, and through their new outputs the secret files
+// that hold them and the reloads of their readers. The CA stays.
 package pki
 
 import (
@@ -23,8 +32,9 @@ type Args struct {
 	CAValidityHours   int
 	ValidityHours     int
 	EarlyRenewalHours int
-	// Rotation is part of every leaf key's identity: raising it replaces
-	// every leaf certificate and key, and only those (and their readers).
+	// Rotation is part of every leaf key's, request's and certificate's
+	// name: raising it replaces every leaf certificate and key, and only
+	// those (and, through their outputs, the files and readers using them).
 	Rotation int
 	Servers  []Server
 }
@@ -40,7 +50,10 @@ type PKI struct {
 	pulumi.ResourceState
 
 	CACertPem pulumi.StringOutput `pulumi:"caCertPem"`
-	certs     map[string]*Cert
+	// RenewalDue lists the leaf certificates inside their early-renewal
+	// window: the operator raises pki.rotation to replace them.
+	RenewalDue pulumi.StringArrayOutput `pulumi:"renewalDue"`
+	certs      map[string]*Cert
 }
 
 // New creates the CA and one certificate per server.
@@ -72,33 +85,56 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	p.CACertPem = ca.CertPem
 	servers := append([]Server{}, args.Servers...)
 	sort.Slice(servers, func(i, j int) bool { return servers[i].Name < servers[j].Name })
+	var due []any
+	var dueNames []string
 	for _, s := range servers {
-		c, err := issue(ctx, fmt.Sprintf("%s-%s", name, s.Name), s, args, caKey, ca, parent)
+		if s.Name == "" || len(s.DNSNames) == 0 || p.certs[s.Name] != nil {
+			return nil, fmt.Errorf("pki %s: server %q needs a unique name and at least one DNS name", name, s.Name)
+		}
+		c, ready, err := issue(ctx, name, s, args, caKey, ca, parent)
 		if err != nil {
 			return nil, err
 		}
 		p.certs[s.Name] = c
+		due = append(due, ready)
+		dueNames = append(dueNames, s.Name)
 	}
-	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{"caCertPem": ca.CertPem})
+	p.RenewalDue = pulumi.All(due...).ApplyT(func(ready []any) []string {
+		out := []string{}
+		for i, r := range ready {
+			if b, _ := r.(bool); b {
+				out = append(out, dueNames[i])
+			}
+		}
+		return out
+	}).(pulumi.StringArrayOutput)
+	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{"caCertPem": ca.CertPem, "renewalDue": p.RenewalDue})
 }
 
-func issue(ctx *pulumi.Context, name string, s Server, args Args, caKey *tls.PrivateKey, ca *tls.SelfSignedCert, parent pulumi.ResourceOption) (*Cert, error) {
-	key, err := tls.NewPrivateKey(ctx, fmt.Sprintf("%s-key-r%d", name, args.Rotation), &tls.PrivateKeyArgs{
+// LeafName is the resource name of a leaf's kind ("key", "csr", "cert") at a
+// rotation: the rotation is part of the name, so a new one means new resources.
+func LeafName(pkiName, server, kind string, rotation int) string {
+	return fmt.Sprintf("%s-%s-%s-r%d", pkiName, server, kind, rotation)
+}
+
+func issue(ctx *pulumi.Context, pkiName string, s Server, args Args, caKey *tls.PrivateKey, ca *tls.SelfSignedCert, parent pulumi.ResourceOption) (*Cert, pulumi.BoolOutput, error) {
+	leaf := func(kind string) string { return LeafName(pkiName, s.Name, kind, args.Rotation) }
+	key, err := tls.NewPrivateKey(ctx, leaf("key"), &tls.PrivateKeyArgs{
 		Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256"),
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.BoolOutput{}, err
 	}
-	csr, err := tls.NewCertRequest(ctx, name+"-csr", &tls.CertRequestArgs{
+	csr, err := tls.NewCertRequest(ctx, leaf("csr"), &tls.CertRequestArgs{
 		PrivateKeyPem: key.PrivateKeyPem,
 		Subject:       &tls.CertRequestSubjectArgs{CommonName: pulumi.String(s.DNSNames[0]), Organization: pulumi.String(args.Organization)},
 		DnsNames:      pulumi.ToStringArray(s.DNSNames),
 		IpAddresses:   pulumi.ToStringArray(s.IPs),
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.BoolOutput{}, err
 	}
-	cert, err := tls.NewLocallySignedCert(ctx, name+"-cert", &tls.LocallySignedCertArgs{
+	cert, err := tls.NewLocallySignedCert(ctx, leaf("cert"), &tls.LocallySignedCertArgs{
 		CertRequestPem:      csr.CertRequestPem,
 		CaPrivateKeyPem:     caKey.PrivateKeyPem,
 		CaCertPem:           ca.CertPem,
@@ -107,9 +143,9 @@ func issue(ctx *pulumi.Context, name string, s Server, args Args, caKey *tls.Pri
 		AllowedUses:         pulumi.ToStringArray([]string{"digital_signature", "key_encipherment", "server_auth", "client_auth"}),
 	}, parent)
 	if err != nil {
-		return nil, err
+		return nil, pulumi.BoolOutput{}, err
 	}
-	return &Cert{CertPem: cert.CertPem, KeyPem: pulumi.ToSecret(key.PrivateKeyPem).(pulumi.StringOutput)}, nil
+	return &Cert{CertPem: cert.CertPem, KeyPem: pulumi.ToSecret(key.PrivateKeyPem).(pulumi.StringOutput)}, cert.ReadyForRenewal, nil
 }
 
 // Cert returns the certificate issued for name, or nil.

@@ -30,6 +30,8 @@ type Resource struct {
 	DependsOn []string
 	Custom    bool
 	Inputs    resource.PropertyMap
+	// DeleteBeforeReplace: a replacement removes this resource first.
+	DeleteBeforeReplace bool
 }
 
 // Options say which project, stack and config to run with.
@@ -166,6 +168,7 @@ func (m *monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	m.resources = append(m.resources, Resource{
 		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent, Provider: provider,
 		DependsOn: deps, Custom: args.Custom, Inputs: args.Inputs.Copy(),
+		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
 	})
 	m.mu.Unlock()
 

@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Container layout: the host directory Dir is mounted read-only at MountDir.
+const (
+	ContainerName = "nginx"
+	MountDir      = "/etc/nginx/aurigraph"
+	ConfPath      = MountDir + "/conf/nginx.conf"
+	CertPath      = MountDir + "/tls/edge.crt"
+	KeyPath       = MountDir + "/tls/edge.key"
+	CAPath        = MountDir + "/tls/ca.crt"
+	HtpasswdPath  = MountDir + "/auth/htpasswd"
+	// UID is the nginx user of the official image; the container runs as it.
+	UID = 101
+	// DockerDNS is Docker's embedded resolver on user-defined networks.
+	DockerDNS = "127.0.0.11"
+)
+
+// ReloadCommand tests the configuration first (under `set -e` a failed test
+// stops the step and nginx keeps serving the previous one); the reload is
+// graceful: in-flight requests finish on the old workers.
+const ReloadCommand = "docker exec " + ContainerName + " nginx -c " + ConfPath + " -t\n  docker exec " + ContainerName + " nginx -c " + ConfPath + " -s reload"
+
+// GatewayArgs configures the edge.
+type GatewayArgs struct {
+	Host      *host.Host
+	Image     pulumi.StringInput
+	Network   string
+	Resources container.Resources
+	// Dir is the gateway's directory on the host, e.g. /srv/aurigraph/nginx.
+	Dir string
+	// Config is the rendered configuration's values; paths, listen ports
+	// and resolver are filled in by the component.
+	Config Values
+	// TLS material for the public names (issued by the stack's CA or
+	// supplied by the operator), the CA that signs internal upstreams, and
+	// the htpasswd lines of the monitoring UIs. All kept secret.
+	Certificate pulumi.StringInput
+	PrivateKey  pulumi.StringInput
+	CACert      pulumi.StringInput
+	Htpasswd    pulumi.StringInput
+	// DependsOn are the upstream containers (the application replicas) that
+	// should exist before nginx starts.
+	DependsOn []pulumi.Resource
+}
+
+// Gateway is the nginx edge.
+type Gateway struct {
+	pulumi.ResourceState
+
+	ContainerName pulumi.StringOutput `pulumi:"containerName"`
+	ConfigHash    pulumi.StringOutput `pulumi:"configHash"`
+}
+
+// ProductionValues fills what is fixed inside the container: public ports on
+// every address, file paths, Docker's DNS and the nginx 1.27 features.
+func ProductionValues(v Values) Values {
+	v.ListenAddress, v.HTTPPort, v.HTTPSPort = "", 80, 443
+	v.CertPath, v.KeyPath, v.CAPath, v.HtpasswdPath = CertPath, KeyPath, CAPath, HtpasswdPath
+	v.AccessLog, v.ErrorLog = "/dev/stdout", "/dev/stderr"
+	v.PidPath, v.TempDir = "/tmp/nginx.pid", "/var/cache/nginx"
+	v.Resolver, v.Modern, v.User = DockerDNS, true, ""
+	return v
+}
+
+// NewGateway writes the configuration and TLS files and runs nginx. A change
+// of weights, replicas, limits or certificates rewrites files and reloads
+// nginx; the container itself never depends on their content.
+func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulumi.ResourceOption) (*Gateway, error) {
+	if args.Host == nil || args.Dir == "" || args.Certificate == nil || args.PrivateKey == nil || args.CACert == nil || args.Htpasswd == nil {
+		return nil, fmt.Errorf("gateway %s: host, dir, certificate, key, CA and htpasswd are required", name)
+	}
+	g := &Gateway{}
+	if err := ctx.RegisterComponentResource("aurigraph:gateway:Gateway", name, g, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(g)
+	conf, err := Render(ProductionValues(args.Config))
+	if err != nil {
+		return nil, err
+	}
+	files, err := configfile.New(ctx, name+"-conf", configfile.Args{
+		Host: args.Host,
+		Files: []configfile.File{{
+			Path: path.Join(args.Dir, "conf", "nginx.conf"), Content: conf,
+			Owner: fmt.Sprintf("%d:%d", UID, UID), Mode: "0640",
+		}},
+		Container: ContainerName,
+		Reload:    ReloadCommand,
+	}, parent, pulumi.DependsOn(args.DependsOn))
+	if err != nil {
+		return nil, err
+	}
+	owner := fmt.Sprintf("%d:%d", UID, UID)
+	secrets := []struct {
+		id, rel, mode string
+		content       pulumi.StringInput
+	}{
+		{"tls-cert", "tls/edge.crt", "0600", args.Certificate},
+		{"tls-key", "tls/edge.key", "0600", args.PrivateKey},
+		{"tls-ca", "tls/ca.crt", "0644", args.CACert},
+		{"htpasswd", "auth/htpasswd", "0600", args.Htpasswd},
+	}
+	var written []pulumi.Resource
+	for _, s := range secrets {
+		w, err := configfile.NewSecret(ctx, name+"-"+s.id, configfile.SecretArgs{
+			Host: args.Host, Path: path.Join(args.Dir, s.rel), Content: s.content, Owner: owner, Mode: s.mode,
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		written = append(written, w)
+	}
+	// nginx reads certificates at (re)load only: a new certificate or key
+	// (rotation, operator renewal) reloads it. The htpasswd file is read per
+	// request and needs no reload.
+	tlsDigest := pulumi.All(args.Certificate, args.PrivateKey, args.CACert).ApplyT(func(v []any) string {
+		sum := sha256.New()
+		for _, s := range v {
+			fmt.Fprintf(sum, "%s\x00", s)
+		}
+		return hex.EncodeToString(sum.Sum(nil))
+	}).(pulumi.StringOutput)
+	script := "set -eu\n" + configfile.ReloadScript(ContainerName, ReloadCommand)
+	if _, err := remote.NewCommand(ctx, name+"-tls-reload", &remote.CommandArgs{
+		Connection: args.Host.Connection,
+		Create:     pulumi.String(script),
+		Update:     pulumi.String(script),
+		Triggers:   pulumi.Array{pulumi.ToSecret(tlsDigest)},
+	}, parent, pulumi.DependsOn(written[:3])); err != nil {
+		return nil, err
+	}
+	c, err := container.New(ctx, name, container.Spec{
+		Service:  "nginx",
+		Name:     ContainerName,
+		Image:    args.Image,
+		Network:  args.Network,
+		Resource: args.Resources,
+		// The edge is public by design: the only published ports of the platform.
+		Ports: []container.Port{
+			{Internal: 80, External: 80, IP: "0.0.0.0"},
+			{Internal: 443, External: 443, IP: "0.0.0.0"},
+		},
+		// Unprivileged (uid 101) with no capability: Docker lets containers
+		// bind ports below 1024 (net.ipv4.ip_unprivileged_port_start=0).
+		User:           owner,
+		ReadOnlyRootFS: true,
+		Tmpfs: map[string]string{
+			"/var/cache/nginx": fmt.Sprintf("rw,noexec,nosuid,size=256m,uid=%d,gid=%d", UID, UID),
+			"/tmp":             fmt.Sprintf("rw,noexec,nosuid,size=16m,uid=%d,gid=%d", UID, UID),
+		},
+		Command: []string{"nginx", "-c", ConfPath, "-g", "daemon off;"},
+		Mounts:  []container.Mount{{HostPath: args.Dir, Target: MountDir, ReadOnly: true}},
+		Health: container.Health{
+			Test: []string{"CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/healthz"},
+		},
+	}, parent, pulumi.Provider(args.Host.Docker),
+		pulumi.DependsOn(append(append(append([]pulumi.Resource{}, files.Copies...), written...), args.DependsOn...)))
+	if err != nil {
+		return nil, err
+	}
+	g.ContainerName = c.Name
+	g.ConfigHash = pulumi.String(files.Hash).ToStringOutput()
+	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{
+		"containerName": g.ContainerName,
+		"configHash":    g.ConfigHash,
+	})
+}
