@@ -1,0 +1,317 @@
+// Package postgres deploys PostgreSQL, its Prometheus exporter and its
+// backups (hourly dumps with rotation, a pre-deployment dump before every
+// application release, a monthly recovery drill) on one host.
+package postgres
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"time"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Names and in-container paths the other services and scripts rely on.
+const (
+	ContainerName = "postgres"
+	ExporterName  = "postgres-exporter"
+	Port          = 5432
+	ExporterPort  = 9187
+	Database      = "aurigraph"
+	User          = "aurigraph"
+	// UID/GID of the postgres user in the alpine image: the data directory's owner.
+	UID = 70
+	GID = 70
+
+	confMount = "/etc/postgresql"
+	dataMount = "/var/lib/postgresql/data"
+)
+
+// Args configure one PostgreSQL deployment. Every value is plain data
+// computed by the wiring, except the images and the password.
+type Args struct {
+	Host             *host.Host
+	Network          string
+	Image            pulumi.StringInput // postgres (alpine)
+	ExporterImage    pulumi.StringInput
+	Resources        container.Resources
+	ExporterResource container.Resources
+	Password         pulumi.StringInput // secret
+	// ServiceDir holds conf/, data/, bin/ and backups/ on the host.
+	ServiceDir string
+	// Connection sizing: AppReplicas × PoolMaxSize + Headroom.
+	AppReplicas int
+	PoolMaxSize int
+	Headroom    int
+	Retention   Retention
+	// ReleaseImages are the application images (distinct, sorted): a change
+	// triggers the pre-deployment backup.
+	ReleaseImages []string
+	// DependsOn are what the containers wait for besides the config (the network).
+	DependsOn []pulumi.Resource
+}
+
+// Retention is how many scheduled dumps to keep per period, and how many
+// pre-deployment dumps.
+type Retention struct {
+	Hourly, Daily, Weekly, Monthly, PreDeploy int
+}
+
+// Postgres is the deployed database with its exporter and backups.
+type Postgres struct {
+	pulumi.ResourceState
+
+	ContainerName pulumi.StringOutput `pulumi:"containerName"`
+	HostName      pulumi.StringOutput `pulumi:"host"`
+	Address       pulumi.StringOutput `pulumi:"address"`
+	ExporterAddr  pulumi.StringOutput `pulumi:"exporterAddress"`
+	BackupDir     pulumi.StringOutput `pulumi:"backupDir"`
+
+	// Container is the database container.
+	Container pulumi.Resource
+	// PreDeployBackup runs before every application release: application
+	// containers depend on it.
+	PreDeployBackup pulumi.Resource
+}
+
+// Dirs are the host directories the deployment needs under serviceDir.
+func Dirs(serviceDir string) []host.Dir {
+	return []host.Dir{
+		{Path: serviceDir, UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(serviceDir, "conf"), UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(serviceDir, "data"), UID: UID, GID: GID, Mode: "0700"},
+		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0750"},
+		{Path: path.Join(serviceDir, "backups"), UID: 0, GID: 0, Mode: "0700"},
+	}
+}
+
+// Scripts are the backup, restore and drill scripts' values for a deployment.
+func Scripts(serviceDir string, r Retention) ScriptValues {
+	return ScriptValues{
+		Container: ContainerName, Database: Database, User: User,
+		BackupDir: path.Join(serviceDir, "backups"), Prefix: Database, Compress: 6, WaitSecond: 120,
+		KeepHourly: r.Hourly, KeepDaily: r.Daily, KeepWeekly: r.Weekly, KeepMonthly: r.Monthly,
+		KeepPreDeploy: r.PreDeploy, DrillDatabase: Database + "_drill",
+	}
+}
+
+// ReleaseTriggers are the pre-deployment backup's triggers: the distinct
+// application images, sorted, so a new release (and only that) re-runs it.
+func ReleaseTriggers(images []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, img := range images {
+		if img != "" && !seen[img] {
+			seen[img] = true
+			out = append(out, img)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NewPostgres deploys the database, its exporter, its configuration and its backups.
+func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Postgres, error) {
+	if args.Host == nil || args.Host.Docker == nil {
+		return nil, fmt.Errorf("postgres %s: a host with a Docker provider is required", name)
+	}
+	if args.Password == nil {
+		return nil, fmt.Errorf("postgres %s: the password is required", name)
+	}
+	p := &Postgres{}
+	if err := ctx.RegisterComponentResource("aurigraph:postgres:Postgres", name, p, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(p)
+	h := args.Host
+	confDir := path.Join(args.ServiceDir, "conf")
+	binDir := path.Join(args.ServiceDir, "bin")
+
+	conf, err := RenderConfig(Sizing(args.Resources.MemoryMB, args.Resources.CPUs,
+		MaxConnections(args.AppReplicas, args.PoolMaxSize, args.Headroom)))
+	if err != nil {
+		return nil, err
+	}
+	// A reload applies every setting not marked (restart) in the file;
+	// those stay pending (pg_settings.pending_restart) until an operator
+	// restarts the container in a maintenance window.
+	confFiles, err := configfile.New(ctx, name+"-conf", configfile.Args{
+		Host:      h,
+		Files:     []configfile.File{{Path: path.Join(confDir, "postgresql.conf"), Content: conf}},
+		Container: ContainerName,
+		Reload:    fmt.Sprintf("docker exec %s psql -U %s -d %s -c 'SELECT pg_reload_conf()'", ContainerName, User, Database),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	db, err := container.New(ctx, ContainerName, DatabaseSpec(args), parent,
+		pulumi.Provider(h.Docker), pulumi.DependsOn(append(append([]pulumi.Resource{}, args.DependsOn...), confFiles.Copies...)))
+	if err != nil {
+		return nil, err
+	}
+	exporter, err := container.New(ctx, ExporterName, ExporterSpec(args), parent,
+		pulumi.Provider(h.Docker), pulumi.DependsOn(append([]pulumi.Resource{db}, args.DependsOn...)))
+	if err != nil {
+		return nil, err
+	}
+
+	backup, err := newBackups(ctx, name, args, binDir, db, parent)
+	if err != nil {
+		return nil, err
+	}
+	p.Container = db
+	p.PreDeployBackup = backup
+	p.ContainerName = db.Name
+	p.HostName = pulumi.String(h.Name).ToStringOutput()
+	p.Address = pulumi.Sprintf("%s:%d", ContainerName, Port)
+	p.ExporterAddr = pulumi.Sprintf("%s:%d", exporter.Name, ExporterPort)
+	p.BackupDir = pulumi.String(path.Join(args.ServiceDir, "backups")).ToStringOutput()
+	return p, ctx.RegisterResourceOutputs(p, pulumi.Map{
+		"containerName":   p.ContainerName,
+		"host":            p.HostName,
+		"address":         p.Address,
+		"exporterAddress": p.ExporterAddr,
+		"backupDir":       p.BackupDir,
+	})
+}
+
+// DatabaseSpec is the PostgreSQL container.
+//
+// Least privilege: the container runs as the image's postgres user (70:70)
+// from the start, with every capability dropped and none added back. The
+// entrypoint only needs CHOWN/FOWNER/DAC_OVERRIDE (to chown the data
+// directory) and SETUID/SETGID (to switch to postgres with su-exec) when it
+// starts as root; the host preparation already creates the data directory
+// owned 70:70 mode 0700, and the entrypoint skips both steps for a non-root
+// user, so no capability is needed at all.
+func DatabaseSpec(a Args) container.Spec {
+	shm := a.Resources.MemoryMB / 16 // parallel queries use /dev/shm (posix DSM)
+	if shm < 128 {
+		shm = 128
+	}
+	if shm > 1024 {
+		shm = 1024
+	}
+	return container.Spec{
+		Service:  ContainerName,
+		Name:     ContainerName,
+		Image:    a.Image,
+		Network:  a.Network,
+		Resource: a.Resources,
+		User:     fmt.Sprintf("%d:%d", UID, GID),
+		Env: map[string]string{
+			"POSTGRES_DB":   Database,
+			"POSTGRES_USER": User,
+			// initdb's host rule: passwords only, SCRAM (never trust/md5).
+			"POSTGRES_INITDB_ARGS":      "--auth-host=scram-sha-256 --data-checksums",
+			"POSTGRES_HOST_AUTH_METHOD": "scram-sha-256",
+			"PGDATA":                    dataMount + "/pgdata",
+		},
+		SecretEnv: map[string]pulumi.StringInput{"POSTGRES_PASSWORD": a.Password},
+		Command:   []string{"postgres", "-c", "config_file=" + confMount + "/postgresql.conf"},
+		// No Ports: internal only, reached as postgres:5432 on the overlay.
+		Mounts: []container.Mount{
+			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
+			{HostPath: path.Join(a.ServiceDir, "conf"), Target: confMount, ReadOnly: true},
+		},
+		ReadOnlyRootFS: true,
+		Tmpfs: map[string]string{
+			"/var/run/postgresql": fmt.Sprintf("rw,noexec,nosuid,size=16m,uid=%d,gid=%d,mode=0775", UID, GID),
+			"/tmp":                "rw,noexec,nosuid,size=256m,mode=1777",
+		},
+		ShmSizeMB: shm,
+		Health: container.Health{
+			Test:        []string{"CMD", "pg_isready", "-U", User, "-d", Database},
+			Interval:    10 * time.Second,
+			Timeout:     5 * time.Second,
+			StartPeriod: 60 * time.Second,
+			Retries:     5,
+		},
+		// Dependents (the exporter, the pre-deployment backup, hence the
+		// application) start once the database answers.
+		WaitHealthy: true,
+	}
+}
+
+// ExporterSpec is the postgres_exporter sidecar: the password travels as a
+// secret variable, the rest of the DSN as plain ones.
+func ExporterSpec(a Args) container.Spec {
+	return container.Spec{
+		Service:  ContainerName,
+		Name:     ExporterName,
+		Image:    a.ExporterImage,
+		Network:  a.Network,
+		Resource: a.ExporterResource,
+		Env: map[string]string{
+			"DATA_SOURCE_URI":  fmt.Sprintf("%s:%d/%s?sslmode=disable", ContainerName, Port, Database),
+			"DATA_SOURCE_USER": User,
+		},
+		SecretEnv:      map[string]pulumi.StringInput{"DATA_SOURCE_PASS": a.Password},
+		Command:        []string{fmt.Sprintf("--web.listen-address=:%d", ExporterPort)},
+		ReadOnlyRootFS: true,
+		// The image is busybox-based: wget is there.
+		Health: container.Health{
+			Test:     []string{"CMD", "wget", "-q", "-O", "/dev/null", fmt.Sprintf("http://127.0.0.1:%d/metrics", ExporterPort)},
+			Interval: 30 * time.Second,
+			Timeout:  10 * time.Second,
+		},
+	}
+}
+
+// newBackups installs the scripts and their timers and creates the
+// pre-deployment backup, which it returns.
+func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, error) {
+	sv := Scripts(a.ServiceDir, a.Retention)
+	var files []configfile.File
+	for _, s := range []struct {
+		file   string
+		render func(ScriptValues) (string, error)
+	}{{"backup.sh", RenderBackup}, {"restore.sh", RenderRestore}, {"drill.sh", RenderDrill}} {
+		content, err := s.render(sv)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, configfile.File{Path: path.Join(binDir, s.file), Content: content})
+	}
+	scripts, err := configfile.New(ctx, name+"-scripts", configfile.Args{Host: a.Host, Files: files}, parent)
+	if err != nil {
+		return nil, err
+	}
+	schedule, err := RenderSchedule(ScheduleValues{BinDir: binDir, BackupEvery: "hourly", DrillEvery: "monthly"})
+	if err != nil {
+		return nil, err
+	}
+	unschedule, err := RenderUnschedule()
+	if err != nil {
+		return nil, err
+	}
+	// bash -s reads the script from stdin: no quoting of a script inside a command line.
+	if _, err := remote.NewCommand(ctx, name+"-backup-timers", &remote.CommandArgs{
+		Connection: a.Host.Connection,
+		Create:     pulumi.String("bash -s"),
+		Update:     pulumi.String("bash -s"),
+		Stdin:      pulumi.String(schedule),
+		Delete:     pulumi.String(unschedule),
+		Triggers:   pulumi.Array{pulumi.String(configfile.Hash(append(files, configfile.File{Path: "schedule", Content: schedule})))},
+	}, parent, pulumi.DependsOn(scripts.Copies)); err != nil {
+		return nil, err
+	}
+	backupCmd := fmt.Sprintf("bash %s predeploy", path.Join(binDir, "backup.sh"))
+	var triggers pulumi.Array
+	for _, img := range ReleaseTriggers(a.ReleaseImages) {
+		triggers = append(triggers, pulumi.String(img))
+	}
+	return remote.NewCommand(ctx, name+"-predeploy-backup", &remote.CommandArgs{
+		Connection: a.Host.Connection,
+		Create:     pulumi.String(backupCmd),
+		Update:     pulumi.String(backupCmd),
+		Triggers:   triggers,
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{db}, scripts.Copies...)))
+}

@@ -1,0 +1,187 @@
+package postgres
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"math"
+	"strings"
+	"text/template"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var templates = template.Must(template.New("postgres").Funcs(template.FuncMap{
+	"shq": ShellQuote,
+}).ParseFS(templateFS, "templates/*.tmpl"))
+
+// ShellQuote quotes s for a POSIX shell: the rendered scripts embed paths
+// and names, and a quote in them must not become shell syntax.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ConfigValues are the plain numbers postgresql.conf is rendered from.
+type ConfigValues struct {
+	Port           int
+	MaxConnections int
+	// Memory sizing, in megabytes, derived from the container memory limit.
+	SharedBuffersMB      int
+	EffectiveCacheMB     int
+	MaintenanceWorkMemMB int
+	WorkMemMB            int
+	// Parallelism, derived from the container CPU limit.
+	MaxWorkerProcesses   int
+	MaxParallelWorkers   int
+	MaxParallelPerGather int
+	// SlowQueryMs logs statements slower than the SPEC's DB query target.
+	SlowQueryMs int
+}
+
+// MaxConnections sizes max_connections for the application: every replica
+// can open its whole pool at once, plus headroom for the exporter, backups,
+// the recovery drill, Vault's database engine and operators.
+func MaxConnections(replicas, poolMax, headroom int) int {
+	return replicas*poolMax + headroom
+}
+
+// Sizing derives the memory and parallelism settings from the container
+// limits. shared_buffers is the usual quarter of memory; the page cache the
+// planner may count on is what is left after it (three quarters), and
+// work_mem is split so every connection can run two sorts at once without
+// leaving the container limit.
+func Sizing(memoryMB int, cpus float64, maxConnections int) ConfigValues {
+	shared := memoryMB / 4
+	work := (memoryMB - shared) / (maxConnections * 2)
+	if work < 4 {
+		work = 4 // PostgreSQL's default: below it sorts spill to disk
+	}
+	maint := memoryMB / 16
+	if maint > 1024 {
+		maint = 1024
+	}
+	cores := int(math.Ceil(cpus))
+	if cores < 1 {
+		cores = 1
+	}
+	perGather := cores / 2
+	if perGather < 1 {
+		perGather = 1
+	}
+	workers := cores * 2
+	if workers < 8 {
+		workers = 8
+	}
+	return ConfigValues{
+		Port:                 5432,
+		MaxConnections:       maxConnections,
+		SharedBuffersMB:      shared,
+		EffectiveCacheMB:     memoryMB * 3 / 4,
+		MaintenanceWorkMemMB: maint,
+		WorkMemMB:            work,
+		MaxWorkerProcesses:   workers,
+		MaxParallelWorkers:   cores,
+		MaxParallelPerGather: perGather,
+		SlowQueryMs:          50,
+	}
+}
+
+// RenderConfig renders postgresql.conf.
+func RenderConfig(v ConfigValues) (string, error) {
+	if v.MaxConnections <= 0 || v.SharedBuffersMB <= 0 || v.Port <= 0 {
+		return "", fmt.Errorf("postgresql.conf: max connections, shared buffers and port are required")
+	}
+	return render("postgresql.conf.tmpl", v)
+}
+
+// ScriptValues parameterise the backup, restore and drill scripts. Every
+// value is a default the environment can override (PSQL, PG_DUMP,
+// PG_RESTORE, BACKUP_DIR, ...), so the same scripts run against a local
+// PostgreSQL in tests and against the container on the host.
+type ScriptValues struct {
+	Container  string // container the default commands exec into
+	Database   string
+	User       string
+	BackupDir  string
+	Prefix     string // dump file name prefix
+	Compress   int    // pg_dump compression level (custom format, zlib)
+	WaitSecond int    // how long to wait for the server to accept connections
+	// Rotation of scheduled dumps: newest per hour/day/ISO week/month.
+	KeepHourly  int
+	KeepDaily   int
+	KeepWeekly  int
+	KeepMonthly int
+	// KeepPreDeploy pre-deployment dumps are kept apart from the rotation,
+	// so an hourly run right after a release never deletes the dump taken
+	// just before it.
+	KeepPreDeploy int
+	DrillDatabase string
+}
+
+// Validate reports values that would make a script unsafe.
+func (v ScriptValues) Validate() error {
+	var p []string
+	if v.Container == "" || v.Database == "" || v.User == "" || v.Prefix == "" || v.DrillDatabase == "" {
+		p = append(p, "container, database, user, prefix and drill database are required")
+	}
+	if !strings.HasPrefix(v.BackupDir, "/") {
+		p = append(p, "backup dir must be absolute")
+	}
+	if v.DrillDatabase == v.Database {
+		p = append(p, "the drill must not restore over the live database")
+	}
+	if v.KeepHourly < 0 || v.KeepDaily < 0 || v.KeepWeekly < 0 || v.KeepMonthly < 0 || v.KeepPreDeploy < 1 {
+		p = append(p, "retention counts must be >= 0 and at least one pre-deployment dump is kept")
+	}
+	if v.Compress < 1 || v.Compress > 9 {
+		p = append(p, "compression level must be 1..9")
+	}
+	if len(p) > 0 {
+		return fmt.Errorf("postgres scripts: %s", strings.Join(p, "; "))
+	}
+	return nil
+}
+
+// RenderBackup renders backup.sh: dump (scheduled|predeploy) then rotate, or rotate only.
+func RenderBackup(v ScriptValues) (string, error) { return renderScript("backup.sh.tmpl", v) }
+
+// RenderRestore renders restore.sh: restore a dump into a database.
+func RenderRestore(v ScriptValues) (string, error) { return renderScript("restore.sh.tmpl", v) }
+
+// RenderDrill renders drill.sh: restore the latest dump into a scratch database and verify it.
+func RenderDrill(v ScriptValues) (string, error) { return renderScript("drill.sh.tmpl", v) }
+
+// ScheduleValues place the systemd units that run the scripts.
+type ScheduleValues struct {
+	BinDir      string // where backup.sh and drill.sh are installed
+	BackupEvery string // systemd OnCalendar, e.g. hourly
+	DrillEvery  string // systemd OnCalendar, e.g. monthly
+}
+
+// RenderSchedule renders the idempotent installer of the backup (hourly)
+// and recovery drill (monthly) systemd timers.
+func RenderSchedule(v ScheduleValues) (string, error) {
+	if !strings.HasPrefix(v.BinDir, "/") || v.BackupEvery == "" || v.DrillEvery == "" {
+		return "", fmt.Errorf("schedule: an absolute bin dir and both calendars are required")
+	}
+	return render("schedule.sh.tmpl", v)
+}
+
+// RenderUnschedule renders the removal of the timers (the installer's delete step).
+func RenderUnschedule() (string, error) { return render("unschedule.sh.tmpl", nil) }
+
+func renderScript(name string, v ScriptValues) (string, error) {
+	if err := v.Validate(); err != nil {
+		return "", err
+	}
+	return render(name, v)
+}
+
+func render(name string, v any) (string, error) {
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, v); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

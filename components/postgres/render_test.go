@@ -1,0 +1,158 @@
+package postgres
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/container"
+)
+
+func TestMaxConnectionsCoversEveryPool(t *testing.T) {
+	// 25 replicas with pools of 30 and 20 spare connections.
+	assert.Equal(t, 25*30+20, MaxConnections(25, 30, 20))
+	assert.Equal(t, 20, MaxConnections(0, 30, 20))
+}
+
+func TestSizingFollowsTheLimits(t *testing.T) {
+	v := Sizing(8192, 4, 770)
+	assert.Equal(t, 8192/4, v.SharedBuffersMB)
+	assert.Equal(t, 8192*3/4, v.EffectiveCacheMB)
+	assert.Equal(t, 512, v.MaintenanceWorkMemMB)
+	assert.Equal(t, 4, v.WorkMemMB, "never below PostgreSQL's default")
+	assert.LessOrEqual(t, v.SharedBuffersMB+v.WorkMemMB*v.MaxConnections, 8192+4*770, "pools fit beside shared buffers")
+	assert.Equal(t, 4, v.MaxParallelWorkers)
+	assert.Equal(t, 2, v.MaxParallelPerGather)
+
+	small := Sizing(4096, 2, 120)
+	assert.Equal(t, 1024, small.SharedBuffersMB)
+	assert.Equal(t, (4096-1024)/240, small.WorkMemMB)
+	assert.Equal(t, 1, Sizing(1024, 0.5, 10).MaxParallelPerGather)
+}
+
+func TestRenderConfig(t *testing.T) {
+	v := Sizing(8192, 4, MaxConnections(25, 30, 20))
+	out, err := RenderConfig(v)
+	require.NoError(t, err)
+	for _, want := range []string{
+		"max_connections = 770",
+		"shared_buffers = 2048MB",
+		"effective_cache_size = 6144MB",
+		fmt.Sprintf("work_mem = %dMB", v.WorkMemMB),
+		"password_encryption = scram-sha-256",
+		"log_destination = 'stderr'",
+		"logging_collector = off",
+		"log_min_duration_statement = 50",
+		"port = 5432",
+		"listen_addresses = '*'",
+	} {
+		assert.Contains(t, out, want)
+	}
+	again, err := RenderConfig(v)
+	require.NoError(t, err)
+	assert.Equal(t, out, again, "deterministic")
+	assert.NotContains(t, out, "<no value>")
+
+	_, err = RenderConfig(ConfigValues{})
+	assert.Error(t, err)
+}
+
+func TestRenderScripts(t *testing.T) {
+	v := Scripts("/srv/aurigraph/postgres", Retention{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12, PreDeploy: 10})
+	for name, render := range map[string]func(ScriptValues) (string, error){
+		"backup": RenderBackup, "restore": RenderRestore, "drill": RenderDrill,
+	} {
+		out, err := render(v)
+		require.NoError(t, err, name)
+		assert.True(t, strings.HasPrefix(out, "#!/usr/bin/env bash\n"), name)
+		assert.Contains(t, out, "BACKUP_DIR=${BACKUP_DIR:-'/srv/aurigraph/postgres/backups'}", name)
+		assert.Contains(t, out, `PSQL=${PSQL:-"docker exec -i $CONTAINER psql -U $DB_USER"}`, name)
+		assert.Contains(t, out, "CONTAINER=${CONTAINER:-'postgres'}", name)
+		assert.NotContains(t, out, "<no value>", name)
+		again, _ := render(v)
+		assert.Equal(t, out, again, "%s is deterministic", name)
+	}
+	backup, _ := RenderBackup(v)
+	for _, want := range []string{"KEEP_HOURLY=${KEEP_HOURLY:-24}", "KEEP_DAILY=${KEEP_DAILY:-7}",
+		"KEEP_WEEKLY=${KEEP_WEEKLY:-4}", "KEEP_MONTHLY=${KEEP_MONTHLY:-12}", "KEEP_PREDEPLOY=${KEEP_PREDEPLOY:-10}",
+		"--format=custom", "COMPRESS=${COMPRESS:-6}"} {
+		assert.Contains(t, backup, want)
+	}
+	drill, _ := RenderDrill(v)
+	assert.Contains(t, drill, "DRILL_DB=${DRILL_DB:-'aurigraph_drill'}")
+}
+
+func TestScriptValuesRefuseUnsafeValues(t *testing.T) {
+	ok := Scripts("/srv/x/postgres", Retention{Hourly: 1, PreDeploy: 1})
+	require.NoError(t, ok.Validate())
+	for name, mutate := range map[string]func(*ScriptValues){
+		"drill over live": func(v *ScriptValues) { v.DrillDatabase = v.Database },
+		"relative dir":    func(v *ScriptValues) { v.BackupDir = "backups" },
+		"negative keep":   func(v *ScriptValues) { v.KeepDaily = -1 },
+		"no predeploy":    func(v *ScriptValues) { v.KeepPreDeploy = 0 },
+		"compression":     func(v *ScriptValues) { v.Compress = 0 },
+	} {
+		v := ok
+		mutate(&v)
+		_, err := RenderBackup(v)
+		assert.Error(t, err, name)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	assert.Equal(t, `'a b'`, ShellQuote("a b"))
+	assert.Equal(t, `'it'\''s'`, ShellQuote("it's"))
+}
+
+func TestRenderSchedule(t *testing.T) {
+	out, err := RenderSchedule(ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin", BackupEvery: "hourly", DrillEvery: "monthly"})
+	require.NoError(t, err)
+	assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/backup.sh scheduled")
+	assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/drill.sh")
+	assert.Contains(t, out, "OnCalendar=hourly")
+	assert.Contains(t, out, "OnCalendar=monthly")
+	assert.Contains(t, out, "Persistent=true")
+	_, err = RenderSchedule(ScheduleValues{BinDir: "bin"})
+	assert.Error(t, err)
+}
+
+func TestReleaseTriggers(t *testing.T) {
+	assert.Equal(t, []string{"a:1", "b:2"}, ReleaseTriggers([]string{"b:2", "a:1", "b:2", ""}))
+	assert.Empty(t, ReleaseTriggers(nil))
+}
+
+func TestSpecs(t *testing.T) {
+	a := Args{Network: "aurigraph-network", ServiceDir: "/srv/aurigraph/postgres",
+		Resources:        container.Resources{CPUs: 4, CPUsReservation: 2, MemoryMB: 8192, MemoryReservationMB: 4096},
+		ExporterResource: container.Resources{CPUs: 0.5, CPUsReservation: 0.1, MemoryMB: 256, MemoryReservationMB: 64}}
+	db := DatabaseSpec(a)
+	assert.Empty(t, db.Ports)
+	assert.Empty(t, db.CapAdd)
+	assert.Equal(t, "70:70", db.User)
+	assert.Equal(t, []string{"postgres", "-c", "config_file=/etc/postgresql/postgresql.conf"}, db.Command)
+	assert.Contains(t, db.Mounts, container.Mount{HostPath: "/srv/aurigraph/postgres/conf", Target: "/etc/postgresql", ReadOnly: true})
+	assert.Contains(t, db.Mounts, container.Mount{HostPath: "/srv/aurigraph/postgres/data", Target: "/var/lib/postgresql/data"})
+	assert.Equal(t, "pg_isready", db.Health.Test[1])
+	assert.Contains(t, db.SecretEnv, "POSTGRES_PASSWORD")
+	assert.NotContains(t, db.Env, "POSTGRES_PASSWORD")
+
+	exp := ExporterSpec(a)
+	assert.Empty(t, exp.Ports)
+	assert.Contains(t, exp.SecretEnv, "DATA_SOURCE_PASS")
+	assert.Equal(t, "postgres:5432/aurigraph?sslmode=disable", exp.Env["DATA_SOURCE_URI"])
+
+	dirs := Dirs("/srv/aurigraph/postgres")
+	var data bool
+	for _, d := range dirs {
+		if d.Path == "/srv/aurigraph/postgres/data" {
+			data = true
+			assert.Equal(t, 70, d.UID)
+			assert.Equal(t, 70, d.GID)
+			assert.Equal(t, "0700", d.Mode)
+		}
+	}
+	assert.True(t, data)
+}

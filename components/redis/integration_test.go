@@ -1,0 +1,158 @@
+//go:build integration
+
+package redis
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const testPassword = "integration-only-redis-password"
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startRedis runs the container's own command line (sh -c … --requirepass
+// "$REDIS_PASSWORD") on the rendered redis.conf, bound to 127.0.0.1.
+func startRedis(t *testing.T, v ConfigValues) int {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("redis-server not found: apt-get install redis-server")
+	}
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	require.NoError(t, os.Mkdir(data, 0o700))
+	// redis reads "dir" while parsing the file: the test's data directory.
+	v.Dir = data
+	conf, err := RenderConfig(v)
+	require.NoError(t, err)
+	confPath := filepath.Join(dir, "redis.conf")
+	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
+	port := freePort(t)
+
+	spec := ServerSpec(Args{})
+	line := strings.Replace(spec.Command[2], confMount+"/redis.conf", confPath, 1) +
+		fmt.Sprintf(" --bind 127.0.0.1 --port %d --daemonize no", port)
+	args := []string{spec.Command[0], spec.Command[1], line}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("redis")
+		require.NoError(t, err, "the redis user (from the redis-server package) runs the server unprivileged")
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+			require.NoError(t, os.Chmod(d, 0o755))
+		}
+		require.NoError(t, os.Chown(data, uid, gid))
+		args = append([]string{"runuser", "-u", "redis", "--"}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "REDIS_PASSWORD="+testPassword)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return port
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("redis exited (%v): %s", err, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		require.True(t, time.Now().Before(deadline), "redis did not start: %s", logs.String())
+	}
+}
+
+// cli runs redis-cli; auth uses REDISCLI_AUTH as the health check does.
+func cli(t *testing.T, port int, auth bool, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "redis-cli", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)...)
+	cmd.Env = os.Environ()
+	if auth {
+		cmd.Env = append(cmd.Env, "REDISCLI_AUTH="+testPassword)
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	out, _ := cmd.CombinedOutput()
+	return strings.TrimSpace(string(out))
+}
+
+func TestIntegrationRedisRenderedConfig(t *testing.T) {
+	port := startRedis(t, Defaults(MaxMemoryFor(4096)))
+
+	assert.Contains(t, cli(t, port, false, "", "PING"), "NOAUTH", "a password is required")
+	assert.Equal(t, "PONG", cli(t, port, true, "", "PING"))
+	assert.Equal(t, "maxmemory\n"+strconv.Itoa(3072*1024*1024), cli(t, port, true, "", "CONFIG", "GET", "maxmemory"))
+	assert.Equal(t, "maxmemory-policy\nallkeys-lru", cli(t, port, true, "", "CONFIG", "GET", "maxmemory-policy"))
+	assert.Equal(t, "appendonly\nyes", cli(t, port, true, "", "CONFIG", "GET", "appendonly"))
+	assert.Equal(t, "save\n3600 1 300 100 60 10000", cli(t, port, true, "", "CONFIG", "GET", "save"))
+	assert.Equal(t, "protected-mode\nyes", cli(t, port, true, "", "CONFIG", "GET", "protected-mode"))
+	for _, c := range DisabledCommands {
+		assert.Contains(t, cli(t, port, true, "", c), "unknown command", c)
+	}
+
+	// The container's health check command, pointed at this port.
+	health := ServerSpec(Args{}).Health.Test[1]
+	health = strings.Replace(health, "redis-cli -h 127.0.0.1", fmt.Sprintf("redis-cli -h 127.0.0.1 -p %d", port), 1)
+	hc := exec.Command("sh", "-c", health)
+	hc.Env = append(os.Environ(), "REDIS_PASSWORD="+testPassword)
+	assert.NoError(t, hc.Run(), "health check")
+	hc = exec.Command("sh", "-c", health)
+	hc.Env = append(os.Environ(), "REDIS_PASSWORD=wrong")
+	assert.Error(t, hc.Run(), "health check fails with a wrong password")
+}
+
+func TestIntegrationRedisEvictsUnderMaxmemory(t *testing.T) {
+	const maxMB = 4
+	port := startRedis(t, Defaults(maxMB))
+	// 4000 values of 4 KiB (about 16 MiB) through one pipe.
+	var proto strings.Builder
+	val := strings.Repeat("x", 4096)
+	for i := 0; i < 4000; i++ {
+		k := fmt.Sprintf("key:%d", i)
+		fmt.Fprintf(&proto, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(k), k, len(val), val)
+	}
+	out := cli(t, port, true, proto.String(), "--pipe")
+	assert.Contains(t, out, "errors: 0", "allkeys-lru evicts instead of refusing writes: %s", out)
+
+	info := cli(t, port, true, "", "INFO", "stats")
+	var evicted int
+	for _, l := range strings.Split(info, "\n") {
+		if strings.HasPrefix(l, "evicted_keys:") {
+			evicted, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(l, "evicted_keys:")))
+		}
+	}
+	size, _ := strconv.Atoi(cli(t, port, true, "", "DBSIZE"))
+	assert.Greater(t, evicted, 0)
+	assert.Less(t, size, 4000)
+	assert.Equal(t, 4000, size+evicted)
+	t.Logf("MEASURED eviction: maxmemory %dmb, 4000 writes of 4 KiB -> %d keys kept, %d evicted", maxMB, size, evicted)
+}

@@ -1,0 +1,171 @@
+// Package redis deploys Redis (an LRU cache with persistence) and its
+// Prometheus exporter on one host.
+package redis
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Names, ports and in-container paths.
+const (
+	ContainerName = "redis"
+	ExporterName  = "redis-exporter"
+	Port          = 6379
+	ExporterPort  = 9121
+	// UID/GID of the redis user in the alpine image: the data directory's owner.
+	UID = 999
+	GID = 1000
+
+	confMount = "/usr/local/etc/redis"
+	dataMount = "/data"
+)
+
+// Args configure one Redis deployment.
+type Args struct {
+	Host             *host.Host
+	Network          string
+	Image            pulumi.StringInput
+	ExporterImage    pulumi.StringInput
+	Resources        container.Resources
+	ExporterResource container.Resources
+	Password         pulumi.StringInput // secret
+	ServiceDir       string             // holds conf/ and data/ on the host
+	// MaxMemoryMB is maxmemory, at or below the container limit (see MaxMemoryFor).
+	MaxMemoryMB int
+	// DependsOn are what the containers wait for besides the config (the network).
+	DependsOn []pulumi.Resource
+}
+
+// Redis is the deployed cache and its exporter.
+type Redis struct {
+	pulumi.ResourceState
+
+	ContainerName pulumi.StringOutput `pulumi:"containerName"`
+	HostName      pulumi.StringOutput `pulumi:"host"`
+	Address       pulumi.StringOutput `pulumi:"address"`
+	ExporterAddr  pulumi.StringOutput `pulumi:"exporterAddress"`
+}
+
+// Dirs are the host directories the deployment needs under serviceDir.
+func Dirs(serviceDir string) []host.Dir {
+	return []host.Dir{
+		{Path: serviceDir, UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(serviceDir, "conf"), UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(serviceDir, "data"), UID: UID, GID: GID, Mode: "0700"},
+	}
+}
+
+// NewRedis deploys Redis, its configuration and its exporter.
+func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Redis, error) {
+	if args.Host == nil || args.Host.Docker == nil || args.Password == nil {
+		return nil, fmt.Errorf("redis %s: a host with a Docker provider and the password are required", name)
+	}
+	if args.MaxMemoryMB <= 0 || args.MaxMemoryMB > args.Resources.MemoryMB {
+		return nil, fmt.Errorf("redis %s: maxmemory %d MB must be positive and within the %d MB container limit", name, args.MaxMemoryMB, args.Resources.MemoryMB)
+	}
+	r := &Redis{}
+	if err := ctx.RegisterComponentResource("aurigraph:redis:Redis", name, r, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(r)
+	content, err := RenderConfig(Defaults(args.MaxMemoryMB))
+	if err != nil {
+		return nil, err
+	}
+	// Redis has no config reload: CONFIG SET applies the changed values
+	// that can change live; the file holds them for the next start.
+	files, err := configfile.New(ctx, name+"-conf", configfile.Args{
+		Host:      args.Host,
+		Files:     []configfile.File{{Path: path.Join(args.ServiceDir, "conf", "redis.conf"), Content: content}},
+		Container: ContainerName,
+		Reload:    fmt.Sprintf(`docker exec %s sh -c 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli CONFIG SET maxmemory %dmb'`, ContainerName, args.MaxMemoryMB),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	deps := append(append([]pulumi.Resource{}, args.DependsOn...), files.Copies...)
+	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(deps))
+	if err != nil {
+		return nil, err
+	}
+	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Host.Docker),
+		pulumi.DependsOn(append([]pulumi.Resource{c}, args.DependsOn...)))
+	if err != nil {
+		return nil, err
+	}
+	r.ContainerName = c.Name
+	r.HostName = pulumi.String(args.Host.Name).ToStringOutput()
+	r.Address = pulumi.Sprintf("%s:%d", ContainerName, Port)
+	r.ExporterAddr = pulumi.Sprintf("%s:%d", e.Name, ExporterPort)
+	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{
+		"containerName": r.ContainerName, "host": r.HostName, "address": r.Address, "exporterAddress": r.ExporterAddr,
+	})
+}
+
+// ServerSpec is the Redis container. It runs as the image's redis user
+// with no capability (the entrypoint's chown and su-exec are only for a
+// root start). redis.conf cannot read the environment, so the password
+// reaches redis-server as --requirepass from the secret variable; Redis
+// overwrites its process title, so it does not linger in the process list.
+func ServerSpec(a Args) container.Spec {
+	return container.Spec{
+		Service:   ContainerName,
+		Name:      ContainerName,
+		Image:     a.Image,
+		Network:   a.Network,
+		Resource:  a.Resources,
+		User:      fmt.Sprintf("%d:%d", UID, GID),
+		SecretEnv: map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
+		Command: []string{"sh", "-c",
+			`exec redis-server ` + confMount + `/redis.conf --requirepass "$REDIS_PASSWORD"`},
+		// No Ports: internal only, reached as redis:6379 on the overlay.
+		Mounts: []container.Mount{
+			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
+			{HostPath: path.Join(a.ServiceDir, "conf"), Target: confMount, ReadOnly: true},
+		},
+		ReadOnlyRootFS: true,
+		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=64m,mode=1777"},
+		// REDISCLI_AUTH keeps the password off redis-cli's command line.
+		Health: container.Health{
+			Test:        []string{"CMD-SHELL", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG`},
+			Interval:    10 * time.Second,
+			Timeout:     5 * time.Second,
+			StartPeriod: 30 * time.Second,
+			Retries:     5,
+		},
+		WaitHealthy: true,
+	}
+}
+
+// ExporterSpec is the redis_exporter sidecar. The image is built FROM
+// scratch (no shell, no wget), so its health check can only run the binary;
+// whether it scrapes is Prometheus' `up` for its job.
+func ExporterSpec(a Args) container.Spec {
+	return container.Spec{
+		Service:  ContainerName,
+		Name:     ExporterName,
+		Image:    a.ExporterImage,
+		Network:  a.Network,
+		Resource: a.ExporterResource,
+		User:     "59000:59000", // the image's own non-root user
+		Env: map[string]string{
+			"REDIS_ADDR":                        fmt.Sprintf("redis://%s:%d", ContainerName, Port),
+			"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": fmt.Sprintf(":%d", ExporterPort),
+		},
+		SecretEnv:      map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
+		ReadOnlyRootFS: true,
+		Health: container.Health{
+			Test:     []string{"CMD", "/redis_exporter", "-version"},
+			Interval: 30 * time.Second,
+			Timeout:  10 * time.Second,
+		},
+	}
+}

@@ -1,0 +1,57 @@
+package redis
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/container"
+)
+
+func TestMaxMemoryLeavesHeadroom(t *testing.T) {
+	assert.Equal(t, 3072, MaxMemoryFor(4096))
+	assert.Less(t, MaxMemoryFor(4096), 4096)
+}
+
+func TestRenderConfig(t *testing.T) {
+	out, err := RenderConfig(Defaults(3072))
+	require.NoError(t, err)
+	for _, want := range []string{
+		"maxmemory 3072mb", "maxmemory-policy allkeys-lru", "appendonly yes", "appendfsync everysec",
+		"save 3600 1 300 100 60 10000", "protected-mode yes", "dir /data", "port 6379",
+		`rename-command FLUSHALL ""`, `rename-command FLUSHDB ""`, `rename-command DEBUG ""`,
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.NotRegexp(t, `(?m)^\s*requirepass`, out, "the password never is in the file")
+	assert.NotContains(t, out, "rename-command CONFIG", "the exporter needs CONFIG GET")
+	again, _ := RenderConfig(Defaults(3072))
+	assert.Equal(t, out, again)
+	_, err = RenderConfig(ConfigValues{})
+	assert.Error(t, err)
+}
+
+func TestSpecs(t *testing.T) {
+	a := Args{Network: "aurigraph-network", ServiceDir: "/srv/aurigraph/redis",
+		Resources: container.Resources{CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048}}
+	s := ServerSpec(a)
+	assert.Empty(t, s.Ports)
+	assert.Empty(t, s.CapAdd)
+	assert.Equal(t, "999:1000", s.User)
+	assert.Contains(t, s.SecretEnv, "REDIS_PASSWORD")
+	assert.Empty(t, s.Env)
+	assert.Equal(t, []string{"sh", "-c", `exec redis-server /usr/local/etc/redis/redis.conf --requirepass "$REDIS_PASSWORD"`}, s.Command)
+	assert.Contains(t, s.Health.Test[1], `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli`)
+	assert.NotContains(t, s.Health.Test[1], " -a ", "no password on a command line")
+	e := ExporterSpec(a)
+	assert.Empty(t, e.Ports)
+	assert.Contains(t, e.SecretEnv, "REDIS_PASSWORD")
+	assert.Equal(t, "redis://redis:6379", e.Env["REDIS_ADDR"])
+	for _, d := range Dirs("/srv/aurigraph/redis") {
+		if d.Path == "/srv/aurigraph/redis/data" {
+			assert.Equal(t, 999, d.UID)
+			assert.Equal(t, "0700", d.Mode)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package redis_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/redis"
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
+)
+
+const containerType = "docker:index/container:Container"
+
+func array(v resource.PropertyValue) []resource.PropertyValue {
+	if v.IsArray() {
+		return v.ArrayValue()
+	}
+	return nil
+}
+
+func plainStrings(v resource.PropertyValue, out *[]string) {
+	switch {
+	case v.IsSecret():
+	case v.IsString():
+		*out = append(*out, v.StringValue())
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			plainStrings(e, out)
+		}
+	case v.IsObject():
+		for _, e := range v.ObjectValue() {
+			plainStrings(e, out)
+		}
+	case v.IsOutput():
+		plainStrings(v.OutputValue().Element, out)
+	}
+}
+
+func TestStackRedis(t *testing.T) {
+	for _, stack := range []string{"prod", "staging"} {
+		t.Run(stack, func(t *testing.T) {
+			loaded, err := stackfile.Load(filepath.Join("..", ".."), stack)
+			require.NoError(t, err)
+			s := loaded.WithPlaceholders()
+			res, err := mockrun.RunStack(stacks.Run, s)
+			require.NoError(t, err)
+
+			var hosts []stacks.Host
+			require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
+			var dataHost string
+			for _, h := range hosts {
+				if h.HasRole(stacks.RoleData) && dataHost == "" {
+					dataHost = h.Name
+				}
+			}
+			provider := res.Named("pulumi:providers:docker", dataHost+"-docker")
+			require.NotNil(t, provider)
+
+			srv := res.Named(containerType, "redis")
+			exp := res.Named(containerType, "redis-exporter")
+			require.NotNil(t, srv)
+			require.NotNil(t, exp)
+			for _, c := range []*mockrun.Resource{srv, exp} {
+				assert.Equal(t, provider.URN, c.Provider)
+				assert.Contains(t, c.Parent, "aurigraph:redis:Redis")
+				assert.Empty(t, array(c.Inputs["ports"]), "%s publishes no port", c.Name)
+				for _, e := range array(c.Inputs["envs"]) {
+					if e.IsSecret() {
+						continue
+					}
+					assert.False(t, strings.HasPrefix(e.StringValue(), "REDIS_PASSWORD="), "%s: password in clear", c.Name)
+				}
+			}
+			// SPEC: 2/1 cores, 4/2 GB (no stack overrides redis).
+			want := stacks.DefaultResources[stacks.Redis]
+			assert.Equal(t, float64(want.MemoryMB), srv.Inputs["memory"].NumberValue())
+			assert.Equal(t, float64(want.MemoryReservationMB), srv.Inputs["memoryReservation"].NumberValue())
+			assert.Equal(t, strconv.FormatFloat(want.CPUs, 'f', -1, 64), srv.Inputs["cpus"].StringValue())
+			var secretEnvs int
+			for _, e := range array(srv.Inputs["envs"]) {
+				if e.IsSecret() {
+					secretEnvs++
+					assert.True(t, strings.HasPrefix(e.SecretValue().Element.StringValue(), "REDIS_PASSWORD="))
+				}
+			}
+			assert.Equal(t, 1, secretEnvs)
+
+			// maxmemory in the delivered redis.conf stays under the limit.
+			var conf string
+			for _, r := range res.OfType("command:remote:CopyToRemote") {
+				if strings.HasSuffix(r.Inputs["remotePath"].StringValue(), "/redis/conf/redis.conf") {
+					conf = r.Inputs["source"].AssetValue().Text
+				}
+			}
+			require.NotEmpty(t, conf)
+			assert.Contains(t, conf, "maxmemory "+strconv.Itoa(redis.MaxMemoryFor(want.MemoryMB))+"mb")
+
+			var secrets []string
+			for _, k := range s.SecretKeys {
+				if v := s.Config[k]; strings.HasPrefix(v, "plan-placeholder-") {
+					secrets = append(secrets, v)
+				}
+			}
+			require.NotEmpty(t, secrets)
+			for _, r := range res.Resources {
+				var strs []string
+				plainStrings(resource.NewObjectProperty(r.Inputs), &strs)
+				for _, str := range strs {
+					for _, p := range secrets {
+						assert.NotContains(t, str, p, "%s leaks a secret", r.URN)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,110 @@
+package vault
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+//go:embed templates/vault.hcl.tmpl
+var hclTemplate string
+
+//go:embed templates/post-init.sh.tmpl
+var postInitTemplate string
+
+var (
+	hcl = template.Must(template.New("vault.hcl").Parse(hclTemplate))
+	// The post-init script carries Vault's own {{name}} templates: its Go
+	// template uses [[ ]] so those pass through untouched.
+	postInit = template.Must(template.New("post-init.sh").Delims("[[", "]]").Parse(postInitTemplate))
+)
+
+// ConfigValues are the plain values vault.hcl is rendered from.
+type ConfigValues struct {
+	APIAddr             string
+	ClusterAddr         string
+	Port                int
+	ClusterPort         int
+	StoragePath         string
+	TLSCertFile         string
+	TLSKeyFile          string
+	PrometheusRetention string
+	LogLevel            string
+}
+
+// Config is the container's vault.hcl values.
+func Config() ConfigValues {
+	return ConfigValues{
+		APIAddr:     fmt.Sprintf("https://%s:%d", ContainerName, Port),
+		ClusterAddr: fmt.Sprintf("https://%s:%d", ContainerName, ClusterPort),
+		Port:        Port, ClusterPort: ClusterPort,
+		StoragePath: dataMount,
+		TLSCertFile: tlsMount + "/" + certFile, TLSKeyFile: tlsMount + "/" + keyFile,
+		PrometheusRetention: "24h", LogLevel: "info",
+	}
+}
+
+// RenderConfig renders vault.hcl.
+func RenderConfig(v ConfigValues) (string, error) {
+	if v.TLSCertFile == "" || v.TLSKeyFile == "" || v.StoragePath == "" || v.APIAddr == "" {
+		return "", fmt.Errorf("vault.hcl: TLS files, storage path and api_addr are required (no dev mode, no plain HTTP)")
+	}
+	var b bytes.Buffer
+	if err := hcl.Execute(&b, v); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// PostInitValues are the plain values of the post-initialisation script.
+type PostInitValues struct {
+	InstallPath   string // where the script is on the host
+	Addr          string // VAULT_ADDR inside the container
+	CACert        string // CA certificate inside the container
+	AuditLog      string
+	KVPath        string
+	PKIMaxTTL     string
+	PKICommonName string
+	PKIRole       string
+	PKIDomains    string // comma-separated
+	PKIRoleTTL    string
+	DBHost        string
+	DBPort        int
+	DBName        string
+	DBUser        string
+	DBCredTTL     string
+	DBCredMaxTTL  string
+	TransitKey    string
+	AppPolicy     string
+	TokenTTL      string
+	TokenMaxTTL   string
+	SecretIDTTL   string
+}
+
+// PostInit is the script's values for a stack.
+func PostInit(installPath, stack string, domains []string, dbHost string, dbPort int, dbName, dbUser string) PostInitValues {
+	return PostInitValues{
+		InstallPath: installPath,
+		Addr:        fmt.Sprintf("https://%s:%d", ContainerName, Port), CACert: tlsMount + "/" + caFile,
+		AuditLog: logsMount + "/audit.log", KVPath: "secret",
+		PKIMaxTTL: "87600h", PKICommonName: "Aurigraph " + stack + " Vault PKI", PKIRole: "aurigraph-internal",
+		PKIDomains: strings.Join(domains, ","), PKIRoleTTL: "720h",
+		DBHost: dbHost, DBPort: dbPort, DBName: dbName, DBUser: dbUser, DBCredTTL: "1h", DBCredMaxTTL: "24h",
+		TransitKey: "aurigraph", AppPolicy: "aurigraph-app",
+		TokenTTL: "1h", TokenMaxTTL: "24h", SecretIDTTL: "720h",
+	}
+}
+
+// RenderPostInit renders the post-initialisation script.
+func RenderPostInit(v PostInitValues) (string, error) {
+	if v.DBName == "" || v.DBUser == "" || v.DBHost == "" || v.PKIDomains == "" || v.AuditLog == "" {
+		return "", fmt.Errorf("vault post-init: database, PKI domains and audit log are required")
+	}
+	var b bytes.Buffer
+	if err := postInit.Execute(&b, v); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,229 @@
+// Package vault deploys HashiCorp Vault in server mode with TLS from the
+// stack's CA. Initialisation, unsealing and the post-init script (audit
+// device, KV v2, PKI, database credentials, transit, AppRole) are operator
+// steps after the first deployment: see docs/vault.md.
+package vault
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// Names, ports and in-container paths.
+const (
+	ContainerName = "vault"
+	Port          = 8200
+	ClusterPort   = 8201
+	// UID/GID of the vault user in the hashicorp/vault (alpine) image.
+	UID = 100
+	GID = 1000
+
+	configMount = "/vault/config"
+	dataMount   = "/vault/file"
+	logsMount   = "/vault/logs"
+	tlsMount    = "/vault/tls"
+	certFile    = "vault.crt"
+	keyFile     = "vault.key"
+	caFile      = "ca.crt"
+
+	// MetricsPath is what Prometheus scrapes (https, the stack's CA).
+	MetricsPath = "/v1/sys/metrics"
+	// HealthPath answers 200 when sealed or uninitialised too: the health
+	// check says "the server runs", the seal state is an alert on metrics.
+	HealthPath = "/v1/sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200"
+)
+
+// Args configure one Vault deployment.
+type Args struct {
+	Host      *host.Host
+	Network   string
+	Image     pulumi.StringInput
+	Resources container.Resources
+	// ServiceDir holds config/, data/, logs/, tls/ and bin/ on the host.
+	ServiceDir string
+	CertPem    pulumi.StringInput // server certificate (SAN vault)
+	KeyPem     pulumi.StringInput // its private key (secret)
+	CACertPem  pulumi.StringInput // the stack's CA, for the CLI inside the container
+	// Post-init script values.
+	Stack      string
+	PKIDomains []string
+	DBHost     string
+	DBPort     int
+	DBName     string
+	DBUser     string
+	// DependsOn are what the container waits for besides its files (the network).
+	DependsOn []pulumi.Resource
+}
+
+// Vault is the deployed server.
+type Vault struct {
+	pulumi.ResourceState
+
+	ContainerName pulumi.StringOutput `pulumi:"containerName"`
+	HostName      pulumi.StringOutput `pulumi:"host"`
+	Address       pulumi.StringOutput `pulumi:"address"`
+	MetricsPath   pulumi.StringOutput `pulumi:"metricsPath"`
+	PostInitPath  pulumi.StringOutput `pulumi:"postInitScript"`
+}
+
+// Dirs are the host directories the deployment needs under serviceDir.
+// The vault user owns what it writes (data, audit log) and reads (TLS):
+// the entrypoint then has nothing to chown.
+func Dirs(serviceDir string) []host.Dir {
+	return []host.Dir{
+		{Path: serviceDir, UID: 0, GID: 0, Mode: "0755"},
+		{Path: path.Join(serviceDir, "config"), UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(serviceDir, "data"), UID: UID, GID: GID, Mode: "0700"},
+		{Path: path.Join(serviceDir, "logs"), UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(serviceDir, "tls"), UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0750"},
+	}
+}
+
+// NewVault deploys Vault with its configuration, TLS files and post-init script.
+func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Vault, error) {
+	if args.Host == nil || args.Host.Docker == nil || args.CertPem == nil || args.KeyPem == nil || args.CACertPem == nil {
+		return nil, fmt.Errorf("vault %s: a host with a Docker provider and TLS material are required", name)
+	}
+	v := &Vault{}
+	if err := ctx.RegisterComponentResource("aurigraph:vault:Vault", name, v, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(v)
+	h := args.Host
+	hup := fmt.Sprintf("docker kill --signal=HUP %s", ContainerName)
+
+	conf, err := RenderConfig(Config())
+	if err != nil {
+		return nil, err
+	}
+	postInitPath := path.Join(args.ServiceDir, "bin", "post-init.sh")
+	script, err := RenderPostInit(PostInit(postInitPath, args.Stack, args.PKIDomains, args.DBHost, args.DBPort, args.DBName, args.DBUser))
+	if err != nil {
+		return nil, err
+	}
+	confFiles, err := configfile.New(ctx, name+"-conf", configfile.Args{
+		Host:      h,
+		Files:     []configfile.File{{Path: path.Join(args.ServiceDir, "config", "vault.hcl"), Content: conf}},
+		Container: ContainerName,
+		Reload:    hup,
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := configfile.New(ctx, name+"-scripts", configfile.Args{
+		Host: h, Files: []configfile.File{{Path: postInitPath, Content: script}},
+	}, parent); err != nil {
+		return nil, err
+	}
+
+	tlsDir := path.Join(args.ServiceDir, "tls")
+	owner := fmt.Sprintf("%d:%d", UID, GID)
+	var tlsFiles []pulumi.Resource
+	for _, f := range []struct {
+		file, mode string
+		content    pulumi.StringInput
+	}{{certFile, "0644", args.CertPem}, {keyFile, "0600", args.KeyPem}, {caFile, "0644", args.CACertPem}} {
+		w, err := configfile.NewSecret(ctx, name+"-tls-"+sanitize(f.file), configfile.SecretArgs{
+			Host: h, Path: path.Join(tlsDir, f.file), Content: f.content, Owner: owner, Mode: f.mode,
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		tlsFiles = append(tlsFiles, w)
+	}
+	// A rotated certificate is rewritten in place and Vault re-reads it on
+	// SIGHUP: the container is never recreated for it.
+	reload := configfile.ReloadScript(ContainerName, hup)
+	if _, err := remote.NewCommand(ctx, name+"-tls-reload", &remote.CommandArgs{
+		Connection: h.Connection,
+		Create:     pulumi.String(reload),
+		Update:     pulumi.String(reload),
+		Triggers:   pulumi.Array{args.CertPem, pulumi.ToSecret(args.KeyPem)},
+	}, parent, pulumi.DependsOn(tlsFiles)); err != nil {
+		return nil, err
+	}
+
+	deps := append(append(append([]pulumi.Resource{}, args.DependsOn...), confFiles.Copies...), tlsFiles...)
+	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(h.Docker), pulumi.DependsOn(deps))
+	if err != nil {
+		return nil, err
+	}
+	v.ContainerName = c.Name
+	v.HostName = pulumi.String(h.Name).ToStringOutput()
+	v.Address = pulumi.Sprintf("https://%s:%d", ContainerName, Port)
+	v.MetricsPath = pulumi.String(MetricsPath).ToStringOutput()
+	v.PostInitPath = pulumi.String(postInitPath).ToStringOutput()
+	return v, ctx.RegisterResourceOutputs(v, pulumi.Map{
+		"containerName": v.ContainerName, "host": v.HostName, "address": v.Address,
+		"metricsPath": v.MetricsPath, "postInitScript": v.PostInitPath,
+	})
+}
+
+// ServerSpec is the Vault container, in server mode with vault.hcl.
+//
+// Memory locking (disable_mlock = false) keeps secrets out of swap. The
+// container runs as the vault user from the start with no-new-privileges,
+// so the entrypoint's trick (setcap cap_ipc_lock on the binary, then
+// su-exec) cannot work: file capabilities are ignored under
+// no-new-privileges. IPC_LOCK is added back as HashiCorp documents, and
+// the memlock ulimit is unlimited, which is what lets the unprivileged
+// vault process mlockall() its memory (within the container memory limit).
+// SKIP_SETCAP/SKIP_CHOWN tell the entrypoint not to try either.
+func ServerSpec(a Args) container.Spec {
+	return container.Spec{
+		Service:  ContainerName,
+		Name:     ContainerName,
+		Image:    a.Image,
+		Network:  a.Network,
+		Resource: a.Resources,
+		User:     fmt.Sprintf("%d:%d", UID, GID),
+		CapAdd:   []string{"IPC_LOCK"},
+		Ulimits:  map[string]int{"memlock": -1},
+		Env: map[string]string{
+			"SKIP_SETCAP":  "true",
+			"SKIP_CHOWN":   "true",
+			"VAULT_ADDR":   fmt.Sprintf("https://%s:%d", ContainerName, Port),
+			"VAULT_CACERT": tlsMount + "/" + caFile,
+		},
+		// "server" without -dev: the entrypoint adds -config=/vault/config.
+		Command: []string{"server"},
+		// No Ports: the gateway does not expose Vault; operators reach it
+		// through an SSH tunnel to the data host (docs/vault.md).
+		Mounts: []container.Mount{
+			{HostPath: path.Join(a.ServiceDir, "config"), Target: configMount, ReadOnly: true},
+			{HostPath: path.Join(a.ServiceDir, "tls"), Target: tlsMount, ReadOnly: true},
+			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
+			{HostPath: path.Join(a.ServiceDir, "logs"), Target: logsMount},
+		},
+		ReadOnlyRootFS: true,
+		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=64m,mode=1777"},
+		// Sealed and uninitialised answer 200 (see HealthPath): a sealed
+		// Vault is "healthy" (running) until an operator unseals it.
+		Health: container.Health{
+			Test:        []string{"CMD", "wget", "-q", "-O", "/dev/null", "--no-check-certificate", fmt.Sprintf("https://127.0.0.1:%d%s", Port, HealthPath)},
+			Interval:    15 * time.Second,
+			Timeout:     5 * time.Second,
+			StartPeriod: 30 * time.Second,
+			Retries:     3,
+		},
+	}
+}
+
+func sanitize(s string) string {
+	out := []byte(s)
+	for i, c := range out {
+		if c == '.' {
+			out[i] = '-'
+		}
+	}
+	return string(out)
+}
