@@ -253,7 +253,7 @@ func TestEdgeRotationBlastRadius(t *testing.T) {
 		assert.Equal(t, edgeCommandType, r.Type, "%s changed", urn)
 	}
 	changed := edgeNames(d.changed)
-	for _, want := range []string{"nginx-tls-cert", "nginx-tls-key", "nginx-tls-reload"} {
+	for _, want := range []string{"nginx-tls-cert", "nginx-tls-key", "nginx-tls-reload", "kibana-tls-reload", "vault-tls-reload"} {
 		assert.Contains(t, changed, want)
 	}
 	for _, same := range []string{"nginx", "nginx-conf-install", "nginx-conf-nginx-conf", "nginx-tls-ca", "nginx-htpasswd", "pki-ca", "pki-ca-key"} {

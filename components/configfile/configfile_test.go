@@ -95,3 +95,36 @@ func testHost(ctx *pulumi.Context) (*host.Host, error) {
 		Thresholds: host.Thresholds{MinCPUs: 1, MinMemoryGB: 1, MinDiskGB: 1},
 	})
 }
+
+func TestSecretSetReloadsWhenAnyContentChanges(t *testing.T) {
+	run := func(cert string) *mockrun.Result {
+		res, err := mockrun.Run(func(ctx *pulumi.Context) error {
+			h, err := testHost(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = NewSecrets(ctx, "kibana-tls", SecretsArgs{
+				Host: h,
+				Files: []Secret{
+					{ID: "crt", Path: "/srv/aurigraph/kibana/certs/kibana.crt", Content: pulumi.String(cert)},
+					{ID: "key", Path: "/srv/aurigraph/kibana/certs/kibana.key", Content: pulumi.String("key")},
+				},
+				Container: "kibana", Reload: "docker restart kibana",
+			})
+			return err
+		}, mockrun.Options{Project: "p", Stack: "s"})
+		require.NoError(t, err)
+		return res
+	}
+	a, b := run("cert r0"), run("cert r1")
+	reloadA := a.Named("command:remote:Command", "kibana-tls-reload")
+	require.NotNil(t, reloadA)
+	for _, id := range []string{"kibana-tls-crt", "kibana-tls-key"} {
+		assert.Contains(t, reloadA.DependsOn, a.Named("command:remote:Command", id).URN)
+	}
+	assert.True(t, reloadA.Inputs["triggers"].ContainsSecrets(), "the digest of secret contents stays secret")
+	assert.False(t, reloadA.Inputs["triggers"].DeepEquals(b.Named("command:remote:Command", "kibana-tls-reload").Inputs["triggers"]),
+		"a rotated certificate reloads the reader")
+	assert.True(t, a.Named("command:remote:Command", "kibana-tls-key").Inputs.DeepEquals(b.Named("command:remote:Command", "kibana-tls-key").Inputs),
+		"an unchanged file is not rewritten")
+}

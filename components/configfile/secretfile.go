@@ -1,6 +1,8 @@
 package configfile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 
@@ -59,4 +61,61 @@ $SUDO chown %[3]s "$tmp"
 $SUDO chmod %[4]s "$tmp"
 $SUDO mv -f "$tmp" %[2]s
 `, path.Dir(p), p, owner, mode)
+}
+
+// Secret is one secret file of a set.
+type Secret struct {
+	ID      string // resource name suffix, e.g. "cert"
+	Path    string
+	Content pulumi.StringInput
+	Owner   string
+	Mode    string
+}
+
+// SecretsArgs writes several secret files for one reader.
+type SecretsArgs struct {
+	Host  *host.Host
+	Files []Secret
+	// Reload runs when any file's content changes (a rotated certificate),
+	// only while Container is running; empty for readers that watch files.
+	Container string
+	Reload    string
+}
+
+// NewSecrets writes each file (<name>-<id>) and, with Reload, a step
+// (<name>-reload) triggered by a digest of every content, so a rotation
+// reloads the reader instead of recreating its container.
+func NewSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulumi.ResourceOption) (*Set, error) {
+	s := &Set{}
+	var contents []any
+	for _, f := range a.Files {
+		w, err := NewSecret(ctx, name+"-"+f.ID, SecretArgs{Host: a.Host, Path: f.Path, Content: f.Content, Owner: f.Owner, Mode: f.Mode}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		s.Copies = append(s.Copies, w)
+		contents = append(contents, f.Content)
+	}
+	if a.Reload == "" {
+		return s, nil
+	}
+	digest := pulumi.All(contents...).ApplyT(func(v []any) string {
+		sum := sha256.New()
+		for _, c := range v {
+			fmt.Fprintf(sum, "%s\x00", c)
+		}
+		return hex.EncodeToString(sum.Sum(nil))
+	}).(pulumi.StringOutput)
+	script := "set -eu\n" + ReloadScript(a.Container, a.Reload)
+	reload, err := remote.NewCommand(ctx, name+"-reload", &remote.CommandArgs{
+		Connection: a.Host.Connection,
+		Create:     pulumi.String(script),
+		Update:     pulumi.String(script),
+		Triggers:   pulumi.Array{pulumi.ToSecret(digest)},
+	}, append(opts, pulumi.DependsOn(s.Copies))...)
+	if err != nil {
+		return nil, err
+	}
+	s.Reloaded = reload
+	return s, nil
 }

@@ -1,12 +1,9 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/configfile"
@@ -104,45 +101,30 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	if err != nil {
 		return nil, err
 	}
+	// nginx reads certificates at (re)load: a rotated certificate reloads it,
+	// never recreates it.
 	owner := fmt.Sprintf("%d:%d", UID, UID)
-	secrets := []struct {
-		id, rel, mode string
-		content       pulumi.StringInput
-	}{
-		{"tls-cert", "tls/edge.crt", "0600", args.Certificate},
-		{"tls-key", "tls/edge.key", "0600", args.PrivateKey},
-		{"tls-ca", "tls/ca.crt", "0644", args.CACert},
-		{"htpasswd", "auth/htpasswd", "0600", args.Htpasswd},
-	}
-	var written []pulumi.Resource
-	for _, s := range secrets {
-		w, err := configfile.NewSecret(ctx, name+"-"+s.id, configfile.SecretArgs{
-			Host: args.Host, Path: path.Join(args.Dir, s.rel), Content: s.content, Owner: owner, Mode: s.mode,
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		written = append(written, w)
-	}
-	// nginx reads certificates at (re)load only: a new certificate or key
-	// (rotation, operator renewal) reloads it. The htpasswd file is read per
-	// request and needs no reload.
-	tlsDigest := pulumi.All(args.Certificate, args.PrivateKey, args.CACert).ApplyT(func(v []any) string {
-		sum := sha256.New()
-		for _, s := range v {
-			fmt.Fprintf(sum, "%s\x00", s)
-		}
-		return hex.EncodeToString(sum.Sum(nil))
-	}).(pulumi.StringOutput)
-	script := "set -eu\n" + configfile.ReloadScript(ContainerName, ReloadCommand)
-	if _, err := remote.NewCommand(ctx, name+"-tls-reload", &remote.CommandArgs{
-		Connection: args.Host.Connection,
-		Create:     pulumi.String(script),
-		Update:     pulumi.String(script),
-		Triggers:   pulumi.Array{pulumi.ToSecret(tlsDigest)},
-	}, parent, pulumi.DependsOn(written[:3])); err != nil {
+	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
+		Host: args.Host,
+		Files: []configfile.Secret{
+			{ID: "cert", Path: path.Join(args.Dir, "tls/edge.crt"), Content: args.Certificate, Owner: owner, Mode: "0600"},
+			{ID: "key", Path: path.Join(args.Dir, "tls/edge.key"), Content: args.PrivateKey, Owner: owner, Mode: "0600"},
+			{ID: "ca", Path: path.Join(args.Dir, "tls/ca.crt"), Content: args.CACert, Owner: owner, Mode: "0644"},
+		},
+		Container: ContainerName,
+		Reload:    ReloadCommand,
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
+	// The htpasswd file is read per request: it needs no reload.
+	htpasswd, err := configfile.NewSecret(ctx, name+"-htpasswd", configfile.SecretArgs{
+		Host: args.Host, Path: path.Join(args.Dir, "auth/htpasswd"), Content: args.Htpasswd, Owner: owner, Mode: "0600",
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	written := append(append([]pulumi.Resource{}, tls.Copies...), htpasswd)
 	c, err := container.New(ctx, name, container.Spec{
 		Service:  "nginx",
 		Name:     ContainerName,

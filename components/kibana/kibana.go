@@ -146,19 +146,23 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 		return nil, err
 	}
 	deps := append([]pulumi.Resource{}, files.Copies...)
-	for _, f := range []struct {
-		file    string
-		content pulumi.StringInput
-	}{{"kibana.crt", args.CertPem}, {"kibana.key", args.KeyPem}, {"ca.crt", args.CACertPem}} {
-		cmd, err := configfile.NewSecret(ctx, name+"-"+sanitize(f.file), configfile.SecretArgs{
-			Host: args.Host, Path: path.Join(args.HostDir, "certs", f.file), Content: f.content,
-			Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0600",
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		deps = append(deps, cmd)
+	// Kibana reads its certificates at start only: a rotation restarts it.
+	certs := path.Join(args.HostDir, "certs")
+	owner := fmt.Sprintf("%d:%d", UID, GID)
+	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
+		Host: args.Host,
+		Files: []configfile.Secret{
+			{ID: "kibana-crt", Path: path.Join(certs, "kibana.crt"), Content: args.CertPem, Owner: owner, Mode: "0600"},
+			{ID: "kibana-key", Path: path.Join(certs, "kibana.key"), Content: args.KeyPem, Owner: owner, Mode: "0600"},
+			{ID: "ca-crt", Path: path.Join(certs, "ca.crt"), Content: args.CACertPem, Owner: owner, Mode: "0600"},
+		},
+		Container: Name,
+		Reload:    "docker restart " + Name,
+	}, parent)
+	if err != nil {
+		return nil, err
 	}
+	deps = append(deps, tls.Copies...)
 	deps = append(deps, args.DependsOn...)
 
 	c, err := container.New(ctx, name, container.Spec{

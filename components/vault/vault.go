@@ -9,7 +9,6 @@ import (
 	"path"
 	"time"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/configfile"
@@ -125,32 +124,24 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 		return nil, err
 	}
 
-	tlsDir := path.Join(args.ServiceDir, "tls")
-	owner := fmt.Sprintf("%d:%d", UID, GID)
-	var tlsFiles []pulumi.Resource
-	for _, f := range []struct {
-		file, mode string
-		content    pulumi.StringInput
-	}{{certFile, "0644", args.CertPem}, {keyFile, "0600", args.KeyPem}, {caFile, "0644", args.CACertPem}} {
-		w, err := configfile.NewSecret(ctx, name+"-tls-"+sanitize(f.file), configfile.SecretArgs{
-			Host: h, Path: path.Join(tlsDir, f.file), Content: f.content, Owner: owner, Mode: f.mode,
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		tlsFiles = append(tlsFiles, w)
-	}
 	// A rotated certificate is rewritten in place and Vault re-reads it on
 	// SIGHUP: the container is never recreated for it.
-	reload := configfile.ReloadScript(ContainerName, hup)
-	if _, err := remote.NewCommand(ctx, name+"-tls-reload", &remote.CommandArgs{
-		Connection: h.Connection,
-		Create:     pulumi.String(reload),
-		Update:     pulumi.String(reload),
-		Triggers:   pulumi.Array{args.CertPem, pulumi.ToSecret(args.KeyPem)},
-	}, parent, pulumi.DependsOn(tlsFiles)); err != nil {
+	tlsDir := path.Join(args.ServiceDir, "tls")
+	owner := fmt.Sprintf("%d:%d", UID, GID)
+	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
+		Host: h,
+		Files: []configfile.Secret{
+			{ID: sanitize(certFile), Path: path.Join(tlsDir, certFile), Content: args.CertPem, Owner: owner, Mode: "0644"},
+			{ID: sanitize(keyFile), Path: path.Join(tlsDir, keyFile), Content: args.KeyPem, Owner: owner, Mode: "0600"},
+			{ID: sanitize(caFile), Path: path.Join(tlsDir, caFile), Content: args.CACertPem, Owner: owner, Mode: "0644"},
+		},
+		Container: ContainerName,
+		Reload:    hup,
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
+	tlsFiles := tls.Copies
 
 	deps := append(append(append([]pulumi.Resource{}, args.DependsOn...), confFiles.Copies...), tlsFiles...)
 	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(h.Docker), pulumi.DependsOn(deps))
