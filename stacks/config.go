@@ -69,6 +69,7 @@ type Config struct {
 	Edge      Edge              `json:"edge"`
 	PKI       PKI               `json:"pki"`
 	App       AppSettings       `json:"app"`
+	Postgres  PostgresSettings  `json:"postgres"`
 	Placement map[string]string `json:"placement"` // optional service → host name override
 
 	Secrets Secrets `json:"-"`
@@ -229,4 +230,11 @@ type AppSettings struct {
 	ParallelThreads   int `json:"parallelThreads"`
 	DatasourceMaxSize int `json:"datasourceMaxSize"`
 	DatasourceMinSize int `json:"datasourceMinSize"`
+}
+
+// PostgresSettings sizes the database.
+type PostgresSettings struct {
+	// MaxConnections is a fixed ceiling (a change restarts PostgreSQL to
+	// apply): validation refuses one below what the application can open.
+	MaxConnections int `json:"maxConnections"`
 }

@@ -18,7 +18,7 @@ func objectKeys(c *Config) map[string]any {
 	return map[string]any{
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
-		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "placement": &c.Placement,
+		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "placement": &c.Placement,
 	}
 }
 
@@ -165,6 +165,9 @@ func applyDefaults(c *Config) {
 	}
 	if c.App.DatasourceMaxSize == 0 {
 		c.App.DatasourceMaxSize = 20
+	}
+	if c.Postgres.MaxConnections == 0 {
+		c.Postgres.MaxConnections = 500
 	}
 	if c.App.DatasourceMinSize == 0 {
 		c.App.DatasourceMinSize = 5

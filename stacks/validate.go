@@ -352,6 +352,10 @@ func validateMisc(c *Config, ps *Problems) {
 	if c.PKI.Rotation < 0 {
 		ps.Add("pki.rotation", "is negative", "use 0 and increase it by one to rotate every certificate")
 	}
+	if need := postgresConnectionsNeeded(c); c.Postgres.MaxConnections < need {
+		ps.Add("postgres.maxConnections", fmt.Sprintf("%d is below the %d connections the application can open (every replica of both slots with a pool of %d, plus headroom)", c.Postgres.MaxConnections, need, c.App.DatasourceMaxSize),
+			fmt.Sprintf("raise it to at least %d (PostgreSQL applies it on its next restart) or lower app.datasourceMaxSize", need))
+	}
 	a := c.App
 	if a.DatasourceMinSize > a.DatasourceMaxSize {
 		ps.Add("app.datasourceMinSize", fmt.Sprintf("%d is above datasourceMaxSize %d", a.DatasourceMinSize, a.DatasourceMaxSize), "keep the pool minimum at or below its maximum")

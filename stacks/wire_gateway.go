@@ -29,6 +29,9 @@ var uiUpstreams = map[string]gateway.UI{
 	Prometheus: {Upstream: "http://prometheus:9090"},
 }
 
+// SlotUpstream is the gateway's upstream for a release slot, e.g. app_blue.
+func SlotUpstream(slot string) string { return "app_" + slot }
+
 // deployGateway runs the public edge in front of every application replica.
 func deployGateway(d *deployment) error {
 	c := d.cfg
@@ -52,6 +55,12 @@ func deployGateway(d *deployment) error {
 		// The gateway's config names every replica: it is installed and
 		// reloaded only once they exist and are healthy.
 		DependsOn: d.appContainers(),
+		// A new image in a slot re-runs the release guard once its replicas
+		// are replaced; weights and replicas come with Config.
+		SlotImages: map[string]string{
+			SlotUpstream("blue"):  c.Release.Blue.Image,
+			SlotUpstream("green"): c.Release.Green.Image,
+		},
 	})
 	if err != nil {
 		return err
@@ -81,7 +90,7 @@ func GatewayValues(c *Config, p Placement) gateway.Values {
 		name   string
 		weight int
 	}{{"blue", c.Release.Blue.Weight}, {"green", c.Release.Green.Weight}} {
-		s := gateway.Slot{Name: "app_" + slot.name, Weight: slot.weight}
+		s := gateway.Slot{Name: SlotUpstream(slot.name), Weight: slot.weight}
 		for _, r := range p.Replicas {
 			if r.Slot == slot.name {
 				s.HTTP = append(s.HTTP, fmt.Sprintf("%s:%d", r.Name, AppRESTPort))

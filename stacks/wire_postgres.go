@@ -9,6 +9,14 @@ import (
 	"github.com/aurigraph/infra/components/postgres"
 )
 
+// postgresConnectionsNeeded is what the application can open at once: every
+// replica of both slots (a blue-green switch runs both) with its whole pool,
+// plus headroom. Validation refuses a ceiling below it.
+func postgresConnectionsNeeded(c *Config) int {
+	replicas := c.Tiers.Validator.Replicas + c.Tiers.Business.Replicas + c.Tiers.Slim.Replicas
+	return postgres.MaxConnections(2*replicas, c.App.DatasourceMaxSize, postgresHeadroom)
+}
+
 // Connection headroom above the application pools: the exporter, the
 // backup and drill scripts, Vault's database engine and a few operator
 // sessions (superuser_reserved_connections come out of it too).
@@ -42,14 +50,10 @@ func deployPostgres(d *deployment) error {
 		ExporterResource: d.cfg.ResourcesFor(Exporter),
 		Password:         d.cfg.Secrets.PostgresPassword,
 		ServiceDir:       d.serviceDir(Postgres),
-		// Every replica placed (both slots during a blue-green switch) can
-		// open its whole pool.
-		AppReplicas:   len(d.place.Replicas),
-		PoolMaxSize:   d.cfg.App.DatasourceMaxSize,
-		Headroom:      postgresHeadroom,
-		Retention:     postgres.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly, PreDeploy: preDeployDumpsKept},
-		ReleaseImages: images,
-		DependsOn:     []pulumi.Resource{d.network},
+		MaxConnections:   d.cfg.Postgres.MaxConnections,
+		Retention:        postgres.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly, PreDeploy: preDeployDumpsKept},
+		ReleaseImages:    images,
+		DependsOn:        []pulumi.Resource{d.network},
 	})
 	if err != nil {
 		return err

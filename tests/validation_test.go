@@ -51,6 +51,9 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"memory reservation above limit", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("resources", `{"redis":{"cpus":2,"cpusReservation":1,"memoryMb":4096,"memoryReservationMb":8192}}`)
 		}, []string{`aurigraph:resources.redis.memoryReservationMb 8192 is above the limit 4096; lower the reservation or raise memoryMb`}},
+		{"database too small for the application", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("postgres", `{"maxConnections":1000}`)
+		}, []string{`aurigraph:postgres.maxConnections 1000 is below the 1520 connections the application can open`, `raise it to at least 1520`}},
 		{"missing required secret", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Delete("postgresPassword")
 		}, []string{"aurigraph:postgresPassword required secret is not set; run `pulumi config set --secret postgresPassword <value>`"}},

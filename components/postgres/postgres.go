@@ -45,11 +45,11 @@ type Args struct {
 	Password         pulumi.StringInput // secret
 	// ServiceDir holds conf/, data/, bin/ and backups/ on the host.
 	ServiceDir string
-	// Connection sizing: AppReplicas × PoolMaxSize + Headroom.
-	AppReplicas int
-	PoolMaxSize int
-	Headroom    int
-	Retention   Retention
+	// MaxConnections is a fixed ceiling from the stack config, not derived
+	// from the replica count: scaling the application must not rewrite
+	// postgresql.conf (max_connections only applies on a restart).
+	MaxConnections int
+	Retention      Retention
 	// ReleaseImages are the application images (distinct, sorted): a change
 	// triggers the pre-deployment backup.
 	ReleaseImages []string
@@ -133,19 +133,20 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	confDir := path.Join(args.ServiceDir, "conf")
 	binDir := path.Join(args.ServiceDir, "bin")
 
-	conf, err := RenderConfig(Sizing(args.Resources.MemoryMB, args.Resources.CPUs,
-		MaxConnections(args.AppReplicas, args.PoolMaxSize, args.Headroom)))
+	conf, err := RenderConfig(Sizing(args.Resources.MemoryMB, args.Resources.CPUs, args.MaxConnections))
 	if err != nil {
 		return nil, err
 	}
 	// A reload applies every setting not marked (restart) in the file;
 	// those stay pending (pg_settings.pending_restart) until an operator
-	// restarts the container in a maintenance window.
+	// restarts the container in a maintenance window: the step says which.
 	confFiles, err := configfile.New(ctx, name+"-conf", configfile.Args{
 		Host:      h,
 		Files:     []configfile.File{{Path: path.Join(confDir, "postgresql.conf"), Content: conf}},
 		Container: ContainerName,
-		Reload:    fmt.Sprintf("docker exec %s psql -U %s -d %s -c 'SELECT pg_reload_conf()'", ContainerName, User, Database),
+		Reload: fmt.Sprintf("docker exec %[1]s psql -U %[2]s -d %[3]s -c 'SELECT pg_reload_conf()'\n"+
+			"  pending=$(docker exec %[1]s psql -U %[2]s -d %[3]s -Atc 'SELECT string_agg(name, $$, $$) FROM pg_settings WHERE pending_restart')\n"+
+			"  [ -z \"$pending\" ] || echo \"WARNING: restart %[1]s to apply: $pending\" >&2", ContainerName, User, Database),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -278,7 +279,7 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, configfile.File{Path: path.Join(binDir, s.file), Content: content})
+		files = append(files, configfile.File{Path: path.Join(binDir, s.file), Content: content, Mode: "0750"})
 	}
 	scripts, err := configfile.New(ctx, name+"-scripts", configfile.Args{Host: a.Host, Files: files}, parent)
 	if err != nil {
@@ -303,7 +304,8 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	}, parent, pulumi.DependsOn(scripts.Copies)); err != nil {
 		return nil, err
 	}
-	backupCmd := fmt.Sprintf("bash %s predeploy", path.Join(binDir, "backup.sh"))
+	// The dumps and scripts are root's (mode 0700/0750): sudo when the SSH user is not root.
+	backupCmd := fmt.Sprintf(`if [ "$(id -u)" -eq 0 ]; then bash %[1]s predeploy; else sudo -n bash %[1]s predeploy; fi`, path.Join(binDir, "backup.sh"))
 	var triggers pulumi.Array
 	for _, img := range ReleaseTriggers(a.ReleaseImages) {
 		triggers = append(triggers, pulumi.String(img))

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,8 +52,10 @@ func startRedis(t *testing.T, v ConfigValues) int {
 	spec := ServerSpec(Args{})
 	line := strings.Replace(spec.Command[2], confMount+"/redis.conf", confPath, 1) +
 		fmt.Sprintf(" --bind 127.0.0.1 --port %d --daemonize no", port)
-	args := []string{spec.Command[0], spec.Command[1], line}
+	cmd := exec.Command(spec.Command[0], spec.Command[1], line)
 	if os.Geteuid() == 0 {
+		// Run unprivileged, directly (no runuser in between, so killing
+		// the process stops the server).
 		u, err := user.Lookup("redis")
 		require.NoError(t, err, "the redis user (from the redis-server package) runs the server unprivileged")
 		uid, _ := strconv.Atoi(u.Uid)
@@ -61,9 +64,8 @@ func startRedis(t *testing.T, v ConfigValues) int {
 			require.NoError(t, os.Chmod(d, 0o755))
 		}
 		require.NoError(t, os.Chown(data, uid, gid))
-		args = append([]string{"runuser", "-u", "redis", "--"}, args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
-	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "REDIS_PASSWORD="+testPassword)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -153,6 +155,8 @@ func TestIntegrationRedisEvictsUnderMaxmemory(t *testing.T) {
 	size, _ := strconv.Atoi(cli(t, port, true, "", "DBSIZE"))
 	assert.Greater(t, evicted, 0)
 	assert.Less(t, size, 4000)
-	assert.Equal(t, 4000, size+evicted)
+	// Eviction may go on in the background between INFO and DBSIZE:
+	// the keys left and those counted evicted never exceed what was written.
+	assert.LessOrEqual(t, size+evicted, 4000)
 	t.Logf("MEASURED eviction: maxmemory %dmb, 4000 writes of 4 KiB -> %d keys kept, %d evicted", maxMB, size, evicted)
 }

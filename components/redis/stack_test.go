@@ -94,13 +94,9 @@ func TestStackRedis(t *testing.T) {
 			assert.Equal(t, 1, secretEnvs)
 
 			// maxmemory in the delivered redis.conf stays under the limit.
-			var conf string
-			for _, r := range res.OfType("command:remote:CopyToRemote") {
-				if strings.HasSuffix(r.Inputs["remotePath"].StringValue(), "/redis/conf/redis.conf") {
-					conf = r.Inputs["source"].AssetValue().Text
-				}
-			}
-			require.NotEmpty(t, conf)
+			cp := res.Named("command:remote:CopyToRemote", "redis-conf-redis-conf")
+			require.NotNil(t, cp)
+			conf := cp.Inputs["source"].AssetValue().Text
 			assert.Contains(t, conf, "maxmemory "+strconv.Itoa(redis.MaxMemoryFor(want.MemoryMB))+"mb")
 
 			var secrets []string

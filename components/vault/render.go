@@ -15,7 +15,7 @@ var hclTemplate string
 var postInitTemplate string
 
 var (
-	hcl = template.Must(template.New("vault.hcl").Parse(hclTemplate))
+	hclConf = template.Must(template.New("vault.hcl").Parse(hclTemplate))
 	// The post-init script carries Vault's own {{name}} templates: its Go
 	// template uses [[ ]] so those pass through untouched.
 	postInit = template.Must(template.New("post-init.sh").Delims("[[", "]]").Parse(postInitTemplate))
@@ -52,7 +52,7 @@ func RenderConfig(v ConfigValues) (string, error) {
 		return "", fmt.Errorf("vault.hcl: TLS files, storage path and api_addr are required (no dev mode, no plain HTTP)")
 	}
 	var b bytes.Buffer
-	if err := hcl.Execute(&b, v); err != nil {
+	if err := hclConf.Execute(&b, v); err != nil {
 		return "", err
 	}
 	return b.String(), nil

@@ -83,7 +83,8 @@ func Dirs(serviceDir string) []host.Dir {
 		{Path: path.Join(serviceDir, "data"), UID: UID, GID: GID, Mode: "0700"},
 		{Path: path.Join(serviceDir, "logs"), UID: UID, GID: GID, Mode: "0750"},
 		{Path: path.Join(serviceDir, "tls"), UID: UID, GID: GID, Mode: "0750"},
-		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0750"},
+		// The post-init script holds no secret; operators read it to pipe it in.
+		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0755"},
 	}
 }
 

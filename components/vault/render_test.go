@@ -1,0 +1,81 @@
+package vault
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/container"
+)
+
+func TestRenderConfig(t *testing.T) {
+	out, err := RenderConfig(Config())
+	require.NoError(t, err)
+	for _, want := range []string{
+		`storage "file"`, `path = "/vault/file"`,
+		`tls_cert_file   = "/vault/tls/vault.crt"`, `tls_key_file    = "/vault/tls/vault.key"`,
+		`tls_disable     = false`, `address         = "0.0.0.0:8200"`,
+		`api_addr     = "https://vault:8200"`, `cluster_addr = "https://vault:8201"`,
+		`disable_mlock = false`, `ui            = true`,
+		`unauthenticated_metrics_access = true`, `prometheus_retention_time = "24h"`,
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.NotRegexp(t, `(?m)^[^#]*dev`, out, "no dev setting outside comments")
+	again, _ := RenderConfig(Config())
+	assert.Equal(t, out, again)
+	_, err = RenderConfig(ConfigValues{})
+	assert.Error(t, err, "no TLS, no config")
+}
+
+func TestRenderPostInit(t *testing.T) {
+	v := PostInit("/srv/aurigraph/vault/bin/post-init.sh", "prod", []string{"postgres", "redis"}, "postgres", 5432, "aurigraph", "aurigraph")
+	out, err := RenderPostInit(v)
+	require.NoError(t, err)
+	for _, want := range []string{
+		"vault audit enable file file_path=/vault/logs/audit.log",
+		"vault secrets enable -path=secret kv-v2",
+		"vault secrets enable pki",
+		"vault secrets enable database",
+		"plugin_name=postgresql-database-plugin",
+		// Vault's own templates pass through the Go template untouched.
+		`connection_url="postgresql://{{username}}:{{password}}@postgres:5432/aurigraph?sslmode=disable"`,
+		`CREATE ROLE \"{{name}}\"`,
+		`password="$POSTGRES_PASSWORD"`,
+		"vault secrets enable transit",
+		"vault auth enable approle",
+		`allowed_domains="postgres,redis"`,
+		"docker exec -i -e VAULT_TOKEN -e POSTGRES_PASSWORD vault sh -s < /srv/aurigraph/vault/bin/post-init.sh",
+	} {
+		assert.Contains(t, out, want)
+	}
+	assert.NotContains(t, out, "[[")
+	assert.NotContains(t, out, "<no value>")
+	// The audit device comes before any secrets engine.
+	assert.Less(t, strings.Index(out, "vault audit enable"), strings.Index(out, "vault secrets enable"))
+	_, err = RenderPostInit(PostInitValues{})
+	assert.Error(t, err)
+}
+
+func TestServerSpec(t *testing.T) {
+	s := ServerSpec(Args{Network: "aurigraph-network", ServiceDir: "/srv/aurigraph/vault",
+		Resources: container.Resources{CPUs: 1, MemoryMB: 1024}})
+	assert.Equal(t, []string{"server"}, s.Command, "server mode, never -dev")
+	assert.Empty(t, s.Ports)
+	assert.Equal(t, []string{"IPC_LOCK"}, s.CapAdd)
+	assert.Equal(t, -1, s.Ulimits["memlock"])
+	assert.Equal(t, "100:1000", s.User)
+	assert.Contains(t, s.Mounts, container.Mount{HostPath: "/srv/aurigraph/vault/tls", Target: "/vault/tls", ReadOnly: true})
+	assert.Contains(t, s.Mounts, container.Mount{HostPath: "/srv/aurigraph/vault/config", Target: "/vault/config", ReadOnly: true})
+	assert.Contains(t, strings.Join(s.Health.Test, " "), "/v1/sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200")
+	for _, e := range s.Env {
+		assert.NotContains(t, e, "DEV")
+	}
+	for _, d := range Dirs("/srv/aurigraph/vault") {
+		if strings.HasSuffix(d.Path, "/tls") || strings.HasSuffix(d.Path, "/data") {
+			assert.Equal(t, 100, d.UID)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package vault_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
+)
+
+func array(v resource.PropertyValue) []resource.PropertyValue {
+	if v.IsArray() {
+		return v.ArrayValue()
+	}
+	return nil
+}
+
+func runStack(t *testing.T, s *stackfile.Stack) *mockrun.Result {
+	t.Helper()
+	res, err := mockrun.RunStack(stacks.Run, s)
+	require.NoError(t, err)
+	return res
+}
+
+func TestStackVault(t *testing.T) {
+	for _, stack := range []string{"prod", "staging"} {
+		t.Run(stack, func(t *testing.T) {
+			loaded, err := stackfile.Load(filepath.Join("..", ".."), stack)
+			require.NoError(t, err)
+			s := loaded.WithPlaceholders()
+			res := runStack(t, s)
+
+			var hosts []stacks.Host
+			require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
+			var dataHost string
+			for _, h := range hosts {
+				if h.HasRole(stacks.RoleData) && dataHost == "" {
+					dataHost = h.Name
+				}
+			}
+			provider := res.Named("pulumi:providers:docker", dataHost+"-docker")
+			require.NotNil(t, provider)
+
+			v := res.Named("docker:index/container:Container", "vault")
+			require.NotNil(t, v)
+			assert.Equal(t, provider.URN, v.Provider)
+			assert.Contains(t, v.Parent, "aurigraph:vault:Vault")
+			assert.Empty(t, array(v.Inputs["ports"]), "vault publishes no port")
+			assert.Equal(t, []resource.PropertyValue{resource.NewProperty("server")}, array(v.Inputs["command"]), "server mode, not -dev")
+			want := stacks.DefaultResources[stacks.Vault]
+			assert.Equal(t, float64(want.MemoryMB), v.Inputs["memory"].NumberValue())
+
+			// TLS files are written from secrets over stdin; the key is never in clear.
+			key := res.Named("command:remote:Command", "vault-tls-vault-key")
+			require.NotNil(t, key)
+			assert.True(t, key.Inputs["stdin"].IsSecret())
+			assert.Contains(t, key.Inputs["create"].StringValue(), "chown 100:1000")
+			assert.Contains(t, v.DependsOn, key.URN)
+
+			// A rotated certificate reloads Vault (SIGHUP), not a new container.
+			reload := res.Named("command:remote:Command", "vault-tls-reload")
+			require.NotNil(t, reload)
+			assert.Contains(t, reload.Inputs["create"].StringValue(), "docker kill --signal=HUP vault")
+			trig := array(reload.Inputs["triggers"])
+			require.NotEmpty(t, trig)
+			for _, tr := range trig {
+				assert.True(t, tr.IsSecret(), "a trigger derived from the key stays secret")
+			}
+			for _, r := range res.Resources {
+				if r.Type == "command:remote:CopyToRemote" && strings.Contains(r.Inputs["remotePath"].StringValue(), "/vault/") {
+					assert.NotContains(t, r.Inputs["source"].AssetValue().Text, "PRIVATE KEY", r.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestVaultCertRotationKeepsContainer(t *testing.T) {
+	loaded, err := stackfile.Load(filepath.Join("..", ".."), "prod")
+	require.NoError(t, err)
+	base := loaded.WithPlaceholders()
+	before := runStack(t, base)
+	after := runStack(t, base.Set("pki", `{"rotation": 1, "validityHours": 2160, "earlyRenewalHours": 720, "caValidityHours": 87600}`))
+	c1 := before.Named("docker:index/container:Container", "vault")
+	c2 := after.Named("docker:index/container:Container", "vault")
+	require.NotNil(t, c1)
+	require.NotNil(t, c2)
+	assert.True(t, c1.Inputs.DeepEquals(c2.Inputs), "the container's inputs do not change with the certificate")
+	r1 := before.Named("command:remote:Command", "vault-tls-reload")
+	r2 := after.Named("command:remote:Command", "vault-tls-reload")
+	assert.False(t, r1.Inputs["triggers"].DeepEquals(r2.Inputs["triggers"]), "the reload runs for the new certificate")
+}
