@@ -116,10 +116,13 @@ type Capacity struct {
 
 // SSH holds connection settings shared by every host.
 type SSH struct {
-	Jump                  *JumpHost `json:"jumpHost"`
-	DialErrorLimit        int       `json:"dialErrorLimit"`
-	PerDialTimeoutSeconds int       `json:"perDialTimeoutSeconds"`
-	StepTimeoutMinutes    int       `json:"stepTimeoutMinutes"`
+	Jump *JumpHost `json:"jumpHost"`
+	// AllowFrom are extra sources (addresses or CIDRs) the host firewalls
+	// accept SSH from; with a jump host or this list, nothing else may.
+	AllowFrom             []string `json:"allowFrom"`
+	DialErrorLimit        int      `json:"dialErrorLimit"`
+	PerDialTimeoutSeconds int      `json:"perDialTimeoutSeconds"`
+	StepTimeoutMinutes    int      `json:"stepTimeoutMinutes"`
 }
 
 // JumpHost is an optional bastion in front of the hosts.

@@ -35,6 +35,7 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 		ClusterPeers:   clusterPeers(c, h.Name),
 		MonitoringFrom: serviceAddresses(c, d.place, Prometheus),
 		LoggingTarget:  firstOrEmpty(serviceAddresses(c, d.place, Logstash)),
+		SSHAllowFrom:   c.SSH.AllowFrom,
 		DialErrorLimit: c.SSH.DialErrorLimit,
 		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
 		StepTimeout:    fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes),

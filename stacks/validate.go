@@ -346,6 +346,21 @@ func validateMisc(c *Config, ps *Problems) {
 	if b.Hourly < 0 || b.Daily < 1 || b.Weekly < 0 || b.Monthly < 0 {
 		ps.Add("retention.backups", "keeps no daily backup or a negative count", "keep at least 1 daily backup")
 	}
+	for i, src := range c.SSH.AllowFrom {
+		if _, err := netip.ParsePrefix(src); err != nil {
+			if _, err := netip.ParseAddr(src); err != nil {
+				ps.Add(fmt.Sprintf("ssh.allowFrom[%d]", i), fmt.Sprintf("%q is neither an address nor a CIDR", src), "use e.g. 198.51.100.7 or 198.51.100.0/24")
+			}
+		}
+	}
+	if j := c.SSH.Jump; j != nil {
+		if _, err := netip.ParseAddr(j.Address); err != nil && len(c.SSH.AllowFrom) == 0 {
+			ps.Add("ssh.jumpHost.address", fmt.Sprintf("%q is a name", j.Address), "use the jump host's IP address, or list where it connects from in ssh.allowFrom (the firewalls allow SSH only from there)")
+		}
+		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(j.HostKey)); err != nil {
+			ps.Add("ssh.jumpHost.hostKey", "is not an SSH public key", "pin the jump host's key")
+		}
+	}
 	if c.PKI.ValidityHours <= c.PKI.EarlyRenewalHours {
 		ps.Add("pki.validityHours", fmt.Sprintf("%d is not above earlyRenewalHours %d", c.PKI.ValidityHours, c.PKI.EarlyRenewalHours), "make certificates live longer than their renewal window")
 	}

@@ -190,7 +190,9 @@ func TestEdgeWeightChangeOnlyReloads(t *testing.T) {
 		d := edgeCompare(prev, next)
 		assert.Empty(t, d.added, "step %v", st)
 		assert.Empty(t, d.removed, "step %v", st)
-		assert.Equal(t, []string{"nginx-conf-install", "nginx-conf-nginx-conf"}, edgeNames(d.changed), "step %v", st)
+		// The release guard checks the replicas that now get traffic and
+		// records the known-good file (tests/edge_rollback_test.go).
+		assert.Equal(t, []string{"nginx-conf-install", "nginx-conf-known-good", "nginx-conf-nginx-conf", "nginx-release-guard"}, edgeNames(d.changed), "step %v", st)
 		conf := edgeConf(t, next)
 		if st[0] > 0 {
 			assert.Contains(t, conf, fmt.Sprintf("%d%% app_blue;", st[0]))

@@ -54,6 +54,9 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"database too small for the application", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("postgres", `{"maxConnections":1000}`)
 		}, []string{`aurigraph:postgres.maxConnections 1000 is below the 1520 connections the application can open`, `raise it to at least 1520`}},
+		{"bad SSH source", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", `{"allowFrom":["198.51.100.0/33"]}`)
+		}, []string{`aurigraph:ssh.allowFrom[0] "198.51.100.0/33" is neither an address nor a CIDR`}},
 		{"missing required secret", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Delete("postgresPassword")
 		}, []string{"aurigraph:postgresPassword required secret is not set; run `pulumi config set --secret postgresPassword <value>`"}},

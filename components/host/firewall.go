@@ -8,8 +8,15 @@ import (
 
 // FirewallValues is one host's nftables table.
 type FirewallValues struct {
-	Host           string
-	SSHPort        int
+	Host    string
+	SSHPort int
+	// SSHRestricted: sshd is reachable only from SSHFromV4/V6 and the
+	// cluster peers (a jump host or an SSH allow-list is configured);
+	// otherwise from anywhere.
+	SSHRestricted bool
+	// SSHFromV4/V6: addresses and CIDR prefixes, none inside another.
+	SSHFromV4      []string
+	SSHFromV6      []string
 	PublicTCPPorts []int
 	PeersV4        []string
 	PeersV6        []string
@@ -24,7 +31,7 @@ type FirewallValues struct {
 }
 
 // NewFirewallValues opens what the host's role needs and nothing else.
-func NewFirewallValues(a HostArgs) FirewallValues {
+func NewFirewallValues(a HostArgs) (FirewallValues, error) {
 	cluster := a.ClusterAddress
 	if cluster == "" {
 		cluster = a.Address
@@ -46,7 +53,88 @@ func NewFirewallValues(a HostArgs) FirewallValues {
 		v.LoggingPort = LogstashSyslogPort
 	}
 	sort.Ints(v.ExporterPorts)
-	return v
+	var err error
+	v.SSHRestricted, v.SSHFromV4, v.SSHFromV6, err = sshSources(a)
+	return v, err
+}
+
+// sshSources is who may open SSH connections besides the cluster peers.
+// With a jump host every connection of the program comes through it, so
+// sshd is closed to everyone else; SSHAllowFrom adds the operator's own
+// ranges (and the jump host's source address when it differs from the
+// address the operator dials, e.g. behind NAT). Without either, the
+// operator and CI connect directly from addresses the stack does not know,
+// so SSH stays open to all (key authentication only, pinned host keys).
+func sshSources(a HostArgs) (restricted bool, v4, v6 []string, err error) {
+	if a.Jump == nil && len(a.SSHAllowFrom) == 0 {
+		return false, nil, nil, nil
+	}
+	sources := append([]string{}, a.SSHAllowFrom...)
+	if a.Jump != nil {
+		if _, perr := netip.ParseAddr(a.Jump.Address); perr == nil {
+			sources = append(sources, a.Jump.Address)
+		} else if len(a.SSHAllowFrom) == 0 {
+			return true, nil, nil, fmt.Errorf("firewall %s: jump host %q is not an IP address, so SSH cannot be limited to it: list the addresses it connects from in the SSH allow-list", a.Name, a.Jump.Address)
+		}
+	}
+	v4, v6, err = splitPrefixes(sources)
+	if err != nil {
+		return true, nil, nil, fmt.Errorf("firewall %s: SSH allow-list: %w", a.Name, err)
+	}
+	return true, v4, v6, nil
+}
+
+// splitPrefixes parses addresses and CIDR prefixes, drops those inside
+// another (nftables refuses overlapping intervals), and sorts each family.
+func splitPrefixes(xs []string) (v4, v6 []string, err error) {
+	var ps []netip.Prefix
+	for _, s := range xs {
+		p, perr := netip.ParsePrefix(s)
+		if perr != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, nil, fmt.Errorf("%q is neither an IP address nor a CIDR prefix", s)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		ps = append(ps, p.Masked())
+	}
+	// Widest first, so a prefix is dropped when a kept one covers it.
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].Bits() != ps[j].Bits() {
+			return ps[i].Bits() < ps[j].Bits()
+		}
+		return ps[i].Addr().Less(ps[j].Addr())
+	})
+	var kept []netip.Prefix
+	for _, p := range ps {
+		covered := false
+		for _, k := range kept {
+			covered = covered || (k.Addr().Is4() == p.Addr().Is4() && k.Overlaps(p))
+		}
+		if !covered {
+			kept = append(kept, p)
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool {
+		if kept[i].Addr() != kept[j].Addr() {
+			return kept[i].Addr().Less(kept[j].Addr())
+		}
+		return kept[i].Bits() < kept[j].Bits()
+	})
+	for _, p := range kept {
+		s := p.String()
+		if p.IsSingleIP() {
+			s = p.Addr().String()
+		}
+		if p.Addr().Is4() {
+			v4 = append(v4, s)
+		} else {
+			v6 = append(v6, s)
+		}
+	}
+	return v4, v6, nil
 }
 
 // RenderFirewall renders the nftables file (checked by `nft -c -f`).
@@ -58,6 +146,14 @@ func RenderFirewall(v FirewallValues) (string, error) {
 		if p < 1 || p > 65535 {
 			return "", fmt.Errorf("firewall %s: %d is not a port", v.Host, p)
 		}
+	}
+	for _, s := range append(append([]string{}, v.SSHFromV4...), v.SSHFromV6...) {
+		if _, _, err := splitPrefixes([]string{s}); err != nil {
+			return "", fmt.Errorf("firewall %s: SSH source: %w", v.Host, err)
+		}
+	}
+	if v.SSHRestricted && len(v.SSHFromV4)+len(v.SSHFromV6)+len(v.PeersV4)+len(v.PeersV6) == 0 {
+		return "", fmt.Errorf("firewall %s: SSH restricted to nobody: the host would be unreachable", v.Host)
 	}
 	return render("firewall.nft.tmpl", v)
 }

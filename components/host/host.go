@@ -67,6 +67,10 @@ type HostArgs struct {
 	PublicTCPPorts []int
 	ClusterPeers   []string // cluster addresses of the other hosts
 	MonitoringFrom []string // addresses allowed to scrape the host exporters
+	// SSHAllowFrom: addresses or CIDR prefixes allowed to reach sshd besides
+	// the jump host and the cluster peers. With a jump host or this list,
+	// sshd accepts only those; with neither, it accepts any source.
+	SSHAllowFrom []string
 	// LoggingTarget is the cluster address of the host running Logstash,
 	// where rsyslog forwards the journal and container logs ("" for none).
 	LoggingTarget  string

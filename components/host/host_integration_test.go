@@ -335,7 +335,8 @@ func TestIntegrationPrepareCheckModeChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 
 	// On the real machine: every step reports, nothing is written.
-	written := []string{"/etc/sysctl.d/90-aurigraph.conf", "/etc/aurigraph/firewall.nft", "/etc/rsyslog.d/60-aurigraph.conf", "/etc/systemd/system/prometheus-node-exporter.service.d/aurigraph.conf", "/var/lib/aurigraph"}
+	written := []string{"/etc/sysctl.d/90-aurigraph.conf", "/etc/aurigraph/firewall.nft", "/etc/rsyslog.d/60-aurigraph.conf", "/etc/systemd/system/prometheus-node-exporter.service.d/aurigraph.conf", "/var/lib/aurigraph",
+		ContainerMetricsPath, "/etc/systemd/system/" + ContainerMetricsUnit + ".service", "/etc/systemd/system/" + ContainerMetricsUnit + ".timer"}
 	for _, p := range written {
 		_, err := os.Stat(p)
 		require.True(t, os.IsNotExist(err), "%s exists before the test", p)
@@ -376,17 +377,44 @@ func TestIntegrationPrepareIsIdempotentAndFinishesAPartialRun(t *testing.T) {
 	assert.NotEqual(t, 0, r.code)
 	assert.Contains(t, r.stderr, "does not run under a sandbox root")
 
-	changed, _ := runSteps(t, c, steps, "apply", root, true)
+	changed, outs := runSteps(t, c, steps, "apply", root, true)
 	for name, ch := range changed {
 		assert.True(t, ch, "first run of %s changes the host", name)
 	}
+	assert.Equal(t, `  write /etc/systemd/system/prometheus-node-exporter.service.d/aurigraph.conf
+  write /usr/local/lib/aurigraph/container-metrics
+  write /etc/systemd/system/aurigraph-container-metrics.service
+  write /etc/systemd/system/aurigraph-container-metrics.timer
+  write /etc/systemd/system/cadvisor.service.d/aurigraph.conf
+step=exporters changed=yes mode=apply
+`, outs["exporters"])
+	metrics := filepath.Join(root, ContainerMetricsPath)
+	installed, err := os.ReadFile(metrics)
+	require.NoError(t, err)
+	assert.Equal(t, ContainerMetricsScript, string(installed), "the script arrives byte for byte")
+	fi, err := os.Stat(metrics)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o755), fi.Mode().Perm())
+	// systemd accepts the units as written; ExecStart points into the
+	// sandbox, where the script was installed, for the executable check.
+	units := t.TempDir()
+	for _, suffix := range []string{".service", ".timer"} {
+		b, err := os.ReadFile(filepath.Join(root, "etc/systemd/system", ContainerMetricsUnit+suffix))
+		require.NoError(t, err)
+		unit := strings.ReplaceAll(string(b), "ExecStart="+ContainerMetricsPath, "ExecStart="+metrics)
+		require.NoError(t, os.WriteFile(filepath.Join(units, ContainerMetricsUnit+suffix), []byte(unit), 0o644))
+	}
+	verify := exec.Command(need(t, "systemd-analyze"), "verify", filepath.Join(units, ContainerMetricsUnit+".timer"), filepath.Join(units, ContainerMetricsUnit+".service"))
+	out, err := verify.CombinedOutput()
+	assert.NoError(t, err, "systemd-analyze verify:\n%s", out)
+	assert.Empty(t, strings.TrimSpace(string(out)), "no warning either")
 	sysctl, err := os.ReadFile(filepath.Join(root, "etc/sysctl.d/90-aurigraph.conf"))
 	require.NoError(t, err)
 	assert.Contains(t, string(sysctl), "vm.max_map_count = 262144\n")
 	daemon, err := os.ReadFile(filepath.Join(root, "etc/docker/daemon.json"))
 	require.NoError(t, err)
 	assert.Equal(t, v.DaemonJSON+"\n", string(daemon))
-	fi, err := os.Stat(filepath.Join(root, "srv/aurigraph/postgres"))
+	fi, err = os.Stat(filepath.Join(root, "srv/aurigraph/postgres"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
 	assert.Equal(t, uint32(70), fi.Sys().(*syscall.Stat_t).Uid)
@@ -398,7 +426,7 @@ func TestIntegrationPrepareIsIdempotentAndFinishesAPartialRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fw.Mode().Perm())
 	// What was written is what the real tools accept.
-	out, err := exec.Command(need(t, "nft"), "-c", "-f", filepath.Join(root, "etc/aurigraph/firewall.nft")).CombinedOutput()
+	out, err = exec.Command(need(t, "nft"), "-c", "-f", filepath.Join(root, "etc/aurigraph/firewall.nft")).CombinedOutput()
 	assert.NoError(t, err, string(out))
 	assert.NoFileExists(t, filepath.Join(root, "var/lib/aurigraph/pending/daemon-json"))
 
@@ -410,14 +438,20 @@ func TestIntegrationPrepareIsIdempotentAndFinishesAPartialRun(t *testing.T) {
 		}
 	}
 
-	// A partially prepared host: a directory is gone, the sysctl file was
-	// edited, and daemon.json was written but docker never restarted (the
-	// run was killed between the two). The rerun finishes exactly that.
+	// A partially prepared host: a directory is gone, the sysctl file and the
+	// container metrics script were edited, and daemon.json was written but
+	// docker never restarted (the run was killed between the two). The rerun
+	// finishes exactly that.
 	require.NoError(t, os.Remove(filepath.Join(root, "srv/aurigraph/prometheus")))
+	require.NoError(t, os.WriteFile(metrics, []byte("#!/bin/sh\nexit 0\n"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "etc/sysctl.d/90-aurigraph.conf"), []byte("vm.max_map_count = 65530\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "var/lib/aurigraph/pending/daemon-json"), nil, 0o644))
-	changed, outs := runSteps(t, c, steps, "apply", root, true)
-	assert.Equal(t, map[string]bool{"daemon-json": true, "sysctl": true, "dirs": true, "firewall": false, "exporters": false, "logging": false}, changed)
+	changed, outs = runSteps(t, c, steps, "apply", root, true)
+	assert.Equal(t, map[string]bool{"daemon-json": true, "sysctl": true, "dirs": true, "firewall": false, "exporters": true, "logging": false}, changed)
+	assert.Equal(t, "  write /usr/local/lib/aurigraph/container-metrics\nstep=exporters changed=yes mode=apply\n", outs["exporters"], "only the edited script is rewritten")
+	installed, err = os.ReadFile(metrics)
+	require.NoError(t, err)
+	assert.Equal(t, ContainerMetricsScript, string(installed))
 	assert.Equal(t, "  directory /srv/aurigraph/prometheus mode 0750 owner 65534:65534\nstep=dirs changed=yes mode=apply\n", outs["dirs"], "only the missing directory is created")
 	assert.Contains(t, outs["sysctl"], "write /etc/sysctl.d/90-aurigraph.conf")
 	assert.Contains(t, outs["daemon-json"], "finish an interrupted run")
@@ -439,8 +473,13 @@ func TestIntegrationRenderedFilesPassTheirTools(t *testing.T) {
 	edge := sampleArgs()
 	edge.Name, edge.ClusterAddress, edge.PublicTCPPorts, edge.LoggingTarget = "prod-edge-01", "192.0.2.10", []int{80, 443}, ""
 	edge.Dirs = nil
+	// Behind a jump host: SSH only from it, the allow-list and the peers.
+	jumped := sampleArgs()
+	jumped.Name, jumped.ClusterAddress, jumped.LoggingTarget, jumped.Port = "prod-app-01", "192.0.2.41", "192.0.2.30", 2222
+	jumped.Jump = &Jump{Address: "203.0.113.5", Port: 22, User: "deploy"}
+	jumped.SSHAllowFrom = []string{"10.0.0.0/8", "10.20.30.40", "2001:db8:1::/48", "2001:db8:1::9"}
 	dir := t.TempDir()
-	for _, a := range []HostArgs{sampleArgs(), edge} {
+	for _, a := range []HostArgs{sampleArgs(), edge, jumped} {
 		pre, steps := renderAll(t, a)
 		files := map[string]string{"preflight.sh": pre}
 		for _, s := range steps {
@@ -461,6 +500,11 @@ func TestIntegrationRenderedFilesPassTheirTools(t *testing.T) {
 		require.NoError(t, os.WriteFile(fw, []byte(v.Firewall+"\n"), 0o600))
 		out, err = exec.Command(nft, "-c", "-f", fw).CombinedOutput()
 		assert.NoError(t, err, "%s firewall:\n%s", a.Name, out)
+		if a.Jump != nil {
+			assert.Contains(t, v.Firewall, "elements = { 10.0.0.0/8, 203.0.113.5 }")
+			assert.Contains(t, v.Firewall, "ip saddr @ssh_from_v4 tcp dport 2222 accept")
+			assert.NotContains(t, v.Firewall, "\t\ttcp dport 2222 accept")
+		}
 		if v.Rsyslog != "" {
 			conf := filepath.Join(dir, a.Name+"-rsyslog.conf")
 			require.NoError(t, os.WriteFile(conf, []byte(v.Rsyslog+"\n"), 0o644))

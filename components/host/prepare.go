@@ -1,6 +1,7 @@
 package host
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -27,7 +28,24 @@ const (
 	LogstashSyslogPort = 5514
 	// DockerKeyFingerprint is Docker's apt signing key.
 	DockerKeyFingerprint = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+	// TextfileDir is node exporter's textfile collector directory (the
+	// Debian package's default, set explicitly in the drop-in).
+	TextfileDir = "/var/lib/prometheus/node-exporter"
+	// ContainerMetricsPath is the script writing per-container memory
+	// metrics into TextfileDir, run by ContainerMetricsUnit's timer.
+	ContainerMetricsPath = "/usr/local/lib/aurigraph/container-metrics"
+	ContainerMetricsUnit = "aurigraph-container-metrics"
+	// ContainerMetricsInterval is how often the container metrics refresh.
+	ContainerMetricsInterval = "15s"
 )
+
+// ContainerMetricsScript writes container_memory_working_set_bytes and
+// container_spec_memory_limit_bytes per running container (cgroup v2) for
+// node exporter's textfile collector: hosts without cAdvisor get the
+// metrics the container memory alert reads.
+//
+//go:embed scripts/container-metrics.sh
+var ContainerMetricsScript string
 
 // Step is one preparation step: a script with check and apply modes.
 type Step struct {
@@ -45,7 +63,7 @@ var Steps = []Step{
 	{"sysctl", "writes /etc/sysctl.d/90-aurigraph.conf (the host's kernel settings, vm.max_map_count=262144 where Elasticsearch runs) and loads it when the file or a running value differs", true},
 	{"dirs", "creates the data path, every service directory with its owner and mode, and the SSH user's staging directory for config files", true},
 	{"firewall", "installs nftables, writes /etc/aurigraph/firewall.nft (table inet aurigraph only, default drop) and aurigraph-firewall.service, checks then loads the rules", true},
-	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, restarts them when changed", true},
+	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, installs " + ContainerMetricsPath + " and " + ContainerMetricsUnit + ".timer (per-container memory metrics into node exporter's textfile directory every " + ContainerMetricsInterval + "), restarts them when changed", true},
 	{"logging", "installs rsyslog and writes /etc/rsyslog.d/60-aurigraph.conf forwarding the journal and every container's json-file log to Logstash on <logging host>:5514/tcp, validates and restarts rsyslog", true},
 }
 
@@ -71,6 +89,11 @@ type PrepareValues struct {
 	Firewall             string
 	FirewallUnit         string
 	NodeExporterDropIn   string
+	ContainerMetrics     string // the script
+	MetricsService       string
+	MetricsTimer         string
+	MetricsPath          string // where the script is installed
+	MetricsUnit          string // service and timer name, without suffix
 	CadvisorDropIn       string
 	CadvisorPort         int
 	Rsyslog              string
@@ -99,12 +122,20 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	if v.Dirs, err = dirsFor(a.DataPath, a.Dirs); err != nil {
 		return v, err
 	}
-	if v.Firewall, err = RenderFirewall(NewFirewallValues(a)); err != nil {
+	fw, err := NewFirewallValues(a)
+	if err != nil {
+		return v, err
+	}
+	if v.Firewall, err = RenderFirewall(fw); err != nil {
 		return v, err
 	}
 	v.FirewallUnit = firewallUnit
-	v.NodeExporterDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/prometheus-node-exporter --web.listen-address=%s\n",
-		net.JoinHostPort(cluster, fmt.Sprint(NodeExporterPort)))
+	v.NodeExporterDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/prometheus-node-exporter --web.listen-address=%s --collector.textfile.directory=%s\n",
+		net.JoinHostPort(cluster, fmt.Sprint(NodeExporterPort)), TextfileDir)
+	v.ContainerMetrics = ContainerMetricsScript
+	v.MetricsService = containerMetricsService
+	v.MetricsTimer = containerMetricsTimer
+	v.MetricsPath, v.MetricsUnit = ContainerMetricsPath, ContainerMetricsUnit
 	v.CadvisorDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=%s -port=%d -docker_only=true -housekeeping_interval=15s\n",
 		cluster, CadvisorPort)
 	if a.LoggingTarget != "" {
@@ -112,7 +143,7 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 			return v, err
 		}
 	}
-	for _, f := range []*string{&v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.CadvisorDropIn, &v.Rsyslog} {
+	for _, f := range []*string{&v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog} {
 		if *f, err = fileContent("host "+a.Name, *f); err != nil {
 			return v, err
 		}
@@ -334,4 +365,35 @@ ExecReload=/usr/sbin/nft -f /etc/aurigraph/firewall.nft
 
 [Install]
 WantedBy=sysinit.target
+`
+
+// containerMetricsService runs the container metrics script once; it needs
+// root for the Docker socket, and writes only the textfile directory.
+var containerMetricsService = `[Unit]
+Description=Aurigraph per-container memory metrics for node exporter (textfile collector)
+After=docker.service
+
+[Service]
+Type=oneshot
+Environment=TEXTFILE_DIR=` + TextfileDir + `
+ExecStart=` + ContainerMetricsPath + `
+Nice=10
+NoNewPrivileges=yes
+ProtectSystem=full
+ProtectHome=yes
+PrivateTmp=yes
+`
+
+// containerMetricsTimer: OnBootSec fires at once when the timer starts after
+// boot; AccuracySec keeps systemd from batching the runs to a minute.
+var containerMetricsTimer = `[Unit]
+Description=Refresh Aurigraph container memory metrics every ` + ContainerMetricsInterval + `
+
+[Timer]
+OnBootSec=` + ContainerMetricsInterval + `
+OnUnitActiveSec=` + ContainerMetricsInterval + `
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
 `

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,10 +73,13 @@ func TestRefusalListsEveryShortfall(t *testing.T) {
 
 func TestFirewallOpensOnlyWhatTheRoleNeeds(t *testing.T) {
 	a := sampleArgs()
-	fw, err := RenderFirewall(NewFirewallValues(a))
+	fv, err := NewFirewallValues(a)
+	require.NoError(t, err)
+	fw, err := RenderFirewall(fv)
 	require.NoError(t, err)
 	assert.NotContains(t, fw, "80, 443", "not the edge: no public web ports")
-	assert.Contains(t, fw, "tcp dport 22 accept")
+	assert.Contains(t, fw, "\n\t\ttcp dport 22 accept comment \"ssh\"\n", "no jump host: SSH from anywhere")
+	assert.NotContains(t, fw, "ssh_from_v4")
 	assert.Contains(t, fw, "elements = { 192.0.2.10, 192.0.2.41 }")
 	assert.Contains(t, fw, "elements = { 2001:db8::5 }")
 	assert.Contains(t, fw, "ip saddr @monitoring_v4 tcp dport { 9100, 9280, 9323 } accept")
@@ -87,7 +91,9 @@ func TestFirewallOpensOnlyWhatTheRoleNeeds(t *testing.T) {
 	a.PublicTCPPorts = []int{443, 80}
 	a.MonitoringFrom = []string{"192.0.2.99"}
 	a.LoggingTarget = "192.0.2.99"
-	fw, err = RenderFirewall(NewFirewallValues(a))
+	fv, err = NewFirewallValues(a)
+	require.NoError(t, err)
+	fw, err = RenderFirewall(fv)
 	require.NoError(t, err)
 	assert.Contains(t, fw, "tcp dport { 80, 443 } accept")
 	assert.NotContains(t, fw, `iifname "docker_gwbridge"`)
@@ -143,4 +149,97 @@ func TestDockerSSHOptsPinTheHostKey(t *testing.T) {
 	assert.Equal(t, "198.51.100.30 "+a.HostKey+"\n203.0.113.5 ssh-ed25519 AAAAjump\n", s.KnownHosts())
 	a.Port = 2222
 	assert.True(t, strings.HasPrefix(ConnectionSettings(a).KnownHosts(), "[198.51.100.30]:2222 "))
+}
+
+// sshRules are the input chain's rules for the SSH port.
+func sshRules(fw string, port string) []string {
+	return regexp.MustCompile(`(?m)^\t\t.*tcp dport `+port+` accept.*$`).FindAllString(fw, -1)
+}
+
+func TestSSHOnlyFromTheJumpHostAndPeers(t *testing.T) {
+	a := sampleArgs()
+	a.Port = 2222
+	a.Jump = &Jump{Address: "203.0.113.5", Port: 22, User: "deploy"}
+	v, err := NewFirewallValues(a)
+	require.NoError(t, err)
+	assert.True(t, v.SSHRestricted)
+	fw, err := RenderFirewall(v)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"\t\tip saddr @ssh_from_v4 tcp dport 2222 accept comment \"ssh\"",
+		"\t\tip6 saddr @ssh_from_v6 tcp dport 2222 accept comment \"ssh\"",
+		"\t\tip saddr @cluster_peers_v4 tcp dport 2222 accept comment \"ssh from peers\"",
+		"\t\tip6 saddr @cluster_peers_v6 tcp dport 2222 accept comment \"ssh from peers\"",
+	}, sshRules(fw, "2222"), "every SSH rule names its sources")
+	assert.Contains(t, fw, "set ssh_from_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { 203.0.113.5 }\n\t}")
+	assert.Contains(t, fw, "elements = { 192.0.2.10, 192.0.2.41 }", "the peers, who may also SSH in")
+
+	// The allow-list adds the operator's ranges; covered entries go (nft
+	// refuses overlapping intervals), IPv6 lands in its own set.
+	a.SSHAllowFrom = []string{"10.1.2.3", "10.0.0.0/8", "2001:db8:1::7/48", "203.0.113.5/32", "::ffff:198.51.100.7"}
+	v, err = NewFirewallValues(a)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"10.0.0.0/8", "198.51.100.7", "203.0.113.5"}, v.SSHFromV4)
+	assert.Equal(t, []string{"2001:db8:1::/48"}, v.SSHFromV6)
+	fw, err = RenderFirewall(v)
+	require.NoError(t, err)
+	assert.Contains(t, fw, "elements = { 10.0.0.0/8, 198.51.100.7, 203.0.113.5 }")
+	assert.Contains(t, fw, "elements = { 2001:db8:1::/48 }")
+
+	// An allow-list alone restricts SSH too (no jump host).
+	a.Jump = nil
+	a.SSHAllowFrom = []string{"198.51.100.0/24"}
+	v, err = NewFirewallValues(a)
+	require.NoError(t, err)
+	assert.True(t, v.SSHRestricted)
+	assert.Equal(t, []string{"198.51.100.0/24"}, v.SSHFromV4)
+	assert.Empty(t, v.SSHFromV6)
+
+	// A jump host named by DNS cannot be put in a set: the allow-list must
+	// say where it connects from, or the host is refused.
+	a.Jump = &Jump{Address: "bastion.example.net", Port: 22, User: "deploy"}
+	a.SSHAllowFrom = nil
+	_, err = NewFirewallValues(a)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `jump host "bastion.example.net" is not an IP address`)
+	_, err = NewPrepareValues(a)
+	assert.Error(t, err, "the preparation refuses it too")
+	a.SSHAllowFrom = []string{"203.0.113.0/28"}
+	v, err = NewFirewallValues(a)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"203.0.113.0/28"}, v.SSHFromV4)
+
+	a.SSHAllowFrom = []string{"10.0.0.0/33"}
+	_, err = NewFirewallValues(a)
+	assert.ErrorContains(t, err, `"10.0.0.0/33" is neither an IP address nor a CIDR prefix`)
+
+	// Hand-built values are checked before they reach the ruleset.
+	_, err = RenderFirewall(FirewallValues{Host: "h", SSHPort: 22, SSHRestricted: true, SSHFromV4: []string{"1.2.3.4 } accept"}})
+	assert.Error(t, err)
+	_, err = RenderFirewall(FirewallValues{Host: "h", SSHPort: 22, SSHRestricted: true})
+	assert.ErrorContains(t, err, "unreachable")
+}
+
+func TestExportersStepInstallsContainerMetrics(t *testing.T) {
+	v, err := NewPrepareValues(sampleArgs())
+	require.NoError(t, err)
+	script, err := RenderStep(v, "exporters")
+	require.NoError(t, err)
+	// The script travels verbatim (no template processing of its text).
+	assert.Contains(t, script, "\n"+strings.TrimRight(ContainerMetricsScript, "\n")+"\nAURIGRAPH_EOF\n")
+	assert.Contains(t, ContainerMetricsScript, `--format '{{.Id}} {{.Name}}'`)
+	for _, want := range []string{
+		"ensure_file /usr/local/lib/aurigraph/container-metrics 0755 0:0",
+		"ensure_file /etc/systemd/system/aurigraph-container-metrics.service 0644 0:0",
+		"ensure_file /etc/systemd/system/aurigraph-container-metrics.timer 0644 0:0",
+		`local units="prometheus-node-exporter aurigraph-container-metrics.timer"`,
+		// Every 15 s from the last run, at once after boot or (re)start.
+		"[Timer]\nOnBootSec=15s\nOnUnitActiveSec=15s\nAccuracySec=1s\n",
+		"WantedBy=timers.target",
+		"Type=oneshot\nEnvironment=TEXTFILE_DIR=/var/lib/prometheus/node-exporter\nExecStart=/usr/local/lib/aurigraph/container-metrics\n",
+		"ExecStart=/usr/bin/prometheus-node-exporter --web.listen-address=192.0.2.30:9100 --collector.textfile.directory=/var/lib/prometheus/node-exporter\n",
+	} {
+		assert.Contains(t, script, want)
+	}
+	assert.Equal(t, 1, strings.Count(script, "step() {"))
 }
