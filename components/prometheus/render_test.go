@@ -167,7 +167,7 @@ func TestRenderRules(t *testing.T) {
 		"HighErrorRateCritical": "critical", "HighLatencyP99Critical": "critical", "DBPoolExhausted": "critical",
 		"ContainerMemoryNearLimit": "critical", "ApplicationUnavailable": "critical", "AvailabilityErrorBudgetBurn": "critical",
 		"HighErrorRateWarning": "warning", "HighLatencyP95Warning": "warning", "DBConnectionsHigh": "warning",
-		"ConsensusLeaderElectionsHigh": "warning", "TargetDown": "warning", "AvailabilityBelowSLO": "warning",
+		"ConsensusLeaderElectionsHigh": "warning", "TargetDown": "warning", "VaultSealed": "critical", "AvailabilityBelowSLO": "warning",
 	}, seen)
 	assert.False(t, strings.Contains(out, "<no value>"))
 	_, err = RenderRules(RulesValues{})
