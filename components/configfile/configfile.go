@@ -44,6 +44,8 @@ type Set struct {
 	Reloaded pulumi.Resource
 	// Hash identifies the content of every file together.
 	Hash string
+	// Staged maps each file's path to its copy in the staging directory.
+	Staged map[string]string
 }
 
 // Hash is the SHA-256 of the files' paths, modes, owners and contents, in order.
@@ -96,7 +98,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
-	return &Set{Copies: []pulumi.Resource{install}, Reloaded: install, Hash: hash}, nil
+	set := &Set{Copies: []pulumi.Resource{install}, Reloaded: install, Hash: hash, Staged: map[string]string{}}
+	for _, st := range staged {
+		set.Staged[st.Path] = st.From
+	}
+	return set, nil
 }
 
 // Staged is a file and where its copy waits in the staging directory.

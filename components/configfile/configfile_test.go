@@ -128,3 +128,27 @@ func TestSecretSetReloadsWhenAnyContentChanges(t *testing.T) {
 	assert.True(t, a.Named("command:remote:Command", "kibana-tls-key").Inputs.DeepEquals(b.Named("command:remote:Command", "kibana-tls-key").Inputs),
 		"an unchanged file is not rewritten")
 }
+
+func TestSetNamesEachFilesStagedCopy(t *testing.T) {
+	var set *Set
+	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
+		h, err := testHost(ctx)
+		if err != nil {
+			return err
+		}
+		set, err = New(ctx, "prometheus-config", Args{Host: h, Files: []File{
+			{Path: "/srv/aurigraph/prometheus/prometheus.yml", Content: "a"},
+			{Path: "/srv/aurigraph/prometheus/rules/alerts.yml", Content: "b"},
+		}})
+		return err
+	}, mockrun.Options{Project: "p", Stack: "s"})
+	require.NoError(t, err)
+	for target, staged := range set.Staged {
+		var copied bool
+		for _, r := range res.OfType("command:remote:CopyToRemote") {
+			copied = copied || r.Inputs["remotePath"].StringValue() == staged
+		}
+		assert.True(t, copied, "%s is staged at %s", target, staged)
+	}
+	assert.Len(t, set.Staged, 2)
+}

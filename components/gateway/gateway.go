@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/configfile"
@@ -52,6 +53,12 @@ type GatewayArgs struct {
 	// DependsOn are the upstream containers (the application replicas) that
 	// should exist before nginx starts.
 	DependsOn []pulumi.Resource
+	// SlotImages is each slot's image (slot name -> image): a new image in a
+	// slot re-runs the release guard once its replicas are replaced.
+	SlotImages map[string]string
+	// ReadinessAttempts and ReadinessInterval (seconds) bound the release
+	// guard; zero takes GuardAttempts and GuardInterval.
+	ReadinessAttempts, ReadinessInterval int
 }
 
 // Gateway is the nginx edge.
@@ -154,10 +161,78 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	if err != nil {
 		return nil, err
 	}
+	if err := newReleaseGuard(ctx, name, args, files, c, parent); err != nil {
+		return nil, err
+	}
 	g.ContainerName = c.Name
 	g.ConfigHash = pulumi.String(files.Hash).ToStringOutput()
 	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{
 		"containerName": g.ContainerName,
 		"configHash":    g.ConfigHash,
 	})
+}
+
+// ProductionGuard is the release guard of a gateway whose directory on the
+// host is dir; staged is where the configfile step stages nginx.conf.
+func ProductionGuard(v Values, dir, staged string, attempts, interval int) GuardValues {
+	if attempts <= 0 {
+		attempts = GuardAttempts
+	}
+	if interval <= 0 {
+		interval = GuardInterval
+	}
+	conf := path.Join(dir, "conf", "nginx.conf")
+	return GuardValues{
+		Slots:    v.Slots,
+		ConfPath: conf, GoodPath: conf + GoodSuffix, StagedPath: staged,
+		Owner: fmt.Sprintf("%d:%d", UID, UID), Mode: guardConfigMode,
+		DockerExec: "docker exec " + ContainerName,
+		Nginx:      "docker exec " + ContainerName + " nginx -c " + ConfPath,
+		Attempts:   attempts, Interval: interval, Timeout: GuardTimeout,
+		ReadyPath: ReadyPath,
+	}
+}
+
+// newReleaseGuard adds the two steps after the configuration is installed
+// and nginx runs: <name>-release-guard (readiness of every replica with
+// traffic, rollback to the known-good file on failure), triggered only by
+// what moves traffic, and <name>-conf-known-good, triggered by the file's
+// content, which records changes that move none. Neither touches a container.
+func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *configfile.Set, nginx pulumi.Resource, parent pulumi.ResourceOption) error {
+	staged := files.Staged[path.Join(args.Dir, "conf", "nginx.conf")]
+	if staged == "" {
+		return fmt.Errorf("gateway %s: nginx.conf has no staged copy", name)
+	}
+	gv := ProductionGuard(args.Config, args.Dir, staged, args.ReadinessAttempts, args.ReadinessInterval)
+	guardScript, err := RenderGuard(gv)
+	if err != nil {
+		return fmt.Errorf("gateway %s: %w", name, err)
+	}
+	recordScript, err := RenderRecordGood(gv)
+	if err != nil {
+		return fmt.Errorf("gateway %s: %w", name, err)
+	}
+	var triggers pulumi.Array
+	for _, t := range GuardTriggers(args.Config.Slots, args.SlotImages) {
+		triggers = append(triggers, pulumi.String(t))
+	}
+	// After the new file is installed and reloaded, with nginx running and
+	// every replica (re)created: a new image is checked once it runs.
+	after := append([]pulumi.Resource{files.Reloaded, nginx}, args.DependsOn...)
+	guard, err := remote.NewCommand(ctx, name+"-release-guard", &remote.CommandArgs{
+		Connection: args.Host.Connection,
+		Create:     pulumi.String(guardScript),
+		Update:     pulumi.String(guardScript),
+		Triggers:   triggers,
+	}, parent, pulumi.DependsOn(after))
+	if err != nil {
+		return err
+	}
+	_, err = remote.NewCommand(ctx, name+"-conf-known-good", &remote.CommandArgs{
+		Connection: args.Host.Connection,
+		Create:     pulumi.String(recordScript),
+		Update:     pulumi.String(recordScript),
+		Triggers:   pulumi.Array{pulumi.String(files.Hash)},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{guard}))
+	return err
 }

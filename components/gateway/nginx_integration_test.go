@@ -475,9 +475,15 @@ func (n *nginxProc) reload(t *testing.T, v Values) {
 	require.NoError(t, err, "nginx -t: %s", out)
 	out, err = exec.Command(n.bin, n.args("-s", "reload")...).CombinedOutput()
 	require.NoError(t, err, "nginx -s reload: %s", out)
-	// Done when new workers run and every old one is shutting down (it has
-	// closed its listening sockets): new connections see only the new file.
-	// Old workers may live on while a client holds an unused connection.
+	n.awaitReload(t, old)
+}
+
+// awaitReload returns once new workers run and every worker of old is
+// shutting down (it has closed its listening sockets): new connections see
+// only the new file. Old workers may live on while a client holds an unused
+// connection.
+func (n *nginxProc) awaitReload(t *testing.T, old map[int]bool) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		now, fresh, stale := n.workers(), 0, 0
