@@ -19,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/testserver"
 )
 
 // Short bounds keep the test quick; production uses GuardAttempts x GuardInterval.
@@ -139,7 +141,7 @@ func TestIntegrationReleaseGuardRollsBack(t *testing.T) {
 	blueReady.Store(true)
 	blue, green := startReplica(t, "blue", &blueReady), startReplica(t, "green", &greenReady)
 
-	httpPort, httpsPort := freePort(t), freePort(t)
+	httpPort, httpsPort := testserver.FreePort(t), testserver.FreePort(t)
 	rate := itRateLimitPerSec
 	values := func(b, g int) Values {
 		v := Values{

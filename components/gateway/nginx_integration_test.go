@@ -39,6 +39,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/aurigraph/infra/internal/testserver"
 )
 
 // The public names the test nginx serves; every connection goes to 127.0.0.1.
@@ -80,9 +82,9 @@ func TestIntegrationNginxEdge(t *testing.T) {
 	grpcAddr := startGRPC(t)
 	grafana := startSlot(t, "grafana")
 	kibana := startTLSUpstream(t, pki, "kibana")
-	closedPort := freePort(t) // nothing listens: the gateway answers 502
+	closedPort := testserver.FreePort(t) // nothing listens: the gateway answers 502
 
-	httpPort, httpsPort := freePort(t), freePort(t)
+	httpPort, httpsPort := testserver.FreePort(t), testserver.FreePort(t)
 	values := func(blueW, greenW, rate, burst int) Values {
 		v := Values{
 			ListenAddress: "127.0.0.1", HTTPPort: httpPort, HTTPSPort: httpsPort,
@@ -410,14 +412,6 @@ func findNginx(t *testing.T) string {
 	return ""
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 type nginxProc struct {
 	bin, dir, conf string
 	cmd            *exec.Cmd
@@ -431,28 +425,9 @@ func startNginx(t *testing.T, bin, dir string, v Values) *nginxProc {
 	require.NoError(t, err, "nginx -t: %s", out)
 	n.cmd = exec.Command(bin, n.args("-g", "daemon off;")...)
 	n.cmd.Stdout, n.cmd.Stderr = os.Stderr, os.Stderr
-	require.NoError(t, n.cmd.Start())
-	t.Cleanup(func() {
-		_ = n.cmd.Process.Signal(syscall.SIGQUIT)
-		done := make(chan struct{})
-		go func() { _ = n.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = n.cmd.Process.Kill()
-			<-done
-		}
-	})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", v.HTTPSPort))
-		if err == nil {
-			c.Close()
-			return n
-		}
-		require.True(t, time.Now().Before(deadline), "nginx did not listen: %v", err)
-		time.Sleep(20 * time.Millisecond)
-	}
+	// SIGQUIT: a graceful stop, so the test's connections close cleanly.
+	testserver.Start(t, n.cmd, fmt.Sprintf("127.0.0.1:%d", v.HTTPSPort), 5*time.Second, syscall.SIGQUIT)
+	return n
 }
 
 func (n *nginxProc) args(extra ...string) []string {

@@ -25,6 +25,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/aurigraph/infra/internal/testserver"
 )
 
 func need(t *testing.T, bin string) string {
@@ -93,33 +95,8 @@ PermitTTY no
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600))
 	// sshd insists on its privilege separation directory.
 	require.NoError(t, os.MkdirAll("/run/sshd", 0o755))
-	var logs bytes.Buffer
 	cmd := exec.Command(bin, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("sshd exited: %v\n%s", err, logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sshd did not listen on %d: %s", port, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testserver.Start(t, cmd, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Second, nil)
 	u, err := user.Current()
 	require.NoError(t, err)
 	return &sshd{port: port, hostKey: hostPub, clientKey: clientPriv, user: u.Username}

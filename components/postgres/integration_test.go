@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/testserver"
 )
 
 // pgBin is the newest Debian PostgreSQL server's bin directory.
@@ -38,14 +39,6 @@ func pgBin(t *testing.T) string {
 	}
 	t.Fatal("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin: apt-get install postgresql")
 	return ""
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func mustRun(t *testing.T, env []string, name string, args ...string) string {
@@ -97,7 +90,7 @@ func (s *server) env(backupDir string) []string {
 
 func startServer(t *testing.T, conf string) *server {
 	t.Helper()
-	s := &server{bin: pgBin(t), dir: t.TempDir(), port: freePort(t)}
+	s := &server{bin: pgBin(t), dir: t.TempDir(), port: testserver.FreePort(t)}
 	if os.Geteuid() == 0 {
 		// PostgreSQL refuses to run as root.
 		u, err := user.Lookup("postgres")

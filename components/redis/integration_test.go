@@ -3,10 +3,8 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -19,17 +17,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/testserver"
 )
 
 const testPassword = "integration-only-redis-password"
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // startRedis runs the container's own command line (sh -c … --requirepass
 // "$REDIS_PASSWORD") on the rendered redis.conf, bound to 127.0.0.1.
@@ -47,7 +39,7 @@ func startRedis(t *testing.T, v ConfigValues) int {
 	require.NoError(t, err)
 	confPath := filepath.Join(dir, "redis.conf")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
-	port := freePort(t)
+	port := testserver.FreePort(t)
 
 	spec := ServerSpec(Args{})
 	line := strings.Replace(spec.Command[2], confMount+"/redis.conf", confPath, 1) +
@@ -67,29 +59,8 @@ func startRedis(t *testing.T, v ConfigValues) int {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
 	cmd.Env = append(os.Environ(), "REDIS_PASSWORD="+testPassword)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return port
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			t.Fatalf("redis exited (%v): %s", err, logs.String())
-		case <-time.After(100 * time.Millisecond):
-		}
-		require.True(t, time.Now().Before(deadline), "redis did not start: %s", logs.String())
-	}
+	testserver.Start(t, cmd, fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second, nil)
+	return port
 }
 
 // cli runs redis-cli; auth uses REDISCLI_AUTH as the health check does.
