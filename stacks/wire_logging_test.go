@@ -20,6 +20,8 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
+
+	"github.com/aurigraph/infra/tests/harness"
 )
 
 const containerType = "docker:index/container:Container"
@@ -86,23 +88,6 @@ func str(v resource.PropertyValue) string {
 		return v.StringValue()
 	}
 	return ""
-}
-
-// plainStrings collects every string in v that is not inside a secret.
-func plainStrings(v resource.PropertyValue, out *[]string) {
-	switch {
-	case v.IsSecret():
-	case v.IsString():
-		*out = append(*out, v.StringValue())
-	case v.IsArray():
-		for _, e := range v.ArrayValue() {
-			plainStrings(e, out)
-		}
-	case v.IsObject():
-		for _, e := range v.ObjectValue() {
-			plainStrings(e, out)
-		}
-	}
 }
 
 func derived(base, purpose string) string {
@@ -222,7 +207,7 @@ func TestLoggingStack(t *testing.T) {
 				}
 				checked++
 				var plain []string
-				plainStrings(resource.NewObjectProperty(r.Inputs), &plain)
+				plain = append(plain, harness.PlainStrings(resource.NewObjectProperty(r.Inputs))...)
 				for _, p := range plain {
 					assert.NotContains(t, p, "plan-placeholder-", r.URN)
 					for _, sec := range secrets {

@@ -83,31 +83,8 @@ func assertNoSecretInPlainText(t *testing.T, res *mockrun.Result) {
 		if !strings.Contains(r.URN, "aurigraph:grafana:Grafana") {
 			continue
 		}
-		walk(r.Inputs, func(v resource.PropertyValue) {
-			if v.IsString() {
-				assert.NotContains(t, v.StringValue(), "plan-placeholder-", "%s: secret in plain text", r.Name)
-			}
-		})
-	}
-}
-
-func walk(m resource.PropertyMap, f func(resource.PropertyValue)) {
-	for _, v := range m {
-		walkValue(v, f)
-	}
-}
-
-func walkValue(v resource.PropertyValue, f func(resource.PropertyValue)) {
-	switch {
-	case v.IsSecret():
-		return // wrapped: fine
-	case v.IsArray():
-		for _, e := range v.ArrayValue() {
-			walkValue(e, f)
+		for _, v := range harness.PlainStrings(resource.NewObjectProperty(r.Inputs)) {
+			assert.NotContains(t, v, "plan-placeholder-", "%s: secret in plain text", r.Name)
 		}
-	case v.IsObject():
-		walk(v.ObjectValue(), f)
-	default:
-		f(v)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
+
+	"github.com/aurigraph/infra/tests/harness"
 )
 
 const (
@@ -73,26 +75,6 @@ func placeholders(s *stackfile.Stack) []string {
 		}
 	}
 	return out
-}
-
-// plainStrings collects every string in v that is not under a secret.
-func plainStrings(v resource.PropertyValue, out *[]string) {
-	switch {
-	case v.IsSecret():
-		return
-	case v.IsString():
-		*out = append(*out, v.StringValue())
-	case v.IsArray():
-		for _, e := range v.ArrayValue() {
-			plainStrings(e, out)
-		}
-	case v.IsObject():
-		for _, e := range v.ObjectValue() {
-			plainStrings(e, out)
-		}
-	case v.IsOutput():
-		plainStrings(v.OutputValue().Element, out)
-	}
 }
 
 // array is v's elements; nothing when the input is absent.
@@ -155,7 +137,7 @@ func TestStackContainers(t *testing.T) {
 			require.NotEmpty(t, secrets)
 			for _, r := range res.Resources {
 				var strs []string
-				plainStrings(resource.NewObjectProperty(r.Inputs), &strs)
+				strs = append(strs, harness.PlainStrings(resource.NewObjectProperty(r.Inputs))...)
 				for _, str := range strs {
 					for _, p := range secrets {
 						assert.NotContains(t, str, p, "%s leaks a secret", r.URN)

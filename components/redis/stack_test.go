@@ -15,6 +15,8 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
+
+	"github.com/aurigraph/infra/tests/harness"
 )
 
 const containerType = "docker:index/container:Container"
@@ -24,24 +26,6 @@ func array(v resource.PropertyValue) []resource.PropertyValue {
 		return v.ArrayValue()
 	}
 	return nil
-}
-
-func plainStrings(v resource.PropertyValue, out *[]string) {
-	switch {
-	case v.IsSecret():
-	case v.IsString():
-		*out = append(*out, v.StringValue())
-	case v.IsArray():
-		for _, e := range v.ArrayValue() {
-			plainStrings(e, out)
-		}
-	case v.IsObject():
-		for _, e := range v.ObjectValue() {
-			plainStrings(e, out)
-		}
-	case v.IsOutput():
-		plainStrings(v.OutputValue().Element, out)
-	}
 }
 
 func TestStackRedis(t *testing.T) {
@@ -108,7 +92,7 @@ func TestStackRedis(t *testing.T) {
 			require.NotEmpty(t, secrets)
 			for _, r := range res.Resources {
 				var strs []string
-				plainStrings(resource.NewObjectProperty(r.Inputs), &strs)
+				strs = append(strs, harness.PlainStrings(resource.NewObjectProperty(r.Inputs))...)
 				for _, str := range strs {
 					for _, p := range secrets {
 						assert.NotContains(t, str, p, "%s leaks a secret", r.URN)

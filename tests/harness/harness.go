@@ -90,42 +90,47 @@ func Label(r mockrun.Resource, name string) string {
 	return ""
 }
 
-// PlaintextContaining walks every input of every resource and returns the
-// URNs where needle appears in a value that is not wrapped as a secret.
+// PlaintextContaining returns the URNs of the resources where needle
+// appears in an input value that is not wrapped as a secret.
 func PlaintextContaining(res *mockrun.Result, needle string) []string {
 	var hits []string
 	for _, r := range res.Resources {
-		if containsPlain(resource.NewObjectProperty(r.Inputs), needle) {
-			hits = append(hits, r.URN)
+		for _, s := range PlainStrings(resource.NewObjectProperty(r.Inputs)) {
+			if strings.Contains(s, needle) {
+				hits = append(hits, r.URN)
+				break
+			}
 		}
 	}
 	return hits
 }
 
-func containsPlain(v resource.PropertyValue, needle string) bool {
-	switch {
-	case v.IsSecret():
-		return false
-	case v.IsString():
-		return strings.Contains(v.StringValue(), needle)
-	case v.IsArray():
-		for _, e := range v.ArrayValue() {
-			if containsPlain(e, needle) {
-				return true
+// PlainStrings returns every string in v that is not inside a secret,
+// the text of assets included.
+func PlainStrings(v resource.PropertyValue) []string {
+	var out []string
+	var walk func(resource.PropertyValue)
+	walk = func(v resource.PropertyValue) {
+		switch {
+		case v.IsSecret():
+		case v.IsString():
+			out = append(out, v.StringValue())
+		case v.IsArray():
+			for _, e := range v.ArrayValue() {
+				walk(e)
 			}
-		}
-	case v.IsObject():
-		for _, e := range v.ObjectValue() {
-			if containsPlain(e, needle) {
-				return true
+		case v.IsObject():
+			for _, e := range v.ObjectValue() {
+				walk(e)
 			}
+		case v.IsAsset():
+			out = append(out, v.AssetValue().Text)
+		case v.IsOutput():
+			walk(v.OutputValue().Element)
 		}
-	case v.IsAsset():
-		return strings.Contains(v.AssetValue().Text, needle)
-	case v.IsOutput():
-		return containsPlain(v.OutputValue().Element, needle)
 	}
-	return false
+	walk(v)
+	return out
 }
 
 // installLine is how configfile installs a staged copy in place.
