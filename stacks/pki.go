@@ -19,8 +19,6 @@ func deployPKI(d *deployment) (*pki.PKI, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Certificates inside their early-renewal window: raise pki.rotation.
-	d.ctx.Export("pkiRenewalDue", p.RenewalDue)
 	return p, nil
 }
 

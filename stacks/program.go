@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"path"
+	"sort"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -24,6 +25,8 @@ type deployment struct {
 	network *network.Overlay
 	pki     *pki.PKI
 	urls    pulumi.StringMap
+	// services collects each service's outputs for the stack.
+	services map[string]pulumi.Map
 	// backup is the pre-deployment PostgreSQL backup: application
 	// containers wait for it, so every release starts from a fresh dump.
 	backup pulumi.Resource
@@ -89,6 +92,10 @@ func Run(ctx *pulumi.Context) error {
 	ctx.Export("hostRoles", out.HostRoles)
 	ctx.Export("urls", out.URLs)
 	ctx.Export("caCertificate", out.CACertificate)
+	ctx.Export("pkiRenewalDue", out.PKIRenewalDue)
+	for _, name := range sortedKeys(out.Services) {
+		ctx.Export(name, out.Services[name])
+	}
 	return nil
 }
 
@@ -97,11 +104,16 @@ type Outputs struct {
 	HostRoles     pulumi.StringMap    // host name → comma-separated roles
 	URLs          pulumi.StringMap    // public URLs by name
 	CACertificate pulumi.StringOutput // the stack CA, for clients to trust
+	// PKIRenewalDue lists the certificates inside their early-renewal window:
+	// raise pki.rotation when it is not empty.
+	PKIRenewalDue pulumi.StringArrayOutput
+	// Services are per-service facts (host, container, address) by service.
+	Services map[string]pulumi.Map
 }
 
 // Deploy builds every resource from a validated configuration.
 func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
-	d := &deployment{ctx: ctx, cfg: cfg, place: Place(cfg), hosts: map[string]*host.Host{}, urls: pulumi.StringMap{}}
+	d := &deployment{ctx: ctx, cfg: cfg, place: Place(cfg), hosts: map[string]*host.Host{}, urls: pulumi.StringMap{}, services: map[string]pulumi.Map{}}
 	if err := d.deployHosts(); err != nil {
 		return nil, err
 	}
@@ -122,7 +134,8 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	for _, h := range d.order {
 		roles[h.Name] = h.RoleOutput
 	}
-	return &Outputs{HostRoles: roles, URLs: d.urls, CACertificate: d.pki.CACertPem}, nil
+	return &Outputs{HostRoles: roles, URLs: d.urls, CACertificate: d.pki.CACertPem,
+		PKIRenewalDue: d.pki.RenewalDue, Services: d.services}, nil
 }
 
 // host returns the host a service is placed on.
@@ -175,4 +188,13 @@ func (d *deployment) deployCluster() error {
 		Manager: d.hosts[managers[0]], Name: d.cfg.Network.Name, Subnet: d.cfg.Network.Subnet,
 	})
 	return err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

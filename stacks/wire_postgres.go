@@ -59,12 +59,12 @@ func deployPostgres(d *deployment) error {
 		return err
 	}
 	d.backup = pg.PreDeployBackup
-	d.ctx.Export("postgres", pulumi.Map{
+	d.services["postgres"] = pulumi.Map{
 		"host":          pg.HostName,
 		"containerName": pg.ContainerName,
 		"address":       pg.Address,
 		"backupDir":     pg.BackupDir,
-	})
+	}
 	return nil
 }
 

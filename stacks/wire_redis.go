@@ -37,7 +37,7 @@ func deployRedis(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	d.ctx.Export("redis", pulumi.Map{"host": r.HostName, "containerName": r.ContainerName, "address": r.Address})
+	d.services["redis"] = pulumi.Map{"host": r.HostName, "containerName": r.ContainerName, "address": r.Address}
 	return nil
 }
 

@@ -43,9 +43,9 @@ func deployVault(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	d.ctx.Export("vault", pulumi.Map{
+	d.services["vault"] = pulumi.Map{
 		"host": v.HostName, "containerName": v.ContainerName, "address": v.Address, "postInitScript": v.PostInitPath,
-	})
+	}
 	return nil
 }
 

@@ -172,6 +172,7 @@ func TestStackOutputs(t *testing.T) {
 	var roles map[string]string
 	var urls map[string]string
 	var ca string
+	var services []string
 	_, err := mockrun.Run(func(ctx *pulumi.Context) error {
 		cfg, err := stacks.Load(ctx)
 		if err != nil {
@@ -184,6 +185,9 @@ func TestStackOutputs(t *testing.T) {
 		out.HostRoles.ToStringMapOutput().ApplyT(func(m map[string]string) error { roles = m; return nil })
 		out.URLs.ToStringMapOutput().ApplyT(func(m map[string]string) error { urls = m; return nil })
 		out.CACertificate.ApplyT(func(s string) error { ca = s; return nil })
+		for name := range out.Services {
+			services = append(services, name)
+		}
 		return nil
 	}, mockrun.Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys})
 	require.NoError(t, err)
@@ -191,6 +195,7 @@ func TestStackOutputs(t *testing.T) {
 	assert.Equal(t, "app", roles["prod-app-03"])
 	assert.Len(t, roles, 8)
 	assert.Contains(t, ca, "BEGIN CERTIFICATE")
+	assert.ElementsMatch(t, []string{"postgres", "redis", "vault"}, services, "per-service outputs reach the stack")
 	assert.Equal(t, "https://api.aurigraph.example.com", urls["api"])
 	for _, ui := range []string{"grafana", "kibana", "jaeger", "prometheus"} {
 		assert.True(t, strings.HasPrefix(urls[ui], "https://"+ui+".ops.aurigraph.example.com"), "%s URL: %q", ui, urls[ui])
