@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/aurigraph/infra/components/container"
@@ -20,6 +21,19 @@ func objectKeys(c *Config) map[string]any {
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
 		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "placement": &c.Placement,
 	}
+}
+
+// ConfigKeys are every key Load reads (short names): Pulumi.yaml declares
+// each with a type and a description (a test holds them together).
+func ConfigKeys() []string {
+	keys := []string{"environment"}
+	for k := range objectKeys(&Config{}) {
+		keys = append(keys, k)
+	}
+	keys = append(keys, RequiredSecrets...)
+	keys = append(keys, OperatorCertificateSecrets...)
+	sort.Strings(keys)
+	return keys
 }
 
 // Load reads the whole configuration and validates it. Every problem is

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
@@ -106,6 +107,17 @@ func edgeText(t *testing.T, v resource.PropertyValue) string {
 	}
 	require.True(t, v.IsString(), "not a string: %v", v)
 	return v.StringValue()
+}
+
+// edgeSecretFiles reads back the files a secret step writes.
+func edgeSecretFiles(t *testing.T, res *mockrun.Result, step string) map[string]string {
+	t.Helper()
+	w := res.Named(edgeCommandType, step)
+	require.NotNil(t, w, step)
+	require.True(t, w.Inputs["stdin"].IsSecret(), "%s: stdin stays secret", step)
+	files, err := configfile.SecretFiles(w.Inputs["create"].StringValue(), edgeText(t, w.Inputs["stdin"]))
+	require.NoError(t, err)
+	return files
 }
 
 func edgeConf(t *testing.T, res *mockrun.Result) string {
@@ -255,10 +267,10 @@ func TestEdgeRotationBlastRadius(t *testing.T) {
 		assert.Equal(t, edgeCommandType, r.Type, "%s changed", urn)
 	}
 	changed := edgeNames(d.changed)
-	for _, want := range []string{"nginx-tls-cert", "nginx-tls-key", "nginx-tls-reload", "kibana-tls-reload", "vault-tls-reload"} {
+	for _, want := range []string{"nginx-tls", "kibana-tls", "vault-tls"} {
 		assert.Contains(t, changed, want)
 	}
-	for _, same := range []string{"nginx", "nginx-conf-install", "nginx-conf-nginx-conf", "nginx-tls-ca", "nginx-htpasswd", "pki-ca", "pki-ca-key"} {
+	for _, same := range []string{"nginx", "nginx-conf-install", "nginx-conf-nginx-conf", "nginx-htpasswd", "pki-ca", "pki-ca-key"} {
 		assert.NotContains(t, changed, same)
 	}
 	t.Logf("rotation 0→1: removed %v", edgeNames(d.removed))
@@ -279,13 +291,9 @@ func TestEdgeOperatorCertificate(t *testing.T) {
 		assert.False(t, strings.HasPrefix(r.Name, "pki-edge-"), "no edge leaf is issued: %s", r.Name)
 	}
 	assert.NotNil(t, res.Named("tls:index/locallySignedCert:LocallySignedCert", "pki-vault-cert-r0"), "internal leaves stay")
-	for name, want := range map[string]string{"nginx-tls-cert": cert, "nginx-tls-key": key} {
-		w := res.Named(edgeCommandType, name)
-		require.NotNil(t, w, name)
-		stdin := w.Inputs["stdin"]
-		assert.True(t, stdin.ContainsSecrets(), "%s stays secret", name)
-		assert.Equal(t, want, edgeText(t, stdin))
-	}
+	files := edgeSecretFiles(t, res, "nginx-tls")
+	assert.Equal(t, cert, files["/srv/aurigraph/nginx/tls/edge.crt"])
+	assert.Equal(t, key, files["/srv/aurigraph/nginx/tls/edge.key"])
 
 	// Without the secrets, operator mode is refused.
 	missing := edgeWithObject(t, base, "pki", func(m map[string]any) { m["operatorCertificate"] = true })
@@ -302,7 +310,8 @@ func TestEdgeCAAndEdgeCertificate(t *testing.T) {
 	require.NotNil(t, ca)
 	assert.True(t, ca.Inputs["isCaCertificate"].BoolValue())
 	caPem := mockrun.Fabricate(ca.Type, ca.Name, ca.Inputs)["certPem"].StringValue()
-	assert.Equal(t, caPem, edgeText(t, res.Named(edgeCommandType, "nginx-tls-ca").Inputs["stdin"]))
+	files := edgeSecretFiles(t, res, "nginx-tls")
+	assert.Equal(t, caPem, files["/srv/aurigraph/nginx/tls/ca.crt"])
 
 	csr := res.Named("tls:index/certRequest:CertRequest", "pki-edge-csr-r0")
 	require.NotNil(t, csr)
@@ -317,8 +326,8 @@ func TestEdgeCAAndEdgeCertificate(t *testing.T) {
 	}, names)
 	leaf := res.Named("tls:index/locallySignedCert:LocallySignedCert", "pki-edge-cert-r0")
 	leafPem := mockrun.Fabricate(leaf.Type, leaf.Name, leaf.Inputs)["certPem"].StringValue()
-	assert.Equal(t, leafPem, edgeText(t, res.Named(edgeCommandType, "nginx-tls-cert").Inputs["stdin"]))
-	for _, w := range []string{"nginx-tls-cert", "nginx-tls-key", "nginx-tls-ca", "nginx-htpasswd"} {
+	assert.Equal(t, leafPem, files["/srv/aurigraph/nginx/tls/edge.crt"])
+	for _, w := range []string{"nginx-tls", "nginx-htpasswd"} {
 		assert.True(t, res.Named(edgeCommandType, w).Inputs["stdin"].ContainsSecrets(), w)
 	}
 }
@@ -342,7 +351,7 @@ func TestEdgeGatewayContainerAndReload(t *testing.T) {
 	assert.Equal(t, "/srv/aurigraph/nginx", m["source"].StringValue())
 	assert.True(t, m["readOnly"].BoolValue())
 
-	for _, step := range []string{"nginx-conf-install", "nginx-tls-reload"} {
+	for _, step := range []string{"nginx-conf-install", "nginx-tls"} {
 		script := res.Named(edgeCommandType, step).Inputs["update"].StringValue()
 		test := strings.Index(script, "nginx -c /etc/nginx/aurigraph/conf/nginx.conf -t")
 		reload := strings.Index(script, "nginx -c /etc/nginx/aurigraph/conf/nginx.conf -s reload")

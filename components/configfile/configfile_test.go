@@ -1,8 +1,10 @@
 package configfile
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,7 +70,7 @@ func TestInstallScriptRefusesUnsafeValues(t *testing.T) {
 	assert.NotContains(t, script, "docker inspect", "no reload without a reader")
 }
 
-func TestSecretFileContentStaysSecret(t *testing.T) {
+func TestSecretFileContentStaysSecretAndOutOfTriggers(t *testing.T) {
 	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
 		h, err := testHost(ctx)
 		if err != nil {
@@ -82,8 +84,9 @@ func TestSecretFileContentStaysSecret(t *testing.T) {
 	cmd := res.Named("command:remote:Command", "edge-key")
 	require.NotNil(t, cmd)
 	assert.True(t, cmd.Inputs["stdin"].IsSecret())
-	assert.True(t, cmd.Inputs["triggers"].ContainsSecrets())
+	assert.NotContains(t, cmd.Inputs, resource.PropertyKey("triggers"), "a new content is an update of stdin, never a trigger")
 	assert.NotContains(t, cmd.Inputs["create"].StringValue(), "BEGIN PRIVATE KEY")
+	assert.True(t, cmd.DeleteBeforeReplace, "a replacement never deletes what the new step wrote")
 }
 
 // testHost is the smallest valid host for a mocked run.
@@ -96,7 +99,7 @@ func testHost(ctx *pulumi.Context) (*host.Host, error) {
 	})
 }
 
-func TestSecretSetReloadsWhenAnyContentChanges(t *testing.T) {
+func TestSecretSetRewritesAndReloadsWhenAnyContentChanges(t *testing.T) {
 	run := func(cert string) *mockrun.Result {
 		res, err := mockrun.Run(func(ctx *pulumi.Context) error {
 			h, err := testHost(ctx)
@@ -117,16 +120,33 @@ func TestSecretSetReloadsWhenAnyContentChanges(t *testing.T) {
 		return res
 	}
 	a, b := run("cert r0"), run("cert r1")
-	reloadA := a.Named("command:remote:Command", "kibana-tls-reload")
-	require.NotNil(t, reloadA)
-	for _, id := range []string{"kibana-tls-crt", "kibana-tls-key"} {
-		assert.Contains(t, reloadA.DependsOn, a.Named("command:remote:Command", id).URN)
+	stepA, stepB := a.Named("command:remote:Command", "kibana-tls"), b.Named("command:remote:Command", "kibana-tls")
+	require.NotNil(t, stepA)
+	require.NotNil(t, stepB)
+	var steps int
+	for _, r := range a.OfType("command:remote:Command") {
+		if strings.HasPrefix(r.Name, "kibana-tls") {
+			steps++
+		}
 	}
-	assert.True(t, reloadA.Inputs["triggers"].ContainsSecrets(), "the digest of secret contents stays secret")
-	assert.False(t, reloadA.Inputs["triggers"].DeepEquals(b.Named("command:remote:Command", "kibana-tls-reload").Inputs["triggers"]),
-		"a rotated certificate reloads the reader")
-	assert.True(t, a.Named("command:remote:Command", "kibana-tls-key").Inputs.DeepEquals(b.Named("command:remote:Command", "kibana-tls-key").Inputs),
-		"an unchanged file is not rewritten")
+	assert.Equal(t, 1, steps, "one step writes the set and reloads once")
+	assert.Contains(t, stepA.Inputs["update"].StringValue(), "docker restart kibana")
+	assert.True(t, stepA.Inputs["stdin"].IsSecret())
+	assert.NotContains(t, stepA.Inputs, resource.PropertyKey("triggers"))
+	assert.False(t, stepA.Inputs["stdin"].DeepEquals(stepB.Inputs["stdin"]), "a rotated certificate changes stdin: the step updates")
+	assert.Equal(t, stepA.Inputs["update"], stepB.Inputs["update"], "the script itself does not change")
+}
+
+func TestSecretScriptsRefuseWhatAShellWouldMisread(t *testing.T) {
+	for _, f := range []SecretFile{
+		{Path: "relative/key"}, {Path: "/srv/a b"}, {Path: "/srv/$(reboot)"},
+		{Path: "/srv/key", Owner: "root"}, {Path: "/srv/key", Mode: "600;reboot"},
+	} {
+		_, err := WriteSecretsScript([]SecretFile{f}, "", "")
+		assert.Error(t, err, "%+v", f)
+		_, err = RemoveSecretsScript([]SecretFile{f})
+		assert.Error(t, err, "%+v", f)
+	}
 }
 
 func TestSetNamesEachFilesStagedCopy(t *testing.T) {
@@ -151,4 +171,15 @@ func TestSetNamesEachFilesStagedCopy(t *testing.T) {
 		assert.True(t, copied, "%s is staged at %s", target, staged)
 	}
 	assert.Len(t, set.Staged, 2)
+}
+
+func TestSecretFilesReadsBackWhatTheScriptWrites(t *testing.T) {
+	files := []SecretFile{{Path: "/srv/a/key"}, {Path: "/srv/a/crt", Owner: "101:101", Mode: "0644"}}
+	script, err := WriteSecretsScript(files, "", "")
+	require.NoError(t, err)
+	got, err := SecretFiles(script, SecretsStdin([]string{"k\nmulti", ""}))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"/srv/a/key": "k\nmulti", "/srv/a/crt": ""}, got)
+	_, err = SecretFiles(script, SecretsStdin([]string{"one"}))
+	assert.Error(t, err)
 }

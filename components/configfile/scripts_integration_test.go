@@ -19,10 +19,11 @@ func TestIntegrationScriptsPassShellcheck(t *testing.T) {
 	install, err := InstallScript([]Staged{{File: File{Path: "/srv/aurigraph/nginx/conf/nginx.conf", Owner: "101:101"}, From: "/srv/aurigraph/.staging/nginx-conf"}},
 		"nginx", "docker exec nginx nginx -s reload")
 	require.NoError(t, err)
-	for name, script := range map[string]string{
-		"install": install,
-		"secret":  WriteSecretScript("/srv/aurigraph/nginx/tls/edge.key", "101:101", "0600"),
-	} {
+	secret, err := WriteSecretsScript([]SecretFile{{Path: "/srv/aurigraph/nginx/tls/edge.key", Owner: "101:101"}}, "nginx", "docker exec nginx nginx -s reload")
+	require.NoError(t, err)
+	remove, err := RemoveSecretsScript([]SecretFile{{Path: "/srv/aurigraph/nginx/tls/edge.key"}})
+	require.NoError(t, err)
+	for name, script := range map[string]string{"install": install, "secret": secret, "remove": remove} {
 		cmd := exec.Command("shellcheck", "-s", "bash", "-")
 		cmd.Stdin = strings.NewReader(script)
 		out, err := cmd.CombinedOutput()
@@ -73,26 +74,56 @@ func TestIntegrationInstallPlacesFilesAndReloadsOnlyWhenTheContainerRuns(t *test
 	}
 }
 
-func TestIntegrationSecretFileIsWrittenPrivatelyAndAtomically(t *testing.T) {
-	target := filepath.Join(t.TempDir(), "tls", "edge.key")
+func TestIntegrationSecretFilesAreWrittenPrivatelyAtomicallyAndReloadOnce(t *testing.T) {
+	dir := t.TempDir()
+	key, cert := filepath.Join(dir, "tls", "edge.key"), filepath.Join(dir, "tls", "edge.crt")
 	owner := "0:0"
 	if os.Geteuid() != 0 {
 		owner = strings.TrimSpace(run(t, "id", "-u")) + ":" + strings.TrimSpace(run(t, "id", "-g"))
 	}
-	for _, content := range []string{"first key", "rotated key"} {
-		cmd := exec.Command("bash", "-c", WriteSecretScript(target, owner, "0600"))
-		cmd.Stdin = strings.NewReader(content)
+	files := []SecretFile{{Path: key, Owner: owner, Mode: "0600"}, {Path: cert, Owner: owner, Mode: "0644"}}
+	script, err := WriteSecretsScript(files, "nginx", "docker exec nginx nginx -s reload")
+	require.NoError(t, err)
+	bin, log := fakeDocker(t, "true")
+	for _, content := range [][]string{
+		{"first key\n", "first cert"},
+		{"rotated key with 'quotes' and $(no expansion)\n\nend", "rotated cert\x00binary"},
+	} {
+		cmd := exec.Command("bash", "-c", script)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		cmd.Stdin = strings.NewReader(SecretsStdin(content))
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, string(out))
-		got, err := os.ReadFile(target)
-		require.NoError(t, err)
-		assert.Equal(t, content, string(got))
-		st, err := os.Stat(target)
+		for i, f := range files {
+			got, err := os.ReadFile(f.Path)
+			require.NoError(t, err)
+			assert.Equal(t, content[i], string(got))
+		}
+		st, err := os.Stat(key)
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+		st, err = os.Stat(cert)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
 	}
-	leftovers, _ := filepath.Glob(target + ".*")
+	calls, _ := os.ReadFile(log)
+	assert.Equal(t, "exec nginx nginx -s reload\nexec nginx nginx -s reload\n", string(calls), "one reload per write of the set")
+	leftovers, _ := filepath.Glob(key + ".*")
 	assert.Empty(t, leftovers, "no temporary file is left behind")
+
+	short := exec.Command("bash", "-c", script)
+	short.Stdin = strings.NewReader(SecretsStdin([]string{"only one"}))
+	out, err := short.CombinedOutput()
+	assert.Error(t, err, "a truncated stdin fails the step: %s", out)
+	assert.Contains(t, string(out), "stdin ended before "+cert)
+
+	remove, err := RemoveSecretsScript(files)
+	require.NoError(t, err)
+	out, err = exec.Command("bash", "-c", remove).CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, f := range files {
+		assert.NoFileExists(t, f.Path)
+	}
 }
 
 func run(t *testing.T, name string, args ...string) string {

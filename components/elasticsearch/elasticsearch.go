@@ -238,8 +238,9 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		Create:     pulumi.String(setup),
 		Update:     pulumi.String(setup),
 		Stdin:      stdin,
-		// A retention change (the rendered JSON) or a new password re-applies it.
-		Triggers: pulumi.Array{pulumi.String(hex.EncodeToString(sum[:])), stdin},
+		// A retention change (the rendered JSON) re-applies it; a new password
+		// changes stdin, which runs the update. No secret goes into triggers.
+		Triggers: pulumi.Array{pulumi.String(hex.EncodeToString(sum[:]))},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{c}))
 	if err != nil {
 		return nil, err

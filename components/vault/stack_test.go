@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
@@ -58,21 +59,20 @@ func TestStackVault(t *testing.T) {
 			assert.Equal(t, float64(want.MemoryMB), v.Inputs["memory"].NumberValue())
 
 			// TLS files are written from secrets over stdin; the key is never in clear.
-			key := res.Named("command:remote:Command", "vault-tls-vault-key")
-			require.NotNil(t, key)
-			assert.True(t, key.Inputs["stdin"].IsSecret())
-			assert.Contains(t, key.Inputs["create"].StringValue(), "chown 100:1000")
-			assert.Contains(t, v.DependsOn, key.URN)
+			written := res.Named("command:remote:Command", "vault-tls")
+			require.NotNil(t, written)
+			assert.True(t, written.Inputs["stdin"].IsSecret())
+			files, err := configfile.SecretFiles(written.Inputs["create"].StringValue(), written.Inputs["stdin"].SecretValue().Element.StringValue())
+			require.NoError(t, err)
+			assert.Contains(t, files["/srv/aurigraph/vault/tls/vault.key"], "PRIVATE KEY")
+			assert.Contains(t, files["/srv/aurigraph/vault/tls/vault.crt"], "CERTIFICATE")
+			assert.Contains(t, written.Inputs["create"].StringValue(), "'100:1000'")
+			assert.Contains(t, v.DependsOn, written.URN)
 
-			// A rotated certificate reloads Vault (SIGHUP), not a new container.
-			reload := res.Named("command:remote:Command", "vault-tls-reload")
-			require.NotNil(t, reload)
-			assert.Contains(t, reload.Inputs["create"].StringValue(), "docker kill --signal=HUP vault")
-			trig := array(reload.Inputs["triggers"])
-			require.NotEmpty(t, trig)
-			for _, tr := range trig {
-				assert.True(t, tr.IsSecret(), "a trigger derived from the key stays secret")
-			}
+			// A rotated certificate reloads Vault (SIGHUP), not a new container,
+			// and no secret is a trigger.
+			assert.Contains(t, written.Inputs["update"].StringValue(), "docker kill --signal=HUP vault")
+			assert.NotContains(t, written.Inputs, resource.PropertyKey("triggers"))
 			for _, r := range res.Resources {
 				if r.Type == "command:remote:CopyToRemote" && strings.Contains(r.Inputs["remotePath"].StringValue(), "/vault/") {
 					assert.NotContains(t, r.Inputs["source"].AssetValue().Text, "PRIVATE KEY", r.Name)
@@ -93,7 +93,7 @@ func TestVaultCertRotationKeepsContainer(t *testing.T) {
 	require.NotNil(t, c1)
 	require.NotNil(t, c2)
 	assert.True(t, c1.Inputs.DeepEquals(c2.Inputs), "the container's inputs do not change with the certificate")
-	r1 := before.Named("command:remote:Command", "vault-tls-reload")
-	r2 := after.Named("command:remote:Command", "vault-tls-reload")
-	assert.False(t, r1.Inputs["triggers"].DeepEquals(r2.Inputs["triggers"]), "the reload runs for the new certificate")
+	r1 := before.Named("command:remote:Command", "vault-tls")
+	r2 := after.Named("command:remote:Command", "vault-tls")
+	assert.False(t, r1.Inputs["stdin"].DeepEquals(r2.Inputs["stdin"]), "the new certificate updates the step, which reloads Vault")
 }

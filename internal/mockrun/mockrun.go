@@ -10,8 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
-	"strings"
+	"strconv"
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -45,6 +44,11 @@ type Options struct {
 	// Outputs, when set, fabricates a resource's outputs (e.g. real
 	// certificates); nil falls back to the default fabrication.
 	Outputs func(typ, name string, inputs resource.PropertyMap) resource.PropertyMap
+	// Preview runs as the first `pulumi preview` of a new stack: a dry run
+	// in which every value a provider computes (ids, keys, certificates,
+	// command output, image digests) is unknown, so ApplyT bodies on them
+	// do not run and inputs built from them are unknown.
+	Preview bool
 }
 
 // Result is the recording of one run.
@@ -86,7 +90,8 @@ func (r *Result) Named(typ, name string) *Resource {
 // env is process-wide: runs are serialised because config travels in the environment.
 var envMu sync.Mutex
 
-// Run executes program under mocks with opts and returns what it registered.
+// Run executes program against an in-process engine (see engine.go) with
+// opts and returns what it registered.
 func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	envMu.Lock()
 	defer envMu.Unlock()
@@ -98,15 +103,27 @@ func Run(program pulumi.RunFunc, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := &monitor{project: opts.Project, stack: opts.Stack, outputs: opts.Outputs, preview: opts.Preview}
+	addr, stop, err := serve(m)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
 	restore := setenv(map[string]string{
+		"PULUMI_PROJECT":            opts.Project,
+		"PULUMI_STACK":              opts.Stack,
+		"PULUMI_MONITOR":            addr,
+		"PULUMI_ENGINE":             addr,
 		"PULUMI_CONFIG":             string(cfg),
 		"PULUMI_CONFIG_SECRET_KEYS": string(secretKeys),
-		"PULUMI_DRY_RUN":            "false",
+		"PULUMI_DRY_RUN":            strconv.FormatBool(opts.Preview),
 		"PULUMI_PARALLEL":           "8",
 	})
 	defer restore()
-	m := &monitor{project: opts.Project, stack: opts.Stack, outputs: opts.Outputs}
-	err = pulumi.RunErr(program, pulumi.WithMocks(opts.Project, opts.Stack, m))
+	err = pulumi.RunErr(program)
+	if err == nil {
+		err = m.failure()
+	}
 	res := &Result{Resources: m.recorded()}
 	return res, err
 }
@@ -131,63 +148,6 @@ func setenv(vars map[string]string) func() {
 			}
 		}
 	}
-}
-
-type monitor struct {
-	project, stack string
-	outputs        func(typ, name string, inputs resource.PropertyMap) resource.PropertyMap
-
-	mu        sync.Mutex
-	resources []Resource
-}
-
-func (m *monitor) recorded() []Resource {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := append([]Resource{}, m.resources...)
-	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
-	return out
-}
-
-func (m *monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	rpc := args.RegisterRPC
-	parent := rpc.GetParent()
-	urn := m.urn(parent, args.TypeToken, args.Name)
-	deps := append([]string{}, rpc.GetDependencies()...)
-	sort.Strings(deps)
-	deps = dedupe(deps)
-	provider := args.Provider
-	if i := strings.Index(provider, "::"); i >= 0 && strings.HasPrefix(provider, "urn:") {
-		// "<urn>::<id>": the URN itself contains "::", the id follows the last one.
-		provider = provider[:strings.LastIndex(provider, "::")]
-	}
-	if strings.Contains(provider, "pulumi:providers:") && strings.Contains(provider, "::default") {
-		provider = ""
-	}
-	m.mu.Lock()
-	m.resources = append(m.resources, Resource{
-		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent, Provider: provider,
-		DependsOn: deps, Custom: args.Custom, Inputs: args.Inputs.Copy(),
-		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
-	})
-	m.mu.Unlock()
-
-	state := args.Inputs.Copy()
-	var extra resource.PropertyMap
-	if m.outputs != nil {
-		extra = m.outputs(args.TypeToken, args.Name, args.Inputs)
-	}
-	if extra == nil {
-		extra = Fabricate(args.TypeToken, args.Name, args.Inputs)
-	}
-	for k, v := range extra {
-		state[k] = v
-	}
-	return args.Name + "-id", state, nil
-}
-
-func (m *monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, nil
 }
 
 // urn builds the URN the way the engine does: the parent's type is part of it.
