@@ -52,6 +52,17 @@ func Run(t testing.TB, s *stackfile.Stack) *mockrun.Result {
 	return res
 }
 
+// Preview runs the real program on s as the first `pulumi preview` of a new
+// stack: every value a provider computes is unknown.
+func Preview(t testing.TB, s *stackfile.Stack) *mockrun.Result {
+	t.Helper()
+	res, err := mockrun.Run(stacks.Run, mockrun.Options{
+		Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys, Preview: true,
+	})
+	require.NoError(t, err)
+	return res
+}
+
 // RunErr runs the real program on s and returns its error.
 func RunErr(s *stackfile.Stack) error {
 	_, err := mockrun.RunStack(stacks.Run, s)
