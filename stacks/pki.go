@@ -3,7 +3,10 @@ package stacks
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/elasticsearch"
+	"github.com/aurigraph/infra/components/kibana"
 	"github.com/aurigraph/infra/components/pki"
+	"github.com/aurigraph/infra/components/vault"
 )
 
 // EdgeCert is the name of the public edge's certificate in the PKI.
@@ -28,10 +31,12 @@ func pkiArgs(c *Config) pki.Args {
 	if !c.PKI.OperatorCertificate {
 		servers = append(servers, pki.Server{Name: EdgeCert, DNSNames: edgeNames(c)})
 	}
+	// Each component owns the hosts it is reached by and builds its URLs
+	// and health checks from them: its certificate holds the same list.
 	servers = append(servers,
-		pki.Server{Name: Elasticsearch, DNSNames: []string{Elasticsearch}},
-		pki.Server{Name: Kibana, DNSNames: []string{Kibana}},
-		pki.Server{Name: Vault, DNSNames: []string{Vault}},
+		pki.ServerFor(Elasticsearch, elasticsearch.TLSHosts()),
+		pki.ServerFor(Kibana, kibana.TLSHosts()),
+		pki.ServerFor(Vault, vault.TLSHosts()),
 	)
 	return pki.Args{
 		Organization:      "Aurigraph " + c.Stack,
@@ -53,7 +58,8 @@ func (d *deployment) edgeTLS() (cert, key pulumi.StringOutput) {
 	return c.CertPem, c.KeyPem
 }
 
-// edgeNames are every public name the gateway answers.
+// edgeNames are every public name the gateway answers (GatewayValues) and
+// every public URL names (edgeURL).
 func edgeNames(c *Config) []string {
 	names := []string{c.Edge.APIHostname}
 	if c.Edge.GRPCHostname != "" {
@@ -63,4 +69,13 @@ func edgeNames(c *Config) []string {
 		names = append(names, c.Edge.MonitoringHosts[ui])
 	}
 	return names
+}
+
+// edgeURL is the public URL of a name the gateway answers (one of
+// edgeNames), "" for no name.
+func edgeURL(name string) string {
+	if name == "" {
+		return ""
+	}
+	return "https://" + name
 }

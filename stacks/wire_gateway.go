@@ -8,6 +8,7 @@ import (
 
 	"github.com/aurigraph/infra/components/gateway"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/kibana"
 )
 
 // MonitoringUIs are reached only through the gateway, each on its own name,
@@ -24,7 +25,7 @@ const (
 // Kibana speaks TLS with a certificate from the stack's CA.
 var uiUpstreams = map[string]gateway.UI{
 	Grafana:    {Upstream: "http://grafana:3000"},
-	Kibana:     {Upstream: "https://kibana:5601", TLSServerName: Kibana},
+	Kibana:     {Upstream: kibana.URL(), TLSServerName: kibana.Name},
 	Jaeger:     {Upstream: "http://jaeger:16686"},
 	Prometheus: {Upstream: "http://prometheus:9090"},
 }
@@ -65,12 +66,12 @@ func deployGateway(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	d.urls["api"] = pulumi.String("https://" + c.Edge.APIHostname)
+	d.urls["api"] = pulumi.String(edgeURL(c.Edge.APIHostname))
 	if c.Edge.GRPCHostname != "" {
 		d.urls["grpc"] = pulumi.String(c.Edge.GRPCHostname + ":443")
 	}
 	for _, ui := range MonitoringUIs {
-		d.urls[ui] = pulumi.String("https://" + c.Edge.MonitoringHosts[ui])
+		d.urls[ui] = pulumi.String(edgeURL(c.Edge.MonitoringHosts[ui]))
 	}
 	return nil
 }

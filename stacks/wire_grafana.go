@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/host"
 )
@@ -25,9 +26,9 @@ func deployGrafana(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	rootURL := ""
-	if name := d.cfg.Edge.MonitoringHosts[Grafana]; name != "" {
-		rootURL = "https://" + name + "/"
+	rootURL := edgeURL(d.cfg.Edge.MonitoringHosts[Grafana])
+	if rootURL != "" {
+		rootURL += "/"
 	}
 	_, err = grafana.New(d.ctx, Grafana, grafana.Args{
 		Host:       h,
@@ -38,7 +39,7 @@ func deployGrafana(d *deployment) error {
 		RootURL:    rootURL,
 		Datasources: grafana.DatasourceValues{
 			PrometheusURL:     "http://prometheus:9090",
-			ElasticsearchURL:  "https://elasticsearch:9200",
+			ElasticsearchURL:  elasticsearch.URL(),
 			ElasticsearchUser: "elastic",
 			LogIndex:          LogIndexPattern,
 			JaegerURL:         "http://jaeger:16686",

@@ -33,7 +33,7 @@ func deployKibana(d *deployment) error {
 		Network:          d.cfg.Network.Name,
 		Resources:        d.cfg.ResourcesFor(Kibana),
 		HostDir:          d.serviceDir(Kibana),
-		PublicBaseURL:    "https://" + name,
+		PublicBaseURL:    edgeURL(name),
 		ElasticsearchURL: elasticsearch.URL(),
 		Username:         elasticsearch.KibanaSystemUser,
 		Password:         d.cfg.Secrets.KibanaSystemPassword,

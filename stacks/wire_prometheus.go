@@ -6,6 +6,7 @@ import (
 
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/prometheus"
+	"github.com/aurigraph/infra/components/vault"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -14,7 +15,6 @@ import (
 const (
 	postgresExporterAddress = "postgres-exporter:9187"
 	redisExporterAddress    = "redis-exporter:9121"
-	vaultAddress            = "vault:8200"
 )
 
 // deployPrometheus scrapes every replica of the placement, the data services'
@@ -28,9 +28,9 @@ func deployPrometheus(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	externalURL := ""
-	if name := d.cfg.Edge.MonitoringHosts[Prometheus]; name != "" {
-		externalURL = "https://" + name + "/"
+	externalURL := edgeURL(d.cfg.Edge.MonitoringHosts[Prometheus])
+	if externalURL != "" {
+		externalURL += "/"
 	}
 	_, err = prometheus.New(d.ctx, Prometheus, prometheus.Args{
 		Host:           h,
@@ -51,7 +51,7 @@ func deployPrometheus(d *deployment) error {
 func prometheusScrapeConfig(c *Config, p Placement) prometheus.ConfigValues {
 	v := prometheus.ConfigValues{
 		Environment: c.Environment,
-		Vault:       vaultAddress,
+		Vault:       vault.Endpoint(),
 		Services: []prometheus.ServiceTarget{
 			{Job: "postgres", Address: postgresExporterAddress},
 			{Job: "redis", Address: redisExporterAddress},

@@ -51,6 +51,16 @@ const (
 // CAPath is the CA certificate inside the container.
 const CAPath = certsDir + "/ca.crt"
 
+// SelfHost is the name Elasticsearch is reached by from inside its own
+// container: its health check and the setup step (docker exec) use it.
+const SelfHost = "localhost"
+
+// TLSHosts are every host name Elasticsearch's HTTPS port is reached by:
+// its overlay name (URL) and SelfHost (SelfURL). Its certificate holds
+// exactly these, and every client verifies the name (curl, Kibana,
+// Logstash, Grafana), so a URL built from another name cannot connect.
+func TLSHosts() []string { return []string{Name, SelfHost} }
+
 // RequiredSysctls are what the Elasticsearch host needs (mmapfs).
 var RequiredSysctls = map[string]string{"vm.max_map_count": "262144"}
 
@@ -64,7 +74,7 @@ type ElasticsearchArgs struct {
 	// HostDir is the service directory on the host, e.g. /srv/aurigraph/elasticsearch;
 	// certs/ and data/ live under it (see Dirs).
 	HostDir string
-	// TLS: the server certificate (DNS name "elasticsearch") and the CA.
+	// TLS: the server certificate (for TLSHosts) and the CA.
 	CertPem   pulumi.StringInput
 	KeyPem    pulumi.StringInput
 	CACertPem pulumi.StringInput
@@ -94,7 +104,13 @@ type Elasticsearch struct {
 }
 
 // URL is how services on the overlay network reach Elasticsearch.
-func URL() string { return fmt.Sprintf("https://%s:%d", Name, HTTPPort) }
+func URL() string { return url(Name) }
+
+// SelfURL is how the health check and the setup step reach Elasticsearch
+// from inside its container.
+func SelfURL() string { return url(SelfHost) }
+
+func url(host string) string { return fmt.Sprintf("https://%s:%d", host, HTTPPort) }
 
 // Dirs are the host directories the container needs, with the owner the
 // image runs as.
@@ -148,8 +164,8 @@ func heapSize(mb int) string {
 func HealthCommand() []string {
 	return []string{"CMD-SHELL", fmt.Sprintf(
 		`printf 'user = "elastic:%%s"\n' "$(printf '%%s' "$ELASTIC_PASSWORD" | sed 's/[\\"]/\\&/g')" | `+
-			`curl -fsS -K - --cacert %s "https://localhost:%d/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null`,
-		CAPath, HTTPPort)}
+			`curl -fsS -K - --cacert %s "%s/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null`,
+		CAPath, SelfURL())}
 }
 
 // SetupStdin is what the setup script reads: one password per line.
@@ -177,7 +193,7 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 			name, heap, heap*2, args.Resources.MemoryMB)
 	}
 	setup, err := RenderSetupScript(SetupValues{
-		Logs: DefaultLogs(args.RetentionDays), Container: Name, CAPath: CAPath, Port: HTTPPort, WaitAttempts: 60,
+		Logs: DefaultLogs(args.RetentionDays), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch %s: %w", name, err)

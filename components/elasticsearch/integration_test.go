@@ -26,7 +26,7 @@ func need(t *testing.T, bin string) string {
 
 func TestIntegrationShellcheck(t *testing.T) {
 	need(t, "shellcheck")
-	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, Port: HTTPPort, WaitAttempts: 60})
+	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60})
 	require.NoError(t, err)
 	dir := t.TempDir()
 	files := map[string]string{"setup.sh": script, "health.sh": "#!/bin/sh\n" + HealthCommand()[1] + "\n"}
@@ -85,7 +85,7 @@ func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(fakeDocker), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "curl"), []byte(fakeCurl), 0o755))
 
-	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(14), Container: Name, CAPath: CAPath, Port: HTTPPort, WaitAttempts: 3})
+	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(14), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 3})
 	require.NoError(t, err)
 	elastic := `Zq9"el\pass word-1`
 	kibana := `Kx7"kib\sys tem-2%s`
@@ -112,7 +112,7 @@ func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
 	sort.Slice(reqs, func(i, j int) bool { return reqs[i].order < reqs[j].order })
 	var calls []string
 	for _, r := range reqs {
-		calls = append(calls, r.method+" "+strings.TrimPrefix(r.url, "https://localhost:9200"))
+		calls = append(calls, r.method+" "+strings.TrimPrefix(r.url, SelfURL()))
 		// curl's config syntax: a quoted value with \" and \\ escapes.
 		assert.Equal(t, `user = "elastic:Zq9\"el\\pass word-1"`+"\n", r.config)
 		for _, secret := range []string{elastic, kibana, writer, "Zq9", "Kx7"} {

@@ -115,8 +115,8 @@ type SetupValues struct {
 	Logs         LogsValues
 	Container    string // container to docker exec into
 	CAPath       string // CA certificate inside the container
-	Port         int
-	WaitAttempts int // 5 s apart
+	URL          string // Elasticsearch as the container reaches itself (SelfURL)
+	WaitAttempts int    // 5 s apart
 }
 
 // RenderSetupScript is the idempotent setup run on the Elasticsearch host. It
@@ -135,8 +135,8 @@ func RenderSetupScript(v SetupValues) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if v.Container == "" || v.CAPath == "" || v.Port == 0 || v.WaitAttempts < 1 {
-		return "", fmt.Errorf("setup script: container, CA path, port and wait attempts are required")
+	if v.Container == "" || v.CAPath == "" || v.URL == "" || v.WaitAttempts < 1 {
+		return "", fmt.Errorf("setup script: container, CA path, URL and wait attempts are required")
 	}
 	return render("setup.sh.tmpl", struct {
 		SetupValues

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestRetentionMustBePositive(t *testing.T) {
 	for _, days := range []int{0, -1} {
 		_, err := RenderILMPolicy(DefaultLogs(days))
 		assert.Error(t, err)
-		_, err = RenderSetupScript(SetupValues{Logs: DefaultLogs(days), Container: Name, CAPath: CAPath, Port: HTTPPort, WaitAttempts: 1})
+		_, err = RenderSetupScript(SetupValues{Logs: DefaultLogs(days), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 1})
 		assert.Error(t, err)
 	}
 }
@@ -119,7 +120,7 @@ func TestWriterRoleOnlyWritesLogs(t *testing.T) {
 }
 
 func TestRenderIsDeterministic(t *testing.T) {
-	v := SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, Port: HTTPPort, WaitAttempts: 60}
+	v := SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60}
 	a, err := RenderSetupScript(v)
 	require.NoError(t, err)
 	b, err := RenderSetupScript(v)
@@ -128,7 +129,7 @@ func TestRenderIsDeterministic(t *testing.T) {
 }
 
 func TestSetupScriptHoldsNoSecret(t *testing.T) {
-	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, Port: HTTPPort, WaitAttempts: 60})
+	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60})
 	require.NoError(t, err)
 	// Passwords come from stdin, in order, and never sit in a command line.
 	assert.Equal(t, 3, strings.Count(script, "IFS= read -r "))
@@ -171,4 +172,24 @@ func TestContainerSettings(t *testing.T) {
 		assert.Equal(t, [2]int{1000, 0}, [2]int{d.UID, d.GID}, d.Path)
 	}
 	assert.Equal(t, "/srv/aurigraph/elasticsearch/data", dirs[2].Path)
+}
+
+// Every https URL the component builds (for the other services, for its
+// health check, for its setup step) names one of TLSHosts, the list its
+// certificate is issued for, and every one of them is used.
+func TestEveryURLItBuildsNamesATLSHost(t *testing.T) {
+	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 1})
+	require.NoError(t, err)
+	hosts := map[string]bool{}
+	for _, text := range []string{URL(), SelfURL(), HealthCommand()[1], script} {
+		for _, m := range regexp.MustCompile(`https://([^:/"'\s]+)`).FindAllStringSubmatch(text, -1) {
+			hosts[m[1]] = true
+		}
+	}
+	var used []string
+	for h := range hosts {
+		used = append(used, h)
+	}
+	assert.ElementsMatch(t, TLSHosts(), used)
+	assert.Contains(t, HealthCommand()[1], SelfURL()+"/_cluster/health", "the health check reaches itself by SelfHost")
 }

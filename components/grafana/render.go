@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,10 +63,16 @@ func RenderDatasources(v DatasourceValues) (string, error) {
 	if v.ScrapeInterval == "" {
 		v.ScrapeInterval = "15s"
 	}
+	// Grafana verifies Elasticsearch's certificate for the URL's host.
+	es, err := url.Parse(v.ElasticsearchURL)
+	if err != nil || es.Scheme != "https" || es.Hostname() == "" {
+		return "", fmt.Errorf("grafana datasources: Elasticsearch URL %q must be https://host[:port]", v.ElasticsearchURL)
+	}
 	data := struct {
 		DatasourceValues
 		ElasticPasswordEnv, RedisPasswordEnv string
-	}{v, ElasticPasswordEnv, RedisPasswordEnv}
+		ElasticsearchServerName              string
+	}{v, ElasticPasswordEnv, RedisPasswordEnv, es.Hostname()}
 	var b strings.Builder
 	if err := datasourcesTmpl.Execute(&b, data); err != nil {
 		return "", err

@@ -59,7 +59,7 @@ type KibanaArgs struct {
 	Username         string // kibana_system
 	Password         pulumi.StringInput
 	Keys             EncryptionKeys
-	CertPem          pulumi.StringInput // DNS name "kibana"
+	CertPem          pulumi.StringInput // for TLSHosts
 	KeyPem           pulumi.StringInput
 	CACertPem        pulumi.StringInput
 	// DependsOn: the Elasticsearch setup (kibana_system's password).
@@ -77,7 +77,12 @@ type Kibana struct {
 	ContainerName pulumi.StringOutput `pulumi:"containerName"`
 }
 
-// URL is how the gateway reaches Kibana on the overlay network (TLS, name "kibana").
+// TLSHosts are every host name Kibana's HTTPS port is reached by: the
+// gateway and the health check (which resolves Name to 127.0.0.1) both use
+// Name. Its certificate holds exactly these.
+func TLSHosts() []string { return []string{Name} }
+
+// URL is how the gateway reaches Kibana on the overlay network (TLS, name Name).
 func URL() string { return fmt.Sprintf("https://%s:%d", Name, Port) }
 
 // Dirs are the host directories the container needs.
@@ -103,8 +108,8 @@ func (a KibanaArgs) Config() (string, error) {
 // HealthCommand asks the status API over TLS under the certificate's name.
 func HealthCommand() []string {
 	return []string{"CMD-SHELL", fmt.Sprintf(
-		"curl -fsS -o /dev/null --cacert %s --resolve %s:%d:127.0.0.1 https://%s:%d/api/status",
-		CAPath, Name, Port, Name, Port)}
+		"curl -fsS -o /dev/null --cacert %s --resolve %s:%d:127.0.0.1 %s/api/status",
+		CAPath, Name, Port, URL())}
 }
 
 // NewKibana writes the settings and certificates and runs the container.

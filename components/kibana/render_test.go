@@ -1,6 +1,7 @@
 package kibana
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -79,4 +80,20 @@ func TestNodeOptionsAndHealth(t *testing.T) {
 	for _, d := range Dirs("/srv/aurigraph/kibana") {
 		assert.Equal(t, [2]int{UID, GID}, [2]int{d.UID, d.GID})
 	}
+}
+
+// Every https URL the component builds (the gateway's upstream, the health
+// check) names one of TLSHosts, the list its certificate is issued for.
+func TestEveryURLItBuildsNamesATLSHost(t *testing.T) {
+	hosts := map[string]bool{}
+	for _, text := range []string{URL(), HealthCommand()[1]} {
+		for _, m := range regexp.MustCompile(`https://([^:/"'\s]+)`).FindAllStringSubmatch(text, -1) {
+			hosts[m[1]] = true
+		}
+	}
+	var used []string
+	for h := range hosts {
+		used = append(used, h)
+	}
+	assert.ElementsMatch(t, TLSHosts(), used)
 }

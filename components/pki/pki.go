@@ -13,6 +13,7 @@ package pki
 
 import (
 	"fmt"
+	"net"
 	"sort"
 
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
@@ -24,6 +25,22 @@ type Server struct {
 	Name     string // resource and lookup name, e.g. "edge", "elasticsearch"
 	DNSNames []string
 	IPs      []string
+}
+
+// ServerFor is the certificate for a service reached by hosts: exactly the
+// host names and addresses its clients put in their URLs, which the
+// service's component owns (e.g. elasticsearch.TLSHosts). IP addresses
+// become IP SANs, names DNS SANs; the first name is the common name.
+func ServerFor(name string, hosts []string) Server {
+	s := Server{Name: name}
+	for _, h := range hosts {
+		if net.ParseIP(h) != nil {
+			s.IPs = append(s.IPs, h)
+		} else {
+			s.DNSNames = append(s.DNSNames, h)
+		}
+	}
+	return s
 }
 
 // Args configures the CA and its certificates.

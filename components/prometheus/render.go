@@ -3,6 +3,7 @@ package prometheus
 import (
 	_ "embed"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"text/template"
@@ -79,6 +80,12 @@ var (
 	funcs = template.FuncMap{
 		// q quotes a value for YAML (a JSON-style double-quoted scalar).
 		"q": strconv.Quote,
+		// host is the host of a host:port address: the name Prometheus
+		// verifies in the target's certificate.
+		"host": func(hostPort string) (string, error) {
+			h, _, err := net.SplitHostPort(hostPort)
+			return h, err
+		},
 		"hostJobs": func() []hostJob {
 			return []hostJob{
 				{"node", NodeExporterPort, "Node exporter"},

@@ -37,7 +37,7 @@ type ConfigValues struct {
 // Config is the container's vault.hcl values.
 func Config() ConfigValues {
 	return ConfigValues{
-		APIAddr:     fmt.Sprintf("https://%s:%d", ContainerName, Port),
+		APIAddr:     URL(),
 		ClusterAddr: fmt.Sprintf("https://%s:%d", ContainerName, ClusterPort),
 		Port:        Port, ClusterPort: ClusterPort,
 		StoragePath: dataMount,
@@ -87,7 +87,7 @@ type PostInitValues struct {
 func PostInit(installPath, stack string, domains []string, dbHost string, dbPort int, dbName, dbUser string) PostInitValues {
 	return PostInitValues{
 		InstallPath: installPath,
-		Addr:        fmt.Sprintf("https://%s:%d", ContainerName, Port), CACert: tlsMount + "/" + caFile,
+		Addr:        URL(), CACert: tlsMount + "/" + caFile,
 		AuditLog: logsMount + "/audit.log", KVPath: "secret",
 		PKIMaxTTL: "87600h", PKICommonName: "Aurigraph " + stack + " Vault PKI", PKIRole: "aurigraph-internal",
 		PKIDomains: strings.Join(domains, ","), PKIRoleTTL: "720h",

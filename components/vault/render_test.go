@@ -1,6 +1,8 @@
 package vault
 
 import (
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -78,4 +80,26 @@ func TestServerSpec(t *testing.T) {
 			assert.Equal(t, 100, d.UID)
 		}
 	}
+}
+
+// Every https URL the component builds for its API (the address it
+// advertises, VAULT_ADDR, the post-init script, the health check) names one
+// of TLSHosts, the list its certificate is issued for. The cluster address
+// is not among them: Vault serves its own certificates there.
+func TestEveryURLItBuildsNamesATLSHost(t *testing.T) {
+	s := ServerSpec(Args{ServiceDir: "/srv/aurigraph/vault"})
+	texts := []string{URL(), Config().APIAddr, PostInit("/x", "prod", []string{"a"}, "db", 5432, "d", "u").Addr, s.Env["VAULT_ADDR"]}
+	texts = append(texts, s.Health.Test...)
+	hosts := map[string]bool{}
+	for _, text := range texts {
+		for _, m := range regexp.MustCompile(`https://([^:/"'\s]+):(\d+)`).FindAllStringSubmatch(text, -1) {
+			assert.Equal(t, strconv.Itoa(Port), m[2], text)
+			hosts[m[1]] = true
+		}
+	}
+	var used []string
+	for h := range hosts {
+		used = append(used, h)
+	}
+	assert.ElementsMatch(t, TLSHosts(), used)
 }

@@ -6,7 +6,9 @@ package vault
 
 import (
 	"fmt"
+	"net"
 	"path"
+	"strconv"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -33,12 +35,29 @@ const (
 	keyFile     = "vault.key"
 	caFile      = "ca.crt"
 
+	// SelfAddr is how the container's health check reaches Vault.
+	SelfAddr = "127.0.0.1"
+
 	// MetricsPath is what Prometheus scrapes (https, the stack's CA).
 	MetricsPath = "/v1/sys/metrics"
 	// HealthPath answers 200 when sealed or uninitialised too: the health
 	// check says "the server runs", the seal state is an alert on metrics.
 	HealthPath = "/v1/sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200"
 )
+
+// TLSHosts are every host Vault's API port is reached by: its overlay name
+// (URL, VAULT_ADDR, Prometheus) and SelfAddr (the health check). Its
+// certificate holds exactly these.
+func TLSHosts() []string { return []string{ContainerName, SelfAddr} }
+
+// Endpoint is Vault's API on the overlay network, host:port.
+func Endpoint() string { return net.JoinHostPort(ContainerName, strconv.Itoa(Port)) }
+
+// URL is how clients on the overlay network reach Vault's API.
+func URL() string { return "https://" + Endpoint() }
+
+// selfURL is how the health check reaches Vault inside its container.
+func selfURL() string { return "https://" + net.JoinHostPort(SelfAddr, strconv.Itoa(Port)) }
 
 // Args configure one Vault deployment.
 type Args struct {
@@ -48,7 +67,7 @@ type Args struct {
 	Resources container.Resources
 	// ServiceDir holds config/, data/, logs/, tls/ and bin/ on the host.
 	ServiceDir string
-	CertPem    pulumi.StringInput // server certificate (SAN vault)
+	CertPem    pulumi.StringInput // server certificate, for TLSHosts
 	KeyPem     pulumi.StringInput // its private key (secret)
 	CACertPem  pulumi.StringInput // the stack's CA, for the CLI inside the container
 	// Post-init script values.
@@ -151,7 +170,7 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	}
 	v.ContainerName = c.Name
 	v.HostName = pulumi.String(h.Name).ToStringOutput()
-	v.Address = pulumi.Sprintf("https://%s:%d", ContainerName, Port)
+	v.Address = pulumi.String(URL()).ToStringOutput()
 	v.MetricsPath = pulumi.String(MetricsPath).ToStringOutput()
 	v.PostInitPath = pulumi.String(postInitPath).ToStringOutput()
 	return v, ctx.RegisterResourceOutputs(v, pulumi.Map{
@@ -183,7 +202,7 @@ func ServerSpec(a Args) container.Spec {
 		Env: map[string]string{
 			"SKIP_SETCAP":  "true",
 			"SKIP_CHOWN":   "true",
-			"VAULT_ADDR":   fmt.Sprintf("https://%s:%d", ContainerName, Port),
+			"VAULT_ADDR":   URL(),
 			"VAULT_CACERT": tlsMount + "/" + caFile,
 		},
 		// "server" without -dev: the entrypoint adds -config=/vault/config.
@@ -199,9 +218,11 @@ func ServerSpec(a Args) container.Spec {
 		ReadOnlyRootFS: true,
 		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=64m,mode=1777"},
 		// Sealed and uninitialised answer 200 (see HealthPath): a sealed
-		// Vault is "healthy" (running) until an operator unseals it.
+		// Vault is "healthy" (running) until an operator unseals it. The
+		// image's busybox wget cannot check a certificate; SelfAddr is in
+		// Vault's (TLSHosts), so one that could would accept it.
 		Health: container.Health{
-			Test:        []string{"CMD", "wget", "-q", "-O", "/dev/null", "--no-check-certificate", fmt.Sprintf("https://127.0.0.1:%d%s", Port, HealthPath)},
+			Test:        []string{"CMD", "wget", "-q", "-O", "/dev/null", "--no-check-certificate", selfURL() + HealthPath},
 			Interval:    15 * time.Second,
 			Timeout:     5 * time.Second,
 			StartPeriod: 30 * time.Second,

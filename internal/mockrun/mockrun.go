@@ -215,5 +215,11 @@ func Fabricate(typ, name string, inputs resource.PropertyMap) resource.PropertyM
 
 // RunStack runs program on a stack read by stackfile.
 func RunStack(program pulumi.RunFunc, s *stackfile.Stack) (*Result, error) {
-	return Run(program, Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys})
+	return RunStackWith(program, s, nil)
+}
+
+// RunStackWith is RunStack with an Options.Outputs function, e.g.
+// RealTLS.Outputs.
+func RunStackWith(program pulumi.RunFunc, s *stackfile.Stack, outputs func(typ, name string, inputs resource.PropertyMap) resource.PropertyMap) (*Result, error) {
+	return Run(program, Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys, Outputs: outputs})
 }

@@ -63,6 +63,16 @@ func Preview(t testing.TB, s *stackfile.Stack) *mockrun.Result {
 	return res
 }
 
+// RunRealTLS runs the real program on s with real certificates from the
+// PKI (mockrun.RealTLS): the CA and every leaf can be checked.
+func RunRealTLS(t testing.TB, s *stackfile.Stack) (*mockrun.Result, *mockrun.RealTLS) {
+	t.Helper()
+	real := mockrun.NewRealTLS()
+	res, err := mockrun.RunStackWith(stacks.Run, s, real.Outputs)
+	require.NoError(t, err)
+	return res, real
+}
+
 // RunErr runs the real program on s and returns its error.
 func RunErr(s *stackfile.Stack) error {
 	_, err := mockrun.RunStack(stacks.Run, s)
