@@ -23,7 +23,7 @@ func deployApp(d *deployment) error {
 	if len(replicas) == 0 {
 		return nil // Validate refuses a stack without app hosts; nothing to deploy.
 	}
-	waitFor := []pulumi.Resource{d.network.Network}
+	var waitFor []pulumi.Resource
 	if d.backup != nil {
 		// Pre-deployment backup: a release starts from a fresh dump.
 		waitFor = append(waitFor, d.backup)

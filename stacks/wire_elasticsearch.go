@@ -33,7 +33,7 @@ func deployElasticsearch(d *deployment) error {
 	es, err := elasticsearch.NewElasticsearch(d.ctx, Elasticsearch, elasticsearch.ElasticsearchArgs{
 		Host:                   h,
 		Image:                  img,
-		Network:                d.cfg.Network.Name,
+		Network:                d.network.Name,
 		Resources:              d.cfg.ResourcesFor(Elasticsearch),
 		HeapMB:                 elasticsearch.DefaultHeapMB,
 		HostDir:                d.serviceDir(Elasticsearch),

@@ -44,7 +44,7 @@ func deployGateway(d *deployment) error {
 	_, err = gateway.NewGateway(d.ctx, Nginx, gateway.GatewayArgs{
 		Host:        h,
 		Image:       img,
-		Network:     c.Network.Name,
+		Network:     d.network.Name,
 		Resources:   c.ResourcesFor(Nginx),
 		Dir:         d.serviceDir(Nginx),
 		Config:      GatewayValues(c, d.place),

@@ -32,7 +32,7 @@ func deployGrafana(d *deployment) error {
 	_, err = grafana.New(d.ctx, Grafana, grafana.Args{
 		Host:       h,
 		Image:      img,
-		Network:    d.cfg.Network.Name,
+		Network:    d.network.Name,
 		Resources:  d.cfg.ResourcesFor(Grafana),
 		ServiceDir: d.serviceDir(Grafana),
 		RootURL:    rootURL,

@@ -30,7 +30,7 @@ func deployKibana(d *deployment) error {
 	k, err := kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
 		Host:             h,
 		Image:            img,
-		Network:          d.cfg.Network.Name,
+		Network:          d.network.Name,
 		Resources:        d.cfg.ResourcesFor(Kibana),
 		HostDir:          d.serviceDir(Kibana),
 		PublicBaseURL:    "https://" + name,

@@ -35,7 +35,7 @@ func deployPrometheus(d *deployment) error {
 	_, err = prometheus.New(d.ctx, Prometheus, prometheus.Args{
 		Host:           h,
 		Image:          img,
-		Network:        d.cfg.Network.Name,
+		Network:        d.network.Name,
 		Resources:      d.cfg.ResourcesFor(Prometheus),
 		RetentionDays:  d.cfg.Retention.PrometheusDays,
 		ServiceDir:     d.serviceDir(Prometheus),

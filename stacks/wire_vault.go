@@ -38,7 +38,6 @@ func deployVault(d *deployment) error {
 		DBPort:     postgres.Port,
 		DBName:     postgres.Database,
 		DBUser:     postgres.User,
-		DependsOn:  []pulumi.Resource{d.network},
 	})
 	if err != nil {
 		return err

@@ -83,7 +83,7 @@ func program(l layout) pulumi.RunFunc {
 		}
 		_, err := NewApplication(ctx, "aurigraph-v11", ApplicationArgs{
 			Replicas:         l.replicas(hosts),
-			Network:          "aurigraph-network",
+			Network:          pulumi.String("aurigraph-network"),
 			Resources:        container.Resources{CPUs: 16, CPUsReservation: 8, MemoryMB: 32768, MemoryReservationMB: 16384},
 			Settings:         testSettings,
 			Endpoints:        DefaultEndpoints,

@@ -56,9 +56,10 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Grafana on one host.
 type Args struct {
-	Host       *host.Host
-	Image      pulumi.StringInput
-	Network    string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network    pulumi.StringInput
 	Resources  container.Resources
 	ServiceDir string
 	RootURL    string // public URL the gateway serves Grafana on

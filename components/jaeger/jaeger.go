@@ -61,9 +61,10 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Jaeger on one host.
 type Args struct {
-	Host       *host.Host
-	Image      pulumi.StringInput
-	Network    string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network    pulumi.StringInput
 	Resources  container.Resources
 	ServiceDir string
 	// SpanRetention is how long spans are kept (Badger TTL).

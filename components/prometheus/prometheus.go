@@ -46,9 +46,10 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Prometheus on one host.
 type Args struct {
-	Host          *host.Host
-	Image         pulumi.StringInput
-	Network       string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network       pulumi.StringInput
 	Resources     container.Resources
 	RetentionDays int
 	ServiceDir    string // e.g. /srv/aurigraph/prometheus
