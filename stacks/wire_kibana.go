@@ -22,10 +22,7 @@ func deployKibana(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	cert := d.pki.Cert(Kibana)
-	if cert == nil {
-		return fmt.Errorf("no certificate is issued for %s", Kibana)
-	}
+	cert := d.certs.Kibana
 	elastic := d.cfg.Secrets.ElasticPassword
 	k, err := kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
 		Host:             h,
