@@ -8,6 +8,9 @@ import (
 
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/jaeger"
+	"github.com/aurigraph/infra/components/prometheus"
+	"github.com/aurigraph/infra/components/redis"
 )
 
 // LogIndexPattern is the Elasticsearch index pattern Grafana searches; the
@@ -37,12 +40,12 @@ func deployGrafana(d *deployment) error {
 		ServiceDir: d.serviceDir(Grafana),
 		RootURL:    rootURL,
 		Datasources: grafana.DatasourceValues{
-			PrometheusURL:     "http://prometheus:9090",
+			PrometheusURL:     prometheus.URL(),
 			ElasticsearchURL:  "https://elasticsearch:9200",
 			ElasticsearchUser: "elastic",
 			LogIndex:          LogIndexPattern,
-			JaegerURL:         "http://jaeger:16686",
-			RedisURL:          "redis://redis:6379",
+			JaegerURL:         jaeger.UIURL(),
+			RedisURL:          redis.URL(),
 		},
 		AdminPassword:   d.cfg.Secrets.GrafanaAdminPassword,
 		ElasticPassword: d.cfg.Secrets.ElasticPassword,

@@ -16,6 +16,10 @@ import (
 	"github.com/aurigraph/infra/components/host"
 )
 
+// URL is where the gateway reaches Grafana; Address is its /metrics endpoint.
+func URL() string     { return "http://" + Address() }
+func Address() string { return fmt.Sprintf("%s:%d", ContainerName, Port) }
+
 // Layout inside the container and on the host.
 const (
 	ContainerName = "grafana"

@@ -33,6 +33,14 @@ const (
 	dataMount = "/var/lib/postgresql/data"
 )
 
+// JDBCURL is how the application reaches the database on the network.
+func JDBCURL() string {
+	return fmt.Sprintf("jdbc:postgresql://%s:%d/%s", ContainerName, Port, Database)
+}
+
+// ExporterAddress is the exporter's /metrics endpoint Prometheus scrapes.
+func ExporterAddress() string { return fmt.Sprintf("%s:%d", ExporterName, ExporterPort) }
+
 // Args configure one PostgreSQL deployment. Every value is plain data
 // computed by the wiring, except the images and the password.
 type Args struct {

@@ -17,6 +17,9 @@ import (
 	"github.com/aurigraph/infra/components/host"
 )
 
+// URL is where Grafana and the gateway reach Prometheus on the network.
+func URL() string { return fmt.Sprintf("http://%s:%d", ContainerName, Port) }
+
 // Layout inside the container and on the host.
 const (
 	ContainerName = "prometheus"

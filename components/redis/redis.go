@@ -28,6 +28,12 @@ const (
 	dataMount = "/data"
 )
 
+// URL is how services on the network reach Redis.
+func URL() string { return fmt.Sprintf("redis://%s:%d", ContainerName, Port) }
+
+// ExporterAddress is the exporter's /metrics endpoint Prometheus scrapes.
+func ExporterAddress() string { return fmt.Sprintf("%s:%d", ExporterName, ExporterPort) }
+
 // Args configure one Redis deployment.
 type Args struct {
 	Host *host.Host
@@ -155,7 +161,7 @@ func ExporterSpec(a Args) container.Spec {
 		Resource: a.ExporterResource,
 		User:     "59000:59000", // the image's own non-root user
 		Env: map[string]string{
-			"REDIS_ADDR":                        fmt.Sprintf("redis://%s:%d", ContainerName, Port),
+			"REDIS_ADDR":                        URL(),
 			"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": fmt.Sprintf(":%d", ExporterPort),
 		},
 		SecretEnv:      map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},

@@ -40,6 +40,9 @@ const (
 	HealthPath = "/v1/sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200"
 )
 
+// ScrapeAddress is where Prometheus reaches Vault's metrics (TLS).
+func ScrapeAddress() string { return fmt.Sprintf("%s:%d", ContainerName, Port) }
+
 // Args configure one Vault deployment.
 type Args struct {
 	Host *host.Host
