@@ -6,16 +6,13 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/jaeger"
 	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/components/redis"
 )
-
-// LogIndexPattern is the Elasticsearch index pattern Grafana searches; the
-// log pipeline (Logstash) writes daily indices under it.
-const LogIndexPattern = "aurigraph-logs-*"
 
 // deployGrafana provisions Grafana's datasources and dashboards; passwords
 // travel only as secret environment values.
@@ -41,11 +38,13 @@ func deployGrafana(d *deployment) error {
 		RootURL:    rootURL,
 		Datasources: grafana.DatasourceValues{
 			PrometheusURL:     prometheus.URL(),
-			ElasticsearchURL:  "https://elasticsearch:9200",
+			ElasticsearchURL:  elasticsearch.URL(),
 			ElasticsearchUser: "elastic",
-			LogIndex:          LogIndexPattern,
-			JaegerURL:         jaeger.UIURL(),
-			RedisURL:          redis.URL(),
+			// The pattern Logstash's indices (elasticsearch.IndexPrefix +
+			// service) fall under, as the retention template uses it.
+			LogIndex:  elasticsearch.IndexPattern,
+			JaegerURL: jaeger.UIURL(),
+			RedisURL:  redis.URL(),
 		},
 		AdminPassword:   d.cfg.Secrets.GrafanaAdminPassword,
 		ElasticPassword: d.cfg.Secrets.ElasticPassword,
