@@ -5,6 +5,7 @@ import (
 	"path"
 
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/logstash"
 )
 
 // deployHosts creates every host in inventory order: preflight and preparation.
@@ -35,6 +36,7 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 		ClusterPeers:   clusterPeers(c, h.Name),
 		MonitoringFrom: serviceAddresses(c, d.place, Prometheus),
 		LoggingTarget:  firstOrEmpty(serviceAddresses(c, d.place, Logstash)),
+		LoggingPort:    logstash.SyslogPort,
 		SSHAllowFrom:   c.SSH.AllowFrom,
 		DialErrorLimit: c.SSH.DialErrorLimit,
 		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,

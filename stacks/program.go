@@ -24,7 +24,9 @@ type deployment struct {
 	order   []*host.Host
 	network *network.Overlay
 	pki     *pki.PKI
-	urls    pulumi.StringMap
+	// certs are the service certificates, complete once the PKI exists.
+	certs serviceCerts
+	urls  pulumi.StringMap
 	// services collects each service's outputs for the stack.
 	services map[string]pulumi.Map
 	// backup is the pre-deployment PostgreSQL backup: application
@@ -125,6 +127,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 		return nil, err
 	}
 	d.pki = p
+	if d.certs, err = issuedCerts(p); err != nil {
+		return nil, err
+	}
 	for _, s := range services {
 		if err := s.deploy(d); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
@@ -136,6 +141,29 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	}
 	return &Outputs{HostRoles: roles, URLs: d.urls, CACertificate: d.pki.CACertPem,
 		PKIRenewalDue: d.pki.RenewalDue, Services: d.services}, nil
+}
+
+// serviceCerts are the certificates of the services that speak TLS on the
+// overlay, as the PKI issued them (pkiArgs lists them).
+type serviceCerts struct {
+	Elasticsearch, Kibana, Vault pki.Cert
+}
+
+// issuedCerts takes the service certificates from the PKI once, so the
+// wiring receives each as a value whose outputs carry the dependency.
+func issuedCerts(p *pki.PKI) (serviceCerts, error) {
+	var out serviceCerts
+	for _, c := range []struct {
+		name string
+		to   *pki.Cert
+	}{{Elasticsearch, &out.Elasticsearch}, {Kibana, &out.Kibana}, {Vault, &out.Vault}} {
+		cert := p.Cert(c.name)
+		if cert == nil {
+			return out, fmt.Errorf("no certificate is issued for %s", c.name)
+		}
+		*c.to = *cert
+	}
+	return out, nil
 }
 
 // host returns the host a service is placed on.

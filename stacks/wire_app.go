@@ -7,6 +7,9 @@ import (
 
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/jaeger"
+	"github.com/aurigraph/infra/components/postgres"
+	"github.com/aurigraph/infra/components/redis"
 )
 
 // deployApp deploys every application replica of the placement, in rolling
@@ -23,7 +26,7 @@ func deployApp(d *deployment) error {
 	if len(replicas) == 0 {
 		return nil // Validate refuses a stack without app hosts; nothing to deploy.
 	}
-	waitFor := []pulumi.Resource{d.network.Network}
+	var waitFor []pulumi.Resource
 	if d.backup != nil {
 		// Pre-deployment backup: a release starts from a fresh dump.
 		waitFor = append(waitFor, d.backup)
@@ -37,7 +40,10 @@ func deployApp(d *deployment) error {
 			TargetTPS: s.TargetTPS, BatchSize: s.BatchSize, ParallelThreads: s.ParallelThreads,
 			DatasourceMaxSize: s.DatasourceMaxSize, DatasourceMinSize: s.DatasourceMinSize,
 		},
-		Endpoints:        app.DefaultEndpoints,
+		Endpoints: app.Endpoints{
+			PostgresJDBC: postgres.JDBCURL(), PostgresUser: postgres.User, RedisHosts: redis.URL(),
+			OTLP: jaeger.OTLPURL(), JaegerGRPC: jaeger.CollectorURL(),
+		},
 		DataDir:          d.serviceDir(App),
 		PostgresPassword: d.cfg.Secrets.PostgresPassword,
 		RedisPassword:    d.cfg.Secrets.RedisPassword,

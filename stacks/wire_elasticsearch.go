@@ -26,14 +26,11 @@ func deployElasticsearch(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	cert := d.pki.Cert(Elasticsearch)
-	if cert == nil {
-		return fmt.Errorf("no certificate is issued for %s", Elasticsearch)
-	}
+	cert := d.certs.Elasticsearch
 	es, err := elasticsearch.NewElasticsearch(d.ctx, Elasticsearch, elasticsearch.ElasticsearchArgs{
 		Host:                   h,
 		Image:                  img,
-		Network:                d.cfg.Network.Name,
+		Network:                d.network.Name,
 		Resources:              d.cfg.ResourcesFor(Elasticsearch),
 		HeapMB:                 elasticsearch.DefaultHeapMB,
 		HostDir:                d.serviceDir(Elasticsearch),

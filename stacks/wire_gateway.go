@@ -6,28 +6,26 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/gateway"
+	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/jaeger"
 	"github.com/aurigraph/infra/components/kibana"
+	"github.com/aurigraph/infra/components/prometheus"
 )
 
 // MonitoringUIs are reached only through the gateway, each on its own name,
 // behind authentication; none publishes a host port.
 var MonitoringUIs = []string{Grafana, Kibana, Jaeger, Prometheus}
 
-// Application ports every replica serves.
-const (
-	AppRESTPort = 9003
-	AppGRPCPort = 9004
-)
-
-// uiUpstreams are where the gateway proxies each UI, by container name.
-// Kibana speaks TLS with a certificate from the stack's CA.
+// uiUpstreams are where the gateway proxies each UI, as each component
+// publishes it. Kibana speaks TLS with a certificate from the stack's CA.
 var uiUpstreams = map[string]gateway.UI{
-	Grafana:    {Upstream: "http://grafana:3000"},
+	Grafana:    {Upstream: grafana.URL()},
 	Kibana:     {Upstream: kibana.URL(), TLSServerName: kibana.Name},
-	Jaeger:     {Upstream: "http://jaeger:16686"},
-	Prometheus: {Upstream: "http://prometheus:9090"},
+	Jaeger:     {Upstream: jaeger.UIURL()},
+	Prometheus: {Upstream: prometheus.URL()},
 }
 
 // SlotUpstream is the gateway's upstream for a release slot, e.g. app_blue.
@@ -45,7 +43,7 @@ func deployGateway(d *deployment) error {
 	_, err = gateway.NewGateway(d.ctx, Nginx, gateway.GatewayArgs{
 		Host:        h,
 		Image:       img,
-		Network:     c.Network.Name,
+		Network:     d.network.Name,
 		Resources:   c.ResourcesFor(Nginx),
 		Dir:         d.serviceDir(Nginx),
 		Config:      GatewayValues(c, d.place),
@@ -94,8 +92,8 @@ func GatewayValues(c *Config, p Placement) gateway.Values {
 		s := gateway.Slot{Name: SlotUpstream(slot.name), Weight: slot.weight}
 		for _, r := range p.Replicas {
 			if r.Slot == slot.name {
-				s.HTTP = append(s.HTTP, fmt.Sprintf("%s:%d", r.Name, AppRESTPort))
-				s.GRPC = append(s.GRPC, fmt.Sprintf("%s:%d", r.Name, AppGRPCPort))
+				s.HTTP = append(s.HTTP, fmt.Sprintf("%s:%d", r.Name, app.RESTPort))
+				s.GRPC = append(s.GRPC, fmt.Sprintf("%s:%d", r.Name, app.GRPCPort))
 			}
 		}
 		v.Slots = append(v.Slots, s)

@@ -9,11 +9,10 @@ import (
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/jaeger"
+	"github.com/aurigraph/infra/components/prometheus"
+	"github.com/aurigraph/infra/components/redis"
 )
-
-// LogIndexPattern is the Elasticsearch index pattern Grafana searches; the
-// log pipeline (Logstash) writes daily indices under it.
-const LogIndexPattern = "aurigraph-logs-*"
 
 // deployGrafana provisions Grafana's datasources and dashboards; passwords
 // travel only as secret environment values.
@@ -33,17 +32,19 @@ func deployGrafana(d *deployment) error {
 	_, err = grafana.New(d.ctx, Grafana, grafana.Args{
 		Host:       h,
 		Image:      img,
-		Network:    d.cfg.Network.Name,
+		Network:    d.network.Name,
 		Resources:  d.cfg.ResourcesFor(Grafana),
 		ServiceDir: d.serviceDir(Grafana),
 		RootURL:    rootURL,
 		Datasources: grafana.DatasourceValues{
-			PrometheusURL:     "http://prometheus:9090",
+			PrometheusURL:     prometheus.URL(),
 			ElasticsearchURL:  elasticsearch.URL(),
 			ElasticsearchUser: "elastic",
-			LogIndex:          LogIndexPattern,
-			JaegerURL:         "http://jaeger:16686",
-			RedisURL:          "redis://redis:6379",
+			// The pattern Logstash's indices (elasticsearch.IndexPrefix +
+			// service) fall under, as the retention template uses it.
+			LogIndex:  elasticsearch.IndexPattern,
+			JaegerURL: jaeger.UIURL(),
+			RedisURL:  redis.URL(),
 		},
 		AdminPassword:   d.cfg.Secrets.GrafanaAdminPassword,
 		ElasticPassword: d.cfg.Secrets.ElasticPassword,

@@ -28,7 +28,7 @@ func deployJaeger(d *deployment) error {
 	_, err = jaeger.New(d.ctx, Jaeger, jaeger.Args{
 		Host:          h,
 		Image:         img,
-		Network:       d.cfg.Network.Name,
+		Network:       d.network.Name,
 		Resources:     d.cfg.ResourcesFor(Jaeger),
 		ServiceDir:    d.serviceDir(Jaeger),
 		SpanRetention: JaegerSpanRetention,

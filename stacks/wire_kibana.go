@@ -22,15 +22,12 @@ func deployKibana(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	cert := d.pki.Cert(Kibana)
-	if cert == nil {
-		return fmt.Errorf("no certificate is issued for %s", Kibana)
-	}
+	cert := d.certs.Kibana
 	elastic := d.cfg.Secrets.ElasticPassword
 	k, err := kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
 		Host:             h,
 		Image:            img,
-		Network:          d.cfg.Network.Name,
+		Network:          d.network.Name,
 		Resources:        d.cfg.ResourcesFor(Kibana),
 		HostDir:          d.serviceDir(Kibana),
 		PublicBaseURL:    edgeURL(name),

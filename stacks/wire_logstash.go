@@ -23,7 +23,7 @@ func deployLogstash(d *deployment) error {
 	ls, err := logstash.NewLogstash(d.ctx, Logstash, logstash.LogstashArgs{
 		Host:             h,
 		Image:            img,
-		Network:          d.cfg.Network.Name,
+		Network:          d.network.Name,
 		Resources:        d.cfg.ResourcesFor(Logstash),
 		HeapMB:           logstash.DefaultHeapMB,
 		HostDir:          d.serviceDir(Logstash),

@@ -53,7 +53,6 @@ func deployPostgres(d *deployment) error {
 		MaxConnections:   d.cfg.Postgres.MaxConnections,
 		Retention:        postgres.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly, PreDeploy: preDeployDumpsKept},
 		ReleaseImages:    images,
-		DependsOn:        []pulumi.Resource{d.network},
 	})
 	if err != nil {
 		return err

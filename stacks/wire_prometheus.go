@@ -4,17 +4,14 @@ import (
 	"fmt"
 	"path"
 
+	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/jaeger"
+	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/prometheus"
+	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/components/vault"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
-
-// Scrape endpoints of the services other components deploy, by DNS name on
-// the cluster network.
-const (
-	postgresExporterAddress = "postgres-exporter:9187"
-	redisExporterAddress    = "redis-exporter:9121"
 )
 
 // deployPrometheus scrapes every replica of the placement, the data services'
@@ -35,7 +32,7 @@ func deployPrometheus(d *deployment) error {
 	_, err = prometheus.New(d.ctx, Prometheus, prometheus.Args{
 		Host:           h,
 		Image:          img,
-		Network:        d.cfg.Network.Name,
+		Network:        d.network.Name,
 		Resources:      d.cfg.ResourcesFor(Prometheus),
 		RetentionDays:  d.cfg.Retention.PrometheusDays,
 		ServiceDir:     d.serviceDir(Prometheus),
@@ -52,11 +49,12 @@ func prometheusScrapeConfig(c *Config, p Placement) prometheus.ConfigValues {
 	v := prometheus.ConfigValues{
 		Environment: c.Environment,
 		Vault:       vault.Endpoint(),
+		// Each service's metrics endpoint, by DNS name on the network, as its component publishes it.
 		Services: []prometheus.ServiceTarget{
-			{Job: "postgres", Address: postgresExporterAddress},
-			{Job: "redis", Address: redisExporterAddress},
-			{Job: "grafana", Address: "grafana:3000"},
-			{Job: "jaeger", Address: "jaeger:14269"},
+			{Job: "postgres", Address: postgres.ExporterAddress()},
+			{Job: "redis", Address: redis.ExporterAddress()},
+			{Job: "grafana", Address: grafana.Address()},
+			{Job: "jaeger", Address: jaeger.AdminAddress()},
 		},
 	}
 	for _, r := range p.Replicas {

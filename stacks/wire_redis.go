@@ -32,7 +32,6 @@ func deployRedis(d *deployment) error {
 		// The SPEC's "maxmemory 4gb" equals its 4 GB limit; see MaxMemoryFor
 		// for the quarter kept as headroom (3072 MB of 4096 MB).
 		MaxMemoryMB: redis.MaxMemoryFor(res.MemoryMB),
-		DependsOn:   []pulumi.Resource{d.network},
 	})
 	if err != nil {
 		return err

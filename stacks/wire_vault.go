@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"fmt"
 	"path"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -17,10 +16,7 @@ func deployVault(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	cert := d.pki.Cert(Vault)
-	if cert == nil {
-		return fmt.Errorf("no certificate issued for %s", Vault)
-	}
+	cert := d.certs.Vault
 	// Vault's PKI issues certificates for the services' network names.
 	domains := append(append([]string{}, Services...), App)
 	v, err := vault.NewVault(d.ctx, Vault, vault.Args{
@@ -38,7 +34,6 @@ func deployVault(d *deployment) error {
 		DBPort:     postgres.Port,
 		DBName:     postgres.Database,
 		DBUser:     postgres.User,
-		DependsOn:  []pulumi.Resource{d.network},
 	})
 	if err != nil {
 		return err

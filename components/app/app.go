@@ -44,8 +44,9 @@ type ApplicationArgs struct {
 	// Replicas in rolling order within each slot: slim, business group 1,
 	// business group 2, …, validators. Each (slot, tier, group) is one
 	// rolling step that waits for the previous step of its slot to be healthy.
-	Replicas  []Replica
-	Network   string // network name every replica joins
+	Replicas []Replica
+	// Network is the overlay's Name output: every replica joins it, and so waits for it.
+	Network   pulumi.StringInput
 	Resources container.Resources
 	Settings  Settings
 	Endpoints Endpoints
@@ -54,7 +55,7 @@ type ApplicationArgs struct {
 	DataDir          string
 	PostgresPassword pulumi.StringInput
 	RedisPassword    pulumi.StringInput
-	// DependsOn is what every replica waits for: the network and the
+	// DependsOn is what every replica waits for besides its inputs: the
 	// pre-deployment backup.
 	DependsOn []pulumi.Resource
 }
@@ -114,7 +115,7 @@ func (a ApplicationArgs) validate() error {
 	if len(a.Replicas) == 0 {
 		problems = append(problems, "no replicas")
 	}
-	if a.Network == "" {
+	if a.Network == nil {
 		problems = append(problems, "network is not set")
 	}
 	if !path.IsAbs(a.DataDir) {

@@ -83,10 +83,10 @@ func program(l layout) pulumi.RunFunc {
 		}
 		_, err := NewApplication(ctx, "aurigraph-v11", ApplicationArgs{
 			Replicas:         l.replicas(hosts),
-			Network:          "aurigraph-network",
+			Network:          pulumi.String("aurigraph-network"),
 			Resources:        container.Resources{CPUs: 16, CPUsReservation: 8, MemoryMB: 32768, MemoryReservationMB: 16384},
 			Settings:         testSettings,
-			Endpoints:        DefaultEndpoints,
+			Endpoints:        testEndpoints,
 			DataDir:          "/srv/aurigraph/aurigraph-v11",
 			PostgresPassword: pulumi.ToSecret(pulumi.String("pg-secret-value")).(pulumi.StringOutput),
 			RedisPassword:    pulumi.ToSecret(pulumi.String("redis-secret-value")).(pulumi.StringOutput),
@@ -350,4 +350,13 @@ func TestDirsScriptQuotesPaths(t *testing.T) {
 	assert.Contains(t, s, `install -d -o 1001 -g 1001 -m 0750 '/srv/it'\''s/r-1' '/srv/it'\''s/r-1/data' '/srv/it'\''s/r-1/logs'`)
 	_, err = RenderDirsScript(DirsValues{Replica: "r;rm", Dir: "/x", UID: 1001})
 	assert.Error(t, err)
+}
+
+// testEndpoints are the SPEC's service names and ports, as the wiring passes them.
+var testEndpoints = Endpoints{
+	PostgresJDBC: "jdbc:postgresql://postgres:5432/aurigraph",
+	PostgresUser: "aurigraph",
+	RedisHosts:   "redis://redis:6379",
+	OTLP:         "http://jaeger:4317",
+	JaegerGRPC:   "http://jaeger:14250",
 }

@@ -85,22 +85,14 @@ type Settings struct {
 	DatasourceMinSize int
 }
 
-// Endpoints are the other services the application talks to, by network name.
+// Endpoints are the other services the application talks to, by network
+// name; each comes from the component that owns it (see stacks/wire_app.go).
 type Endpoints struct {
 	PostgresJDBC string // jdbc:postgresql://postgres:5432/aurigraph
 	PostgresUser string // aurigraph
 	RedisHosts   string // redis://redis:6379
 	OTLP         string // http://jaeger:4317 (OpenTelemetry gRPC)
 	JaegerGRPC   string // http://jaeger:14250 (Jaeger-native gRPC collector)
-}
-
-// DefaultEndpoints are the SPEC's service names and ports.
-var DefaultEndpoints = Endpoints{
-	PostgresJDBC: "jdbc:postgresql://postgres:5432/aurigraph",
-	PostgresUser: "aurigraph",
-	RedisHosts:   "redis://redis:6379",
-	OTLP:         "http://jaeger:4317",
-	JaegerGRPC:   "http://jaeger:14250",
 }
 
 // Secret environment variable names; their values come as Pulumi secrets.

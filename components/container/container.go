@@ -68,10 +68,12 @@ type Mount struct {
 
 // Spec describes one container. Fields left zero get the platform defaults.
 type Spec struct {
-	Service  string // service kind, e.g. "postgres"; labels the container and its logs
-	Name     string // container name, unique in the cluster, also a DNS name
-	Image    pulumi.StringInput
-	Network  string
+	Service string // service kind, e.g. "postgres"; labels the container and its logs
+	Name    string // container name, unique in the cluster, also a DNS name
+	Image   pulumi.StringInput
+	// Network is the network's name as its resource's output (the overlay's
+	// Name), so the container waits for the network it joins.
+	Network  pulumi.StringInput
 	Aliases  []string // extra DNS names on the network
 	Resource Resources
 	Health   Health
@@ -109,7 +111,7 @@ func (s Spec) Validate() error {
 	if s.Image == nil {
 		problems = append(problems, "image is not set")
 	}
-	if s.Network == "" {
+	if s.Network == nil {
 		problems = append(problems, "network is not set")
 	}
 	r := s.Resource
@@ -190,7 +192,7 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 		},
 		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
 			&docker.ContainerNetworksAdvancedArgs{
-				Name:    pulumi.String(s.Network),
+				Name:    s.Network,
 				Aliases: pulumi.ToStringArray(append([]string{s.Name}, s.Aliases...)),
 			},
 		},

@@ -14,7 +14,7 @@ func validSpec() Spec {
 		Service:  "redis",
 		Name:     "redis",
 		Image:    pulumi.String("redis:7.4.1-alpine"),
-		Network:  "aurigraph-network",
+		Network:  pulumi.String("aurigraph-network"),
 		Resource: Resources{CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048},
 		Health:   Health{Test: []string{"CMD", "redis-cli", "ping"}},
 	}
@@ -28,7 +28,7 @@ func TestValidateRefusesUnsafeSpecs(t *testing.T) {
 		"is not bound to a named address":  func(s *Spec) { s.Ports = []Port{{Internal: 6379}} },
 		"is sensitive":                     func(s *Spec) { s.Mounts = []Mount{{HostPath: "/var/run/docker.sock", Target: "/s"}} },
 		"service is empty":                 func(s *Spec) { s.Service = "" },
-		"network is not set":               func(s *Spec) { s.Network = "" },
+		"network is not set":               func(s *Spec) { s.Network = nil },
 	}
 	for want, mutate := range cases {
 		s := validSpec()

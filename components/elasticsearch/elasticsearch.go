@@ -66,9 +66,10 @@ var RequiredSysctls = map[string]string{"vm.max_map_count": "262144"}
 
 // ElasticsearchArgs configure the log store.
 type ElasticsearchArgs struct {
-	Host      *host.Host
-	Image     pulumi.StringInput // from Host.Image: carries the pull
-	Network   string
+	Host  *host.Host
+	Image pulumi.StringInput // from Host.Image: carries the pull
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network   pulumi.StringInput
 	Resources container.Resources
 	HeapMB    int
 	// HostDir is the service directory on the host, e.g. /srv/aurigraph/elasticsearch;

@@ -34,9 +34,10 @@ const ReloadCommand = "docker exec " + ContainerName + " nginx -c " + ConfPath +
 
 // GatewayArgs configures the edge.
 type GatewayArgs struct {
-	Host      *host.Host
-	Image     pulumi.StringInput
-	Network   string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network   pulumi.StringInput
 	Resources container.Resources
 	// Dir is the gateway's directory on the host, e.g. /srv/aurigraph/nginx.
 	Dir string

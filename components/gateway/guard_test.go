@@ -140,7 +140,7 @@ func runGateway(t *testing.T, v Values, greenImage string) *mockrun.Result {
 		}
 		secret := pulumi.ToSecret(pulumi.String("pem")).(pulumi.StringOutput)
 		_, err = NewGateway(ctx, "nginx", GatewayArgs{
-			Host: h, Image: pulumi.String("nginx:1.27.3-alpine"), Network: "aurigraph-network",
+			Host: h, Image: pulumi.String("nginx:1.27.3-alpine"), Network: pulumi.String("aurigraph-network"),
 			Resources: container.Resources{CPUs: 1, MemoryMB: 512},
 			Dir:       "/srv/aurigraph/nginx", Config: v,
 			Certificate: secret, PrivateKey: secret, CACert: secret, Htpasswd: secret,

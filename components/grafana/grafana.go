@@ -16,6 +16,10 @@ import (
 	"github.com/aurigraph/infra/components/host"
 )
 
+// URL is where the gateway reaches Grafana; Address is its /metrics endpoint.
+func URL() string     { return "http://" + Address() }
+func Address() string { return fmt.Sprintf("%s:%d", ContainerName, Port) }
+
 // Layout inside the container and on the host.
 const (
 	ContainerName = "grafana"
@@ -56,9 +60,10 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Grafana on one host.
 type Args struct {
-	Host       *host.Host
-	Image      pulumi.StringInput
-	Network    string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network    pulumi.StringInput
 	Resources  container.Resources
 	ServiceDir string
 	RootURL    string // public URL the gateway serves Grafana on

@@ -8,12 +8,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/aurigraph/infra/components/elasticsearch"
 )
 
 func sampleDatasources() DatasourceValues {
 	return DatasourceValues{
 		PrometheusURL: "http://prometheus:9090", ElasticsearchURL: "https://elasticsearch:9200",
-		ElasticsearchUser: "elastic", LogIndex: "aurigraph-logs-*", CAFile: "/etc/grafana/certs/ca.pem",
+		ElasticsearchUser: "elastic", LogIndex: elasticsearch.IndexPattern, CAFile: "/etc/grafana/certs/ca.pem",
 		JaegerURL: "http://jaeger:16686", RedisURL: "redis://redis:6379",
 	}
 }
@@ -57,7 +59,7 @@ func TestRenderDatasources(t *testing.T) {
 	assert.Equal(t, "$__env{ES_PASSWORD}", es.SecureJSONData["basicAuthPassword"])
 	assert.Equal(t, "$__file{/etc/grafana/certs/ca.pem}", es.SecureJSONData["tlsCACert"])
 	assert.Equal(t, true, es.JSONData["tlsAuthWithCACert"])
-	assert.Equal(t, "aurigraph-logs-*", es.JSONData["index"])
+	assert.Equal(t, elasticsearch.IndexPattern, es.JSONData["index"], "the pattern Logstash's indices fall under")
 
 	assert.Equal(t, "http://jaeger:16686", byUID["jaeger"].URL)
 	r := byUID["redis"]

@@ -50,7 +50,7 @@ func NewFirewallValues(a HostArgs) (FirewallValues, error) {
 		v.MonitoringLocal = v.MonitoringLocal || m == cluster
 	}
 	if a.LoggingTarget != "" && a.LoggingTarget == cluster {
-		v.LoggingPort = LogstashSyslogPort
+		v.LoggingPort = a.LoggingPort
 	}
 	sort.Ints(v.ExporterPorts)
 	var err error
@@ -194,6 +194,9 @@ type RsyslogValues struct {
 func RenderRsyslog(v RsyslogValues) (string, error) {
 	if _, err := netip.ParseAddr(v.Target); err != nil {
 		return "", fmt.Errorf("rsyslog %s: logging target %q: %w", v.Host, v.Target, err)
+	}
+	if v.Port < 1 || v.Port > 65535 {
+		return "", fmt.Errorf("rsyslog %s: logging port %d is not a port (HostArgs.LoggingPort)", v.Host, v.Port)
 	}
 	return render("rsyslog.conf.tmpl", v)
 }

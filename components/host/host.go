@@ -73,7 +73,10 @@ type HostArgs struct {
 	SSHAllowFrom []string
 	// LoggingTarget is the cluster address of the host running Logstash,
 	// where rsyslog forwards the journal and container logs ("" for none).
-	LoggingTarget  string
+	LoggingTarget string
+	// LoggingPort is Logstash's syslog port there (logstash.SyslogPort:
+	// host cannot import logstash, which builds on host).
+	LoggingPort    int
 	DialErrorLimit int
 	PerDialTimeout int    // seconds
 	StepTimeout    string // per remote step, e.g. "20m"

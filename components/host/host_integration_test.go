@@ -268,6 +268,7 @@ func sandboxArgs(srv *sshd) HostArgs {
 	a.ClusterPeers = []string{"127.0.0.2"}
 	a.MonitoringFrom = []string{"127.0.0.1"}
 	a.LoggingTarget = "127.0.0.1"
+	a.LoggingPort = 5514
 	return a
 }
 

@@ -23,9 +23,6 @@ const (
 	NodeExporterPort    = 9100
 	DockerMetricsPort   = 9323
 	CadvisorPort        = 9280
-	// LogstashSyslogPort is where the logging host's Logstash receives the
-	// hosts' system and container logs (one JSON object per line, TCP).
-	LogstashSyslogPort = 5514
 	// DockerKeyFingerprint is Docker's apt signing key.
 	DockerKeyFingerprint = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 	// TextfileDir is node exporter's textfile collector directory (the
@@ -139,7 +136,7 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	v.CadvisorDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=%s -port=%d -docker_only=true -housekeeping_interval=15s\n",
 		cluster, CadvisorPort)
 	if a.LoggingTarget != "" {
-		if v.Rsyslog, err = RenderRsyslog(RsyslogValues{Host: a.Name, Target: a.LoggingTarget, Port: LogstashSyslogPort}); err != nil {
+		if v.Rsyslog, err = RenderRsyslog(RsyslogValues{Host: a.Name, Target: a.LoggingTarget, Port: a.LoggingPort}); err != nil {
 			return v, err
 		}
 	}

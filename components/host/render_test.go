@@ -23,6 +23,7 @@ func sampleArgs() HostArgs {
 		ClusterPeers:   []string{"192.0.2.41", "192.0.2.10", "2001:db8::5"},
 		MonitoringFrom: []string{"192.0.2.30"},
 		LoggingTarget:  "192.0.2.30",
+		LoggingPort:    5514,
 		Thresholds:     Thresholds{MinCPUs: 32, MinMemoryGB: 64, MinDiskGB: 200},
 	}
 }

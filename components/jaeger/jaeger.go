@@ -21,8 +21,23 @@ const (
 	UID           = 10001 // the image's jaeger user
 	AdminPort     = 14269 // health check and /metrics
 	UIPort        = 16686
-	dataMount     = "/badger"
+	// OTLPPort and CollectorGRPCPort receive spans (OpenTelemetry and Jaeger-native gRPC).
+	OTLPPort          = 4317
+	CollectorGRPCPort = 14250
+	dataMount         = "/badger"
 )
+
+// UIURL is where the gateway and Grafana reach the query UI and API.
+func UIURL() string { return fmt.Sprintf("http://%s:%d", ContainerName, UIPort) }
+
+// OTLPURL is where services send spans over OTLP gRPC.
+func OTLPURL() string { return fmt.Sprintf("http://%s:%d", ContainerName, OTLPPort) }
+
+// CollectorURL is the Jaeger-native gRPC collector.
+func CollectorURL() string { return fmt.Sprintf("http://%s:%d", ContainerName, CollectorGRPCPort) }
+
+// AdminAddress is the health and /metrics endpoint Prometheus scrapes.
+func AdminAddress() string { return fmt.Sprintf("%s:%d", ContainerName, AdminPort) }
 
 // PortSpec is a port the container listens on.
 type PortSpec struct {
@@ -39,11 +54,11 @@ var Ports = []PortSpec{
 	{6831, "udp", "Jaeger thrift compact (agent)"},
 	{6832, "udp", "Jaeger thrift binary (agent)"},
 	{5778, "tcp", "agent sampling configuration"},
-	{16686, "tcp", "query UI and API"},
+	{UIPort, "tcp", "query UI and API"},
 	{14268, "tcp", "collector HTTP (Jaeger thrift)"},
-	{14250, "tcp", "collector gRPC (model.proto)"},
+	{CollectorGRPCPort, "tcp", "collector gRPC (model.proto)"},
 	{9411, "tcp", "Zipkin-compatible collector"},
-	{4317, "tcp", "OTLP gRPC"},
+	{OTLPPort, "tcp", "OTLP gRPC"},
 	{4318, "tcp", "OTLP HTTP"},
 	{AdminPort, "tcp", "admin: health check and metrics"},
 }
@@ -61,9 +76,10 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Jaeger on one host.
 type Args struct {
-	Host       *host.Host
-	Image      pulumi.StringInput
-	Network    string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network    pulumi.StringInput
 	Resources  container.Resources
 	ServiceDir string
 	// SpanRetention is how long spans are kept (Badger TTL).
@@ -130,9 +146,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	j.Container = c
-	j.OTLPEndpoint = pulumi.Sprintf("http://%s:4317", ContainerName)
+	j.OTLPEndpoint = pulumi.String(OTLPURL()).ToStringOutput()
 	j.ZipkinEndpoint = pulumi.Sprintf("http://%s:9411/api/v2/spans", ContainerName)
-	j.UIURL = pulumi.Sprintf("http://%s:%d", ContainerName, UIPort)
+	j.UIURL = pulumi.String(UIURL()).ToStringOutput()
 	return j, ctx.RegisterResourceOutputs(j, pulumi.Map{
 		"otlpEndpoint": j.OTLPEndpoint, "zipkinEndpoint": j.ZipkinEndpoint, "uiUrl": j.UIURL,
 	})

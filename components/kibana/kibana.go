@@ -48,9 +48,10 @@ type EncryptionKeys struct {
 
 // KibanaArgs configure the UI.
 type KibanaArgs struct {
-	Host      *host.Host
-	Image     pulumi.StringInput
-	Network   string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network   pulumi.StringInput
 	Resources container.Resources
 	HostDir   string // e.g. /srv/aurigraph/kibana: config/ and certs/
 	// PublicBaseURL is the gateway's name for Kibana, https://….

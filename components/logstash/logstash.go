@@ -46,9 +46,10 @@ type Services struct {
 
 // LogstashArgs configure the shipper.
 type LogstashArgs struct {
-	Host      *host.Host
-	Image     pulumi.StringInput
-	Network   string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network   pulumi.StringInput
 	Resources container.Resources
 	HeapMB    int
 	HostDir   string // e.g. /srv/aurigraph/logstash: pipeline/, settings/, certs/, data/

@@ -21,13 +21,15 @@ type OverlayArgs struct {
 type Overlay struct {
 	pulumi.ResourceState
 
-	Name    string
+	// Name is the network resource's name output: containers join the
+	// network through it, so each waits for the network to exist.
+	Name    pulumi.StringOutput
 	Network *docker.Network
 }
 
 // NewOverlay creates the overlay network on the swarm through the manager.
 func NewOverlay(ctx *pulumi.Context, name string, args OverlayArgs, opts ...pulumi.ResourceOption) (*Overlay, error) {
-	o := &Overlay{Name: args.Name}
+	o := &Overlay{}
 	if err := ctx.RegisterComponentResource("aurigraph:network:Overlay", name, o, opts...); err != nil {
 		return nil, err
 	}
@@ -43,5 +45,6 @@ func NewOverlay(ctx *pulumi.Context, name string, args OverlayArgs, opts ...pulu
 		return nil, err
 	}
 	o.Network = n
+	o.Name = n.Name
 	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{"name": pulumi.String(args.Name), "subnet": pulumi.String(args.Subnet)})
 }

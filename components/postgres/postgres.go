@@ -33,11 +33,20 @@ const (
 	dataMount = "/var/lib/postgresql/data"
 )
 
+// JDBCURL is how the application reaches the database on the network.
+func JDBCURL() string {
+	return fmt.Sprintf("jdbc:postgresql://%s:%d/%s", ContainerName, Port, Database)
+}
+
+// ExporterAddress is the exporter's /metrics endpoint Prometheus scrapes.
+func ExporterAddress() string { return fmt.Sprintf("%s:%d", ExporterName, ExporterPort) }
+
 // Args configure one PostgreSQL deployment. Every value is plain data
 // computed by the wiring, except the images and the password.
 type Args struct {
-	Host             *host.Host
-	Network          string
+	Host *host.Host
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network          pulumi.StringInput
 	Image            pulumi.StringInput // postgres (alpine)
 	ExporterImage    pulumi.StringInput
 	Resources        container.Resources
@@ -53,8 +62,6 @@ type Args struct {
 	// ReleaseImages are the application images (distinct, sorted): a change
 	// triggers the pre-deployment backup.
 	ReleaseImages []string
-	// DependsOn are what the containers wait for besides the config (the network).
-	DependsOn []pulumi.Resource
 }
 
 // Retention is how many scheduled dumps to keep per period, and how many
@@ -153,12 +160,12 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	}
 
 	db, err := container.New(ctx, ContainerName, DatabaseSpec(args), parent,
-		pulumi.Provider(h.Docker), pulumi.DependsOn(append(append([]pulumi.Resource{}, args.DependsOn...), confFiles.Copies...)))
+		pulumi.Provider(h.Docker), pulumi.DependsOn(confFiles.Copies))
 	if err != nil {
 		return nil, err
 	}
 	exporter, err := container.New(ctx, ExporterName, ExporterSpec(args), parent,
-		pulumi.Provider(h.Docker), pulumi.DependsOn(append([]pulumi.Resource{db}, args.DependsOn...)))
+		pulumi.Provider(h.Docker), pulumi.DependsOn([]pulumi.Resource{db}))
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -125,7 +126,7 @@ func TestReleaseTriggers(t *testing.T) {
 }
 
 func TestSpecs(t *testing.T) {
-	a := Args{Network: "aurigraph-network", ServiceDir: "/srv/aurigraph/postgres",
+	a := Args{Network: pulumi.String("aurigraph-network"), ServiceDir: "/srv/aurigraph/postgres",
 		Resources:        container.Resources{CPUs: 4, CPUsReservation: 2, MemoryMB: 8192, MemoryReservationMB: 4096},
 		ExporterResource: container.Resources{CPUs: 0.5, CPUsReservation: 0.1, MemoryMB: 256, MemoryReservationMB: 64}}
 	db := DatabaseSpec(a)

@@ -17,6 +17,9 @@ import (
 	"github.com/aurigraph/infra/components/host"
 )
 
+// URL is where Grafana and the gateway reach Prometheus on the network.
+func URL() string { return fmt.Sprintf("http://%s:%d", ContainerName, Port) }
+
 // Layout inside the container and on the host.
 const (
 	ContainerName = "prometheus"
@@ -46,9 +49,10 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Prometheus on one host.
 type Args struct {
-	Host          *host.Host
-	Image         pulumi.StringInput
-	Network       string
+	Host  *host.Host
+	Image pulumi.StringInput
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network       pulumi.StringInput
 	Resources     container.Resources
 	RetentionDays int
 	ServiceDir    string // e.g. /srv/aurigraph/prometheus

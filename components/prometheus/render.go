@@ -7,16 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/aurigraph/infra/components/app"
+	"github.com/aurigraph/infra/components/host"
 )
 
-// Ports the host exporters listen on. Host preparation installs node
-// exporter and cAdvisor and opens these to the monitoring host only.
 const (
-	NodeExporterPort  = 9100
-	DockerMetricsPort = 9323 // Docker daemon "metrics-addr"
-	CAdvisorPort      = 9280
-	// AppMetricsPort is the application's REST port, which serves /q/metrics.
-	AppMetricsPort = 9003
 	// AppJob is the scrape job of the application replicas; rules and
 	// dashboards select on it.
 	AppJob = "aurigraph-v11"
@@ -88,9 +84,10 @@ var (
 		},
 		"hostJobs": func() []hostJob {
 			return []hostJob{
-				{"node", NodeExporterPort, "Node exporter"},
-				{"docker", DockerMetricsPort, "Docker daemon metrics"},
-				{"cadvisor", CAdvisorPort, "cAdvisor (per-container CPU, memory, limits)"},
+				// The ports host preparation binds and opens to the monitoring host.
+				{"node", host.NodeExporterPort, "Node exporter"},
+				{"docker", host.DockerMetricsPort, "Docker daemon metrics"},
+				{"cadvisor", host.CadvisorPort, "cAdvisor (per-container CPU, memory, limits)"},
 			}
 		},
 	}
@@ -116,7 +113,7 @@ func RenderConfig(v ConfigValues) (string, error) {
 		ConfigValues
 		AppJob         string
 		AppMetricsPort int
-	}{v, AppJob, AppMetricsPort}
+	}{v, AppJob, app.RESTPort} // the REST port serves /q/metrics
 	var b strings.Builder
 	if err := configTmpl.Execute(&b, data); err != nil {
 		return "", err

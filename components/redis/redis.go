@@ -28,10 +28,17 @@ const (
 	dataMount = "/data"
 )
 
+// URL is how services on the network reach Redis.
+func URL() string { return fmt.Sprintf("redis://%s:%d", ContainerName, Port) }
+
+// ExporterAddress is the exporter's /metrics endpoint Prometheus scrapes.
+func ExporterAddress() string { return fmt.Sprintf("%s:%d", ExporterName, ExporterPort) }
+
 // Args configure one Redis deployment.
 type Args struct {
-	Host             *host.Host
-	Network          string
+	Host *host.Host
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network          pulumi.StringInput
 	Image            pulumi.StringInput
 	ExporterImage    pulumi.StringInput
 	Resources        container.Resources
@@ -40,8 +47,6 @@ type Args struct {
 	ServiceDir       string             // holds conf/ and data/ on the host
 	// MaxMemoryMB is maxmemory, at or below the container limit (see MaxMemoryFor).
 	MaxMemoryMB int
-	// DependsOn are what the containers wait for besides the config (the network).
-	DependsOn []pulumi.Resource
 }
 
 // Redis is the deployed cache and its exporter.
@@ -91,13 +96,12 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
-	deps := append(append([]pulumi.Resource{}, args.DependsOn...), files.Copies...)
-	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(deps))
+	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(files.Copies))
 	if err != nil {
 		return nil, err
 	}
 	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Host.Docker),
-		pulumi.DependsOn(append([]pulumi.Resource{c}, args.DependsOn...)))
+		pulumi.DependsOn([]pulumi.Resource{c}))
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +161,7 @@ func ExporterSpec(a Args) container.Spec {
 		Resource: a.ExporterResource,
 		User:     "59000:59000", // the image's own non-root user
 		Env: map[string]string{
-			"REDIS_ADDR":                        fmt.Sprintf("redis://%s:%d", ContainerName, Port),
+			"REDIS_ADDR":                        URL(),
 			"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": fmt.Sprintf(":%d", ExporterPort),
 		},
 		SecretEnv:      map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -62,7 +63,7 @@ func TestRenderPostInit(t *testing.T) {
 }
 
 func TestServerSpec(t *testing.T) {
-	s := ServerSpec(Args{Network: "aurigraph-network", ServiceDir: "/srv/aurigraph/vault",
+	s := ServerSpec(Args{Network: pulumi.String("aurigraph-network"), ServiceDir: "/srv/aurigraph/vault",
 		Resources: container.Resources{CPUs: 1, MemoryMB: 1024}})
 	assert.Equal(t, []string{"server"}, s.Command, "server mode, never -dev")
 	assert.Empty(t, s.Ports)

@@ -61,8 +61,9 @@ func selfURL() string { return "https://" + net.JoinHostPort(SelfAddr, strconv.I
 
 // Args configure one Vault deployment.
 type Args struct {
-	Host      *host.Host
-	Network   string
+	Host *host.Host
+	// Network is the overlay's Name output, so the containers wait for it.
+	Network   pulumi.StringInput
 	Image     pulumi.StringInput
 	Resources container.Resources
 	// ServiceDir holds config/, data/, logs/, tls/ and bin/ on the host.
@@ -77,8 +78,6 @@ type Args struct {
 	DBPort     int
 	DBName     string
 	DBUser     string
-	// DependsOn are what the container waits for besides its files (the network).
-	DependsOn []pulumi.Resource
 }
 
 // Vault is the deployed server.
@@ -163,7 +162,7 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	}
 	tlsFiles := tls.Copies
 
-	deps := append(append(append([]pulumi.Resource{}, args.DependsOn...), confFiles.Copies...), tlsFiles...)
+	deps := append(append([]pulumi.Resource{}, confFiles.Copies...), tlsFiles...)
 	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(h.Docker), pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, err

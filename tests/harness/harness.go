@@ -4,6 +4,7 @@
 package harness
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -171,6 +172,178 @@ func InstalledFiles(res *mockrun.Result) map[string]string {
 		src, ok := r.Inputs["source"]
 		if to, staged := target[Str(r.Inputs, "remotePath")]; staged && ok && src.IsAsset() {
 			out[to] = src.AssetValue().Text
+		}
+	}
+	return out
+}
+
+// Plain unwraps secrets and known outputs down to the value inside.
+func Plain(v resource.PropertyValue) resource.PropertyValue {
+	for {
+		switch {
+		case v.IsSecret():
+			v = v.SecretValue().Element
+		case v.IsOutput():
+			v = v.OutputValue().Element
+		default:
+			return v
+		}
+	}
+}
+
+// Field reads key of an object value, through secrets and outputs
+// (a null value when v is not an object or has no key).
+func Field(v resource.PropertyValue, key string) resource.PropertyValue {
+	v = Plain(v)
+	if !v.IsObject() {
+		return resource.NewNullProperty()
+	}
+	return Plain(v.ObjectValue()[resource.PropertyKey(key)])
+}
+
+// Elements is the elements of an array value, through secrets and outputs.
+func Elements(v resource.PropertyValue) []resource.PropertyValue {
+	v = Plain(v)
+	if !v.IsArray() {
+		return nil
+	}
+	return v.ArrayValue()
+}
+
+// text is a string value through secrets and outputs, "" otherwise.
+func text(v resource.PropertyValue) string {
+	v = Plain(v)
+	if !v.IsString() {
+		return ""
+	}
+	return v.StringValue()
+}
+
+// Closure is every resource r waits for: its DependsOn (explicit and through
+// its inputs) and its provider, transitively, by URN.
+func Closure(res *mockrun.Result, urn string) map[string]bool {
+	seen := map[string]bool{}
+	stack := []string{urn}
+	for len(stack) > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		r := res.ByURN(u)
+		if r == nil {
+			continue
+		}
+		next := append([]string{}, r.DependsOn...)
+		if r.Provider != "" {
+			next = append(next, r.Provider)
+		}
+		for _, d := range next {
+			if !seen[d] {
+				seen[d] = true
+				stack = append(stack, d)
+			}
+		}
+	}
+	return seen
+}
+
+// ContainerNetworks are the names of the networks a container joins.
+func ContainerNetworks(c mockrun.Resource) []string {
+	var out []string
+	for _, n := range Elements(c.Inputs["networksAdvanced"]) {
+		out = append(out, text(Field(n, "name")))
+	}
+	return out
+}
+
+// ContainerHostPaths are the host paths a container mounts (bind mounts
+// and host-path volumes).
+func ContainerHostPaths(c mockrun.Resource) []string {
+	var out []string
+	for _, m := range Elements(c.Inputs["mounts"]) {
+		if text(Field(m, "type")) == "bind" {
+			out = append(out, text(Field(m, "source")))
+		}
+	}
+	for _, v := range Elements(c.Inputs["volumes"]) {
+		if p := text(Field(v, "hostPath")); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Host is the address of the machine a resource acts on: a command's
+// connection host, or the address in its Docker provider's ssh:// URL;
+// "" when it cannot be told.
+func Host(res *mockrun.Result, r mockrun.Resource) string {
+	if h := text(Field(r.Inputs["connection"], "host")); h != "" {
+		return h
+	}
+	if p := res.ByURN(r.Provider); p != nil {
+		if u, err := url.Parse(Str(p.Inputs, "host")); err == nil {
+			return u.Hostname()
+		}
+	}
+	return ""
+}
+
+// Write is one step that puts a file or a directory on a host.
+type Write struct {
+	URN  string
+	Host string
+	Path string
+	// Content is what the step writes, when it arrives on stdin (secret files).
+	Content string
+}
+
+var (
+	// secretMove is how configfile.NewSecret puts a secret file in place.
+	secretMove = regexp.MustCompile(`(?m)^\$SUDO mv -f "\$tmp" (\S+)$`)
+	// ensureDir is host preparation creating a directory.
+	ensureDir = regexp.MustCompile(`(?m)^\s*ensure_dir '([^']+)' `)
+	// installDirs is a step creating directories (install -d … 'a' 'b').
+	installDirs = regexp.MustCompile(`(?m)install -d (?:-[ogm] \S+ )*((?:'[^']+' ?)+)`)
+	quoted      = regexp.MustCompile(`'([^']+)'`)
+)
+
+// Writes lists every file and directory the remote steps put on hosts:
+// configfile installs, secret files, host preparation's directories and
+// other steps' `install -d`.
+func Writes(res *mockrun.Result) []Write {
+	var out []Write
+	for _, r := range res.OfType("command:remote:Command") {
+		h := Host(res, r)
+		script := text(r.Inputs["create"]) + "\n" + text(r.Inputs["stdin"])
+		add := func(p string) { out = append(out, Write{URN: r.URN, Host: h, Path: p}) }
+		for _, m := range installLine.FindAllStringSubmatch(script, -1) {
+			add(m[2])
+		}
+		for _, m := range secretMove.FindAllStringSubmatch(script, -1) {
+			out = append(out, Write{URN: r.URN, Host: h, Path: m[1], Content: text(r.Inputs["stdin"])})
+		}
+		for _, m := range ensureDir.FindAllStringSubmatch(script, -1) {
+			add(m[1])
+		}
+		for _, m := range installDirs.FindAllStringSubmatch(script, -1) {
+			for _, q := range quoted.FindAllStringSubmatch(m[1], -1) {
+				add(q[1])
+			}
+		}
+	}
+	return out
+}
+
+// TLSOutputs maps every PEM the mocked tls provider returns (certificates
+// and keys, as mockrun.Fabricate makes them) to the resource that made it.
+func TLSOutputs(res *mockrun.Result) map[string]string {
+	out := map[string]string{}
+	for _, r := range res.Resources {
+		if !strings.HasPrefix(r.Type, "tls:") {
+			continue
+		}
+		for _, v := range mockrun.Fabricate(r.Type, r.Name, r.Inputs) {
+			if s := text(v); strings.HasPrefix(s, "-----BEGIN") {
+				out[s] = r.URN
+			}
 		}
 	}
 	return out

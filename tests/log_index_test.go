@@ -1,0 +1,120 @@
+package tests
+
+import (
+	"encoding/json"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/tests/harness"
+)
+
+var (
+	logstashIndex   = regexp.MustCompile(`(?m)^\s*index => "([^"]+)"`)
+	grafanaLogIndex = regexp.MustCompile(`(?m)^\s*index: "?([^"\s]+)"?\s*$`)
+	templatePattern = regexp.MustCompile(`"index_patterns":\s*(\[[^\]]*\])`)
+	rolePattern     = regexp.MustCompile(`"names":\s*(\[[^\]]*\])`)
+	ilmPolicyPut    = regexp.MustCompile(`(?m)^es PUT /_ilm/policy/(\S+) `)
+	templatePolicy  = regexp.MustCompile(`"index\.lifecycle\.name":\s*"([^"]+)"`)
+	streamField     = regexp.MustCompile(`%\{\[@metadata\]\[stream\]\}`)
+	unsafeStream    = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+)
+
+// Logstash writes one index per service; Grafana's logs data source, the
+// retention (index template + ILM policy) and Logstash's own write
+// permission must all cover every one of them, or logs land where Grafana
+// shows nothing and retention never deletes them.
+func TestLogIndicesWrittenAreTheOnesSearchedAndRetained(t *testing.T) {
+	for _, stack := range []string{"staging", "prod"} {
+		t.Run(stack, func(t *testing.T) {
+			res := harness.Run(t, harness.Stack(t, stack))
+			files := harness.InstalledFiles(res)
+			written := writtenIndices(t, res, installedFile(t, files, "/pipeline/aurigraph.conf"))
+
+			m := grafanaLogIndex.FindStringSubmatch(installedFile(t, files, "/datasources.yml"))
+			require.NotNil(t, m, "Grafana's Elasticsearch data source names an index")
+			setup := res.Named("command:remote:Command", "elasticsearch-setup")
+			require.NotNil(t, setup)
+			script := harness.Str(setup.Inputs, "create")
+
+			readers := map[string][]string{"Grafana logs data source": {m[1]}}
+			readers["index template (retention)"] = jsonList(t, templatePattern, script)
+			readers["Logstash writer role"] = jsonList(t, rolePattern, script)
+			for reader, patterns := range readers {
+				for _, index := range written {
+					assert.True(t, matchesAny(t, patterns, index), "%s %v does not cover %s, which Logstash writes", reader, patterns, index)
+				}
+			}
+
+			// The template applies the policy the setup creates.
+			policy := ilmPolicyPut.FindStringSubmatch(script)
+			lifecycle := templatePolicy.FindStringSubmatch(script)
+			require.NotNil(t, policy)
+			require.NotNil(t, lifecycle)
+			assert.Equal(t, policy[1], lifecycle[1])
+		})
+	}
+}
+
+// writtenIndices derives from the pipeline's output the index of every
+// service whose containers log, and of the hosts' system logs.
+func writtenIndices(t *testing.T, res *mockrun.Result, pipeline string) []string {
+	m := logstashIndex.FindStringSubmatch(pipeline)
+	require.NotNil(t, m, "the pipeline's elasticsearch output names an index")
+	require.Regexp(t, streamField, m[1], "one index per service stream")
+	streams := map[string]bool{"system": true}
+	for _, c := range res.OfType(harness.ContainerType) {
+		if svc := harness.Label(c, container.ServiceLabel); svc != "" {
+			streams[strings.ToLower(unsafeStream.ReplaceAllString(svc, "_"))] = true
+		}
+	}
+	var out []string
+	for s := range streams {
+		out = append(out, streamField.ReplaceAllString(m[1], s))
+	}
+	sort.Strings(out)
+	require.GreaterOrEqual(t, len(out), 10, "services logging: %v", out)
+	return out
+}
+
+func installedFile(t *testing.T, files map[string]string, suffix string) string {
+	t.Helper()
+	var found []string
+	for p, content := range files {
+		if strings.HasSuffix(p, suffix) {
+			found = append(found, content)
+		}
+	}
+	require.Len(t, found, 1, "exactly one installed file ending in %s", suffix)
+	return found[0]
+}
+
+func jsonList(t *testing.T, re *regexp.Regexp, text string) []string {
+	t.Helper()
+	m := re.FindStringSubmatch(text)
+	require.NotNil(t, m, "%s in the Elasticsearch setup", re)
+	var out []string
+	require.NoError(t, json.Unmarshal([]byte(m[1]), &out))
+	require.NotEmpty(t, out)
+	return out
+}
+
+// matchesAny reports whether an Elasticsearch wildcard pattern (index
+// names hold no '/') matches index.
+func matchesAny(t *testing.T, patterns []string, index string) bool {
+	for _, p := range patterns {
+		ok, err := path.Match(p, index)
+		require.NoError(t, err, p)
+		if ok {
+			return true
+		}
+	}
+	return false
+}
