@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
@@ -296,8 +297,6 @@ type Write struct {
 }
 
 var (
-	// secretMove is how configfile.NewSecret puts a secret file in place.
-	secretMove = regexp.MustCompile(`(?m)^\$SUDO mv -f "\$tmp" (\S+)$`)
 	// ensureDir is host preparation creating a directory.
 	ensureDir = regexp.MustCompile(`(?m)^\s*ensure_dir '([^']+)' `)
 	// installDirs is a step creating directories (install -d … 'a' 'b').
@@ -317,8 +316,10 @@ func Writes(res *mockrun.Result) []Write {
 		for _, m := range installLine.FindAllStringSubmatch(script, -1) {
 			add(m[2])
 		}
-		for _, m := range secretMove.FindAllStringSubmatch(script, -1) {
-			out = append(out, Write{URN: r.URN, Host: h, Path: m[1], Content: text(r.Inputs["stdin"])})
+		if files, err := configfile.SecretFiles(text(r.Inputs["create"]), text(r.Inputs["stdin"])); err == nil {
+			for p, content := range files {
+				out = append(out, Write{URN: r.URN, Host: h, Path: p, Content: content})
+			}
 		}
 		for _, m := range ensureDir.FindAllStringSubmatch(script, -1) {
 			add(m[1])
