@@ -19,7 +19,6 @@ import (
 
 const (
 	hostsRemoteCommand = "command:remote:Command"
-	hostsLocalCommand  = "command:local:Command"
 	hostsDockerProv    = "pulumi:providers:docker"
 	hostsContainer     = "docker:index/container:Container"
 )
@@ -143,12 +142,11 @@ func TestHostsConnectionsArePinnedAndKeysSecret(t *testing.T) {
 		}
 		joined := strings.Join(opts, " ")
 		assert.Contains(t, joined, "StrictHostKeyChecking=yes")
-		assert.Contains(t, joined, "UserKnownHostsFile=.ssh-aurigraph/prod/"+name+".known_hosts")
-		assert.NotContains(t, joined, "StrictHostKeyChecking=no")
-		id := hostsNamed(t, res, hostsLocalCommand, name+"-ssh-identity")
-		assert.Contains(t, hostsText(id.Inputs["create"]), key, "known_hosts pins the configured key")
-		assert.True(t, id.Inputs["stdin"].IsSecret(), "the private key reaches the file as a secret")
-		assert.True(t, hostsReaches(res, prov.URN, id.URN))
+		assert.Contains(t, joined, "UserKnownHostsFile=/dev/null")
+		assert.Contains(t, joined, "KnownHostsCommand=/bin/echo \""+hc["address"].(string)+" ", "pins the configured key")
+		assert.Contains(t, joined, key+"\"", "pins the configured key")
+		assert.Contains(t, joined, "IdentityAgent=SSH_AUTH_SOCK", "the key comes from the ssh-agent")
+		assert.Contains(t, joined, "IdentityFile=none")
 	}
 }
 

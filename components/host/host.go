@@ -77,10 +77,6 @@ type HostArgs struct {
 	DialErrorLimit int
 	PerDialTimeout int    // seconds
 	StepTimeout    string // per remote step, e.g. "20m"
-	// LocalKeyDir is the project-relative directory where the Docker
-	// provider's ssh client finds its key and pinned known_hosts
-	// (default .ssh-aurigraph/<stack>).
-	LocalKeyDir string
 }
 
 // Host is a prepared machine with its own Docker provider.
