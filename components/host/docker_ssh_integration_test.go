@@ -141,3 +141,58 @@ func TestIntegrationDockerSSHOptsThroughTheJumpHost(t *testing.T) {
 	assert.Empty(t, out)
 	assert.Contains(t, stderr, "Host key verification failed")
 }
+
+// scripts/with-deploy-key loads the key that `pulumi config get
+// sshPrivateKey` prints into a private agent, and with it the Docker
+// provider's ssh reaches the host: the whole path a fresh CI runner takes.
+// The agent and its directory are gone afterwards, and the key never
+// touched the disk (the only file in the agent's directory is its socket).
+func TestIntegrationDeployKeyWrapper(t *testing.T) {
+	t.Parallel()
+	wrapper, err := filepath.Abs(filepath.Join("..", "..", "scripts", "with-deploy-key"))
+	require.NoError(t, err)
+	out, err := exec.Command(need(t, "shellcheck"), wrapper).CombinedOutput()
+	assert.NoError(t, err, "shellcheck:\n%s", out)
+
+	srv := startSSHD(t)
+	bin := t.TempDir()
+	keyFile := filepath.Join(t.TempDir(), "stack-secret") // stands in for the encrypted stack config
+	require.NoError(t, os.WriteFile(keyFile, srv.clientKey, 0o600))
+	fake := "#!/bin/sh\n" +
+		`[ "$1 $2 $3 $4 $5" = "config get sshPrivateKey --stack it" ] || { echo "unexpected: $*" >&2; exit 3; }` + "\n" +
+		"cat " + ShellQuote(keyFile) + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "pulumi"), []byte(fake), 0o755))
+	tmp := t.TempDir()
+	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "SHELL=/bin/sh", "TMPDIR=" + tmp}
+
+	s := ConnectionSettings(srv.args("it-host-01"))
+	ssh := append([]string{"ssh"}, DockerSSHOpts(s)...)
+	ssh = append(ssh, "-T", "-l", s.Target.User, "-p", strconv.Itoa(s.Target.Port), "--", s.Target.Address, "echo", "ok")
+	// The command reports where the agent lives and what is beside it.
+	probe := `d=$(dirname "$SSH_AUTH_SOCK"); stat -c '%a' "$d"; ls -A "$d"; "$@"`
+	cmd := exec.Command(wrapper, append([]string{"it", "--", "sh", "-c", probe, "sh"}, ssh...)...)
+	cmd.Env = env
+	got, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(got))
+	assert.Equal(t, "700\nagent.sock\nok\n", string(got))
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the agent's directory is removed")
+	assert.Error(t, exec.Command(need(t, "pgrep"), "-f", "ssh-agent -D -a "+tmp).Run(), "no ssh-agent is left running")
+
+	// The command's exit status is the wrapper's.
+	cmd = exec.Command(wrapper, "it", "--", "sh", "-c", "exit 7")
+	cmd.Env = env
+	err = cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 7, exit.ExitCode())
+
+	// No key, no run: the command does not start.
+	cmd = exec.Command(wrapper, "other", "--", "touch", filepath.Join(tmp, "ran"))
+	cmd.Env = env
+	got, err = cmd.CombinedOutput()
+	assert.Error(t, err)
+	assert.Contains(t, string(got), "could not load sshPrivateKey of stack other")
+	assert.NoFileExists(t, filepath.Join(tmp, "ran"))
+}
