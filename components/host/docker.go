@@ -81,14 +81,21 @@ func shellWord(w string) string {
 	return ShellQuote(w)
 }
 
-// newDockerProvider talks to the host's Docker daemon over SSH, after deps
-// (preparation, cluster join).
-func newDockerProvider(ctx *pulumi.Context, h *Host, deps []pulumi.Resource) (*docker.Provider, error) {
+// newDockerProvider talks to the host's Docker daemon over SSH. It is a
+// top-level resource without dependencies: a targeted run creates it without
+// anything else (the engine creates every explicit provider in every run,
+// and a parent or dependency that does not exist yet would have to be
+// targeted too). It does not dial the daemon when configured
+// (DisableDockerDaemonCheck): the host may not be prepared yet; the Docker
+// resources themselves wait for Ready. The alias keeps the URN it had as
+// the host component's child, so existing stacks see no replacement.
+func newDockerProvider(ctx *pulumi.Context, h *Host) (*docker.Provider, error) {
 	s := ConnectionSettings(h.args)
 	return docker.NewProvider(ctx, h.Name+"-docker", &docker.ProviderArgs{
-		Host:    pulumi.String(DockerHost(s.Target)),
-		SshOpts: pulumi.ToStringArray(DockerSSHOpts(s)),
-	}, pulumi.Parent(h), pulumi.DependsOn(deps))
+		Host:                     pulumi.String(DockerHost(s.Target)),
+		SshOpts:                  pulumi.ToStringArray(DockerSSHOpts(s)),
+		DisableDockerDaemonCheck: pulumi.Bool(true),
+	}, pulumi.Aliases([]pulumi.Alias{{Parent: h}}))
 }
 
 // DockerHost is the Docker provider's daemon address for endpoint e.
