@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"fmt"
-	"path"
 
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
@@ -41,7 +40,6 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 		DialErrorLimit: c.SSH.DialErrorLimit,
 		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
 		StepTimeout:    fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes),
-		LocalKeyDir:    path.Join(".ssh-aurigraph", c.Stack),
 	}
 	if j := c.SSH.Jump; j != nil {
 		a.Jump = &host.Jump{Address: j.Address, Port: j.Port, User: j.User, HostKey: j.HostKey}

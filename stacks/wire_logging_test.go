@@ -113,7 +113,7 @@ func TestLoggingStack(t *testing.T) {
 			s = s.WithPlaceholders()
 			res := runStack(t, s)
 			hostName, clusterAddr := loggingHost(t, s)
-			provider := fmt.Sprintf("urn:pulumi:%s::%s::aurigraph:host:Host$pulumi:providers:docker::%s-docker", stack, s.Project, hostName)
+			provider := fmt.Sprintf("urn:pulumi:%s::%s::pulumi:providers:docker::%s-docker", stack, s.Project, hostName)
 
 			byName := map[string]*mockrun.Resource{}
 			for _, name := range []string{elasticsearch.Name, logstash.Name, "kibana"} {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
@@ -165,22 +166,18 @@ func pin(c *ssh.ClientConfig) {
 
 func addr(e Endpoint) string { return net.JoinHostPort(e.Address, strconv.Itoa(e.Port)) }
 
-// KnownHosts is the known_hosts content pinning the target (and jump) keys,
-// for the Docker provider's ssh client.
-func (s Settings) KnownHosts() string {
-	out := knownHostsLine(s.Target)
-	if s.Jump != nil {
-		out += knownHostsLine(*s.Jump)
-	}
-	return out
-}
-
+// knownHostsLine pins e's host key for OpenSSH: "[address]:port type key"
+// ("address type key" on port 22), without the key's comment.
 func knownHostsLine(e Endpoint) string {
 	host := e.Address
 	if e.Port != 22 {
 		host = "[" + e.Address + "]:" + strconv.Itoa(e.Port)
 	}
-	return host + " " + e.HostKey + "\n"
+	key := strings.Fields(e.HostKey)
+	if len(key) > 2 {
+		key = key[:2]
+	}
+	return host + " " + strings.Join(key, " ") + "\n"
 }
 
 // ListenAddress joins an address and a port ("[v6]:port" for IPv6).

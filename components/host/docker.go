@@ -2,92 +2,103 @@ package host
 
 import (
 	"fmt"
-	"path"
+	"strings"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// IdentityFiles are where the Docker provider's ssh client finds the host's
-// private key and pinned known_hosts: project-relative and deterministic.
-type IdentityFiles struct {
-	Dir        string
-	Key        string
-	KnownHosts string
-}
-
-// NewIdentityFiles names the files of host under dir (e.g. .ssh-aurigraph/prod).
-func NewIdentityFiles(dir, host string) IdentityFiles {
-	return IdentityFiles{Dir: dir, Key: path.Join(dir, host+".key"), KnownHosts: path.Join(dir, host+".known_hosts")}
-}
-
-// WriteIdentityScript writes the key (read from stdin, never from an
-// argument) and the known_hosts file, both 0600.
-func WriteIdentityScript(f IdentityFiles, knownHosts string) string {
-	return fmt.Sprintf(`set -eu
-umask 077
-mkdir -p %[1]s
-cat >%[2]s.tmp
-mv -f %[2]s.tmp %[2]s
-printf '%%s' %[4]s >%[3]s.tmp
-mv -f %[3]s.tmp %[3]s
-`, ShellQuote(f.Dir), ShellQuote(f.Key), ShellQuote(f.KnownHosts), ShellQuote(knownHosts))
-}
-
-// DockerSSHOpts are the ssh client options of the Docker provider: only the
-// pinned key is accepted, only the given identity is offered, dialing is
-// bounded, and the jump host is pinned the same way.
-func DockerSSHOpts(s Settings, f IdentityFiles) []string {
-	common := []string{
-		"-o", "StrictHostKeyChecking=yes",
-		"-o", "UserKnownHostsFile=" + f.KnownHosts,
-		"-o", "GlobalKnownHostsFile=/dev/null",
-		"-o", "IdentitiesOnly=yes",
-		"-o", "IdentityFile=" + f.Key,
-		"-o", "BatchMode=yes",
-		"-o", fmt.Sprintf("ConnectTimeout=%d", int(s.PerDialTimeout.Seconds())),
-		"-o", fmt.Sprintf("ConnectionAttempts=%d", s.DialErrorLimit),
-		"-o", "ServerAliveInterval=15",
-	}
-	opts := append([]string{}, common...)
+// DockerSSHOpts are the ssh client options of the Docker provider, which runs
+// `ssh <opts> -l user -p port -- address docker system dial-stdio` on every
+// `pulumi up`, `preview`, `refresh` and `destroy`. They are plain values, the
+// same on every run and every machine, and name no file:
+//   - the key comes from the ssh-agent at $SSH_AUTH_SOCK, inherited from the
+//     pulumi CLI (scripts/with-deploy-key starts one holding the stack's key),
+//     so no private key is ever written to disk or into the state;
+//   - the host key is pinned by KnownHostsCommand, which prints the pinned
+//     known_hosts line; the known_hosts files are /dev/null and an unknown or
+//     changed key is refused (StrictHostKeyChecking=yes);
+//   - the jump host, when set, is reached by a ProxyCommand whose ssh gets the
+//     same options with the jump host's own pinned key;
+//   - -F /dev/null: the operator's ~/.ssh/config changes nothing;
+//     BatchMode: never a prompt; dialing is bounded.
+func DockerSSHOpts(s Settings) []string {
+	opts := append(clientOpts(s), "-o", "KnownHostsCommand="+knownHostsCommand(s.Target))
 	if j := s.Jump; j != nil {
-		// ProxyCommand rather than ProxyJump: the jump's ssh gets the same pinning.
-		proxy := "ssh"
-		for _, o := range common {
-			proxy += " " + o
-		}
-		proxy += fmt.Sprintf(" -p %d -W %%h:%%p %s@%s", j.Port, j.User, j.Address)
-		opts = append(opts, "-o", "ProxyCommand="+proxy)
+		opts = append(opts, "-o", "ProxyCommand="+proxyCommand(s, *j))
 	}
 	return opts
 }
 
-// newDockerProvider talks to the host's Docker daemon over SSH, after the
-// identity files are written and after deps (preparation, cluster join).
-func newDockerProvider(ctx *pulumi.Context, h *Host, deps []pulumi.Resource) (*docker.Provider, error) {
-	dir := h.args.LocalKeyDir
-	if dir == "" {
-		dir = path.Join(".ssh-aurigraph", ctx.Stack())
+// clientOpts are the options the target's and the jump host's ssh share.
+func clientOpts(s Settings) []string {
+	return []string{
+		"-F", "/dev/null",
+		"-o", "BatchMode=yes",
+		"-o", "IdentityAgent=SSH_AUTH_SOCK",
+		"-o", "IdentityFile=none",
+		"-o", "PreferredAuthentications=publickey",
+		"-o", "StrictHostKeyChecking=yes",
+		"-o", "UserKnownHostsFile=/dev/null",
+		"-o", "GlobalKnownHostsFile=/dev/null",
+		"-o", "CheckHostIP=no",
+		"-o", "UpdateHostKeys=no",
+		"-o", fmt.Sprintf("ConnectTimeout=%d", int(s.PerDialTimeout.Seconds())),
+		"-o", fmt.Sprintf("ConnectionAttempts=%d", s.DialErrorLimit),
+		"-o", "ServerAliveInterval=15",
 	}
+}
+
+// knownHostsCommand prints e's pinned known_hosts line. ssh splits the
+// command into words itself (double quotes keep the line one word) and
+// expands % tokens in every word after the first, hence %%.
+func knownHostsCommand(e Endpoint) string {
+	line := strings.TrimSuffix(knownHostsLine(e), "\n")
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(line)
+	return `/bin/echo "` + escapePercent(q) + `"`
+}
+
+// proxyCommand reaches the target through the jump host with ssh -W. ssh
+// expands % tokens in the whole command (%h:%p are the target), then runs it
+// with $SHELL -c: every word is shell-quoted, every literal % doubled (twice
+// inside the jump's own KnownHostsCommand, expanded again by the jump's ssh).
+func proxyCommand(s Settings, j Endpoint) string {
+	words := append(clientOpts(s), "-o", "KnownHostsCommand="+knownHostsCommand(j))
+	cmd := "ssh"
+	for _, w := range words {
+		cmd += " " + escapePercent(shellWord(w))
+	}
+	return cmd + fmt.Sprintf(" -W %%h:%%p -p %d %s", j.Port, escapePercent(shellWord(j.User+"@"+j.Address)))
+}
+
+func escapePercent(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+
+// shellWord quotes w for a POSIX shell unless it is plainly safe.
+func shellWord(w string) string {
+	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:@") == "" {
+		return w
+	}
+	return ShellQuote(w)
+}
+
+// newDockerProvider talks to the host's Docker daemon over SSH. It is a
+// top-level resource without dependencies: a targeted run creates it without
+// anything else (the engine creates every explicit provider in every run,
+// and a parent or dependency that does not exist yet would have to be
+// targeted too). It does not dial the daemon when configured
+// (DisableDockerDaemonCheck): the host may not be prepared yet; the Docker
+// resources themselves wait for Ready. The alias keeps the URN it had as
+// the host component's child, so existing stacks see no replacement.
+func newDockerProvider(ctx *pulumi.Context, h *Host) (*docker.Provider, error) {
 	s := ConnectionSettings(h.args)
-	files := NewIdentityFiles(dir, h.Name)
-	write := WriteIdentityScript(files, s.KnownHosts())
-	var key pulumi.StringPtrInput
-	if h.args.PrivateKey != nil {
-		key = pulumi.ToSecret(h.args.PrivateKey.ToStringOutput()).(pulumi.StringOutput)
-	}
-	identity, err := local.NewCommand(ctx, h.Name+"-ssh-identity", &local.CommandArgs{
-		Create: pulumi.String(write),
-		Update: pulumi.String(write),
-		Stdin:  key,
-		Delete: pulumi.String(fmt.Sprintf("rm -f %s %s", ShellQuote(files.Key), ShellQuote(files.KnownHosts))),
-	}, pulumi.Parent(h))
-	if err != nil {
-		return nil, err
-	}
 	return docker.NewProvider(ctx, h.Name+"-docker", &docker.ProviderArgs{
-		Host:    pulumi.String(fmt.Sprintf("ssh://%s@%s:%d", s.Target.User, s.Target.Address, s.Target.Port)),
-		SshOpts: pulumi.ToStringArray(DockerSSHOpts(s, files)),
-	}, pulumi.Parent(h), pulumi.DependsOn(append(append([]pulumi.Resource{}, deps...), identity)))
+		Host:                     pulumi.String(DockerHost(s.Target)),
+		SshOpts:                  pulumi.ToStringArray(DockerSSHOpts(s)),
+		DisableDockerDaemonCheck: pulumi.Bool(true),
+	}, pulumi.Aliases([]pulumi.Alias{{Parent: h}}))
+}
+
+// DockerHost is the Docker provider's daemon address for endpoint e.
+func DockerHost(e Endpoint) string {
+	return fmt.Sprintf("ssh://%s@%s:%d", e.User, e.Address, e.Port)
 }

@@ -80,10 +80,6 @@ type HostArgs struct {
 	DialErrorLimit int
 	PerDialTimeout int    // seconds
 	StepTimeout    string // per remote step, e.g. "20m"
-	// LocalKeyDir is the project-relative directory where the Docker
-	// provider's ssh client finds its key and pinned known_hosts
-	// (default .ssh-aurigraph/<stack>).
-	LocalKeyDir string
 }
 
 // Host is a prepared machine with its own Docker provider.
@@ -98,12 +94,13 @@ type Host struct {
 	Connection     *remote.ConnectionArgs
 	// Prepared is the last preparation step: anything touching Docker waits for it.
 	Prepared pulumi.Resource
-	// Docker is set by ConnectDocker once the cluster join is done.
+	// Docker is the host's Docker provider, set by ConnectDocker.
 	Docker *docker.Provider
 
 	RoleOutput pulumi.StringOutput `pulumi:"role"`
 
 	args   HostArgs
+	ready  []pulumi.Resource // preparation and cluster join: see Ready
 	mu     sync.Mutex
 	images map[string]*docker.RemoteImage
 }
@@ -169,11 +166,15 @@ func (h *Host) HasRole(role string) bool {
 	return false
 }
 
-// ConnectDocker creates the host's Docker provider, after dependsOn (the
-// cluster join), so no container lands on an unprepared host.
+// ConnectDocker creates the host's Docker provider and records dependsOn
+// (the cluster join) with the preparation as what every Docker resource on
+// the host waits for (Ready). The provider itself depends on nothing: it
+// needs no prepared host to be configured, and the engine creates every
+// explicit provider in every run, `--target` or not, so a dependency here
+// would pull the whole host chain into any targeted run.
 func (h *Host) ConnectDocker(ctx *pulumi.Context, dependsOn []pulumi.Resource) error {
-	deps := append([]pulumi.Resource{h.Prepared}, dependsOn...)
-	p, err := newDockerProvider(ctx, h, deps)
+	h.ready = append([]pulumi.Resource{h.Prepared}, dependsOn...)
+	p, err := newDockerProvider(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -181,10 +182,16 @@ func (h *Host) ConnectDocker(ctx *pulumi.Context, dependsOn []pulumi.Resource) e
 	return nil
 }
 
+// Ready is what a Docker resource on this host must depend on, directly or
+// through another resource's outputs (a container through its image): the
+// last preparation step and the cluster join.
+func (h *Host) Ready() []pulumi.Resource { return append([]pulumi.Resource{}, h.ready...) }
+
 var imageNameRE = regexp.MustCompile(`[^a-z0-9]+`)
 
-// Image pulls ref onto this host once, however many containers use it, and
-// returns the reference to give containers (it carries the pull dependency).
+// Image pulls ref onto this host once, however many containers use it, after
+// the host is prepared and joined (Ready), and returns the reference to give
+// containers: through it they wait for the pull and for Ready.
 func (h *Host) Image(ctx *pulumi.Context, ref string) (pulumi.StringOutput, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -199,7 +206,7 @@ func (h *Host) Image(ctx *pulumi.Context, ref string) (pulumi.StringOutput, erro
 		Name: pulumi.String(ref),
 		// Another container may still run the old image during a roll.
 		KeepLocally: pulumi.Bool(true),
-	}, pulumi.Parent(h), pulumi.Provider(h.Docker))
+	}, pulumi.Parent(h), pulumi.Provider(h.Docker), pulumi.DependsOn(h.Ready()))
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

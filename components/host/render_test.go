@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -136,20 +137,80 @@ func TestParseStepResults(t *testing.T) {
 	assert.Equal(t, []StepResult{{"sysctl", true, "apply"}, {"dirs", false, "check"}}, rs)
 }
 
-func TestDockerSSHOptsPinTheHostKey(t *testing.T) {
+// opt returns the value of ssh option name in opts ("" when absent).
+func opt(opts []string, name string) string {
+	for i := 0; i+1 < len(opts); i++ {
+		if opts[i] == "-o" && strings.HasPrefix(opts[i+1], name+"=") {
+			return strings.TrimPrefix(opts[i+1], name+"=")
+		}
+	}
+	return ""
+}
+
+func TestDockerSSHOptsPinTheHostKeyWithoutFiles(t *testing.T) {
 	a := sampleArgs()
-	a.Jump = &Jump{Address: "203.0.113.5", Port: 22, User: "deploy", HostKey: "ssh-ed25519 AAAAjump"}
-	s := ConnectionSettings(a)
-	f := NewIdentityFiles(".ssh-aurigraph/prod", a.Name)
-	opts := strings.Join(DockerSSHOpts(s, f), " ")
-	assert.Contains(t, opts, "StrictHostKeyChecking=yes")
-	assert.Contains(t, opts, "UserKnownHostsFile=.ssh-aurigraph/prod/prod-obs-01.known_hosts")
-	assert.Contains(t, opts, "IdentityFile=.ssh-aurigraph/prod/prod-obs-01.key")
-	assert.Contains(t, opts, "-W %h:%p deploy@203.0.113.5")
-	assert.NotContains(t, opts, "StrictHostKeyChecking=no")
-	assert.Equal(t, "198.51.100.30 "+a.HostKey+"\n203.0.113.5 ssh-ed25519 AAAAjump\n", s.KnownHosts())
+	a.HostKey += " root@prod-obs-01" // a comment stays out of the pinned line
+	opts := DockerSSHOpts(ConnectionSettings(a))
+	assert.Equal(t, opts, DockerSSHOpts(ConnectionSettings(a)), "the same on every run: no provider diff")
+	assert.Equal(t, "yes", opt(opts, "StrictHostKeyChecking"))
+	assert.Equal(t, "yes", opt(opts, "BatchMode"))
+	assert.Equal(t, "/dev/null", opt(opts, "UserKnownHostsFile"))
+	assert.Equal(t, "/dev/null", opt(opts, "GlobalKnownHostsFile"))
+	assert.Equal(t, `/bin/echo "198.51.100.30 `+sampleArgs().HostKey+`"`, opt(opts, "KnownHostsCommand"))
+	assert.Equal(t, "SSH_AUTH_SOCK", opt(opts, "IdentityAgent"), "the key comes from the agent")
+	assert.Equal(t, "none", opt(opts, "IdentityFile"), "no key file, not even ~/.ssh/id_*")
+	assert.Equal(t, "", opt(opts, "ProxyCommand"))
+	assert.Contains(t, strings.Join(opts, " "), "-F /dev/null", "the operator's ssh config changes nothing")
+
 	a.Port = 2222
-	assert.True(t, strings.HasPrefix(ConnectionSettings(a).KnownHosts(), "[198.51.100.30]:2222 "))
+	assert.Equal(t, `/bin/echo "[198.51.100.30]:2222 `+sampleArgs().HostKey+`"`, opt(DockerSSHOpts(ConnectionSettings(a)), "KnownHostsCommand"))
+}
+
+// No option names a file but /dev/null and /bin/echo, and no option carries
+// key material: the options are provider inputs, stored in the state.
+func TestDockerSSHOptsNameNoFileAndNoKey(t *testing.T) {
+	a := sampleArgs()
+	a.PrivateKey = pulumi.String("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n-----END OPENSSH PRIVATE KEY-----")
+	a.Jump = &Jump{Address: "203.0.113.5", Port: 22, User: "deploy", HostKey: "ssh-ed25519 AAAAjump"}
+	for _, o := range DockerSSHOpts(ConnectionSettings(a)) {
+		assert.NotContains(t, o, "PRIVATE KEY")
+		assert.NotContains(t, o, "secret")
+		assert.NotContains(t, o, ".ssh", "no key or known_hosts file")
+		assert.NotContains(t, o, ".key")
+		// Base64 host keys contain "/": every other "/" starts a path.
+		for _, word := range strings.Fields(strings.ReplaceAll(o, a.HostKey, "")) {
+			word = strings.Trim(word, `'"`)
+			if i := strings.Index(word, "/"); i >= 0 {
+				assert.Contains(t, []string{"/dev/null", "/bin/echo"}, word[i:], "in %q", o)
+			}
+		}
+	}
+}
+
+func TestDockerSSHOptsPinTheJumpHostInsideProxyCommand(t *testing.T) {
+	a := sampleArgs()
+	a.Jump = &Jump{Address: "203.0.113.5", Port: 2200, User: "deploy", HostKey: "ssh-ed25519 AAAAjump"}
+	opts := DockerSSHOpts(ConnectionSettings(a))
+	proxy := opt(opts, "ProxyCommand")
+	assert.Equal(t, `/bin/echo "198.51.100.30 `+a.HostKey+`"`, opt(opts, "KnownHostsCommand"), "the target's own key")
+	// The jump's ssh gets every option of the target's, with the jump's key.
+	assert.True(t, strings.HasPrefix(proxy, "ssh -F /dev/null -o BatchMode=yes "), proxy)
+	for _, o := range []string{"StrictHostKeyChecking=yes", "UserKnownHostsFile=/dev/null", "GlobalKnownHostsFile=/dev/null", "IdentityAgent=SSH_AUTH_SOCK", "IdentityFile=none"} {
+		assert.Contains(t, proxy, " -o "+o+" ")
+	}
+	// One shell word, the line in double quotes for ssh's own word splitting.
+	assert.Contains(t, proxy, ` -o 'KnownHostsCommand=/bin/echo "[203.0.113.5]:2200 ssh-ed25519 AAAAjump"' `)
+	assert.True(t, strings.HasSuffix(proxy, " -W %h:%p -p 2200 deploy@203.0.113.5"), proxy)
+	assert.NotContains(t, proxy, a.HostKey, "the jump's ssh trusts only the jump's key")
+
+	// ssh expands % tokens: literal ones are doubled, twice for the jump's
+	// KnownHostsCommand (the outer ssh expands ProxyCommand, the jump's ssh
+	// its KnownHostsCommand).
+	a.Jump.User = "de%ploy"
+	a.Jump.Address = "jump%1"
+	proxy = opt(DockerSSHOpts(ConnectionSettings(a)), "ProxyCommand")
+	assert.Contains(t, proxy, `/bin/echo "[jump%%%%1]:2200 ssh-ed25519 AAAAjump"`)
+	assert.True(t, strings.HasSuffix(proxy, " -W %h:%p -p 2200 'de%%ploy@jump%%1'"), proxy)
 }
 
 // sshRules are the input chain's rules for the SSH port.

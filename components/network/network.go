@@ -27,7 +27,8 @@ type Overlay struct {
 	Network *docker.Network
 }
 
-// NewOverlay creates the overlay network on the swarm through the manager.
+// NewOverlay creates the overlay network on the swarm through the manager,
+// once the manager is prepared and the swarm initialised (Manager.Ready).
 func NewOverlay(ctx *pulumi.Context, name string, args OverlayArgs, opts ...pulumi.ResourceOption) (*Overlay, error) {
 	o := &Overlay{}
 	if err := ctx.RegisterComponentResource("aurigraph:network:Overlay", name, o, opts...); err != nil {
@@ -40,7 +41,7 @@ func NewOverlay(ctx *pulumi.Context, name string, args OverlayArgs, opts ...pulu
 		// IPsec between hosts: traffic between containers never crosses in clear.
 		Options:     pulumi.StringMap{"encrypted": pulumi.String("true")},
 		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(args.Subnet)}},
-	}, pulumi.Parent(o), pulumi.Provider(args.Manager.Docker))
+	}, pulumi.Parent(o), pulumi.Provider(args.Manager.Docker), pulumi.DependsOn(args.Manager.Ready()))
 	if err != nil {
 		return nil, err
 	}

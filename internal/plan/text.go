@@ -59,8 +59,8 @@ func hostOf(urn string, byURN map[string]*Resource) string {
 }
 
 // containersByHost attributes every container to a host through its Docker
-// provider (the provider is a child of the host component, named
-// "<host>-docker"), falling back to the container's own parents.
+// provider (named "<host>-docker"; a child of the host component in older
+// programs, top-level now), falling back to the container's own parents.
 func (p *Plan) containersByHost(hosts []string) map[string][]containerRow {
 	byURN := p.byURN()
 	known := map[string]bool{}

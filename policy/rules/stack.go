@@ -62,8 +62,9 @@ func newStackView(rs []policyx.AnalyzerResource) stackView {
 }
 
 // hostOf names the host a container runs on: its Docker provider's parent
-// host component, else the provider's name without "-docker"; "" for the
-// default provider (the machine running Pulumi).
+// host component (older programs), else the provider's name without
+// "-docker" (the providers are top-level now); "" for the default provider
+// (the machine running Pulumi).
 func (v stackView) hostOf(r policyx.AnalyzerResource) string {
 	prov := r.Provider.URN
 	if prov == "" {

@@ -1,0 +1,63 @@
+package host
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// registrations records what the program asks the engine for, by type.
+type registrations struct {
+	mu  sync.Mutex
+	all map[string][]pulumi.MockResourceArgs
+}
+
+func (r *registrations) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all[a.TypeToken] = append(r.all[a.TypeToken], a)
+	return a.Name + "-id", a.Inputs, nil
+}
+
+func (r *registrations) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
+
+// The provider is created in every run, --target or not: it must need
+// nothing that a targeted run would have to create, and keep the URN it had
+// under the host component. Images wait for the host instead.
+func TestDockerProviderNeedsNothingAndImagesWaitForTheHost(t *testing.T) {
+	rec := &registrations{all: map[string][]pulumi.MockResourceArgs{}}
+	// The URNs existing stacks hold.
+	const hostURN = "urn:pulumi:prod::aurigraph::aurigraph:host:Host::prod-obs-01"
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		h, err := NewHost(ctx, "prod-obs-01", sampleArgs())
+		if err != nil {
+			return err
+		}
+		if err := h.ConnectDocker(ctx, nil); err != nil {
+			return err
+		}
+		_, err = h.Image(ctx, "grafana/grafana:11.3.1")
+		return err
+	}, pulumi.WithMocks("aurigraph", "prod", rec))
+	require.NoError(t, err)
+
+	require.Len(t, rec.all["pulumi:providers:docker"], 1)
+	p := rec.all["pulumi:providers:docker"][0].RegisterRPC
+	assert.Equal(t, "urn:pulumi:prod::aurigraph::pulumi:pulumi:Stack::aurigraph-prod", p.GetParent(), "top-level")
+	assert.Empty(t, p.GetDependencies())
+	require.Len(t, p.GetAliases(), 1)
+	assert.Equal(t, hostURN, p.GetAliases()[0].GetSpec().GetParentUrn(), "aliased from under the host component")
+	assert.True(t, rec.all["pulumi:providers:docker"][0].Inputs["disableDockerDaemonCheck"].BoolValue(),
+		"configuring the provider contacts no host")
+
+	require.Len(t, rec.all["docker:index/remoteImage:RemoteImage"], 1)
+	deps := rec.all["docker:index/remoteImage:RemoteImage"][0].RegisterRPC.GetDependencies()
+	last := "urn:pulumi:prod::aurigraph::aurigraph:host:Host$command:remote:Command::prod-obs-01-prepare-" + Steps[len(Steps)-1].Name
+	assert.Contains(t, deps, last, "the pull waits for the last preparation step")
+}
