@@ -15,6 +15,7 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
+	"github.com/aurigraph/infra/tests/harness"
 )
 
 const (
@@ -31,27 +32,6 @@ func hostsRun(t *testing.T, stack string) (*stackfile.Stack, *mockrun.Result) {
 	res, err := mockrun.RunStack(stacks.Run, s.WithPlaceholders())
 	require.NoError(t, err)
 	return s, res
-}
-
-// hostsReaches: does from depend on to, directly or through other resources?
-func hostsReaches(res *mockrun.Result, from, to string) bool {
-	seen := map[string]bool{}
-	queue := []string{from}
-	for len(queue) > 0 {
-		urn := queue[0]
-		queue = queue[1:]
-		if urn == to {
-			return true
-		}
-		if seen[urn] {
-			continue
-		}
-		seen[urn] = true
-		if r := res.ByURN(urn); r != nil {
-			queue = append(queue, r.DependsOn...)
-		}
-	}
-	return false
 }
 
 func hostsNamed(t *testing.T, res *mockrun.Result, typ, name string) *mockrun.Resource {
@@ -96,7 +76,7 @@ func TestHostsOrderPreflightPrepareJoinProviderContainers(t *testing.T) {
 					joinName = "swarm-init-" + name
 				}
 				join := hostsNamed(t, res, hostsRemoteCommand, joinName)
-				assert.True(t, hostsReaches(res, join.URN, last.URN), "%s after %s's preparation", joinName, name)
+				assert.True(t, harness.Closure(res, join.URN)[last.URN], "%s after %s's preparation", joinName, name)
 				// The provider needs nothing (targeted runs, see targets_test.go):
 				// the containers wait, through their images.
 				prov := hostsNamed(t, res, hostsDockerProv, name+"-docker")
@@ -104,9 +84,9 @@ func TestHostsOrderPreflightPrepareJoinProviderContainers(t *testing.T) {
 				for _, c := range res.OfType(hostsContainer) {
 					if c.Provider == prov.URN {
 						containersSeen++
-						assert.True(t, hostsReaches(res, c.URN, join.URN), "%s after %s's join", c.Name, name)
-						assert.True(t, hostsReaches(res, c.URN, last.URN), "%s after %s's preparation", c.Name, name)
-						assert.True(t, hostsReaches(res, c.URN, pre.URN), "%s after %s's preflight", c.Name, name)
+						assert.True(t, harness.Closure(res, c.URN)[join.URN], "%s after %s's join", c.Name, name)
+						assert.True(t, harness.Closure(res, c.URN)[last.URN], "%s after %s's preparation", c.Name, name)
+						assert.True(t, harness.Closure(res, c.URN)[pre.URN], "%s after %s's preflight", c.Name, name)
 					}
 				}
 			}

@@ -210,28 +210,6 @@ func TestTargetedServiceNeedsNoOtherService(t *testing.T) {
 	}
 }
 
-// waitsFor: does the engine run from only after to, through dependencies
-// and providers?
-func waitsFor(res *mockrun.Result, from, to string) bool {
-	seen := map[string]bool{}
-	queue := []string{from}
-	for len(queue) > 0 {
-		urn := queue[0]
-		queue = queue[1:]
-		if urn == to {
-			return true
-		}
-		if urn == "" || seen[urn] {
-			continue
-		}
-		seen[urn] = true
-		if r := res.ByURN(urn); r != nil {
-			queue = append(append(queue, r.Provider), r.DependsOn...)
-		}
-	}
-	return false
-}
-
 // No Docker resource reaches a host before it is prepared and in the swarm:
 // every container, image and network depends, directly or through other
 // resources, on its host's last preparation step and its swarm join.
@@ -255,8 +233,8 @@ func TestEveryDockerResourceWaitsForItsHostPreparedAndJoined(t *testing.T) {
 					join = res.Named(commandType, "swarm-init-"+h)
 				}
 				require.NotNil(t, join, "%s's swarm join", h)
-				assert.True(t, waitsFor(res, r.URN, prepared.URN), "%s waits for %s", r.URN, prepared.Name)
-				assert.True(t, waitsFor(res, r.URN, join.URN), "%s waits for %s", r.URN, join.Name)
+				assert.True(t, harness.Closure(res, r.URN)[prepared.URN], "%s waits for %s", r.URN, prepared.Name)
+				assert.True(t, harness.Closure(res, r.URN)[join.URN], "%s waits for %s", r.URN, join.Name)
 				checked++
 			}
 			assert.Greater(t, checked, 0)

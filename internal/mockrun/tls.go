@@ -202,7 +202,7 @@ func certTemplate(in resource.PropertyMap) *x509.Certificate {
 
 func subject(in resource.PropertyMap) pkix.Name {
 	v, ok := in["subject"]
-	v = unwrap(v)
+	v = Unwrap(v)
 	if !ok || !v.IsObject() {
 		return pkix.Name{}
 	}
@@ -214,8 +214,8 @@ func subject(in resource.PropertyMap) pkix.Name {
 	return n
 }
 
-// unwrap removes secret and output wrappers.
-func unwrap(v resource.PropertyValue) resource.PropertyValue {
+// Unwrap removes secret and output wrappers down to the value inside.
+func Unwrap(v resource.PropertyValue) resource.PropertyValue {
 	for {
 		switch {
 		case v.IsSecret():
@@ -229,7 +229,7 @@ func unwrap(v resource.PropertyValue) resource.PropertyValue {
 }
 
 func plain(m resource.PropertyMap, key string) string {
-	v := unwrap(m[resource.PropertyKey(key)])
+	v := Unwrap(m[resource.PropertyKey(key)])
 	if !v.IsString() {
 		return ""
 	}
@@ -237,18 +237,18 @@ func plain(m resource.PropertyMap, key string) string {
 }
 
 func truthy(m resource.PropertyMap, key string) bool {
-	v := unwrap(m[resource.PropertyKey(key)])
+	v := Unwrap(m[resource.PropertyKey(key)])
 	return v.IsBool() && v.BoolValue()
 }
 
 func stringList(m resource.PropertyMap, key string) []string {
-	v := unwrap(m[resource.PropertyKey(key)])
+	v := Unwrap(m[resource.PropertyKey(key)])
 	if !v.IsArray() {
 		return nil
 	}
 	var out []string
 	for _, e := range v.ArrayValue() {
-		if e = unwrap(e); e.IsString() {
+		if e = Unwrap(e); e.IsString() {
 			out = append(out, e.StringValue())
 		}
 	}

@@ -179,18 +179,7 @@ func InstalledFiles(res *mockrun.Result) map[string]string {
 }
 
 // Plain unwraps secrets and known outputs down to the value inside.
-func Plain(v resource.PropertyValue) resource.PropertyValue {
-	for {
-		switch {
-		case v.IsSecret():
-			v = v.SecretValue().Element
-		case v.IsOutput():
-			v = v.OutputValue().Element
-		default:
-			return v
-		}
-	}
-}
+func Plain(v resource.PropertyValue) resource.PropertyValue { return mockrun.Unwrap(v) }
 
 // Field reads key of an object value, through secrets and outputs
 // (a null value when v is not an object or has no key).
