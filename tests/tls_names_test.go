@@ -2,7 +2,6 @@ package tests
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"regexp"
@@ -196,15 +195,6 @@ type tlsCheck struct {
 	Cert    *x509.Certificate
 }
 
-func parseCertPEM(t testing.TB, s string) *x509.Certificate {
-	t.Helper()
-	b, _ := pem.Decode([]byte(s))
-	require.NotNil(t, b, "a PEM certificate")
-	c, err := x509.ParseCertificate(b.Bytes)
-	require.NoError(t, err)
-	return c
-}
-
 // leafCertPEM is the leaf the PKI issued for server, at any rotation.
 func leafCertPEM(res *mockrun.Result, real *mockrun.RealTLS, server string) string {
 	for _, r := range res.OfType(mockrun.LocallySignedCertType) {
@@ -238,7 +228,7 @@ clients:
 		if !assert.NotEmpty(t, p, "%s: no certificate is issued for %s", c, server) {
 			continue
 		}
-		checks = append(checks, tlsCheck{Client: c, Server: server, CertPEM: p, Cert: parseCertPEM(t, p)})
+		checks = append(checks, tlsCheck{Client: c, Server: server, CertPEM: p, Cert: mustParseCert(t, p)})
 	}
 	requireCoverage(t, checks)
 	t.Logf("%s: %d TLS client settings to check", stack, len(checks))
@@ -286,7 +276,7 @@ func TestEveryTLSClientNameIsInTheServersCertificate(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			caPEM, checks := tlsChecks(t, stack)
 			roots := x509.NewCertPool()
-			roots.AddCert(parseCertPEM(t, caPEM))
+			roots.AddCert(mustParseCert(t, caPEM))
 			for _, c := range checks {
 				_, err := c.Cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: c.Client.Host})
 				assert.NoError(t, err, "%s: the %s certificate (names %v, IPs %v) does not verify for %q",
@@ -294,4 +284,11 @@ func TestEveryTLSClientNameIsInTheServersCertificate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustParseCert(t testing.TB, s string) *x509.Certificate {
+	t.Helper()
+	c, err := mockrun.ParseCertPEM(s)
+	require.NoError(t, err)
+	return c
 }

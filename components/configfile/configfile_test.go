@@ -109,8 +109,8 @@ func TestSecretSetRewritesAndReloadsWhenAnyContentChanges(t *testing.T) {
 			_, err = NewSecrets(ctx, "kibana-tls", SecretsArgs{
 				Host: h,
 				Files: []Secret{
-					{ID: "crt", Path: "/srv/aurigraph/kibana/certs/kibana.crt", Content: pulumi.String(cert)},
-					{ID: "key", Path: "/srv/aurigraph/kibana/certs/kibana.key", Content: pulumi.String("key")},
+					{Path: "/srv/aurigraph/kibana/certs/kibana.crt", Content: pulumi.String(cert)},
+					{Path: "/srv/aurigraph/kibana/certs/kibana.key", Content: pulumi.String("key")},
 				},
 				Container: "kibana", Reload: "docker restart kibana",
 			})

@@ -32,7 +32,6 @@ func NewSecret(ctx *pulumi.Context, name string, a SecretArgs, opts ...pulumi.Re
 
 // Secret is one secret file of a set.
 type Secret struct {
-	ID      string // names the file in errors, e.g. "cert"
 	Path    string
 	Content pulumi.StringInput
 	Owner   string // default 0:0

@@ -115,9 +115,9 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
 		Host: args.Host,
 		Files: []configfile.Secret{
-			{ID: "cert", Path: path.Join(args.Dir, "tls/edge.crt"), Content: args.Certificate, Owner: owner, Mode: "0600"},
-			{ID: "key", Path: path.Join(args.Dir, "tls/edge.key"), Content: args.PrivateKey, Owner: owner, Mode: "0600"},
-			{ID: "ca", Path: path.Join(args.Dir, "tls/ca.crt"), Content: args.CACert, Owner: owner, Mode: "0644"},
+			{Path: path.Join(args.Dir, "tls/edge.crt"), Content: args.Certificate, Owner: owner, Mode: "0600"},
+			{Path: path.Join(args.Dir, "tls/edge.key"), Content: args.PrivateKey, Owner: owner, Mode: "0600"},
+			{Path: path.Join(args.Dir, "tls/ca.crt"), Content: args.CACert, Owner: owner, Mode: "0644"},
 		},
 		Container: ContainerName,
 		Reload:    ReloadCommand,

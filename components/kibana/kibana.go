@@ -158,9 +158,9 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
 		Host: args.Host,
 		Files: []configfile.Secret{
-			{ID: "kibana-crt", Path: path.Join(certs, "kibana.crt"), Content: args.CertPem, Owner: owner, Mode: "0600"},
-			{ID: "kibana-key", Path: path.Join(certs, "kibana.key"), Content: args.KeyPem, Owner: owner, Mode: "0600"},
-			{ID: "ca-crt", Path: path.Join(certs, "ca.crt"), Content: args.CACertPem, Owner: owner, Mode: "0600"},
+			{Path: path.Join(certs, "kibana.crt"), Content: args.CertPem, Owner: owner, Mode: "0600"},
+			{Path: path.Join(certs, "kibana.key"), Content: args.KeyPem, Owner: owner, Mode: "0600"},
+			{Path: path.Join(certs, "ca.crt"), Content: args.CACertPem, Owner: owner, Mode: "0600"},
 		},
 		Container: Name,
 		Reload:    "docker restart " + Name,

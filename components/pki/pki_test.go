@@ -2,7 +2,6 @@ package pki
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -34,15 +33,6 @@ func issued(t *testing.T, servers ...Server) (string, map[string]string) {
 	return real.CertPEM("pki-ca"), leaves
 }
 
-func parseCert(t *testing.T, s string) *x509.Certificate {
-	t.Helper()
-	b, _ := pem.Decode([]byte(s))
-	require.NotNil(t, b, "a PEM certificate")
-	c, err := x509.ParseCertificate(b.Bytes)
-	require.NoError(t, err)
-	return c
-}
-
 // testHosts are two servers' hosts: names and an address.
 var testHosts = map[string][]string{
 	"elasticsearch": {"elasticsearch", "localhost"},
@@ -61,9 +51,9 @@ func issuedTestHosts(t *testing.T) (string, map[string]string) {
 func TestEachCertificateHoldsExactlyItsServersHosts(t *testing.T) {
 	caPEM, leafPEMs := issuedTestHosts(t)
 	roots := x509.NewCertPool()
-	roots.AddCert(parseCert(t, caPEM))
+	roots.AddCert(mustParseCert(t, caPEM))
 	for server, hs := range testHosts {
-		leaf := parseCert(t, leafPEMs[server])
+		leaf := mustParseCert(t, leafPEMs[server])
 		for _, h := range hs {
 			_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: h})
 			assert.NoError(t, err, "%s for %s", server, h)
@@ -72,4 +62,11 @@ func TestEachCertificateHoldsExactlyItsServersHosts(t *testing.T) {
 		assert.Error(t, err, "%s must not verify for %s", server, notIssued[server])
 		assert.Equal(t, server, leaf.Subject.CommonName, "the first name is the common name")
 	}
+}
+
+func mustParseCert(t testing.TB, s string) *x509.Certificate {
+	t.Helper()
+	c, err := mockrun.ParseCertPEM(s)
+	require.NoError(t, err)
+	return c
 }

@@ -150,9 +150,9 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
 		Host: h,
 		Files: []configfile.Secret{
-			{ID: sanitize(certFile), Path: path.Join(tlsDir, certFile), Content: args.CertPem, Owner: owner, Mode: "0644"},
-			{ID: sanitize(keyFile), Path: path.Join(tlsDir, keyFile), Content: args.KeyPem, Owner: owner, Mode: "0600"},
-			{ID: sanitize(caFile), Path: path.Join(tlsDir, caFile), Content: args.CACertPem, Owner: owner, Mode: "0644"},
+			{Path: path.Join(tlsDir, certFile), Content: args.CertPem, Owner: owner, Mode: "0644"},
+			{Path: path.Join(tlsDir, keyFile), Content: args.KeyPem, Owner: owner, Mode: "0600"},
+			{Path: path.Join(tlsDir, caFile), Content: args.CACertPem, Owner: owner, Mode: "0644"},
 		},
 		Container: ContainerName,
 		Reload:    hup,
@@ -228,14 +228,4 @@ func ServerSpec(a Args) container.Spec {
 			Retries:     3,
 		},
 	}
-}
-
-func sanitize(s string) string {
-	out := []byte(s)
-	for i, c := range out {
-		if c == '.' {
-			out[i] = '-'
-		}
-	}
-	return string(out)
 }

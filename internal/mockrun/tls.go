@@ -132,7 +132,7 @@ func (r *RealTLS) outputs(typ, name string, in resource.PropertyMap) (resource.P
 		if err != nil {
 			return nil, err
 		}
-		ca, err := parseCert(plain(in, "caCertPem"))
+		ca, err := ParseCertPEM(plain(in, "caCertPem"))
 		if err != nil {
 			return nil, err
 		}
@@ -287,7 +287,8 @@ func parseCSR(s string) (*x509.CertificateRequest, error) {
 	return csr, csr.CheckSignature()
 }
 
-func parseCert(s string) (*x509.Certificate, error) {
+// ParseCertPEM parses one PEM certificate.
+func ParseCertPEM(s string) (*x509.Certificate, error) {
 	der, err := pemBlock(s, "CERTIFICATE")
 	if err != nil {
 		return nil, err

@@ -54,9 +54,14 @@ type Stack struct {
 // LoadProject reads dir/Pulumi.yaml with the CLI's loader, which also
 // validates it against the project schema.
 func LoadProject(dir string) (*Project, error) {
+	p, _, err := loadProject(dir)
+	return p, err
+}
+
+func loadProject(dir string) (*Project, *workspace.Project, error) {
 	wp, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
 	if err != nil {
-		return nil, fmt.Errorf("Pulumi.yaml: %w", err)
+		return nil, nil, fmt.Errorf("Pulumi.yaml: %w", err)
 	}
 	p := &Project{Name: wp.Name.String(), Config: map[string]Key{}}
 	for key, t := range wp.Config {
@@ -70,17 +75,13 @@ func LoadProject(dir string) (*Project, error) {
 		}
 		p.Config[full] = k
 	}
-	return p, nil
+	return p, wp, nil
 }
 
 // Load reads the project and dir/Pulumi.<stack>.yaml and applies the
 // engine's rules (Check).
 func Load(dir, stack string) (*Stack, error) {
-	p, err := LoadProject(dir)
-	if err != nil {
-		return nil, err
-	}
-	wp, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
+	p, wp, err := loadProject(dir)
 	if err != nil {
 		return nil, err
 	}
