@@ -7,13 +7,13 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"github.com/aurigraph/infra/components/hostcmd"
 	"path"
 	"regexp"
 	"strings"
 	"text/template"
 	"time"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -209,9 +209,9 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 		return nil, err
 	}
 	// No Delete: scaling down keeps the replica's data on the host.
-	dirs, err := remote.NewCommand(ctx, r.Name+"-dirs", &remote.CommandArgs{
+	dirs, err := hostcmd.New(ctx, r.Name+"-dirs", hostcmd.Args{
 		Connection: h.Connection,
-		Create:     pulumi.String(script),
+		Run:        script,
 	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{h.Prepared}))
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // SwarmArgs lists the hosts; the first manager initialises the swarm.
@@ -56,17 +57,16 @@ func NewSwarm(ctx *pulumi.Context, name string, args SwarmArgs, opts ...pulumi.R
 	}
 	timeouts := pulumi.Timeouts(&pulumi.CustomTimeouts{Create: args.StepTimeout, Update: args.StepTimeout})
 	run := host.StepCommand("apply", "")
-	command := func(h *host.Host, rname string, stdin pulumi.StringInput, deps []pulumi.Resource, extra ...pulumi.ResourceOption) (*remote.Command, error) {
-		return remote.NewCommand(ctx, rname, &remote.CommandArgs{
-			Connection: h.Connection, Create: pulumi.String(run), Update: pulumi.String(run), Stdin: stdin,
-		}, append([]pulumi.ResourceOption{pulumi.Parent(s), pulumi.DependsOn(deps), timeouts}, extra...)...)
+	command := func(h *host.Host, rname string, a hostcmd.Args, deps []pulumi.Resource) (*remote.Command, error) {
+		a.Connection, a.Run = h.Connection, run
+		return hostcmd.New(ctx, rname, a, pulumi.Parent(s), pulumi.DependsOn(deps), timeouts)
 	}
 
 	initScript, err := RenderInit(SwarmValues{Host: first.Name, Address: first.ClusterAddress})
 	if err != nil {
 		return nil, err
 	}
-	init, err := command(first, name+"-init-"+first.Name, pulumi.String(initScript), []pulumi.Resource{first.Prepared})
+	init, err := command(first, name+"-init-"+first.Name, hostcmd.Args{Stdin: pulumi.String(initScript)}, []pulumi.Resource{first.Prepared})
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +74,7 @@ func NewSwarm(ctx *pulumi.Context, name string, args SwarmArgs, opts ...pulumi.R
 	tokens := map[string]pulumi.StringOutput{}
 	for _, role := range []string{"worker", "manager"} {
 		script := fmt.Sprintf("#!/usr/bin/env bash\nset -euo pipefail\ndocker swarm join-token -q %s\n", role)
-		t, err := command(first, name+"-token-"+role, pulumi.String(script), []pulumi.Resource{init},
-			pulumi.AdditionalSecretOutputs([]string{"stdout"}))
+		t, err := command(first, name+"-token-"+role, hostcmd.Args{Stdin: pulumi.String(script), SecretOutput: true}, []pulumi.Resource{init})
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +111,7 @@ func NewSwarm(ctx *pulumi.Context, name string, args SwarmArgs, opts ...pulumi.R
 				v.Token = tok
 				return RenderJoin(v)
 			})).(pulumi.StringOutput)
-			j, err := command(h, name+"-join-"+h.Name, stdin, deps)
+			j, err := command(h, name+"-join-"+h.Name, hostcmd.Args{Stdin: stdin, SecretStdin: true}, deps)
 			if err != nil {
 				return nil, err
 			}
@@ -133,7 +132,7 @@ func NewSwarm(ctx *pulumi.Context, name string, args SwarmArgs, opts ...pulumi.R
 		}
 		return RenderLabels(v)
 	}).(pulumi.StringOutput)
-	labels, err := command(first, name+"-labels", labelsStdin, allJoins)
+	labels, err := command(first, name+"-labels", hostcmd.Args{Stdin: labelsStdin}, allJoins)
 	if err != nil {
 		return nil, err
 	}

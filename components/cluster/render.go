@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"net"
 	"regexp"
@@ -38,7 +39,7 @@ func (v SwarmValues) ListenAddr() string {
 	return net.JoinHostPort(v.Address, fmt.Sprint(host.SwarmManagementPort))
 }
 
-var tokenRE = regexp.MustCompile(`^[A-Za-z0-9-]*$`)
+var tokenRE = regexp.MustCompile(`^SWMTKN-[A-Za-z0-9-]+$`)
 
 // RenderInit renders `docker swarm init` on the first manager.
 func RenderInit(v SwarmValues) (string, error) {
@@ -53,6 +54,19 @@ func RenderJoin(v SwarmValues) (string, error) {
 	}
 	v.What = "swarm join"
 	return execute("join", v)
+}
+
+// JoinRequest is the body of the Engine API's POST /swarm/join, the same
+// request `docker swarm join` sends.
+func (v SwarmValues) JoinRequest() (string, error) {
+	b, err := json.Marshal(struct {
+		ListenAddr    string
+		AdvertiseAddr string
+		DataPathAddr  string
+		RemoteAddrs   []string
+		JoinToken     string
+	}{v.ListenAddr(), v.Address, v.Address, []string{v.Manager}, v.Token})
+	return string(b), err
 }
 
 // RenderLabels renders the node labels, applied on the first manager.

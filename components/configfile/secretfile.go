@@ -3,14 +3,15 @@ package configfile
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"path"
 	"regexp"
 	"strings"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // SecretArgs writes one secret file (a private key, a certificate chain) on a host.
@@ -53,8 +54,6 @@ type SecretsArgs struct {
 // `triggers` (the engine cannot marshal a secret that is unknown during
 // preview there, and compares triggers in the clear): a new content is a
 // change of stdin, which runs the step's update — write again, reload once.
-// A replacement (a new host connection) deletes before it creates, so the
-// old step's delete never removes the files the new one wrote.
 func NewSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulumi.ResourceOption) (*Set, error) {
 	cmd, err := writeSecrets(ctx, name, a, opts...)
 	if err != nil {
@@ -77,10 +76,6 @@ func writeSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulum
 	if err != nil {
 		return nil, fmt.Errorf("secret files %s: %w", name, err)
 	}
-	remove, err := RemoveSecretsScript(files)
-	if err != nil {
-		return nil, fmt.Errorf("secret files %s: %w", name, err)
-	}
 	stdin := pulumi.All(contents...).ApplyT(func(v []any) string {
 		out := make([]string, len(v))
 		for i, c := range v {
@@ -88,13 +83,13 @@ func writeSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulum
 		}
 		return SecretsStdin(out)
 	}).(pulumi.StringOutput)
-	return remote.NewCommand(ctx, name, &remote.CommandArgs{
-		Connection: a.Host.Connection,
-		Create:     pulumi.String(script),
-		Update:     pulumi.String(script),
-		Delete:     pulumi.String(remove),
-		Stdin:      pulumi.ToSecret(stdin).(pulumi.StringOutput),
-	}, append(opts, pulumi.DependsOn([]pulumi.Resource{a.Host.Prepared}), pulumi.DeleteBeforeReplace(true))...)
+	return hostcmd.New(ctx, name, hostcmd.Args{
+		Connection:  a.Host.Connection,
+		Run:         script,
+		Stdin:       stdin,
+		SecretStdin: true,
+		Owns:        SecretsOwned(files),
+	}, append(opts, pulumi.DependsOn([]pulumi.Resource{a.Host.Prepared}))...)
 }
 
 // SecretFile is where one secret file goes, with its owner and mode.
@@ -162,17 +157,14 @@ write() {
 	return b.String(), nil
 }
 
-// RemoveSecretsScript removes the files of a set (on destroy).
-func RemoveSecretsScript(files []SecretFile) (string, error) {
-	quoted := make([]string, len(files))
+// SecretsOwned says the files are the step's: its delete (the set leaves
+// the host, or a renamed step's old version) removes those it still owns.
+func SecretsOwned(files []SecretFile) *hostcmd.Owned {
+	paths := make([]string, len(files))
 	for i, f := range files {
-		f, err := f.checked()
-		if err != nil {
-			return "", err
-		}
-		quoted[i] = host.ShellQuote(path.Clean(f.Path))
+		paths[i] = path.Clean(f.Path)
 	}
-	return "set -eu\nSUDO=\"\"\n[ \"$(id -u)\" -eq 0 ] || SUDO=\"sudo -n\"\n$SUDO rm -f " + strings.Join(quoted, " ") + "\n", nil
+	return &hostcmd.Owned{Items: paths, Remove: `$SUDO rm -f "$1"`}
 }
 
 var writeLine = regexp.MustCompile(`(?m)^write '([^']+)' '[0-9]+:[0-9]+' '[0-7]+'$`)

@@ -14,10 +14,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/aurigraph/infra/components/hostcmd"
 	"path"
 	"time"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -250,14 +250,14 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 
 	stdin := SetupStdin(args.ElasticPassword, args.KibanaSystemPassword, args.LogstashWriterPassword)
 	sum := sha256.Sum256([]byte(setup))
-	ready, err := remote.NewCommand(ctx, name+"-setup", &remote.CommandArgs{
-		Connection: args.Host.Connection,
-		Create:     pulumi.String(setup),
-		Update:     pulumi.String(setup),
-		Stdin:      stdin,
+	ready, err := hostcmd.New(ctx, name+"-setup", hostcmd.Args{
+		Connection:  args.Host.Connection,
+		Run:         setup,
+		Stdin:       stdin,
+		SecretStdin: true,
 		// A retention change (the rendered JSON) re-applies it; a new password
 		// changes stdin, which runs the update. No secret goes into triggers.
-		Triggers: pulumi.Array{pulumi.String(hex.EncodeToString(sum[:]))},
+		Triggers: []string{hex.EncodeToString(sum[:])},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{c}))
 	if err != nil {
 		return nil, err

@@ -55,7 +55,7 @@ type Step struct {
 
 // Steps in the order they run on every host.
 var Steps = []Step{
-	{"docker", "installs Docker Engine " + MinDocker + "+ (the distribution's docker.io, else Docker's apt repository, its key checked against a pinned fingerprint), enables docker.service and adds the SSH user to the docker group; refuses an older Docker already there", false},
+	{"docker", "installs Docker Engine " + MinDocker + "+ (the distribution's docker.io, else Docker's apt repository, its key checked against a pinned fingerprint), installs curl (the swarm join talks to the Engine API), enables docker.service and adds the SSH user to the docker group; refuses an older Docker already there", false},
 	{"daemon-json", "writes /etc/docker/daemon.json (json-file logs " + container.LogMaxSize + " x " + container.LogMaxFile + ", live-restore off, nofile ulimit, metrics on <cluster address>:9323, no-new-privileges, no inter-container traffic on the default bridge) and restarts docker when it changed", true},
 	{"sysctl", "writes /etc/sysctl.d/90-aurigraph.conf (the host's kernel settings, vm.max_map_count=262144 where Elasticsearch runs) and loads it when the file or a running value differs", true},
 	{"dirs", "creates the data path, every service directory with its owner and mode, and the SSH user's staging directory for config files", true},

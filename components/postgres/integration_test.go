@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/aurigraph/infra/components/hostcmd"
 	"os"
 	"os/exec"
 	"os/user"
@@ -354,13 +355,15 @@ func TestIntegrationPostgresScriptsShellcheck(t *testing.T) {
 	var err error
 	scripts["schedule.sh"], err = RenderSchedule(ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin", BackupEvery: "hourly", DrillEvery: "monthly"})
 	require.NoError(t, err)
-	scripts["unschedule.sh"], err = RenderUnschedule()
+	owned, err := ScheduleOwned()
+	require.NoError(t, err)
+	_, scripts["unschedule.sh"], err = hostcmd.Scripts("backup-timers", "bash -s", []string{"a"}, owned)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	for name, content := range scripts {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-		out, err := exec.Command("shellcheck", "--severity=style", p).CombinedOutput()
+		out, err := exec.Command("shellcheck", "--severity=style", "--shell=bash", p).CombinedOutput()
 		assert.NoError(t, err, "%s:\n%s", name, out)
 	}
 }

@@ -5,11 +5,11 @@ package postgres
 
 import (
 	"fmt"
+	"github.com/aurigraph/infra/components/hostcmd"
 	"path"
 	"sort"
 	"time"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/configfile"
@@ -296,31 +296,25 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	if err != nil {
 		return nil, err
 	}
-	unschedule, err := RenderUnschedule()
+	owned, err := ScheduleOwned()
 	if err != nil {
 		return nil, err
 	}
 	// bash -s reads the script from stdin: no quoting of a script inside a command line.
-	if _, err := remote.NewCommand(ctx, name+"-backup-timers", &remote.CommandArgs{
+	if _, err := hostcmd.New(ctx, name+"-backup-timers", hostcmd.Args{
 		Connection: a.Host.Connection,
-		Create:     pulumi.String("bash -s"),
-		Update:     pulumi.String("bash -s"),
+		Run:        "bash -s",
 		Stdin:      pulumi.String(schedule),
-		Delete:     pulumi.String(unschedule),
-		Triggers:   pulumi.Array{pulumi.String(configfile.Hash(append(files, configfile.File{Path: "schedule", Content: schedule})))},
+		Owns:       owned,
+		Triggers:   []string{configfile.Hash(append(files, configfile.File{Path: "schedule", Content: schedule}))},
 	}, parent, pulumi.DependsOn(scripts.Copies)); err != nil {
 		return nil, err
 	}
 	// The dumps and scripts are root's (mode 0700/0750): sudo when the SSH user is not root.
 	backupCmd := fmt.Sprintf(`if [ "$(id -u)" -eq 0 ]; then bash %[1]s predeploy; else sudo -n bash %[1]s predeploy; fi`, path.Join(binDir, "backup.sh"))
-	var triggers pulumi.Array
-	for _, img := range ReleaseTriggers(a.ReleaseImages) {
-		triggers = append(triggers, pulumi.String(img))
-	}
-	return remote.NewCommand(ctx, name+"-predeploy-backup", &remote.CommandArgs{
+	return hostcmd.New(ctx, name+"-predeploy-backup", hostcmd.Args{
 		Connection: a.Host.Connection,
-		Create:     pulumi.String(backupCmd),
-		Update:     pulumi.String(backupCmd),
-		Triggers:   triggers,
+		Run:        backupCmd,
+		Triggers:   ReleaseTriggers(a.ReleaseImages),
 	}, parent, pulumi.DependsOn(append([]pulumi.Resource{db}, scripts.Copies...)))
 }

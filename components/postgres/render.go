@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/aurigraph/infra/components/hostcmd"
 	"math"
 	"strings"
 	"text/template"
@@ -168,8 +169,22 @@ func RenderSchedule(v ScheduleValues) (string, error) {
 	return render("schedule.sh.tmpl", v)
 }
 
-// RenderUnschedule renders the removal of the timers (the installer's delete step).
-func RenderUnschedule() (string, error) { return render("unschedule.sh.tmpl", nil) }
+// BackupUnits are the systemd units the schedule installs.
+var BackupUnits = []string{
+	"/etc/systemd/system/aurigraph-pg-backup.service", "/etc/systemd/system/aurigraph-pg-backup.timer",
+	"/etc/systemd/system/aurigraph-pg-drill.service", "/etc/systemd/system/aurigraph-pg-drill.timer",
+}
+
+// ScheduleOwned says the units are the schedule step's: its delete removes
+// each unit only while no newer schedule (a changed retention or calendar,
+// which replaces the step) has rewritten it.
+func ScheduleOwned() (*hostcmd.Owned, error) {
+	remove, err := render("remove-unit.sh.tmpl", nil)
+	if err != nil {
+		return nil, err
+	}
+	return &hostcmd.Owned{Items: BackupUnits, Remove: remove, After: "$SUDO systemctl daemon-reload"}, nil
+}
 
 func renderScript(name string, v ScriptValues) (string, error) {
 	if err := v.Validate(); err != nil {

@@ -1,6 +1,9 @@
 package vault
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,7 +49,7 @@ func TestRenderPostInit(t *testing.T) {
 		// Vault's own templates pass through the Go template untouched.
 		`connection_url="postgresql://{{username}}:{{password}}@postgres:5432/aurigraph?sslmode=disable"`,
 		`CREATE ROLE \"{{name}}\"`,
-		`password="$POSTGRES_PASSWORD"`,
+		`password=-`,
 		"vault secrets enable transit",
 		"vault auth enable approle",
 		`allowed_domains="postgres,redis"`,
@@ -103,4 +106,35 @@ func TestEveryURLItBuildsNamesATLSHost(t *testing.T) {
 		used = append(used, h)
 	}
 	assert.ElementsMatch(t, TLSHosts(), used)
+}
+
+// The post-init script runs for real with vault replaced by a recorder that
+// answers every read as "absent": the PostgreSQL password reaches vault on
+// stdin, never in any argv.
+func TestPostInitKeepsThePasswordOffEveryCommandLine(t *testing.T) {
+	const password = "pg-Secret-4b1f9c"
+	out, err := RenderPostInit(PostInit("/srv/aurigraph/vault/bin/post-init.sh", "prod", []string{"postgres"}, "postgres", 5432, "aurigraph", "aurigraph"))
+	require.NoError(t, err)
+	bin, logs := t.TempDir(), t.TempDir()
+	recorder := `#!/bin/sh
+printf '%s\n' "$*" >> ` + logs + `/argv
+case "$*" in
+  *=-*) cat >> ` + logs + `/stdin ;;
+  read*|"secrets list"|"auth list"|"audit list") exit 2 ;;
+esac
+exit 0
+`
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "vault"), []byte(recorder), 0o755))
+	cmd := exec.Command("sh", "-s")
+	cmd.Stdin = strings.NewReader(out)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "VAULT_TOKEN=t", "POSTGRES_PASSWORD="+password)
+	run, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(run))
+	argv, err := os.ReadFile(filepath.Join(logs, "argv"))
+	require.NoError(t, err)
+	assert.Contains(t, string(argv), "database/config/aurigraph", "the database engine was configured")
+	assert.NotContains(t, string(argv), password, "no argv holds the password")
+	stdin, err := os.ReadFile(filepath.Join(logs, "stdin"))
+	require.NoError(t, err)
+	assert.Equal(t, password, string(stdin))
 }

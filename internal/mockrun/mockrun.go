@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -205,8 +206,13 @@ func Fabricate(typ, name string, inputs resource.PropertyMap) resource.PropertyM
 			"repoDigest": resource.NewProperty("sha256:" + fake("digest", name)),
 		}
 	case "command:remote:Command", "command:local:Command":
+		stdout := ""
+		if strings.Contains(name, "-token-") {
+			// What `docker swarm join-token -q` prints.
+			stdout = "SWMTKN-1-mock" + fake("swarm-token", name)
+		}
 		return resource.PropertyMap{
-			"stdout": resource.NewProperty(""),
+			"stdout": resource.NewProperty(stdout),
 			"stderr": resource.NewProperty(""),
 		}
 	}
