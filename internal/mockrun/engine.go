@@ -108,7 +108,8 @@ func (m *monitor) RegisterResource(_ context.Context, in *pulumirpc.RegisterReso
 	m.resources = append(m.resources, Resource{
 		URN: urn, Type: in.GetType(), Name: in.GetName(), Parent: in.GetParent(), Provider: provider,
 		DependsOn: deps, Custom: in.GetCustom(), Inputs: inputs.Copy(),
-		DeleteBeforeReplace: in.GetDeleteBeforeReplace(),
+		DeleteBeforeReplace:     in.GetDeleteBeforeReplace(),
+		AdditionalSecretOutputs: in.GetAdditionalSecretOutputs(),
 	})
 	m.mu.Unlock()
 

@@ -32,6 +32,8 @@ type Resource struct {
 	Inputs    resource.PropertyMap
 	// DeleteBeforeReplace: a replacement removes this resource first.
 	DeleteBeforeReplace bool
+	// AdditionalSecretOutputs are the outputs the program marks secret.
+	AdditionalSecretOutputs []string
 }
 
 // Options say which project, stack and config to run with.
