@@ -301,6 +301,8 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 		return nil, err
 	}
 	// bash -s reads the script from stdin: no quoting of a script inside a command line.
+	// Delete before replace: the old delete disables the very unit names the
+	// new create enabled, so create-before-delete would leave no timers.
 	if _, err := remote.NewCommand(ctx, name+"-backup-timers", &remote.CommandArgs{
 		Connection: a.Host.Connection,
 		Create:     pulumi.String("bash -s"),
@@ -308,7 +310,7 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 		Stdin:      pulumi.String(schedule),
 		Delete:     pulumi.String(unschedule),
 		Triggers:   pulumi.Array{pulumi.String(configfile.Hash(append(files, configfile.File{Path: "schedule", Content: schedule})))},
-	}, parent, pulumi.DependsOn(scripts.Copies)); err != nil {
+	}, parent, pulumi.DependsOn(scripts.Copies), pulumi.DeleteBeforeReplace(true)); err != nil {
 		return nil, err
 	}
 	// The dumps and scripts are root's (mode 0700/0750): sudo when the SSH user is not root.
