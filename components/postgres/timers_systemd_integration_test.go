@@ -1,0 +1,106 @@
+//go:build integration
+
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/testhost"
+)
+
+var backupTimers = []string{"aurigraph-pg-backup.timer", "aurigraph-pg-drill.timer"}
+
+// timerStep is one of the backup-timers command's steps, exactly as the
+// program registers it: the command line and what it gets on stdin.
+type timerStep struct{ command, stdin string }
+
+func timerSteps(t *testing.T, res *mockrun.Result) (create, del timerStep, r *mockrun.Resource) {
+	t.Helper()
+	r = res.Named(commandType, "postgres-backup-timers")
+	require.NotNil(t, r)
+	create = timerStep{r.Inputs["create"].StringValue(), r.Inputs["stdin"].StringValue()}
+	del = timerStep{r.Inputs["delete"].StringValue(), ""}
+	require.NotEmpty(t, create.command)
+	require.NotEmpty(t, del.command)
+	return create, del, r
+}
+
+// run runs a step over SSH as the deploy user (not root: the scripts sudo).
+func (s timerStep) run(t *testing.T, h *testhost.Host) {
+	t.Helper()
+	res := h.SSH(t, h.User, s.command, s.stdin)
+	require.Equal(t, 0, res.Code, "%s\nstdout: %s\nstderr: %s", s.command, res.Stdout, res.Stderr)
+}
+
+// timerStates is is-enabled and is-active of each timer, read as root
+// through docker exec, independently of the SSH session.
+func timerStates(t *testing.T, h *testhost.Host) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, u := range backupTimers {
+		out[u] = h.Exec(t, "s=$(systemctl is-enabled "+u+" 2>/dev/null); echo ${s:-no-unit-file} $(systemctl is-active "+u+")").Stdout
+	}
+	return out
+}
+
+func allTimers(state string) map[string]string {
+	out := map[string]string{}
+	for _, u := range backupTimers {
+		out[u] = state + "\n"
+	}
+	return out
+}
+
+func TestIntegrationBackupTimersOnRealSystemd(t *testing.T) {
+	t.Parallel()
+	create, del, _ := timerSteps(t, run(t, loadStack(t, "prod")))
+	h := testhost.Start(t)
+
+	create.run(t, h)
+	assert.Equal(t, allTimers("enabled active"), timerStates(t, h))
+	listed := h.Exec(t, "systemctl list-timers --no-pager --no-legend").Stdout
+	for _, s := range []string{"aurigraph-pg-backup.timer", "aurigraph-pg-backup.service", "aurigraph-pg-drill.timer", "aurigraph-pg-drill.service"} {
+		assert.Contains(t, listed, s)
+	}
+	verify := h.Exec(t, "systemd-analyze verify /etc/systemd/system/aurigraph-pg-*.timer 2>&1 | grep -v docker.service || true")
+	assert.Empty(t, verify.Stdout, "systemd accepts the units (docker.service is absent on the test host)")
+
+	create.run(t, h) // an update runs the same script: idempotent
+	assert.Equal(t, allTimers("enabled active"), timerStates(t, h))
+
+	del.run(t, h)
+	assert.Equal(t, allTimers("no-unit-file inactive"), timerStates(t, h))
+	assert.NotEqual(t, 0, h.Exec(t, "ls /etc/systemd/system/aurigraph-pg-*").Code, "the unit files are gone")
+
+	del.run(t, h) // deleting twice (a retried destroy) still succeeds
+}
+
+// A change to the backup scripts changes the command's triggers, so the
+// engine replaces it: create-before-delete unless the resource is
+// DeleteBeforeReplace (shared/notes/real-engine.md). Replayed in that order
+// on a real systemd, the timers must still be there afterwards.
+func TestIntegrationBackupTimersSurviveReplacement(t *testing.T) {
+	t.Parallel()
+	base := loadStack(t, "prod")
+	oldCreate, oldDelete, old := timerSteps(t, run(t, base))
+	newCreate, _, next := timerSteps(t, run(t, base.Set("retention",
+		`{"prometheusDays": 30, "elasticsearchDays": 30, "backups": {"hourly": 48, "daily": 7, "weekly": 4, "monthly": 12}}`)))
+	require.NotEqual(t, old.Inputs["triggers"], next.Inputs["triggers"], "new backup scripts replace the timers command")
+
+	h := testhost.Start(t)
+	oldCreate.run(t, h)
+	require.Equal(t, allTimers("enabled active"), timerStates(t, h))
+
+	if next.DeleteBeforeReplace {
+		oldDelete.run(t, h)
+		newCreate.run(t, h)
+	} else {
+		newCreate.run(t, h)
+		oldDelete.run(t, h)
+	}
+	assert.Equal(t, allTimers("enabled active"), timerStates(t, h), "after the replacement the backups are still scheduled")
+}
