@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +87,8 @@ func startPrivateDockerd(t *testing.T) *privateDockerd {
 			log, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
 			t.Logf("private dockerd log (tail):\n%s", tail(string(log), 30))
 		}
+		// dockerd unmounts its data root when it stops cleanly; not after a crash.
+		_ = syscall.Unmount(filepath.Join(dir, "data"), syscall.MNT_DETACH)
 		_ = os.RemoveAll(dir)
 	})
 	return d
