@@ -3,17 +3,25 @@ package stacks
 import (
 	"fmt"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
 )
 
-// deployHosts creates every host in inventory order: preflight and preparation.
+// deployHosts creates every host in inventory order: preflight and
+// preparation. Docker engine restarts go one host at a time, in this order:
+// each host's daemon-json step waits for the previous host's.
 func (d *deployment) deployHosts() error {
+	var engineRestart pulumi.Resource
 	for _, h := range d.cfg.Hosts {
-		hh, err := host.NewHost(d.ctx, h.Name, d.hostArgs(h))
+		a := d.hostArgs(h)
+		a.EngineRestartAfter = engineRestart
+		hh, err := host.NewHost(d.ctx, h.Name, a)
 		if err != nil {
 			return fmt.Errorf("host %s: %w", h.Name, err)
 		}
+		engineRestart = hh.EngineRestart
 		d.hosts[h.Name] = hh
 		d.order = append(d.order, hh)
 	}

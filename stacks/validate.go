@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/aurigraph/infra/components/redis"
 )
 
 // Problem is one invalid config value: the key, what is wrong, and the fix.
@@ -269,6 +271,10 @@ func validateImages(c *Config, ps *Problems) {
 			continue
 		}
 		checkImage("images."+k, ref, ps)
+	}
+	if ref := c.Images[ImageRedisExporter]; ref != "" && !redis.ExporterImageProbes(ref) {
+		ps.Add("images."+ImageRedisExporter, fmt.Sprintf("%q is not the exporter's %s variant: its health check needs a shell and wget", ref, redis.ExporterImageVariant),
+			"use the same version's "+redis.ExporterImageVariant+" tag, e.g. oliver006/redis_exporter:v1.66.0"+redis.ExporterImageVariant)
 	}
 	for k := range c.Images {
 		if !contains(RequiredImages, k) {

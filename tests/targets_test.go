@@ -132,7 +132,12 @@ func hostOf(res *mockrun.Result, r *mockrun.Resource, hosts []string) string {
 	return ""
 }
 
-func TestTargetedHostPreparationNeedsNothingFromOtherHosts(t *testing.T) {
+// A targeted run of one host's preparation needs from other hosts only the
+// engine-restart chain: engine restarts go one host at a time, so a host's
+// daemon-json step waits for the previous host's (and that one for what
+// precedes it on its host). Those exist in every stack that has been up
+// once; nothing else of another host is needed.
+func TestTargetedHostPreparationNeedsOnlyEarlierEngineRestarts(t *testing.T) {
 	for _, stack := range []string{"staging", "prod"} {
 		t.Run(stack, func(t *testing.T) {
 			res := harness.Run(t, harness.Stack(t, stack))
@@ -151,8 +156,15 @@ func TestTargetedHostPreparationNeedsNothingFromOtherHosts(t *testing.T) {
 					}
 				}
 				require.Len(t, targets, 2+len(host.Steps), "%s: component, preflight, steps", h)
+				daemon := res.Named(commandType, h+"-prepare-"+host.DaemonJSONStep)
+				require.NotNil(t, daemon)
+				restarts := needs(res, map[string]bool{daemon.URN: true})
+				earlierRestart := func(r *mockrun.Resource) bool {
+					other := hostOf(res, r, hosts)
+					return restarts[r.URN] && other != "" && other != h
+				}
 				var foreign []string
-				for _, urn := range outside(res, targets, nil) {
+				for _, urn := range outside(res, targets, earlierRestart) {
 					foreign = append(foreign, fmt.Sprintf("%s (host %q)", urn, hostOf(res, res.ByURN(urn), hosts)))
 				}
 				assert.Empty(t, len(foreign), "pulumi up --target of %s's preparation would also have to create:\n%s", h, few(foreign))

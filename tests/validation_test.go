@@ -86,6 +86,9 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"unknown image key and missing image", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], `"redis":`, `"rediss":`))
 		}, []string{`aurigraph:images.redis is not set`, `aurigraph:images.rediss is not an image key`}},
+		{"redis exporter image without a shell", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], `redis_exporter:v1.66.0-alpine"`, `redis_exporter:v1.66.0"`))
+		}, []string{`aurigraph:images.redisExporter "oliver006/redis_exporter:v1.66.0" is not the exporter's -alpine variant: its health check needs a shell and wget; use the same version's -alpine tag`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

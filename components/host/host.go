@@ -80,6 +80,11 @@ type HostArgs struct {
 	DialErrorLimit int
 	PerDialTimeout int    // seconds
 	StepTimeout    string // per remote step, e.g. "20m"
+	// EngineRestartAfter is the previous host's daemon-json step
+	// (Host.EngineRestart), nil for the first host: this host's dockerd
+	// restarts only after that step, so after the previous host's
+	// containers run again. Engine restarts go one host at a time.
+	EngineRestartAfter pulumi.Resource
 }
 
 // Host is a prepared machine with its own Docker provider.
@@ -94,6 +99,10 @@ type Host struct {
 	Connection     *remote.ConnectionArgs
 	// Prepared is the last preparation step: anything touching Docker waits for it.
 	Prepared pulumi.Resource
+	// EngineRestart is the daemon-json step: it returns once dockerd runs
+	// the current daemon.json and the host's containers are back. The next
+	// host's HostArgs.EngineRestartAfter.
+	EngineRestart pulumi.Resource
 	// Docker is the host's Docker provider, set by ConnectDocker.
 	Docker *docker.Provider
 
@@ -119,11 +128,11 @@ func NewHost(ctx *pulumi.Context, name string, args HostArgs, opts ...pulumi.Res
 		return nil, err
 	}
 	h.Connection = connection(args)
-	prepared, err := prepare(ctx, name, h, args)
+	prepared, daemon, err := prepare(ctx, name, h, args)
 	if err != nil {
 		return nil, err
 	}
-	h.Prepared = prepared
+	h.Prepared, h.EngineRestart = prepared, daemon
 	h.RoleOutput = pulumi.String(strings.Join(h.Roles, ",")).ToStringOutput()
 	return h, ctx.RegisterResourceOutputs(h, pulumi.Map{
 		"address": pulumi.String(h.Address),

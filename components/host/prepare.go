@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -34,6 +35,11 @@ const (
 	ContainerMetricsUnit = "aurigraph-container-metrics"
 	// ContainerMetricsInterval is how often the container metrics refresh.
 	ContainerMetricsInterval = "15s"
+	// EngineRestartWait bounds how long the daemon-json step waits, after
+	// restarting dockerd, for the host's containers to run (and be healthy)
+	// again: Elasticsearch and PostgreSQL take minutes to pass their health
+	// checks, and the next host's engine restart waits for this one.
+	EngineRestartWait = 10 * time.Minute
 )
 
 // ContainerMetricsScript writes container_memory_working_set_bytes and
@@ -53,10 +59,14 @@ type Step struct {
 	Sandboxed bool
 }
 
+// DaemonJSONStep writes daemon.json and restarts dockerd when it changed:
+// one host at a time (HostArgs.EngineRestartAfter).
+const DaemonJSONStep = "daemon-json"
+
 // Steps in the order they run on every host.
 var Steps = []Step{
 	{"docker", "installs Docker Engine " + MinDocker + "+ (the distribution's docker.io, else Docker's apt repository, its key checked against a pinned fingerprint), installs curl (the swarm join talks to the Engine API), enables docker.service and adds the SSH user to the docker group; refuses an older Docker already there", false},
-	{"daemon-json", "writes /etc/docker/daemon.json (json-file logs " + container.LogMaxSize + " x " + container.LogMaxFile + ", live-restore off, nofile ulimit, metrics on <cluster address>:9323, no-new-privileges, no inter-container traffic on the default bridge) and restarts docker when it changed", true},
+	{DaemonJSONStep, "writes /etc/docker/daemon.json (json-file logs " + container.LogMaxSize + " x " + container.LogMaxFile + ", live-restore off, nofile ulimit, metrics on <cluster address>:9323, no-new-privileges, no inter-container traffic on the default bridge) and restarts docker only when its content changed, then waits until every container that ran before runs again (healthy where it has a health check); hosts restart one at a time, each after the previous host's step", true},
 	{"sysctl", "writes /etc/sysctl.d/90-aurigraph.conf (the host's kernel settings, vm.max_map_count=262144 where Elasticsearch runs) and loads it when the file or a running value differs", true},
 	{"dirs", "creates the data path, every service directory with its owner and mode, and the SSH user's staging directory for config files", true},
 	{"firewall", "installs nftables, writes /etc/aurigraph/firewall.nft (table inet aurigraph only, default drop) and aurigraph-firewall.service, checks then loads the rules", true},
@@ -80,6 +90,7 @@ type PrepareValues struct {
 	MinDocker            string
 	DockerKeyFingerprint string
 	DaemonJSON           string
+	DockerWaitSeconds    int // EngineRestartWait
 	Sysctls              []KV
 	SysctlConf           string
 	Dirs                 []Dir
@@ -108,7 +119,8 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	if cluster == "" {
 		cluster = a.Address
 	}
-	v := PrepareValues{Host: a.Name, User: a.User, StagingDir: StagingDir(a.DataPath), MinDocker: MinDocker, DockerKeyFingerprint: DockerKeyFingerprint, CadvisorPort: CadvisorPort}
+	v := PrepareValues{Host: a.Name, User: a.User, StagingDir: StagingDir(a.DataPath), MinDocker: MinDocker, DockerKeyFingerprint: DockerKeyFingerprint, CadvisorPort: CadvisorPort,
+		DockerWaitSeconds: int(EngineRestartWait / time.Second)}
 	var err error
 	if v.DaemonJSON, err = RenderDaemonJSON(cluster); err != nil {
 		return v, err
@@ -306,23 +318,23 @@ func dirsFor(dataPath string, dirs []Dir) ([]Dir, error) {
 }
 
 // prepare runs preflight, then every preparation step in order, each a
-// remote command over the host's pinned SSH connection; the last step is
-// what everything touching Docker on the host waits for.
-func prepare(ctx *pulumi.Context, name string, h *Host, a HostArgs) (pulumi.Resource, error) {
+// remote command over the host's pinned SSH connection. It returns the last
+// step, what everything touching Docker on the host waits for, and the
+// daemon-json step, which the next host's daemon-json step waits for.
+func prepare(ctx *pulumi.Context, name string, h *Host, a HostArgs) (last, daemon pulumi.Resource, err error) {
 	pre, err := RenderPreflight(NewPreflightValues(a))
 	if err != nil {
-		return nil, fmt.Errorf("host %s: %w", a.Name, err)
+		return nil, nil, fmt.Errorf("host %s: %w", a.Name, err)
 	}
 	values, err := NewPrepareValues(a)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: %w", a.Name, err)
+		return nil, nil, fmt.Errorf("host %s: %w", a.Name, err)
 	}
 	steps, err := RenderPrepare(values)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: %w", a.Name, err)
+		return nil, nil, fmt.Errorf("host %s: %w", a.Name, err)
 	}
 	timeouts := pulumi.Timeouts(&pulumi.CustomTimeouts{Create: a.StepTimeout, Update: a.StepTimeout})
-	var last pulumi.Resource
 	last, err = remote.NewCommand(ctx, name+"-preflight", &remote.CommandArgs{
 		Connection: h.Connection,
 		Create:     pulumi.String(PreflightCommand),
@@ -330,21 +342,31 @@ func prepare(ctx *pulumi.Context, name string, h *Host, a HostArgs) (pulumi.Reso
 		Stdin:      pulumi.String(pre),
 	}, pulumi.Parent(h), timeouts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	apply := StepCommand("apply", "")
 	for _, s := range steps {
+		after := []pulumi.Resource{last}
+		if s.Step.Name == DaemonJSONStep && a.EngineRestartAfter != nil {
+			// Restarting dockerd stops every container on the host (no
+			// live-restore under Swarm): hosts take turns, each after the
+			// previous host's containers are back.
+			after = append(after, a.EngineRestartAfter)
+		}
 		last, err = remote.NewCommand(ctx, name+"-prepare-"+s.Step.Name, &remote.CommandArgs{
 			Connection: h.Connection,
 			Create:     pulumi.String(apply),
 			Update:     pulumi.String(apply),
 			Stdin:      pulumi.String(s.Script),
-		}, pulumi.Parent(h), pulumi.DependsOn([]pulumi.Resource{last}), timeouts)
+		}, pulumi.Parent(h), pulumi.DependsOn(after), timeouts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if s.Step.Name == DaemonJSONStep {
+			daemon = last
 		}
 	}
-	return last, nil
+	return last, daemon, nil
 }
 
 const firewallUnit = `[Unit]

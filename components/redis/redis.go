@@ -5,6 +5,7 @@ package redis
 import (
 	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -33,6 +34,30 @@ func URL() string { return fmt.Sprintf("redis://%s:%d", ContainerName, Port) }
 
 // ExporterAddress is the exporter's /metrics endpoint Prometheus scrapes.
 func ExporterAddress() string { return fmt.Sprintf("%s:%d", ExporterName, ExporterPort) }
+
+// ExporterImageVariant is the redis_exporter image tag suffix the health
+// check needs: the default images are FROM scratch (the binary alone: no
+// shell, no HTTP client, and no flag that probes the exporter), the
+// "-alpine" ones carry the same binary on Alpine with busybox's sh and wget.
+const ExporterImageVariant = "-alpine"
+
+// ExporterImageProbes reports whether ref is the exporter image variant the
+// health check can run in (a tag ending in ExporterImageVariant, with or
+// without a digest).
+func ExporterImageProbes(ref string) bool {
+	ref, _, _ = strings.Cut(ref, "@")
+	slash, colon := strings.LastIndex(ref, "/"), strings.LastIndex(ref, ":")
+	return colon > slash && strings.HasSuffix(ref[colon+1:], ExporterImageVariant)
+}
+
+// ExporterHealthTest is the exporter's health check: it scrapes url (its own
+// /metrics on loopback) and is healthy only when the exporter serves metrics
+// and reached Redis with its password on the last scrape (redis_up 1).
+// Docker's health check Timeout bounds wget (no -T: Debian's static busybox
+// 1.35, which the test runs, crashes with it).
+func ExporterHealthTest(url string) []string {
+	return []string{"CMD-SHELL", fmt.Sprintf(`wget -q -O - %s | grep -q '^redis_up 1$'`, url)}
+}
 
 // Args configure one Redis deployment.
 type Args struct {
@@ -149,9 +174,9 @@ func ServerSpec(a Args) container.Spec {
 	}
 }
 
-// ExporterSpec is the redis_exporter sidecar. The image is built FROM
-// scratch (no shell, no wget), so its health check can only run the binary;
-// whether it scrapes is Prometheus' `up` for its job.
+// ExporterSpec is the redis_exporter sidecar, on the image's Alpine variant
+// (ExporterImageVariant, checked in stacks/validate.go) so that its health
+// check can scrape it.
 func ExporterSpec(a Args) container.Spec {
 	return container.Spec{
 		Service:  ContainerName,
@@ -167,9 +192,11 @@ func ExporterSpec(a Args) container.Spec {
 		SecretEnv:      map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
 		ReadOnlyRootFS: true,
 		Health: container.Health{
-			Test:     []string{"CMD", "/redis_exporter", "-version"},
-			Interval: 30 * time.Second,
-			Timeout:  10 * time.Second,
+			Test:        ExporterHealthTest(fmt.Sprintf("http://127.0.0.1:%d/metrics", ExporterPort)),
+			Interval:    30 * time.Second,
+			Timeout:     10 * time.Second,
+			StartPeriod: 30 * time.Second,
+			Retries:     3,
 		},
 	}
 }
