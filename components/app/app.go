@@ -7,7 +7,6 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
-	"github.com/aurigraph/infra/components/hostcmd"
 	"path"
 	"regexp"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // Service is the service kind, DNS alias of every replica and label value.

@@ -14,7 +14,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/aurigraph/infra/components/hostcmd"
 	"path"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // Container facts shared with the tests and the other logging components.

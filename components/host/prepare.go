@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // Ports the preparation opens or binds on the host's cluster address.
@@ -335,10 +335,9 @@ func prepare(ctx *pulumi.Context, name string, h *Host, a HostArgs) (last, daemo
 		return nil, nil, fmt.Errorf("host %s: %w", a.Name, err)
 	}
 	timeouts := pulumi.Timeouts(&pulumi.CustomTimeouts{Create: a.StepTimeout, Update: a.StepTimeout})
-	last, err = remote.NewCommand(ctx, name+"-preflight", &remote.CommandArgs{
+	last, err = hostcmd.New(ctx, name+"-preflight", hostcmd.Args{
 		Connection: h.Connection,
-		Create:     pulumi.String(PreflightCommand),
-		Update:     pulumi.String(PreflightCommand),
+		Run:        PreflightCommand,
 		Stdin:      pulumi.String(pre),
 	}, pulumi.Parent(h), timeouts)
 	if err != nil {
@@ -353,10 +352,9 @@ func prepare(ctx *pulumi.Context, name string, h *Host, a HostArgs) (last, daemo
 			// previous host's containers are back.
 			after = append(after, a.EngineRestartAfter)
 		}
-		last, err = remote.NewCommand(ctx, name+"-prepare-"+s.Step.Name, &remote.CommandArgs{
+		last, err = hostcmd.New(ctx, name+"-prepare-"+s.Step.Name, hostcmd.Args{
 			Connection: h.Connection,
-			Create:     pulumi.String(apply),
-			Update:     pulumi.String(apply),
+			Run:        apply,
 			Stdin:      pulumi.String(s.Script),
 		}, pulumi.Parent(h), pulumi.DependsOn(after), timeouts)
 		if err != nil {

@@ -5,7 +5,6 @@ package postgres
 
 import (
 	"fmt"
-	"github.com/aurigraph/infra/components/hostcmd"
 	"path"
 	"sort"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // Names and in-container paths the other services and scripts rely on.

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"github.com/aurigraph/infra/components/hostcmd"
 	"math"
 	"strings"
 	"text/template"
+
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 //go:embed templates/*.tmpl
