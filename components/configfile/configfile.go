@@ -237,7 +237,8 @@ $SUDO chmod 0755 "$CANDIDATE"
 			fmt.Fprintf(&b, "$SUDO install -D -m %s -o %s -g %s %s \"$CANDIDATE\"/%s\n",
 				l.mode, l.uid, l.gid, host.ShellQuote(l.from), host.ShellQuote(rel))
 		}
-		fmt.Fprintf(&b, `VALIDATE=%s
+		fmt.Fprintf(&b, `# shellcheck disable=SC2016 # expanded by the validator's own shell
+VALIDATE=%s
 export CANDIDATE SUDO
 export IMAGE="${IMAGE:-}"
 # Its own shell, so -e holds inside it; all its output goes to stderr.
