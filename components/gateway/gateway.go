@@ -44,7 +44,12 @@ const (
 
 // WaitCommand asks nginx's health endpoint from inside its container until it
 // answers, and fails (with nginx's last log lines) when it never does.
-var WaitCommand = fmt.Sprintf(`n=1
+var WaitCommand = WaitScript(WaitAttempts, WaitIntervalSec)
+
+// WaitScript is WaitCommand with its bounds: attempts requests, interval
+// seconds apart.
+func WaitScript(attempts, interval int) string {
+	return fmt.Sprintf(`n=1
 until docker exec %[1]s wget -q -O /dev/null -T 5 %[2]s; do
   if [ "$n" -ge %[3]d ]; then
     echo "gateway: %[1]s did not answer %[2]s after %[3]d tries" >&2
@@ -55,7 +60,8 @@ until docker exec %[1]s wget -q -O /dev/null -T 5 %[2]s; do
   sleep %[4]d
 done
 echo "gateway: %[1]s answers %[2]s"
-`, ContainerName, HealthURL, WaitAttempts, WaitIntervalSec)
+`, ContainerName, HealthURL, attempts, interval)
+}
 
 // ValidateCommand tests a candidate configuration directory with nginx -t
 // in the gateway's own image, before anything live changes. A throw-away

@@ -174,3 +174,53 @@ func quoteAll(args []string) []string {
 	}
 	return out
 }
+
+func TestIntegrationGatewayCommandsPassShellcheck(t *testing.T) {
+	_, err := exec.LookPath("shellcheck")
+	require.NoError(t, err, "shellcheck is required: apt-get install -y shellcheck")
+	// ValidateCommand runs with CANDIDATE and IMAGE in its environment.
+	validate := "CANDIDATE=/srv/aurigraph/.staging/nginx-conf.candidate.x\nIMAGE=nginx:1.27.3-alpine\n" + ValidateCommand + "\n"
+	for name, script := range map[string]string{"validate": validate, "reload": ReloadCommand, "wait": WaitCommand} {
+		cmd := exec.Command("shellcheck", "-s", "sh", "-")
+		cmd.Stdin = strings.NewReader(script)
+		out, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "%s: %s", name, out)
+	}
+}
+
+// TestIntegrationWaitReturnsOnceNginxAnswersAndFailsWhenItNeverDoes runs the
+// rendered wait with a `docker` whose exec answers the health request from
+// a counter: it goes on at the first answer and fails after its bound.
+func TestIntegrationWaitReturnsOnceNginxAnswersAndFailsWhenItNeverDoes(t *testing.T) {
+	for _, c := range []struct {
+		failures int
+		ok       bool
+	}{{0, true}, {2, true}, {5, false}} {
+		bin := t.TempDir()
+		count := filepath.Join(bin, "count")
+		// exec: fail the first FAILURES health requests; logs: print a line.
+		script := fmt.Sprintf(`#!/bin/sh
+case "$1" in
+exec)
+  n=$(cat %[1]s 2>/dev/null || echo 0)
+  echo $((n + 1)) > %[1]s
+  [ "$n" -ge %[2]d ] ;;
+logs) echo "nginx: [emerg] last log line" ;;
+*) exit 1 ;;
+esac
+`, host.ShellQuote(count), c.failures)
+		require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755))
+		out, stderr, err := runBash(t, WaitScript(3, 0), bin)
+		requests := strings.TrimSpace(readFile(t, count))
+		if c.ok {
+			require.NoError(t, err)
+			assert.Contains(t, out, "nginx answers "+HealthURL)
+			assert.Equal(t, fmt.Sprint(c.failures+1), requests, "stops at the first answer")
+		} else {
+			require.Error(t, err)
+			assert.Contains(t, stderr, "did not answer "+HealthURL+" after 3 tries")
+			assert.Contains(t, stderr, "last log line", "nginx's own log explains why")
+			assert.Equal(t, "3", requests, "bounded")
+		}
+	}
+}

@@ -190,3 +190,13 @@ func runBash(t *testing.T, script, path string) (string, string, error) {
 	t.Logf("step stdout:\n%s\nstep stderr:\n%s", stdout.String(), stderr.String())
 	return stdout.String(), stderr.String(), err
 }
+
+func TestIntegrationValidateCommandPassesShellcheck(t *testing.T) {
+	_, err := exec.LookPath("shellcheck")
+	require.NoError(t, err, "shellcheck is required: apt-get install -y shellcheck")
+	// It runs with CANDIDATE and IMAGE in its environment.
+	cmd := exec.Command("shellcheck", "-s", "sh", "-")
+	cmd.Stdin = strings.NewReader("CANDIDATE=/srv/x\nIMAGE=prom/prometheus\n" + ValidateCommand + "\n" + ReloadCommand + "\n")
+	out, err := cmd.CombinedOutput()
+	assert.NoError(t, err, "%s", out)
+}
