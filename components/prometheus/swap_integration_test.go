@@ -80,24 +80,33 @@ func TestIntegrationBrokenPrometheusFilesNeverGoLive(t *testing.T) {
 	require.NoError(t, os.WriteFile(pidFile, []byte(fmt.Sprint(server.Process.Pid)), 0o644))
 	require.NoError(t, os.WriteFile(running, []byte("true\n"), 0o644))
 	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/", port)
-	loaded := func() (string, string) { // the running configuration and when it was loaded
+	// tryLoaded is the running configuration and when it was loaded (an
+	// error until the server is ready).
+	tryLoaded := func() (string, string, error) {
 		var cfg struct {
 			Data struct{ YAML string } `json:"data"`
 		}
-		getJSON(t, api+"status/config", &cfg)
 		var info struct {
 			Data struct {
 				LastConfigTime string `json:"lastConfigTime"`
 			} `json:"data"`
 		}
-		getJSON(t, api+"status/runtimeinfo", &info)
-		return cfg.Data.YAML, info.Data.LastConfigTime
+		if err := getJSON(api+"status/config", &cfg); err != nil {
+			return "", "", err
+		}
+		err := getJSON(api+"status/runtimeinfo", &info)
+		return cfg.Data.YAML, info.Data.LastConfigTime, err
+	}
+	loaded := func() (string, string) {
+		yaml, at, err := tryLoaded()
+		require.NoError(t, err)
+		return yaml, at
 	}
 	awaitLoaded := func(replica string) string {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			yaml, at := loaded()
-			if strings.Contains(yaml, replica) {
+			yaml, at, err := tryLoaded()
+			if err == nil && strings.Contains(yaml, replica) {
 				return at
 			}
 			require.True(t, time.Now().Before(deadline), "Prometheus did not load the configuration naming %s", replica)
@@ -151,13 +160,16 @@ func TestIntegrationBrokenPrometheusFilesNeverGoLive(t *testing.T) {
 	}
 }
 
-func getJSON(t *testing.T, url string, v any) {
-	t.Helper()
+func getJSON(url string, v any) error {
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, url)
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 func readAll(t *testing.T, p string) string {
