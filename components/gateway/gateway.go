@@ -269,13 +269,14 @@ func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *
 	}
 	// A new nginx image is a new container: its readiness probes run again.
 	triggers = append(triggers, pulumi.Sprintf("image %s=%s", ContainerName, args.Image))
-	// A new container (a new image, a changed setting) is waited for until it
-	// answers before anything goes on; a reload waits in ReloadCommand.
+	// A new image (a new container) is waited for until it answers before
+	// anything goes on; a reload waits in ReloadCommand. The image, not the
+	// container's id: triggers must be known in a preview.
 	ready, err := remote.NewCommand(ctx, name+"-ready", &remote.CommandArgs{
 		Connection: args.Host.Connection,
 		Create:     pulumi.String(WaitCommand),
 		Update:     pulumi.String(WaitCommand),
-		Triggers:   pulumi.Array{nginx.ID()},
+		Triggers:   pulumi.Array{args.Image},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{nginx, files.Reloaded}))
 	if err != nil {
 		return err

@@ -81,9 +81,9 @@ func TestNewNginxContainerIsWaitedForBeforeTheGuard(t *testing.T) {
 	assert.Contains(t, guard.DependsOn, ready.URN, "the guard and everything after it wait until nginx answers")
 	triggers := mockrun.Unwrap(ready.Inputs["triggers"]).ArrayValue()
 	require.Len(t, triggers, 1)
-	// The mock engine gives a resource the id <name>-id: the trigger is the
-	// container's id, so a new container (a new image) waits again.
-	assert.Equal(t, nginx.Name+"-id", mockrun.Unwrap(triggers[0]).StringValue())
+	assert.Equal(t, "nginx:1.27.3-alpine", mockrun.Unwrap(triggers[0]).StringValue(), "a new image (a new container) waits again")
+	other := runGatewayImage(t, sampleValues(100, 0), "aurigraph/v11:11.5.0", "nginx:1.27.4-alpine")
+	assert.False(t, ready.Inputs["triggers"].DeepEquals(other.Named("command:remote:Command", "nginx-ready").Inputs["triggers"]))
 }
 
 func TestGuardRearmsWhenTheNginxImageChanges(t *testing.T) {

@@ -184,9 +184,9 @@ const ReloadCommand = "docker kill -s HUP " + ContainerName
 
 // ValidateCommand checks a candidate configuration directory with the
 // promtool of the server's own image before anything live changes: the
-// configuration (with the rule files and the Vault CA it names, which
-// resolve inside the candidate mounted where the server reads its
-// configuration) and the rules on their own. A throw-away container, since
+// configuration (with the rule files it names, which resolve inside the
+// candidate mounted where the server reads its configuration) and the rules
+// on their own. A throw-away container, since
 // the running one cannot see the staging directory (nor exists on the first
 // deployment); no network, as the checks read files only.
 var ValidateCommand = fmt.Sprintf(`docker run --rm --network none --user %[1]d:%[1]d --read-only \
