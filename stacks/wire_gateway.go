@@ -3,6 +3,9 @@ package stacks
 import (
 	"fmt"
 	"path"
+	"slices"
+	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -56,10 +59,7 @@ func deployGateway(d *deployment) error {
 		DependsOn: d.appContainers(),
 		// A new image in a slot re-runs the release guard once its replicas
 		// are replaced; weights and replicas come with Config.
-		SlotImages: map[string]string{
-			SlotUpstream("blue"):  c.Release.Blue.Image,
-			SlotUpstream("green"): c.Release.Green.Image,
-		},
+		SlotImages: slotImages(d.place),
 	})
 	if err != nil {
 		return err
@@ -72,6 +72,25 @@ func deployGateway(d *deployment) error {
 		d.urls[ui] = pulumi.String(edgeURL(c.Edge.MonitoringHosts[ui]))
 	}
 	return nil
+}
+
+// slotImages is every image each slot's replicas run, from the placement: a
+// tier's own image overrides the blue slot's for that tier, and changes the
+// slot as much as the release image does.
+func slotImages(p Placement) map[string]string {
+	images := map[string][]string{}
+	for _, r := range p.Replicas {
+		slot := SlotUpstream(r.Slot)
+		if !slices.Contains(images[slot], r.Image) {
+			images[slot] = append(images[slot], r.Image)
+		}
+	}
+	out := map[string]string{}
+	for slot, list := range images {
+		sort.Strings(list)
+		out[slot] = strings.Join(list, ",")
+	}
+	return out
 }
 
 // GatewayValues turns config and placement into the gateway's values: one

@@ -5,6 +5,7 @@ package tests
 // against the real nginx is in components/gateway/guard_integration_test.go.
 
 import (
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/stackfile"
 )
 
 const (
@@ -133,6 +135,27 @@ func TestRollbackGuardTriggers(t *testing.T) {
 			d := edgeCompare(from, c.to)
 			assert.NotContains(t, edgeNames(d.changed), "nginx", "the nginx container is never changed")
 			assert.NotContains(t, edgeNames(d.added), "nginx")
+		})
+	}
+}
+
+// Every image that serves traffic re-arms the guard: a slot's image, a
+// tier's own image (which overrides the blue slot's for that tier), and the
+// nginx image (a new gateway container).
+func TestRollbackGuardRearmsOnEveryImageChange(t *testing.T) {
+	canary := edgeRelease(t, edgeStack(t, "prod"), 95, 5, rollbackGreen)
+	from := edgeRun(t, canary)
+	triggers := func(r *mockrun.Result) string {
+		return fmt.Sprint(mockrun.Unwrap(rollbackStep(t, r, rollbackGuard).Inputs["triggers"]))
+	}
+	for name, s := range map[string]*stackfile.Stack{
+		"tier image in the blue slot": edgeWithObject(t, canary, "tiers", func(m map[string]any) {
+			m["slim"] = map[string]any{"replicas": 5, "image": "aurigraph/v11:11.4.3"}
+		}),
+		"nginx image": edgeWithObject(t, canary, "images", func(m map[string]any) { m["nginx"] = "nginx:1.27.4-alpine" }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.NotEqual(t, triggers(from), triggers(edgeRun(t, s)), "the guard re-runs")
 		})
 	}
 }

@@ -333,7 +333,7 @@ func TestEdgeCAAndEdgeCertificate(t *testing.T) {
 }
 
 // nginx runs unprivileged from a read-only root, reads its files from the
-// read-only bind mount, and every reload tests the configuration first.
+// read-only bind mount, and every change is tested before it goes live.
 func TestEdgeGatewayContainerAndReload(t *testing.T) {
 	res := edgeRun(t, edgeStack(t, "prod"))
 	c := res.Named(edgeContainerType, "nginx")
@@ -351,13 +351,21 @@ func TestEdgeGatewayContainerAndReload(t *testing.T) {
 	assert.Equal(t, "/srv/aurigraph/nginx", m["source"].StringValue())
 	assert.True(t, m["readOnly"].BoolValue())
 
-	for _, step := range []string{"nginx-conf-install", "nginx-tls"} {
-		script := res.Named(edgeCommandType, step).Inputs["update"].StringValue()
-		test := strings.Index(script, "nginx -c /etc/nginx/aurigraph/conf/nginx.conf -t")
+	// Test, then swap, then reload: the configuration is tested by nginx -t
+	// in the gateway's image, the certificate and key by openssl, before
+	// anything is renamed over the live files.
+	for step, check := range map[string]string{
+		"nginx-conf-install": `"$IMAGE" -t -c /etc/nginx/aurigraph/conf/nginx.conf`,
+		"nginx-tls":          "openssl pkey -pubout",
+	} {
+		script := edgeText(t, res.Named(edgeCommandType, step).Inputs["update"])
+		test := strings.Index(script, check)
+		rename := strings.Index(script, "mv -f")
 		reload := strings.Index(script, "nginx -c /etc/nginx/aurigraph/conf/nginx.conf -s reload")
 		require.GreaterOrEqual(t, test, 0, step)
-		assert.Greater(t, reload, test, "%s tests before reloading", step)
-		assert.True(t, strings.HasPrefix(script, "set -eu"), "%s stops on a failed test", step)
+		assert.Greater(t, rename, test, "%s tests before the rename", step)
+		assert.Greater(t, reload, rename, "%s reloads after the rename", step)
+		assert.Regexp(t, `(?m)^set -eu$`, script, "%s stops on a failed test", step)
 	}
 	conf := edgeConf(t, res)
 	assert.Contains(t, conf, "resolver 127.0.0.11 ")

@@ -175,6 +175,9 @@ func TestReleaseTierImageBumpTouchesOnlyThatTier(t *testing.T) {
 			assert.Equal(t, newImage, harness.Str(r.Inputs, "image"))
 		case releasePreDeployBackup(r):
 			// The release takes a fresh dump first.
+		case r.Name == "nginx-release-guard":
+			// The new replicas serve traffic: the release guard checks them.
+			assert.Equal(t, []string{"triggers"}, c.Why[urn])
 		default:
 			assert.Fail(t, "a slim image bump changes "+urn, "inputs %v", c.Why[urn])
 		}

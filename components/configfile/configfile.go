@@ -1,6 +1,8 @@
 // Package configfile puts a rendered configuration file on a host and, when
 // its content changes, reloads the container that reads it, so a config
-// change never recreates a container.
+// change never recreates a container. A new set of files is tested first,
+// where it is staged, by the program that reads it, and only then renamed
+// into place: a file that fails its test never reaches the live directory.
 package configfile
 
 import (
@@ -33,6 +35,31 @@ type Args struct {
 	// It is skipped while Container is not running (first deployment).
 	Container string
 	Reload    string
+	// Validate, when set, tests the new files with the program that reads
+	// them before any live file is touched; a failure fails the step (and
+	// `pulumi up`) with the validator's output, and the live files and the
+	// running service stay as they were.
+	Validate *Validate
+}
+
+// Validate tests a set of new files with their reader. The files name one
+// another by their live paths (nginx.conf its certificates, prometheus.yml
+// its rules), so the check does not run on the staged copies alone: it runs
+// on a candidate directory, a copy of Dir with every new file in place,
+// which the command mounts (or reads) where the reader expects Dir.
+type Validate struct {
+	// Dir is the live directory the reader sees; every file of the set is
+	// under it.
+	Dir string
+	// Command is shell, run on the host as the SSH user in a shell of its
+	// own (`sh -eu -c`), with CANDIDATE (the candidate directory), IMAGE
+	// (Image) and SUDO in its environment. It is fixed text from the
+	// component: values reach it only through those variables.
+	Command string
+	// Image is the reader's own pinned image, for commands that run the
+	// check in it (`docker run --rm ... "$IMAGE"`); nil when the check runs
+	// on the host. The install step then also waits for the image's pull.
+	Image pulumi.StringInput
 }
 
 // Set is the files on the host plus the step that installs them and reloads.
@@ -84,15 +111,30 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		staged = append(staged, st)
 		copies = append(copies, cp)
 	}
-	script, err := InstallScript(staged, args.Container, args.Reload)
+	var check *Check
+	var image pulumi.StringInput
+	if v := args.Validate; v != nil {
+		check = &Check{Dir: v.Dir, Command: v.Command,
+			Candidate: path.Join(host.StagingDir(args.Host.DataPath), name+".candidate")}
+		image = v.Image
+	}
+	script, err := InstallScript(staged, check, args.Container, args.Reload)
 	if err != nil {
 		return nil, fmt.Errorf("configfile %s: %w", name, err)
+	}
+	// The image is the only value known late (the pull's output): it is
+	// quoted into a first line, so the rest of the script is checked here.
+	var text pulumi.StringInput = pulumi.String(script)
+	if image != nil {
+		text = image.ToStringOutput().ApplyT(func(ref string) string {
+			return "IMAGE=" + host.ShellQuote(ref) + "\n" + script
+		}).(pulumi.StringOutput)
 	}
 	hash := Hash(args.Files)
 	install, err := remote.NewCommand(ctx, name+"-install", &remote.CommandArgs{
 		Connection: args.Host.Connection,
-		Create:     pulumi.String(script),
-		Update:     pulumi.String(script),
+		Create:     text,
+		Update:     text,
 		Triggers:   pulumi.Array{pulumi.String(hash)},
 	}, append(opts, pulumi.DependsOn(copies))...)
 	if err != nil {
@@ -117,12 +159,47 @@ var (
 	pathRE  = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
 )
 
-// InstallScript installs every staged file with its owner and mode, then
-// reloads the container when it is running (skipped on the first deployment,
-// when the files are in place before the container starts).
-func InstallScript(files []Staged, container, reload string) (string, error) {
+// Check is how InstallScript validates a set before installing it.
+type Check struct {
+	Dir, Command string
+	// Candidate is the prefix of the candidate directory (mktemp adds a
+	// suffix), beside the staged copies.
+	Candidate string
+}
+
+// InstallScript validates the staged files (when check is set), then
+// installs each one with its owner and mode through a temporary file in its
+// destination directory and a rename, so a reader never sees a half-written
+// or untested file, then reloads the container when it is running (skipped
+// on the first deployment, when the files are in place before the container
+// starts). Until the validation passed, nothing in a live directory is
+// written: a failure leaves the live files and the service as they were.
+func InstallScript(files []Staged, check *Check, container, reload string) (string, error) {
 	var b strings.Builder
-	b.WriteString("set -eu\nSUDO=\"\"\n[ \"$(id -u)\" -eq 0 ] || SUDO=\"sudo -n\"\n")
+	b.WriteString(`set -eu
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+PENDING=""
+CANDIDATE=""
+# Temporary files and the candidate directory go, whatever happens.
+cleanup() {
+  for p in $PENDING; do $SUDO rm -f "${p%%=*}"; done
+  if [ -n "$CANDIDATE" ]; then $SUDO rm -rf "$CANDIDATE"; fi
+}
+trap cleanup EXIT
+# prepare SRC DST MODE UID GID: a copy of SRC with its owner and mode in a
+# temporary file beside DST (same directory, so the rename is atomic).
+prepare() {
+  $SUDO mkdir -p "$(dirname "$2")"
+  tmp=$($SUDO mktemp "$2.XXXXXX")
+  PENDING="$PENDING $tmp=$2"
+  $SUDO cp "$1" "$tmp"
+  $SUDO chown "$4:$5" "$tmp"
+  $SUDO chmod "$3" "$tmp"
+}
+`)
+	type line struct{ from, to, mode, uid, gid string }
+	var lines []line
 	for _, f := range files {
 		mode, owner := f.Mode, f.Owner
 		if mode == "" {
@@ -135,8 +212,51 @@ func InstallScript(files []Staged, container, reload string) (string, error) {
 			return "", fmt.Errorf("file %s: path, mode %q and owner %q must be plain", f.Path, mode, owner)
 		}
 		uid, gid, _ := strings.Cut(owner, ":")
-		fmt.Fprintf(&b, "$SUDO install -D -m %s -o %s -g %s %s %s\n", mode, uid, gid, f.From, f.Path)
+		lines = append(lines, line{f.From, f.Path, mode, uid, gid})
 	}
+	if check != nil {
+		if !pathRE.MatchString(check.Dir) || !pathRE.MatchString(check.Candidate) || strings.TrimSpace(check.Command) == "" {
+			return "", fmt.Errorf("validation: directory %q, candidate %q and a command are required", check.Dir, check.Candidate)
+		}
+		if strings.HasPrefix(check.Candidate+"/", strings.TrimSuffix(check.Dir, "/")+"/") {
+			return "", fmt.Errorf("validation: the candidate %s would be inside the live directory %s", check.Candidate, check.Dir)
+		}
+		fmt.Fprintf(&b, `# 1. Validate: a candidate copy of the live directory with the new files in
+# place, tested by their reader. Nothing live is written before it passes.
+LIVE_DIR=%s
+CANDIDATE=$($SUDO mktemp -d %s)
+if $SUDO test -d "$LIVE_DIR"; then $SUDO cp -a "$LIVE_DIR/." "$CANDIDATE/"; fi
+# The reader's user (in its container) must reach the files.
+$SUDO chmod 0755 "$CANDIDATE"
+`, host.ShellQuote(check.Dir), host.ShellQuote(check.Candidate+".XXXXXX"))
+		for _, l := range lines {
+			rel := strings.TrimPrefix(l.to, strings.TrimSuffix(check.Dir, "/")+"/")
+			if rel == l.to || strings.HasPrefix(rel, "../") || strings.Contains(rel, "/../") {
+				return "", fmt.Errorf("validation: %s is not under %s", l.to, check.Dir)
+			}
+			fmt.Fprintf(&b, "$SUDO install -D -m %s -o %s -g %s %s \"$CANDIDATE\"/%s\n",
+				l.mode, l.uid, l.gid, host.ShellQuote(l.from), host.ShellQuote(rel))
+		}
+		fmt.Fprintf(&b, `# shellcheck disable=SC2016 # expanded by the validator's own shell
+VALIDATE=%s
+export CANDIDATE SUDO
+export IMAGE="${IMAGE:-}"
+# Its own shell, so -e holds inside it; all its output goes to stderr.
+if ! sh -eu -c "$VALIDATE" >&2; then
+  echo "configfile: the new files failed validation (above); the live files and the service are unchanged" >&2
+  exit 1
+fi
+echo "configfile: the new files passed validation"
+`, host.ShellQuote(check.Command))
+	}
+	b.WriteString("# 2. Swap: every file into a temporary file beside it, then renames.\n")
+	for _, l := range lines {
+		fmt.Fprintf(&b, "prepare %s %s %s %s %s\n", host.ShellQuote(l.from), host.ShellQuote(l.to),
+			host.ShellQuote(l.mode), host.ShellQuote(l.uid), host.ShellQuote(l.gid))
+	}
+	b.WriteString(`for p in $PENDING; do $SUDO mv -f "${p%%=*}" "${p#*=}"; done
+PENDING=""
+`)
 	if reload != "" {
 		b.WriteString(ReloadScript(container, reload))
 	}
@@ -157,4 +277,19 @@ fi
 
 func sanitize(s string) string {
 	return strings.NewReplacer(".", "-", "_", "-", "/", "-").Replace(s)
+}
+
+var prepareLine = regexp.MustCompile(`(?m)^prepare '([^']+)' '([^']+)' '[0-7]+' '[0-9]+' '[0-9]+'$`)
+
+// Install is one file a step of InstallScript installs.
+type Install struct{ From, To string }
+
+// Installs reads back what a step of InstallScript installs, in order: each
+// staged copy with the live path it goes to (for tests and the offline plan).
+func Installs(script string) []Install {
+	var out []Install
+	for _, m := range prepareLine.FindAllStringSubmatch(script, -1) {
+		out = append(out, Install{From: m[1], To: m[2]})
+	}
+	return out
 }

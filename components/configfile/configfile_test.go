@@ -49,8 +49,10 @@ func TestFilesAreCopiedAndReloadIsTriggeredByContent(t *testing.T) {
 	reloadB := b.Named("command:remote:Command", "nginx-config-install")
 	require.NotNil(t, reloadA)
 	assert.Contains(t, reloadA.DependsOn, copyA.URN, "install and reload run after the copy")
+	assert.Equal(t, []Install{{From: "/srv/aurigraph/.staging/nginx-config-nginx-conf", To: "/srv/aurigraph/nginx/nginx.conf"}},
+		Installs(reloadA.Inputs["create"].StringValue()))
 	assert.Contains(t, reloadA.Inputs["create"].StringValue(),
-		"$SUDO install -D -m 0644 -o 0 -g 0 /srv/aurigraph/.staging/nginx-config-nginx-conf /srv/aurigraph/nginx/nginx.conf")
+		"prepare '/srv/aurigraph/.staging/nginx-config-nginx-conf' '/srv/aurigraph/nginx/nginx.conf' '0644' '0' '0'\n")
 	assert.NotEqual(t, reloadA.Inputs["triggers"], reloadB.Inputs["triggers"], "new content triggers a reload")
 	assert.Equal(t, reloadA.Inputs["create"], reloadB.Inputs["create"], "the reload step itself is unchanged")
 }
@@ -61,12 +63,12 @@ func TestInstallScriptRefusesUnsafeValues(t *testing.T) {
 		{File: File{Path: "/srv/a", Mode: "0644; rm -rf /"}, From: "/srv/.staging/a"},
 		{File: File{Path: "/srv/a", Owner: "root"}, From: "/srv/.staging/a"},
 	} {
-		_, err := InstallScript([]Staged{f}, "", "")
+		_, err := InstallScript([]Staged{f}, nil, "", "")
 		assert.Error(t, err, "%+v", f)
 	}
-	script, err := InstallScript([]Staged{{File: File{Path: "/srv/a/run.sh", Mode: "0755", Owner: "70:70"}, From: "/srv/.staging/x"}}, "", "")
+	script, err := InstallScript([]Staged{{File: File{Path: "/srv/a/run.sh", Mode: "0755", Owner: "70:70"}, From: "/srv/.staging/x"}}, nil, "", "")
 	require.NoError(t, err)
-	assert.Contains(t, script, "$SUDO install -D -m 0755 -o 70 -g 70 /srv/.staging/x /srv/a/run.sh\n")
+	assert.Contains(t, script, "prepare '/srv/.staging/x' '/srv/a/run.sh' '0755' '70' '70'\n")
 	assert.NotContains(t, script, "docker inspect", "no reload without a reader")
 }
 
@@ -143,7 +145,7 @@ func TestSecretScriptsRefuseWhatAShellWouldMisread(t *testing.T) {
 		{Path: "relative/key"}, {Path: "/srv/a b"}, {Path: "/srv/$(reboot)"},
 		{Path: "/srv/key", Owner: "root"}, {Path: "/srv/key", Mode: "600;reboot"},
 	} {
-		_, err := WriteSecretsScript([]SecretFile{f}, "", "")
+		_, err := WriteSecretsScript([]SecretFile{f}, nil, "", "")
 		assert.Error(t, err, "%+v", f)
 	}
 }
@@ -174,7 +176,7 @@ func TestSetNamesEachFilesStagedCopy(t *testing.T) {
 
 func TestSecretFilesReadsBackWhatTheScriptWrites(t *testing.T) {
 	files := []SecretFile{{Path: "/srv/a/key"}, {Path: "/srv/a/crt", Owner: "101:101", Mode: "0644"}}
-	script, err := WriteSecretsScript(files, "", "")
+	script, err := WriteSecretsScript(files, nil, "", "")
 	require.NoError(t, err)
 	got, err := SecretFiles(script, SecretsStdin([]string{"k\nmulti", ""}))
 	require.NoError(t, err)

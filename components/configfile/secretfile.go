@@ -47,7 +47,14 @@ type SecretsArgs struct {
 	// while Container is running; empty for readers that need none.
 	Container string
 	Reload    string
+	// KeyPair, when set, names the certificate and private key among Files:
+	// both must parse and the key must be the certificate's before either
+	// file replaces the live one.
+	KeyPair *KeyPair
 }
+
+// KeyPair is a certificate and its private key (live paths of a set).
+type KeyPair struct{ Cert, Key string }
 
 // NewSecrets writes every file of the set, then reloads their reader, in
 // one step (<name>) whose stdin carries the contents. No secret is ever in
@@ -72,7 +79,7 @@ func writeSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulum
 		files[i] = SecretFile{Path: f.Path, Owner: f.Owner, Mode: f.Mode}
 		contents[i] = f.Content
 	}
-	script, err := WriteSecretsScript(files, a.Container, a.Reload)
+	script, err := WriteSecretsScript(files, a.KeyPair, a.Container, a.Reload)
 	if err != nil {
 		return nil, fmt.Errorf("secret files %s: %w", name, err)
 	}
@@ -124,33 +131,73 @@ func SecretsStdin(contents []string) string {
 }
 
 // WriteSecretsScript writes each file from one line of stdin (SecretsStdin)
-// with a private umask and an atomic rename, then runs reload while
-// container is running. The SSH user is not root: privileged steps go
-// through passwordless sudo, which preflight checks.
-func WriteSecretsScript(files []SecretFile, container, reload string) (string, error) {
+// into a temporary file beside it, with a private umask; when pair is set it
+// checks with openssl that the certificate and key parse and match; only then
+// renames every file into place (atomic) and runs reload while container is
+// running. A bad pair leaves the live files and the reader as they were. The
+// SSH user is not root: privileged steps go through passwordless sudo, which
+// preflight checks; openssl comes with ca-certificates on Debian hosts.
+func WriteSecretsScript(files []SecretFile, pair *KeyPair, container, reload string) (string, error) {
 	var b strings.Builder
 	b.WriteString(`set -eu
 umask 077
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
-# write PATH OWNER MODE: the next line of stdin, base64, becomes PATH.
+PENDING=""
+cleanup() { for p in $PENDING; do $SUDO rm -f "${p%%=*}"; done; }
+trap cleanup EXIT
+# write PATH OWNER MODE: the next line of stdin, base64, goes to a temporary
+# file beside PATH (renamed over it once every file is written and checked).
 write() {
   IFS= read -r b64 || { echo "secret files: stdin ended before $1" >&2; exit 1; }
   $SUDO mkdir -p "$(dirname "$1")"
   tmp=$($SUDO mktemp "$1.XXXXXX")
+  PENDING="$PENDING $tmp=$1"
   printf '%s' "$b64" | base64 -d | $SUDO tee "$tmp" > /dev/null
   $SUDO chown "$2" "$tmp"
   $SUDO chmod "$3" "$tmp"
-  $SUDO mv -f "$tmp" "$1"
+}
+# new PATH: the temporary file that holds PATH's new content.
+new() {
+  for p in $PENDING; do
+    if [ "${p#*=}" = "$1" ]; then echo "${p%%=*}"; return 0; fi
+  done
+  return 1
 }
 `)
+	written := map[string]bool{}
 	for _, f := range files {
 		f, err := f.checked()
 		if err != nil {
 			return "", err
 		}
+		written[f.Path] = true
 		fmt.Fprintf(&b, "write %s %s %s\n", host.ShellQuote(f.Path), host.ShellQuote(f.Owner), host.ShellQuote(f.Mode))
 	}
+	if pair != nil {
+		if !written[pair.Cert] || !written[pair.Key] || pair.Cert == pair.Key {
+			return "", fmt.Errorf("key pair %q / %q: both must be files of the set", pair.Cert, pair.Key)
+		}
+		fmt.Fprintf(&b, `# The certificate and key must parse and belong together, or nothing moves.
+CERT_NEW=$(new %[1]s)
+KEY_NEW=$(new %[2]s)
+if ! cert_pub=$($SUDO openssl x509 -noout -pubkey -in "$CERT_NEW"); then
+  echo "secret files: the new "%[1]s" is not a PEM certificate; the live files are unchanged" >&2
+  exit 1
+fi
+if ! key_pub=$($SUDO openssl pkey -pubout -in "$KEY_NEW"); then
+  echo "secret files: the new "%[2]s" is not a PEM private key; the live files are unchanged" >&2
+  exit 1
+fi
+if [ "$cert_pub" != "$key_pub" ]; then
+  echo "secret files: the new key "%[2]s" does not match the certificate "%[1]s"; the live files are unchanged" >&2
+  exit 1
+fi
+`, host.ShellQuote(pair.Cert), host.ShellQuote(pair.Key))
+	}
+	b.WriteString(`for p in $PENDING; do $SUDO mv -f "${p%%=*}" "${p#*=}"; done
+PENDING=""
+`)
 	if reload != "" {
 		b.WriteString(ReloadScript(container, reload))
 	}

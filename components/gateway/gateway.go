@@ -5,6 +5,7 @@ import (
 	"path"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/configfile"
@@ -27,10 +28,53 @@ const (
 	DockerDNS = "127.0.0.11"
 )
 
-// ReloadCommand tests the configuration first (under `set -e` a failed test
-// stops the step and nginx keeps serving the previous one); the reload is
-// graceful: in-flight requests finish on the old workers.
-const ReloadCommand = "docker exec " + ContainerName + " nginx -c " + ConfPath + " -t\n  docker exec " + ContainerName + " nginx -c " + ConfPath + " -s reload"
+// ReloadCommand reloads nginx gracefully (in-flight requests finish on the
+// old workers), then waits until the gateway answers. The configuration was
+// tested before it was installed (ValidateCommand), so no test runs here.
+var ReloadCommand = "docker exec " + ContainerName + " nginx -c " + ConfPath + " -s reload\n" + WaitCommand
+
+// Health endpoint and bounds of the wait after a reload or a new container:
+// 30 requests 2 s apart, each bounded by 5 s, so `pulumi up` goes on as soon
+// as nginx answers and never waits more than about three minutes.
+const (
+	HealthURL       = "http://127.0.0.1/healthz"
+	WaitAttempts    = 30
+	WaitIntervalSec = 2
+)
+
+// WaitCommand asks nginx's health endpoint from inside its container until it
+// answers, and fails (with nginx's last log lines) when it never does.
+var WaitCommand = WaitScript(WaitAttempts, WaitIntervalSec)
+
+// WaitScript is WaitCommand with its bounds: attempts requests, interval
+// seconds apart.
+func WaitScript(attempts, interval int) string {
+	return fmt.Sprintf(`n=1
+until docker exec %[1]s wget -q -O /dev/null -T 5 %[2]s; do
+  if [ "$n" -ge %[3]d ]; then
+    echo "gateway: %[1]s did not answer %[2]s after %[3]d tries" >&2
+    docker logs --tail 20 %[1]s >&2 || true
+    exit 1
+  fi
+  n=$((n + 1))
+  sleep %[4]d
+done
+echo "gateway: %[1]s answers %[2]s"
+`, ContainerName, HealthURL, attempts, interval)
+}
+
+// ValidateCommand tests a candidate configuration directory with nginx -t
+// in the gateway's own image, before anything live changes. A throw-away
+// container rather than `docker exec`: the running one cannot see the
+// staging directory (and does not exist on the first deployment), and its
+// image is the one the configuration must satisfy. It runs as the
+// gateway's user, read-only, with the same tmpfs, and with no network: the
+// production configuration resolves upstream names at request time
+// (`resolve` servers and variables, see Values.Modern), so nginx -t looks
+// nothing up and a replica that is not running yet never fails the test.
+var ValidateCommand = fmt.Sprintf(`docker run --rm --network none --user %[1]d:%[1]d --read-only \
+  --tmpfs /var/cache/nginx:uid=%[1]d,gid=%[1]d --tmpfs /tmp:uid=%[1]d,gid=%[1]d \
+  -v "$CANDIDATE":%[2]s:ro --entrypoint nginx "$IMAGE" -t -c %[3]s`, UID, MountDir, ConfPath)
 
 // GatewayArgs configures the edge.
 type GatewayArgs struct {
@@ -97,30 +141,21 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	if err != nil {
 		return nil, err
 	}
-	files, err := configfile.New(ctx, name+"-conf", configfile.Args{
-		Host: args.Host,
-		Files: []configfile.File{{
-			Path: path.Join(args.Dir, "conf", "nginx.conf"), Content: conf,
-			Owner: fmt.Sprintf("%d:%d", UID, UID), Mode: "0640",
-		}},
-		Container: ContainerName,
-		Reload:    ReloadCommand,
-	}, parent, pulumi.DependsOn(args.DependsOn))
-	if err != nil {
-		return nil, err
-	}
 	// nginx reads certificates at (re)load: a rotated certificate reloads it,
-	// never recreates it.
+	// never recreates it. A certificate and key that do not match never
+	// replace the live ones.
 	owner := fmt.Sprintf("%d:%d", UID, UID)
+	cert, key := path.Join(args.Dir, "tls/edge.crt"), path.Join(args.Dir, "tls/edge.key")
 	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
 		Host: args.Host,
 		Files: []configfile.Secret{
-			{Path: path.Join(args.Dir, "tls/edge.crt"), Content: args.Certificate, Owner: owner, Mode: "0600"},
-			{Path: path.Join(args.Dir, "tls/edge.key"), Content: args.PrivateKey, Owner: owner, Mode: "0600"},
+			{Path: cert, Content: args.Certificate, Owner: owner, Mode: "0600"},
+			{Path: key, Content: args.PrivateKey, Owner: owner, Mode: "0600"},
 			{Path: path.Join(args.Dir, "tls/ca.crt"), Content: args.CACert, Owner: owner, Mode: "0644"},
 		},
 		Container: ContainerName,
 		Reload:    ReloadCommand,
+		KeyPair:   &configfile.KeyPair{Cert: cert, Key: key},
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -129,6 +164,21 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	htpasswd, err := configfile.NewSecret(ctx, name+"-htpasswd", configfile.SecretArgs{
 		Host: args.Host, Path: path.Join(args.Dir, "auth/htpasswd"), Content: args.Htpasswd, Owner: owner, Mode: "0600",
 	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// nginx -t loads the certificates the configuration names: the test of a
+	// new configuration runs once they are written.
+	files, err := configfile.New(ctx, name+"-conf", configfile.Args{
+		Host: args.Host,
+		Files: []configfile.File{{
+			Path: path.Join(args.Dir, "conf", "nginx.conf"), Content: conf,
+			Owner: owner, Mode: "0640",
+		}},
+		Container: ContainerName,
+		Reload:    ReloadCommand,
+		Validate:  &configfile.Validate{Dir: args.Dir, Command: ValidateCommand, Image: args.Image},
+	}, parent, pulumi.DependsOn(append(append([]pulumi.Resource{}, args.DependsOn...), append(tls.Copies, htpasswd)...)))
 	if err != nil {
 		return nil, err
 	}
@@ -199,7 +249,7 @@ func ProductionGuard(v Values, dir, staged string, attempts, interval int) Guard
 // traffic, rollback to the known-good file on failure), triggered only by
 // what moves traffic, and <name>-conf-known-good, triggered by the file's
 // content, which records changes that move none. Neither touches a container.
-func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *configfile.Set, nginx pulumi.Resource, parent pulumi.ResourceOption) error {
+func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *configfile.Set, nginx *docker.Container, parent pulumi.ResourceOption) error {
 	staged := files.Staged[path.Join(args.Dir, "conf", "nginx.conf")]
 	if staged == "" {
 		return fmt.Errorf("gateway %s: nginx.conf has no staged copy", name)
@@ -217,9 +267,23 @@ func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *
 	for _, t := range GuardTriggers(args.Config.Slots, args.SlotImages) {
 		triggers = append(triggers, pulumi.String(t))
 	}
-	// After the new file is installed and reloaded, with nginx running and
+	// A new nginx image is a new container: its readiness probes run again.
+	triggers = append(triggers, pulumi.Sprintf("image %s=%s", ContainerName, args.Image))
+	// A new image (a new container) is waited for until it answers before
+	// anything goes on; a reload waits in ReloadCommand. The image, not the
+	// container's id: triggers must be known in a preview.
+	ready, err := remote.NewCommand(ctx, name+"-ready", &remote.CommandArgs{
+		Connection: args.Host.Connection,
+		Create:     pulumi.String(WaitCommand),
+		Update:     pulumi.String(WaitCommand),
+		Triggers:   pulumi.Array{args.Image},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{nginx, files.Reloaded}))
+	if err != nil {
+		return err
+	}
+	// After the new file is installed and reloaded, with nginx answering and
 	// every replica (re)created: a new image is checked once it runs.
-	after := append([]pulumi.Resource{files.Reloaded, nginx}, args.DependsOn...)
+	after := append([]pulumi.Resource{files.Reloaded, nginx, ready}, args.DependsOn...)
 	guard, err := remote.NewCommand(ctx, name+"-release-guard", &remote.CommandArgs{
 		Connection: args.Host.Connection,
 		Create:     pulumi.String(guardScript),

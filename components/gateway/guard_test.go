@@ -125,6 +125,12 @@ func TestGuardTriggersAreWeightsAndImages(t *testing.T) {
 // runGateway records a mocked run of the gateway component alone.
 func runGateway(t *testing.T, v Values, greenImage string) *mockrun.Result {
 	t.Helper()
+	return runGatewayImage(t, v, greenImage, "nginx:1.27.3-alpine")
+}
+
+// runGatewayImage is runGateway with the nginx image.
+func runGatewayImage(t *testing.T, v Values, greenImage, nginxImage string) *mockrun.Result {
+	t.Helper()
 	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
 		h, err := host.NewHost(ctx, "edge", host.HostArgs{
 			Name: "edge", Address: "192.0.2.10", Port: 22, User: "deploy", DataPath: "/srv/aurigraph",
@@ -140,7 +146,7 @@ func runGateway(t *testing.T, v Values, greenImage string) *mockrun.Result {
 		}
 		secret := pulumi.ToSecret(pulumi.String("pem")).(pulumi.StringOutput)
 		_, err = NewGateway(ctx, "nginx", GatewayArgs{
-			Host: h, Image: pulumi.String("nginx:1.27.3-alpine"), Network: pulumi.String("aurigraph-network"),
+			Host: h, Image: pulumi.String(nginxImage), Network: pulumi.String("aurigraph-network"),
 			Resources: container.Resources{CPUs: 1, MemoryMB: 512},
 			Dir:       "/srv/aurigraph/nginx", Config: v,
 			Certificate: secret, PrivateKey: secret, CACert: secret, Htpasswd: secret,

@@ -59,7 +59,7 @@ func TestIntegrationReplacingASecretFileStepKeepsTheNewKey(t *testing.T) {
 	t.Parallel()
 	h := testhost.Start(t)
 	files := []configfile.SecretFile{{Path: "/srv/aurigraph/nginx/tls/edge.key", Owner: "101:101", Mode: "0600"}}
-	write, err := configfile.WriteSecretsScript(files, "", "")
+	write, err := configfile.WriteSecretsScript(files, nil, "", "")
 	require.NoError(t, err)
 	step := func(name string) (string, string) {
 		create, remove, err := hostcmd.Scripts(name, write, nil, configfile.SecretsOwned(files))
@@ -79,7 +79,7 @@ func TestIntegrationReplacingASecretFileStepKeepsTheNewKey(t *testing.T) {
 
 func TestIntegrationOwnedScriptsPassShellcheck(t *testing.T) {
 	files := []configfile.SecretFile{{Path: "/srv/aurigraph/nginx/tls/edge.key"}}
-	write, err := configfile.WriteSecretsScript(files, "nginx", "docker exec nginx nginx -s reload")
+	write, err := configfile.WriteSecretsScript(files, nil, "nginx", "docker exec nginx nginx -s reload")
 	require.NoError(t, err)
 	create, remove, err := hostcmd.Scripts("nginx-tls", write, []string{"t"}, configfile.SecretsOwned(files))
 	require.NoError(t, err)

@@ -164,6 +164,8 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 		},
 		Container: Name,
 		Reload:    "docker restart " + Name,
+		// A certificate and key that do not match never replace the live ones.
+		KeyPair: &configfile.KeyPair{Cert: path.Join(certs, "kibana.crt"), Key: path.Join(certs, "kibana.key")},
 	}, parent)
 	if err != nil {
 		return nil, err

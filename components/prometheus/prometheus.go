@@ -126,6 +126,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		},
 		Container: ContainerName,
 		Reload:    ReloadCommand,
+		Validate:  &configfile.Validate{Dir: hostDir, Command: ValidateCommand, Image: args.Image},
 	}, append([]pulumi.ResourceOption{parent}, pulumi.DependsOn(ready))...)
 	if err != nil {
 		return nil, err
@@ -177,7 +178,18 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	})
 }
 
-// ReloadCommand checks the new files with the server's own promtool, then
-// reloads with SIGHUP: a bad file fails `pulumi up` and the running
-// configuration stays; the container is never recreated.
-const ReloadCommand = "docker exec " + ContainerName + " promtool check config " + configMount + "/" + configFile + "\n  docker kill -s HUP " + ContainerName
+// ReloadCommand reloads with SIGHUP: the files were checked before they
+// were installed (ValidateCommand); the container is never recreated.
+const ReloadCommand = "docker kill -s HUP " + ContainerName
+
+// ValidateCommand checks a candidate configuration directory with the
+// promtool of the server's own image before anything live changes: the
+// configuration (with the rule files it names, which resolve inside the
+// candidate mounted where the server reads its configuration) and the rules
+// on their own. A throw-away container, since
+// the running one cannot see the staging directory (nor exists on the first
+// deployment); no network, as the checks read files only.
+var ValidateCommand = fmt.Sprintf(`docker run --rm --network none --user %[1]d:%[1]d --read-only \
+  -v "$CANDIDATE":%[2]s:ro --entrypoint promtool "$IMAGE" check config %[2]s/%[3]s
+docker run --rm --network none --user %[1]d:%[1]d --read-only \
+  -v "$CANDIDATE":%[2]s:ro --entrypoint promtool "$IMAGE" check rules %[2]s/%[4]s`, UID, configMount, configFile, rulesFile)

@@ -156,6 +156,8 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 		},
 		Container: ContainerName,
 		Reload:    hup,
+		// A certificate and key that do not match never replace the live ones.
+		KeyPair: &configfile.KeyPair{Cert: path.Join(tlsDir, certFile), Key: path.Join(tlsDir, keyFile)},
 	}, parent)
 	if err != nil {
 		return nil, err

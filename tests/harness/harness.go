@@ -156,16 +156,13 @@ func PlainStrings(v resource.PropertyValue) []string {
 	return out
 }
 
-// installLine is how configfile installs a staged copy in place.
-var installLine = regexp.MustCompile(`(?m)^\$SUDO install -D -m \S+ -o \S+ -g \S+ (\S+) (\S+)$`)
-
 // InstalledFiles maps every config file's final path on its host to its
 // content: the staged copy's text followed through its install step.
 func InstalledFiles(res *mockrun.Result) map[string]string {
 	target := map[string]string{}
 	for _, r := range res.OfType("command:remote:Command") {
-		for _, m := range installLine.FindAllStringSubmatch(Str(r.Inputs, "create"), -1) {
-			target[m[1]] = m[2]
+		for _, in := range configfile.Installs(text(r.Inputs["create"])) {
+			target[in.From] = in.To
 		}
 	}
 	out := map[string]string{}
@@ -302,8 +299,8 @@ func Writes(res *mockrun.Result) []Write {
 		h := Host(res, r)
 		script := text(r.Inputs["create"]) + "\n" + text(r.Inputs["stdin"])
 		add := func(p string) { out = append(out, Write{URN: r.URN, Host: h, Path: p}) }
-		for _, m := range installLine.FindAllStringSubmatch(script, -1) {
-			add(m[2])
+		for _, in := range configfile.Installs(script) {
+			add(in.To)
 		}
 		if files, err := configfile.SecretFiles(text(r.Inputs["create"]), text(r.Inputs["stdin"])); err == nil {
 			for p, content := range files {

@@ -1,0 +1,57 @@
+package prometheus
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/mockrun"
+)
+
+func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing.T) {
+	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
+		h, err := host.NewHost(ctx, "mon", host.HostArgs{
+			Name: "mon", Address: "192.0.2.20", Port: 22, User: "deploy", DataPath: "/srv/aurigraph",
+			HostKey:    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+",
+			PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput),
+			Thresholds: host.Thresholds{MinCPUs: 1, MinMemoryGB: 1, MinDiskGB: 1},
+		})
+		if err != nil {
+			return err
+		}
+		if err := h.ConnectDocker(ctx, nil); err != nil {
+			return err
+		}
+		_, err = New(ctx, "prometheus", Args{
+			Host: h, Image: pulumi.String("prom/prometheus:v2.53.0"), Network: pulumi.String("aurigraph-network"),
+			Resources: container.Resources{CPUs: 1, MemoryMB: 1024}, RetentionDays: 15,
+			ServiceDir: "/srv/aurigraph/prometheus", Config: sampleValues(2), Rules: RulesValues{PoolMaxSize: 30},
+			VaultCACertPem: pulumi.String("ca"),
+		})
+		return err
+	}, mockrun.Options{Project: "aurigraph", Stack: "test"})
+	require.NoError(t, err)
+	install := res.Named("command:remote:Command", "prometheus-config-install")
+	require.NotNil(t, install)
+	script := mockrun.Unwrap(install.Inputs["create"]).StringValue()
+	assert.True(t, strings.HasPrefix(script, "IMAGE='prom/prometheus:v2.53.0'\n"), "promtool of the server's own image")
+	assert.Contains(t, script, "LIVE_DIR='/srv/aurigraph/prometheus/config'\n", "the candidate holds the Vault CA the configuration names")
+	assert.Contains(t, script, "VALIDATE="+host.ShellQuote(ValidateCommand)+"\n")
+	for _, want := range []string{`-v "$CANDIDATE":/etc/prometheus:ro`, "--network none", "--entrypoint promtool",
+		"check config /etc/prometheus/prometheus.yml", "check rules /etc/prometheus/alerts.yml"} {
+		assert.Contains(t, ValidateCommand, want)
+	}
+	validate, rename := strings.Index(script, `if ! sh -eu -c "$VALIDATE"`), strings.Index(script, "mv -f")
+	require.Positive(t, validate)
+	assert.Less(t, validate, rename)
+	assert.Less(t, rename, strings.Index(script, "docker kill -s HUP prometheus"))
+	assert.NotContains(t, ReloadCommand, "promtool", "nothing is checked after the files are live")
+	ca := res.Named("command:remote:Command", "prometheus-vault-ca")
+	require.NotNil(t, ca)
+	assert.Contains(t, install.DependsOn, ca.URN, "the CA the check reads is written first")
+}

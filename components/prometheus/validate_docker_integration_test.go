@@ -1,0 +1,113 @@
+//go:build integration
+
+package prometheus
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/components/host"
+)
+
+// importPromtoolImage makes a local image holding Debian's promtool and
+// its libraries, so the production ValidateCommand runs for real with
+// Docker Engine and no registry. Removed when the test ends.
+func importPromtoolImage(t *testing.T) string {
+	t.Helper()
+	_, err := exec.LookPath("docker")
+	require.NoError(t, err, "Docker Engine is required")
+	root := t.TempDir()
+	files := []string{promtool(t)}
+	out, err := exec.Command("ldd", files[0]).Output()
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(out), "\n") {
+		for _, f := range strings.Fields(line) {
+			if strings.HasPrefix(f, "/") {
+				files = append(files, f)
+			}
+		}
+	}
+	for i, f := range files {
+		real, err := filepath.EvalSymlinks(f)
+		require.NoError(t, err)
+		b, err := os.ReadFile(real)
+		require.NoError(t, err)
+		if i == 0 {
+			f = "/bin/promtool" // where the official image has it
+		}
+		require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(root, f), b, 0o755))
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc/prometheus"), 0o755))
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	ref := "aurigraph-swap-test/promtool:" + hex.EncodeToString(suffix)
+	out, err = exec.Command("sh", "-c", "tar -C "+host.ShellQuote(root)+" -c . | docker import --change 'ENV PATH=/bin' - "+host.ShellQuote(ref)).CombinedOutput()
+	require.NoError(t, err, "docker import: %s", out)
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", ref).Run() })
+	return ref
+}
+
+// TestIntegrationValidateCommandRunsPromtoolInTheImage runs the production
+// ValidateCommand through the configfile step: promtool in a throw-away
+// container, the candidate mounted at /etc/prometheus, checks the files at
+// their production paths. (promtool 2.42 does not open the Vault CA file the
+// configuration names; the candidate carries it anyway, for versions that do.)
+func TestIntegrationValidateCommandRunsPromtoolInTheImage(t *testing.T) {
+	image := importPromtoolImage(t)
+	root := t.TempDir()
+	dir, staging := ConfigDir(filepath.Join(root, "prometheus")), filepath.Join(root, ".staging")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.MkdirAll(staging, 0o755))
+	// The Vault CA is written by its own secret step, beside the files.
+	ca := filepath.Join(dir, vaultCAFile)
+	out, err := exec.Command("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+		"-keyout", filepath.Join(root, "ca.key"), "-out", ca, "-subj", "/CN=test CA", "-days", "1").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.NoError(t, os.Chmod(ca, 0o644))
+
+	v := sampleValues(2) // production paths: /etc/prometheus/alerts.yml, /etc/prometheus/vault-ca.pem
+	conf, err := RenderConfig(v)
+	require.NoError(t, err)
+	rules, err := RenderRules(RulesValues{PoolMaxSize: 30})
+	require.NoError(t, err)
+	confPath, rulesPath := filepath.Join(dir, configFile), filepath.Join(dir, rulesFile)
+	stagedConf, stagedRules := filepath.Join(staging, "c"), filepath.Join(staging, "r")
+	script, err := configfile.InstallScript([]configfile.Staged{
+		{File: configfile.File{Path: confPath}, From: stagedConf},
+		{File: configfile.File{Path: rulesPath}, From: stagedRules},
+	}, &configfile.Check{Dir: dir, Command: ValidateCommand, Candidate: filepath.Join(staging, "prometheus-config.candidate")}, "", "")
+	require.NoError(t, err)
+	script = "IMAGE=" + host.ShellQuote(image) + "\n" + script // as configfile.New prefixes it
+	step := func(c, r string) (string, error) {
+		require.NoError(t, os.WriteFile(stagedConf, []byte(c), 0o600))
+		require.NoError(t, os.WriteFile(stagedRules, []byte(r), 0o600))
+		_, stderr, err := runBash(t, script, "")
+		return stderr, err
+	}
+
+	stderr, err := step(conf, rules)
+	require.NoError(t, err)
+	assert.Contains(t, stderr, "SUCCESS: /etc/prometheus/prometheus.yml is valid prometheus config file syntax")
+	assert.Contains(t, stderr, "SUCCESS: 13 rules found")
+	assert.Equal(t, conf, readAll(t, confPath))
+	assert.Equal(t, rules, readAll(t, rulesPath))
+
+	stderr, err = step(conf, rules+"  - name: broken\n    rules:\n      - alert: Broken\n        expr: 'sum(rate(x[5m])'\n")
+	require.Error(t, err)
+	assert.Contains(t, stderr, "/etc/prometheus/alerts.yml")
+	assert.Contains(t, stderr, "unclosed left parenthesis")
+	assert.Equal(t, rules, readAll(t, rulesPath), "unchanged")
+
+	leftovers, _ := filepath.Glob(filepath.Join(staging, "prometheus-config.candidate*"))
+	assert.Empty(t, leftovers, "the candidate directory is removed")
+}
