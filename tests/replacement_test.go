@@ -205,3 +205,31 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Every remote step goes through hostcmd, the one place that knows the
+// engine's replacement order and the rules for secrets.
+func TestRemoteStepsAreMadeOnlyByHostcmd(t *testing.T) {
+	root := harness.RepoRoot(t)
+	var offenders []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "hostcmd") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "remote.NewCommand(") {
+			offenders = append(offenders, strings.TrimPrefix(p, root+"/"))
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Empty(t, offenders, "use hostcmd.New")
+}

@@ -211,7 +211,7 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 	// No Delete: scaling down keeps the replica's data on the host.
 	dirs, err := hostcmd.New(ctx, r.Name+"-dirs", hostcmd.Args{
 		Connection: h.Connection,
-		Run:        script,
+		Run:        pulumi.String(script),
 	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{h.Prepared}))
 	if err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ func NewSwarm(ctx *pulumi.Context, name string, args SwarmArgs, opts ...pulumi.R
 	timeouts := pulumi.Timeouts(&pulumi.CustomTimeouts{Create: args.StepTimeout, Update: args.StepTimeout})
 	run := host.StepCommand("apply", "")
 	command := func(h *host.Host, rname string, a hostcmd.Args, deps []pulumi.Resource) (*remote.Command, error) {
-		a.Connection, a.Run = h.Connection, run
+		a.Connection, a.Run = h.Connection, pulumi.String(run)
 		return hostcmd.New(ctx, rname, a, pulumi.Parent(s), pulumi.DependsOn(deps), timeouts)
 	}
 

@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // File is one rendered file and where it goes on the host.
@@ -131,11 +132,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}).(pulumi.StringOutput)
 	}
 	hash := Hash(args.Files)
-	install, err := remote.NewCommand(ctx, name+"-install", &remote.CommandArgs{
+	install, err := hostcmd.New(ctx, name+"-install", hostcmd.Args{
 		Connection: args.Host.Connection,
-		Create:     text,
-		Update:     text,
-		Triggers:   pulumi.Array{pulumi.String(hash)},
+		Run:        text,
+		Triggers:   pulumi.StringArray{pulumi.String(hash)},
 	}, append(opts, pulumi.DependsOn(copies))...)
 	if err != nil {
 		return nil, err

@@ -92,7 +92,7 @@ func writeSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulum
 	}).(pulumi.StringOutput)
 	return hostcmd.New(ctx, name, hostcmd.Args{
 		Connection:  a.Host.Connection,
-		Run:         script,
+		Run:         pulumi.String(script),
 		Stdin:       stdin,
 		SecretStdin: true,
 		Owns:        SecretsOwned(files),

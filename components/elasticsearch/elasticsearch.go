@@ -252,12 +252,12 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 	sum := sha256.Sum256([]byte(setup))
 	ready, err := hostcmd.New(ctx, name+"-setup", hostcmd.Args{
 		Connection:  args.Host.Connection,
-		Run:         setup,
+		Run:         pulumi.String(setup),
 		Stdin:       stdin,
 		SecretStdin: true,
 		// A retention change (the rendered JSON) re-applies it; a new password
 		// changes stdin, which runs the update. No secret goes into triggers.
-		Triggers: []string{hex.EncodeToString(sum[:])},
+		Triggers: pulumi.StringArray{pulumi.String(hex.EncodeToString(sum[:]))},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{c}))
 	if err != nil {
 		return nil, err

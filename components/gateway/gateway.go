@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"path"
 
-	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // Container layout: the host directory Dir is mounted read-only at MountDir.
@@ -263,20 +263,16 @@ func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *
 	if err != nil {
 		return fmt.Errorf("gateway %s: %w", name, err)
 	}
-	var triggers pulumi.Array
-	for _, t := range GuardTriggers(args.Config.Slots, args.SlotImages) {
-		triggers = append(triggers, pulumi.String(t))
-	}
+	triggers := pulumi.ToStringArray(GuardTriggers(args.Config.Slots, args.SlotImages))
 	// A new nginx image is a new container: its readiness probes run again.
 	triggers = append(triggers, pulumi.Sprintf("image %s=%s", ContainerName, args.Image))
 	// A new image (a new container) is waited for until it answers before
 	// anything goes on; a reload waits in ReloadCommand. The image, not the
 	// container's id: triggers must be known in a preview.
-	ready, err := remote.NewCommand(ctx, name+"-ready", &remote.CommandArgs{
+	ready, err := hostcmd.New(ctx, name+"-ready", hostcmd.Args{
 		Connection: args.Host.Connection,
-		Create:     pulumi.String(WaitCommand),
-		Update:     pulumi.String(WaitCommand),
-		Triggers:   pulumi.Array{args.Image},
+		Run:        pulumi.String(WaitCommand),
+		Triggers:   pulumi.StringArray{args.Image},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{nginx, files.Reloaded}))
 	if err != nil {
 		return err
@@ -284,20 +280,18 @@ func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *
 	// After the new file is installed and reloaded, with nginx answering and
 	// every replica (re)created: a new image is checked once it runs.
 	after := append([]pulumi.Resource{files.Reloaded, nginx, ready}, args.DependsOn...)
-	guard, err := remote.NewCommand(ctx, name+"-release-guard", &remote.CommandArgs{
+	guard, err := hostcmd.New(ctx, name+"-release-guard", hostcmd.Args{
 		Connection: args.Host.Connection,
-		Create:     pulumi.String(guardScript),
-		Update:     pulumi.String(guardScript),
+		Run:        pulumi.String(guardScript),
 		Triggers:   triggers,
 	}, parent, pulumi.DependsOn(after))
 	if err != nil {
 		return err
 	}
-	_, err = remote.NewCommand(ctx, name+"-conf-known-good", &remote.CommandArgs{
+	_, err = hostcmd.New(ctx, name+"-conf-known-good", hostcmd.Args{
 		Connection: args.Host.Connection,
-		Create:     pulumi.String(recordScript),
-		Update:     pulumi.String(recordScript),
-		Triggers:   pulumi.Array{pulumi.String(files.Hash)},
+		Run:        pulumi.String(recordScript),
+		Triggers:   pulumi.StringArray{pulumi.String(files.Hash)},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{guard}))
 	return err
 }

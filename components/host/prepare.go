@@ -337,7 +337,7 @@ func prepare(ctx *pulumi.Context, name string, h *Host, a HostArgs) (last, daemo
 	timeouts := pulumi.Timeouts(&pulumi.CustomTimeouts{Create: a.StepTimeout, Update: a.StepTimeout})
 	last, err = hostcmd.New(ctx, name+"-preflight", hostcmd.Args{
 		Connection: h.Connection,
-		Run:        PreflightCommand,
+		Run:        pulumi.String(PreflightCommand),
 		Stdin:      pulumi.String(pre),
 	}, pulumi.Parent(h), timeouts)
 	if err != nil {
@@ -354,7 +354,7 @@ func prepare(ctx *pulumi.Context, name string, h *Host, a HostArgs) (last, daemo
 		}
 		last, err = hostcmd.New(ctx, name+"-prepare-"+s.Step.Name, hostcmd.Args{
 			Connection: h.Connection,
-			Run:        apply,
+			Run:        pulumi.String(apply),
 			Stdin:      pulumi.String(s.Script),
 		}, pulumi.Parent(h), pulumi.DependsOn(after), timeouts)
 		if err != nil {

@@ -33,7 +33,7 @@ type Args struct {
 	Connection remote.ConnectionInput
 	// Run is the command text of create and update. It never holds a secret:
 	// secrets travel on Stdin.
-	Run string
+	Run pulumi.StringInput
 	// Stdin feeds Run: a script for `bash -s`, or the secret values.
 	Stdin pulumi.StringInput
 	// SecretStdin says Stdin carries a secret: it is kept secret in the
@@ -42,10 +42,10 @@ type Args struct {
 	// SecretOutput says the step prints a secret (a token it reads): stdout
 	// and stderr are kept secret in the state and nothing is logged.
 	SecretOutput bool
-	// Triggers replace the step when they change. Plain values only: the
-	// engine compares them in the clear and cannot marshal a secret that is
-	// unknown during preview there.
-	Triggers []string
+	// Triggers replace the step when they change. Never a secret: the engine
+	// compares them in the clear and cannot marshal a secret that is unknown
+	// during preview there.
+	Triggers pulumi.StringArray
 	// Owns is what Run installs and the step's delete removes; nil for a
 	// step that leaves its work in place when it is deleted.
 	Owns *Owned
@@ -69,23 +69,32 @@ var itemRE = regexp.MustCompile(`^/?[A-Za-z0-9._@/-]+$`)
 
 // New registers the step <name> with opts.
 func New(ctx *pulumi.Context, name string, a Args, opts ...pulumi.ResourceOption) (*remote.Command, error) {
-	create, remove, err := Scripts(name, a.Run, a.Triggers, a.Owns)
-	if err != nil {
-		return nil, err
+	if a.Run == nil {
+		return nil, fmt.Errorf("step %s: nothing to run", name)
 	}
-	args := &remote.CommandArgs{
-		Connection: a.Connection,
-		Create:     pulumi.String(create),
-		Update:     pulumi.String(create),
-		Stdin:      a.Stdin,
+	args := &remote.CommandArgs{Connection: a.Connection, Stdin: a.Stdin}
+	var run pulumi.StringInput = a.Run
+	if a.Owns != nil {
+		// Refuse bad items now, not when the values arrive.
+		if _, _, err := Scripts(name, "true", nil, a.Owns); err != nil {
+			return nil, err
+		}
+		owns := a.Owns
+		both := pulumi.All(a.Run, a.Triggers.ToStringArrayOutput())
+		run = both.ApplyT(func(v []any) (string, error) {
+			create, _, err := Scripts(name, v[0].(string), v[1].([]string), owns)
+			return create, err
+		}).(pulumi.StringOutput)
+		args.Delete = a.Triggers.ToStringArrayOutput().ApplyT(func(triggers []string) (string, error) {
+			_, remove, err := Scripts(name, "true", triggers, owns)
+			return remove, err
+		}).(pulumi.StringOutput)
 	}
-	if remove != "" {
-		args.Delete = pulumi.String(remove)
-	}
+	args.Create, args.Update = run, run
 	if len(a.Triggers) > 0 {
 		t := make(pulumi.Array, len(a.Triggers))
 		for i, s := range a.Triggers {
-			t[i] = pulumi.String(s)
+			t[i] = s
 		}
 		args.Triggers = t
 	}

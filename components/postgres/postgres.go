@@ -303,10 +303,10 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	// bash -s reads the script from stdin: no quoting of a script inside a command line.
 	if _, err := hostcmd.New(ctx, name+"-backup-timers", hostcmd.Args{
 		Connection: a.Host.Connection,
-		Run:        "bash -s",
+		Run:        pulumi.String("bash -s"),
 		Stdin:      pulumi.String(schedule),
 		Owns:       owned,
-		Triggers:   []string{configfile.Hash(append(files, configfile.File{Path: "schedule", Content: schedule}))},
+		Triggers:   pulumi.StringArray{pulumi.String(configfile.Hash(append(files, configfile.File{Path: "schedule", Content: schedule})))},
 	}, parent, pulumi.DependsOn(scripts.Copies)); err != nil {
 		return nil, err
 	}
@@ -314,7 +314,7 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	backupCmd := fmt.Sprintf(`if [ "$(id -u)" -eq 0 ]; then bash %[1]s predeploy; else sudo -n bash %[1]s predeploy; fi`, path.Join(binDir, "backup.sh"))
 	return hostcmd.New(ctx, name+"-predeploy-backup", hostcmd.Args{
 		Connection: a.Host.Connection,
-		Run:        backupCmd,
-		Triggers:   ReleaseTriggers(a.ReleaseImages),
+		Run:        pulumi.String(backupCmd),
+		Triggers:   pulumi.ToStringArray(ReleaseTriggers(a.ReleaseImages)),
 	}, parent, pulumi.DependsOn(append([]pulumi.Resource{db}, scripts.Copies...)))
 }
