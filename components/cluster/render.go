@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/aurigraph/infra/internal/shell"
 	"net"
 	"regexp"
 	"text/template"
@@ -14,7 +15,7 @@ import (
 //go:embed scripts/*.tmpl
 var scriptFS embed.FS
 
-var scripts = template.Must(template.New("").Funcs(template.FuncMap{"sq": host.ShellQuote}).ParseFS(scriptFS, "scripts/*.tmpl"))
+var scripts = template.Must(template.New("").Funcs(template.FuncMap{"sq": shell.Quote}).ParseFS(scriptFS, "scripts/*.tmpl"))
 
 // SwarmValues render one host's swarm script.
 type SwarmValues struct {

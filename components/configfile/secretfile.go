@@ -3,6 +3,7 @@ package configfile
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/aurigraph/infra/internal/shell"
 	"path"
 	"regexp"
 	"strings"
@@ -154,7 +155,7 @@ write() {
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(&b, "write %s %s %s\n", host.ShellQuote(f.Path), host.ShellQuote(f.Owner), host.ShellQuote(f.Mode))
+		fmt.Fprintf(&b, "write %s %s %s\n", shell.Quote(f.Path), shell.Quote(f.Owner), shell.Quote(f.Mode))
 	}
 	if reload != "" {
 		b.WriteString(ReloadScript(container, reload))
@@ -170,7 +171,7 @@ func RemoveSecretsScript(files []SecretFile) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		quoted[i] = host.ShellQuote(path.Clean(f.Path))
+		quoted[i] = shell.Quote(path.Clean(f.Path))
 	}
 	return "set -eu\nSUDO=\"\"\n[ \"$(id -u)\" -eq 0 ] || SUDO=\"sudo -n\"\n$SUDO rm -f " + strings.Join(quoted, " ") + "\n", nil
 }
