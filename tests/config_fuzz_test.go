@@ -401,9 +401,10 @@ func shellSafe(script string) []bool {
 }
 
 // unquotedHostile returns the parts of hostile value v that script holds
-// outside shell quoting: v is cut at its single quotes (shell.Quote
-// writes them as '\''), and each piece that carries the marker must only
-// ever appear where the shell takes it literally.
+// outside shell quoting: v is cut at its single quotes (shell.Quote ends
+// the quoted text, writes an escaped quote and quotes again), and each
+// piece that carries the marker must only appear where the shell takes it
+// literally.
 func unquotedHostile(script, v string) []string {
 	var bad []string
 	var safe []bool

@@ -340,6 +340,9 @@ func TestSSHOnlyFromTheJumpHostAndPeers(t *testing.T) {
 	a.SSHAllowFrom = []string{"10.0.0.0/33"}
 	_, err = NewFirewallValues(a)
 	assert.ErrorContains(t, err, `"10.0.0.0/33" is neither an IP address nor a CIDR prefix`)
+	a.SSHAllowFrom = []string{"fe80::1%eth0"}
+	_, err = NewFirewallValues(a)
+	assert.ErrorContains(t, err, `"fe80::1%eth0" is neither an IP address nor a CIDR prefix`, "a zone ID never reaches nftables")
 
 	// Hand-built values are checked before they reach the ruleset.
 	_, err = RenderFirewall(FirewallValues{Host: "h", SSHPort: 22, SSHRestricted: true, SSHFromV4: []string{"1.2.3.4 } accept"}})

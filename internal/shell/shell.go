@@ -4,7 +4,8 @@ package shell
 
 import "strings"
 
-// Quote makes s one single-quoted word for a POSIX shell: 'it'\”s'.
+// Quote makes s one single-quoted word for a POSIX shell; each single
+// quote inside s becomes a backslash-escaped quote between two quoted parts.
 // Inside single quotes nothing is special, so `$( )`, backticks, `;`,
 // newlines and % arrive as the bytes they are.
 func Quote(s string) string {
