@@ -472,12 +472,9 @@ func validateSSH(c *Config, ps *Problems) {
 		checkUser(ps, "ssh.jumpHost.user", j.User)
 	}
 	checkPort(ps, "ssh.jumpHost.port", j.Port, "use 1-65535 (default 22)")
-	if _, err := parseAddr(j.Address); err != nil {
-		if !isHostName(j.Address) {
-			ps.Add("ssh.jumpHost.address", fmt.Sprintf("%s is neither an IP address nor a host name", describe(j.Address)), "use the jump host's IPv4 or IPv6 address (no zone) or its DNS name")
-		} else if len(s.AllowFrom) == 0 {
-			ps.Add("ssh.jumpHost.address", fmt.Sprintf("%q is a name", j.Address), "use the jump host's IP address, or list where it connects from in ssh.allowFrom (the firewalls allow SSH only from there)")
-		}
+	// A name is fine: ssh.allowFrom (required) says where it connects from.
+	if _, err := parseAddr(j.Address); err != nil && !isHostName(j.Address) {
+		ps.Add("ssh.jumpHost.address", fmt.Sprintf("%s is neither an IP address nor a host name", describe(j.Address)), "use the jump host's IPv4 or IPv6 address (no zone) or its DNS name")
 	}
 	checkHostKey(ps, "ssh.jumpHost.hostKey", j.HostKey, "pin the jump host's key")
 }

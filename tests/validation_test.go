@@ -217,6 +217,26 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	assert.Empty(t, res.Resources, "validation runs before any resource is created")
 }
 
+// Hostile values in many keys at once: every one is reported, by key, in
+// one error, and nothing is created.
+func TestHostileValuesAreAllReportedBeforeAnyResource(t *testing.T) {
+	prod := harness.Stack(t, "prod")
+	hosts := replaceOnce(t, prodHostsJSON(t), `"address":"203.0.113.10"`, `"address":"fe80::1%eth0;id"`)
+	s := prod.
+		Set("hosts", hosts).
+		Set("ssh", replaceOnce(t, prod.Config["aurigraph:ssh"], `"user":"deploy"`, `"user":"x$(id)"`)).
+		Set("preflight", `{"dataPath":"/tmp","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`).
+		Set("tiers", `{"validator":{"replicas":9223372036854775807},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`).
+		Set("network", `{"name":"n;id","subnet":"172.28.0.0/16"}`)
+	res, err := runRecording(s)
+	require.Error(t, err)
+	for _, key := range []string{"hosts[0].address", "ssh.jumpHost.user", "preflight.dataPath", "tiers.validator.replicas", "network.name"} {
+		assert.Contains(t, err.Error(), "aurigraph:"+key+" ")
+	}
+	assert.Contains(t, err.Error(), "has 5 configuration problem(s)")
+	assert.Empty(t, res.Resources, "validation runs before any resource is created")
+}
+
 func TestCommittedStacksAreValid(t *testing.T) {
 	for _, name := range []string{"prod", "staging"} {
 		require.NoError(t, harness.RunErr(harness.Stack(t, name)), name)
