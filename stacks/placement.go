@@ -20,20 +20,27 @@ type Placement struct {
 	Replicas []Replica         // every application container, in rolling order
 }
 
+// placedHost is the host a service runs on: its placement override, else
+// the first host holding its role ("" when none).
+func placedHost(c *Config, svc string) string {
+	if h := c.Placement[svc]; h != "" {
+		return h
+	}
+	for _, h := range c.Hosts {
+		if h.HasRole(ServiceRole[svc]) {
+			return h.Name
+		}
+	}
+	return ""
+}
+
 // Place computes the placement: each service on its override or the first
 // host holding its role; replicas spread round-robin over the app hosts.
 func Place(c *Config) Placement {
 	p := Placement{Services: map[string]string{}}
 	for _, svc := range Services {
-		if h := c.Placement[svc]; h != "" {
+		if h := placedHost(c, svc); h != "" {
 			p.Services[svc] = h
-			continue
-		}
-		for _, h := range c.Hosts {
-			if h.HasRole(ServiceRole[svc]) {
-				p.Services[svc] = h.Name
-				break
-			}
 		}
 	}
 	var appHosts []string

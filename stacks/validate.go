@@ -1,15 +1,18 @@
 package stacks
 
 import (
+	"encoding/base64"
 	"fmt"
-	"net"
 	"net/netip"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/aurigraph/infra/components/elasticsearch"
+	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/redis"
 )
 
@@ -99,13 +102,9 @@ func validateHosts(c *Config, ps *Problems) {
 		} else {
 			names[h.Name] = i
 		}
-		for field, a := range map[string]string{"address": h.Address, "privateAddress": h.Private} {
-			if a == "" && field == "privateAddress" {
-				continue
-			}
-			if _, err := netip.ParseAddr(a); err != nil {
-				ps.Add(key+"."+field, fmt.Sprintf("%q is not an IP address", a), "set it to the host's IPv4 or IPv6 address")
-			}
+		checkAddress(ps, key+".address", h.Address, "set it to the host's IPv4 or IPv6 address")
+		if h.Private != "" {
+			checkAddress(ps, key+".privateAddress", h.Private, "set it to the host's IPv4 or IPv6 address")
 		}
 		endpoint := fmt.Sprintf("%s:%d", h.Address, h.SSHPort)
 		if j, dup := addrs[endpoint]; dup {
@@ -113,15 +112,13 @@ func validateHosts(c *Config, ps *Problems) {
 		} else {
 			addrs[endpoint] = i
 		}
-		if h.SSHPort < 1 || h.SSHPort > 65535 {
-			ps.Add(key+".sshPort", fmt.Sprintf("%d is not a port", h.SSHPort), "use 1-65535 (default 22)")
-		}
+		checkPort(ps, key+".sshPort", h.SSHPort, "use 1-65535 (default 22)")
 		if h.SSHUser == "" {
 			ps.Add(key+".sshUser", "is empty", "set the SSH user the program logs in as")
+		} else {
+			checkUser(ps, key+".sshUser", h.SSHUser)
 		}
-		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(h.HostKey)); err != nil {
-			ps.Add(key+".hostKey", "is not an SSH public key", "pin the host key, e.g. the output of `ssh-keyscan -t ed25519 <address>` without the host name")
-		}
+		checkHostKey(ps, key+".hostKey", h.HostKey, "pin the host key, e.g. the output of `ssh-keyscan -t ed25519 <address>` without the host name")
 		if h.Kind != "bare-metal" && h.Kind != "cloud" {
 			ps.Add(key+".kind", fmt.Sprintf("is %q", h.Kind), "set it to bare-metal or cloud")
 		}
@@ -135,7 +132,14 @@ func validateHosts(c *Config, ps *Problems) {
 		}
 		if h.Capacity.CPUs < 1 || h.Capacity.MemoryGB < 1 || h.Capacity.DiskGB < 1 {
 			ps.Add(key+".capacity", "is missing cpus, memoryGb or diskGb", "state the host's cores, memory and data disk")
+		} else {
+			checkRange(ps, key+".capacity.cpus", h.Capacity.CPUs, 1, maxCPUs)
+			checkRange(ps, key+".capacity.memoryGb", h.Capacity.MemoryGB, 1, maxMemoryGB)
+			checkRange(ps, key+".capacity.diskGb", h.Capacity.DiskGB, 1, maxDiskGB)
 		}
+	}
+	if len(c.Hosts) > maxHosts {
+		ps.Add("hosts", fmt.Sprintf("lists %d hosts", len(c.Hosts)), fmt.Sprintf("list at most %d hosts", maxHosts))
 	}
 	if !anyHost(c, RoleManager) {
 		ps.Add("hosts", "has no host with role manager", "give one to three hosts the manager role (the Swarm control plane)")
@@ -171,10 +175,11 @@ func countHosts(c *Config, role string) int {
 func validatePlacement(c *Config, ps *Problems) {
 	for svc, hostName := range c.Placement {
 		if _, ok := ServiceRole[svc]; !ok {
-			ps.Add("placement."+svc, "is not a service", "use one of "+strings.Join(Services, ", "))
+			ps.Add("placement."+keyName(svc), "is not a service", "use one of "+strings.Join(Services, ", "))
+			continue
 		}
 		if !hostExists(c, hostName) {
-			ps.Add("placement."+svc, fmt.Sprintf("names unknown host %q", hostName), "name a host from the hosts list")
+			ps.Add("placement."+svc, fmt.Sprintf("names unknown host %s", describe(hostName)), "name a host from the hosts list")
 		}
 	}
 	for _, svc := range Services {
@@ -204,14 +209,19 @@ func validateTiers(c *Config, ps *Problems) {
 			ps.Add(key+".replicas", fmt.Sprintf("is %d", t.Replicas), "run at least 1 replica")
 			continue
 		}
+		if t.Replicas > maxReplicas {
+			ps.Add(key+".replicas", fmt.Sprintf("is %d", t.Replicas), fmt.Sprintf("run at most %d replicas per tier", maxReplicas))
+			continue
+		}
 		sum := 0
 		for _, g := range t.Groups {
-			if g < 1 {
-				ps.Add(key+".groups", "has an empty group", "every rolling group needs at least 1 replica")
+			if g < 1 || g > maxReplicas {
+				ps.Add(key+".groups", fmt.Sprintf("has a group of %d", g), fmt.Sprintf("every rolling group needs 1-%d replicas", maxReplicas))
+				continue
 			}
 			sum += g
 		}
-		if sum != t.Replicas {
+		if sum != t.Replicas && len(t.Groups) <= maxReplicas {
 			ps.Add(key+".groups", fmt.Sprintf("sum to %d, replicas is %d", sum, t.Replicas), "make the groups add up to the replica count")
 		}
 		if t.Image != "" {
@@ -258,6 +268,10 @@ func PinnedImage(ref string) bool {
 }
 
 func checkImage(key, ref string, ps *Problems) {
+	if len(ref) > 255 || !imageRefRE.MatchString(ref) {
+		ps.Add(key, fmt.Sprintf("%s is not an image reference", describe(ref)), "use [registry/]repository:tag or …@sha256:<digest>, lower-case, no spaces")
+		return
+	}
 	if !PinnedImage(ref) {
 		ps.Add(key, fmt.Sprintf("%q is not pinned", ref), "pin it to a version tag or a digest, never latest")
 	}
@@ -278,21 +292,27 @@ func validateImages(c *Config, ps *Problems) {
 	}
 	for k := range c.Images {
 		if !contains(RequiredImages, k) {
-			ps.Add("images."+k, "is not an image key", "use one of "+strings.Join(RequiredImages, ", "))
+			ps.Add("images."+keyName(k), "is not an image key", "use one of "+strings.Join(RequiredImages, ", "))
 		}
 	}
 }
 
 func validateResources(c *Config, ps *Problems) {
 	for svc, r := range c.Resources {
-		key := "resources." + svc
+		key := "resources." + keyName(svc)
 		if _, ok := DefaultResources[svc]; !ok {
 			ps.Add(key, "is not a service", "use a service name, aurigraph-v11 or exporter")
 			continue
 		}
 		if r.CPUs <= 0 || r.MemoryMB <= 0 {
 			ps.Add(key, "has no CPU or memory limit", "set cpus and memoryMb above 0")
+			continue
 		}
+		if r.CPUs > maxCPUs || r.CPUsReservation < 0 {
+			ps.Add(key+".cpus", fmt.Sprintf("%g (reservation %g) is out of range", r.CPUs, r.CPUsReservation), fmt.Sprintf("use 0-%d cores", maxCPUs))
+		}
+		checkRange(ps, key+".memoryMb", r.MemoryMB, 1, maxMemoryGB*1024)
+		checkRange(ps, key+".memoryReservationMb", r.MemoryReservationMB, 0, maxMemoryGB*1024)
 		if r.MemoryReservationMB > r.MemoryMB {
 			ps.Add(key+".memoryReservationMb", fmt.Sprintf("%d is above the limit %d", r.MemoryReservationMB, r.MemoryMB), "lower the reservation or raise memoryMb")
 		}
@@ -304,6 +324,11 @@ func validateResources(c *Config, ps *Problems) {
 
 func validateEdge(c *Config, ps *Problems) {
 	e := c.Edge
+	for ui := range e.MonitoringHosts {
+		if !contains(MonitoringUIs, ui) {
+			ps.Add("edge.monitoringHostnames."+keyName(ui), "is not a monitoring UI", "use "+strings.Join(MonitoringUIs, ", "))
+		}
+	}
 	if !dnsNameRE.MatchString(e.APIHostname) {
 		ps.Add("edge.apiHostname", fmt.Sprintf("%q is not a DNS name", e.APIHostname), "set the public API name, e.g. api.example.com")
 	}
@@ -315,7 +340,7 @@ func validateEdge(c *Config, ps *Problems) {
 		name := e.MonitoringHosts[ui]
 		key := "edge.monitoringHostnames." + ui
 		if !dnsNameRE.MatchString(name) {
-			ps.Add(key, fmt.Sprintf("%q is not a DNS name", name), "set the name the gateway serves "+ui+" on")
+			ps.Add(key, fmt.Sprintf("%s is not a DNS name", describe(name)), "set the name the gateway serves "+ui+" on")
 			continue
 		}
 		if other, dup := seen[name]; dup {
@@ -324,63 +349,139 @@ func validateEdge(c *Config, ps *Problems) {
 		seen[name] = key
 	}
 	for i, cidr := range e.AllowedMonitoringCIDRs {
-		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			ps.Add(fmt.Sprintf("edge.allowedMonitoringCidrs[%d]", i), fmt.Sprintf("%q is not a CIDR", cidr), "use a network such as 198.51.100.0/24")
+		if _, err := parsePrefix(cidr); err != nil {
+			ps.Add(fmt.Sprintf("edge.allowedMonitoringCidrs[%d]", i), fmt.Sprintf("%s is not a CIDR", describe(cidr)), "use a network such as 198.51.100.0/24")
 		}
 	}
 	if e.RateLimitPerSecond < 1 || e.RateLimitBurst < 1 {
 		ps.Add("edge", "rate limit or burst is below 1", "set rateLimitPerSecond and rateLimitBurst to at least 1")
+	} else {
+		checkRange(ps, "edge.rateLimitPerSecond", e.RateLimitPerSecond, 1, maxRate)
+		checkRange(ps, "edge.rateLimitBurst", e.RateLimitBurst, 1, maxRate)
 	}
 }
 
 func validateMisc(c *Config, ps *Problems) {
-	if p, err := netip.ParsePrefix(c.Network.Subnet); err != nil || p.Bits() > 24 {
-		ps.Add("network.subnet", fmt.Sprintf("%q is not a usable subnet", c.Network.Subnet), "use a private CIDR of /24 or larger, e.g. 172.28.0.0/16")
+	if p, err := parsePrefix(c.Network.Subnet); err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() || p.Bits() > 24 || p.Bits() < 8 || p.Masked() != p {
+		ps.Add("network.subnet", fmt.Sprintf("%s is not a usable subnet", describe(c.Network.Subnet)), "use a private IPv4 network of /8 to /24, e.g. 172.28.0.0/16")
+	}
+	if !networkNameRE.MatchString(c.Network.Name) {
+		ps.Add("network.name", fmt.Sprintf("%s is not a Docker network name", describe(c.Network.Name)), "use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters")
 	}
 	pf := c.Preflight
 	if pf.MinCPUs < 1 || pf.MinMemoryGB < 1 || pf.MinDiskGB < 1 {
 		ps.Add("preflight", "thresholds are missing", "set minCpus, minMemoryGb and minDiskGb (prod: 32, 64, 200)")
+	} else {
+		checkRange(ps, "preflight.minCpus", pf.MinCPUs, 1, maxCPUs)
+		checkRange(ps, "preflight.minMemoryGb", pf.MinMemoryGB, 1, maxMemoryGB)
+		checkRange(ps, "preflight.minDiskGb", pf.MinDiskGB, 1, maxDiskGB)
 	}
-	if !strings.HasPrefix(pf.DataPath, "/") {
-		ps.Add("preflight.dataPath", fmt.Sprintf("%q is not absolute", pf.DataPath), "use an absolute path such as /srv/aurigraph")
-	}
+	checkDataPath(ps, "preflight.dataPath", pf.DataPath)
 	r := c.Retention
 	if r.PrometheusDays < 1 || r.ElasticsearchDays < 1 {
 		ps.Add("retention", "a retention is below 1 day", "set prometheusDays and elasticsearchDays to at least 1")
+	} else {
+		checkRange(ps, "retention.prometheusDays", r.PrometheusDays, 1, maxRetentionDays)
+		checkRange(ps, "retention.elasticsearchDays", r.ElasticsearchDays, 1, maxRetentionDays)
 	}
 	b := r.Backups
 	if b.Hourly < 0 || b.Daily < 1 || b.Weekly < 0 || b.Monthly < 0 {
 		ps.Add("retention.backups", "keeps no daily backup or a negative count", "keep at least 1 daily backup")
-	}
-	for i, src := range c.SSH.AllowFrom {
-		if _, err := netip.ParsePrefix(src); err != nil {
-			if _, err := netip.ParseAddr(src); err != nil {
-				ps.Add(fmt.Sprintf("ssh.allowFrom[%d]", i), fmt.Sprintf("%q is neither an address nor a CIDR", src), "use e.g. 198.51.100.7 or 198.51.100.0/24")
-			}
+	} else {
+		for k, v := range map[string]int{"hourly": b.Hourly, "daily": b.Daily, "weekly": b.Weekly, "monthly": b.Monthly} {
+			checkRange(ps, "retention.backups."+k, v, 0, maxBackupsKept)
 		}
 	}
-	if j := c.SSH.Jump; j != nil {
-		if _, err := netip.ParseAddr(j.Address); err != nil && len(c.SSH.AllowFrom) == 0 {
-			ps.Add("ssh.jumpHost.address", fmt.Sprintf("%q is a name", j.Address), "use the jump host's IP address, or list where it connects from in ssh.allowFrom (the firewalls allow SSH only from there)")
-		}
-		if _, _, _, _, err := ssh.ParseAuthorizedKey([]byte(j.HostKey)); err != nil {
-			ps.Add("ssh.jumpHost.hostKey", "is not an SSH public key", "pin the jump host's key")
-		}
+	validateSSH(c, ps)
+	p := c.PKI
+	checkRange(ps, "pki.validityHours", p.ValidityHours, 1, maxCertHours)
+	checkRange(ps, "pki.earlyRenewalHours", p.EarlyRenewalHours, 1, maxCertHours)
+	checkRange(ps, "pki.caValidityHours", p.CAValidityHours, 1, maxCertHours)
+	if p.ValidityHours <= p.EarlyRenewalHours {
+		ps.Add("pki.validityHours", fmt.Sprintf("%d is not above earlyRenewalHours %d", p.ValidityHours, p.EarlyRenewalHours), "make certificates live longer than their renewal window")
 	}
-	if c.PKI.ValidityHours <= c.PKI.EarlyRenewalHours {
-		ps.Add("pki.validityHours", fmt.Sprintf("%d is not above earlyRenewalHours %d", c.PKI.ValidityHours, c.PKI.EarlyRenewalHours), "make certificates live longer than their renewal window")
-	}
-	if c.PKI.Rotation < 0 {
+	if p.Rotation < 0 {
 		ps.Add("pki.rotation", "is negative", "use 0 and increase it by one to rotate every certificate")
-	}
-	if need := postgresConnectionsNeeded(c); c.Postgres.MaxConnections < need {
-		ps.Add("postgres.maxConnections", fmt.Sprintf("%d is below the %d connections the application can open (every replica of both slots with a pool of %d, plus headroom)", c.Postgres.MaxConnections, need, c.App.DatasourceMaxSize),
-			fmt.Sprintf("raise it to at least %d (PostgreSQL applies it on its next restart) or lower app.datasourceMaxSize", need))
+	} else {
+		checkRange(ps, "pki.rotation", p.Rotation, 0, maxRotation)
 	}
 	a := c.App
+	checkRange(ps, "app.targetTps", a.TargetTPS, 1, maxTargetTPS)
+	checkRange(ps, "app.batchSize", a.BatchSize, 1, maxBatchSize)
+	checkRange(ps, "app.parallelThreads", a.ParallelThreads, 1, maxThreads)
+	checkRange(ps, "app.datasourceMaxSize", a.DatasourceMaxSize, 1, maxPool)
+	checkRange(ps, "app.datasourceMinSize", a.DatasourceMinSize, 0, maxPool)
 	if a.DatasourceMinSize > a.DatasourceMaxSize {
 		ps.Add("app.datasourceMinSize", fmt.Sprintf("%d is above datasourceMaxSize %d", a.DatasourceMinSize, a.DatasourceMaxSize), "keep the pool minimum at or below its maximum")
 	}
+	checkRange(ps, "postgres.maxConnections", c.Postgres.MaxConnections, 1, maxPostgresConnections)
+	if need, ok := postgresConnectionsNeeded(c); ok && c.Postgres.MaxConnections < need {
+		ps.Add("postgres.maxConnections", fmt.Sprintf("%d is below the %d connections the application can open (every replica of both slots with a pool of %d, plus headroom)", c.Postgres.MaxConnections, need, c.App.DatasourceMaxSize),
+			fmt.Sprintf("raise it to at least %d (PostgreSQL applies it on its next restart) or lower app.datasourceMaxSize", need))
+	}
+	validateLogDisk(c, ps)
+}
+
+// postgresConnectionsNeeded is what the application can open at most: both
+// slots of every replica with a full pool, plus headroom. ok is false while
+// the figures it multiplies are out of range (reported elsewhere), so the
+// product never overflows.
+func postgresConnectionsNeeded(c *Config) (int, bool) {
+	replicas := 0
+	for _, name := range TierOrder {
+		r := c.Tiers.ByName(name).Replicas
+		if r < 0 || r > maxReplicas {
+			return 0, false
+		}
+		replicas += r
+	}
+	if c.App.DatasourceMaxSize < 1 || c.App.DatasourceMaxSize > maxPool {
+		return 0, false
+	}
+	return postgres.MaxConnections(2*replicas, c.App.DatasourceMaxSize, postgresHeadroom), true
+}
+
+// validateLogDisk: Elasticsearch keeps the logs on its host's data disk.
+func validateLogDisk(c *Config, ps *Problems) {
+	name := placedHost(c, Elasticsearch)
+	for i, h := range c.Hosts {
+		if h.Name == name && h.Capacity.DiskGB > 0 && h.Capacity.DiskGB < elasticsearch.MinDataDiskGB {
+			ps.Add(fmt.Sprintf("hosts[%d].capacity.diskGb", i), fmt.Sprintf("%d GB is below the %d GB Elasticsearch keeps logs in", h.Capacity.DiskGB, elasticsearch.MinDataDiskGB),
+				"raise it or place elasticsearch on a host with a larger disk (the logging role or placement.elasticsearch)")
+		}
+	}
+}
+
+func validateSSH(c *Config, ps *Problems) {
+	s := c.SSH
+	checkRange(ps, "ssh.dialErrorLimit", s.DialErrorLimit, 1, 100)
+	checkRange(ps, "ssh.perDialTimeoutSeconds", s.PerDialTimeoutSeconds, 1, 600)
+	checkRange(ps, "ssh.stepTimeoutMinutes", s.StepTimeoutMinutes, 1, 1440)
+	if len(s.AllowFrom) == 0 {
+		ps.Add("ssh.allowFrom", "is not set", "list the addresses or CIDRs the operator and CI connect from (the host firewalls allow SSH only from there, the jump host and the cluster peers)")
+	}
+	for i, src := range s.AllowFrom {
+		if _, err := parsePrefix(src); err != nil {
+			if _, err := parseAddr(src); err != nil {
+				ps.Add(fmt.Sprintf("ssh.allowFrom[%d]", i), fmt.Sprintf("%s is neither an address nor a CIDR", describe(src)), "use e.g. 198.51.100.7 or 198.51.100.0/24")
+			}
+		}
+	}
+	j := s.Jump
+	if j == nil {
+		return
+	}
+	if j.User == "" {
+		ps.Add("ssh.jumpHost.user", "is empty", "set the SSH user the program logs in to the jump host as")
+	} else {
+		checkUser(ps, "ssh.jumpHost.user", j.User)
+	}
+	checkPort(ps, "ssh.jumpHost.port", j.Port, "use 1-65535 (default 22)")
+	// A name is fine: ssh.allowFrom (required) says where it connects from.
+	if _, err := parseAddr(j.Address); err != nil && !isHostName(j.Address) {
+		ps.Add("ssh.jumpHost.address", fmt.Sprintf("%s is neither an IP address nor a host name", describe(j.Address)), "use the jump host's IPv4 or IPv6 address (no zone) or its DNS name")
+	}
+	checkHostKey(ps, "ssh.jumpHost.hostKey", j.HostKey, "pin the jump host's key")
 }
 
 func validateSecrets(c *Config, raw map[string]string, ps *Problems) {
@@ -408,4 +509,164 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// Upper bounds: no figure is unbounded, so no arithmetic on config overflows
+// and no script or file gets a figure its reader cannot take.
+const (
+	maxHosts               = 100
+	maxReplicas            = 500 // per tier
+	maxCPUs                = 1024
+	maxMemoryGB            = 16384
+	maxDiskGB              = 1 << 20
+	maxRetentionDays       = 3650
+	maxBackupsKept         = 1000
+	maxCertHours           = 87600 // 10 years
+	maxRotation            = 1 << 20
+	maxRate                = 1000000
+	maxTargetTPS           = 100000000
+	maxBatchSize           = 10000000
+	maxThreads             = 4096
+	maxPool                = 1000
+	maxPostgresConnections = 100000 // PostgreSQL's own ceiling is 262143
+)
+
+var (
+	// userRE is a portable POSIX user name (useradd's default check).
+	userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	// labelRE is one RFC 1123 host name label.
+	labelRE       = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	networkNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	// imageRefRE is [registry[:port]/]path[:tag][@sha256:digest], the
+	// characters Docker allows and nothing a shell or file treats specially.
+	imageRefRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	// keyCommentRE: a host key's optional comment, plain words only.
+	keyCommentRE = regexp.MustCompile(`^[A-Za-z0-9@._:+=/-]+$`)
+	// pathRE: the characters a data path may hold.
+	pathRE = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
+	// systemPaths are directories a data path may be neither equal to nor below.
+	systemPaths = []string{"/tmp", "/var/tmp", "/etc", "/proc", "/sys", "/dev", "/run", "/boot", "/bin", "/sbin", "/lib", "/lib64", "/usr", "/root", "/var/run", "/var/lock", "/var/lib/docker", "/lost+found"}
+	// topPaths may hold a data path but may not be one.
+	topPaths = []string{"/", "/srv", "/opt", "/var", "/var/lib", "/home", "/mnt", "/media", "/data"}
+)
+
+// describe quotes a value for a message, cut short when long.
+func describe(v string) string {
+	if len(v) > 64 {
+		return fmt.Sprintf("%q… (%d bytes)", v[:64], len(v))
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+// keyName is a map key as part of a problem's key: quoted unless plain.
+func keyName(k string) string {
+	if regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`).MatchString(k) {
+		return k
+	}
+	return describe(k)
+}
+
+func checkRange(ps *Problems, key string, v, lo, hi int) {
+	if v < lo || v > hi {
+		ps.Add(key, fmt.Sprintf("is %d", v), fmt.Sprintf("use %d-%d", lo, hi))
+	}
+}
+
+func checkPort(ps *Problems, key string, v int, fix string) {
+	if v < 1 || v > 65535 {
+		ps.Add(key, fmt.Sprintf("%d is not a port", v), fix)
+	}
+}
+
+func checkUser(ps *Problems, key, v string) {
+	if !userRE.MatchString(v) {
+		ps.Add(key, fmt.Sprintf("%s is not a user name", describe(v)), "use a POSIX user name: a lower-case letter or _, then up to 31 lower-case letters, digits, _ or -")
+	}
+}
+
+// parseAddr accepts a plain IPv4 or IPv6 literal: no zone (fe80::1%eth0
+// would reach nftables, unit files and daemon.json as is), no 4-in-6 form.
+func parseAddr(v string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return a, err
+	}
+	if a.Zone() != "" || a.Is4In6() {
+		return a, fmt.Errorf("%q is not a plain address", v)
+	}
+	return a, nil
+}
+
+// parsePrefix accepts a CIDR of a plain address.
+func parsePrefix(v string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return p, err
+	}
+	if _, err := parseAddr(p.Addr().String()); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+func checkAddress(ps *Problems, key, v, fix string) {
+	a, err := parseAddr(v)
+	if err != nil {
+		ps.Add(key, fmt.Sprintf("%s is not an IP address", describe(v)), fix+" (a plain IPv4 or IPv6 literal, no zone)")
+		return
+	}
+	if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
+		ps.Add(key, fmt.Sprintf("%s is not a host's address", describe(v)), fix)
+	}
+}
+
+// isHostName reports an RFC 1123 host name (at most 253 characters).
+func isHostName(v string) bool {
+	if v == "" || len(v) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(v, ".") {
+		if !labelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkHostKey accepts exactly one public key line, "<type> <base64>" with
+// an optional plain comment: a second line or an authorized_keys option
+// would turn the pin into something else (a line that matches any key).
+func checkHostKey(ps *Problems, key, v, fix string) {
+	fields := strings.Split(v, " ")
+	ok := len(fields) == 2 || len(fields) == 3
+	if ok {
+		pk, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(v))
+		ok = err == nil && len(rest) == 0 && pk.Type() == fields[0] &&
+			fields[1] == base64.StdEncoding.EncodeToString(pk.Marshal()) &&
+			(len(fields) == 2 || keyCommentRE.MatchString(fields[2]))
+	}
+	if !ok {
+		ps.Add(key, "is not one SSH public key line", fix+"; exactly one line \"<type> <base64> [comment]\"")
+	}
+}
+
+// checkDataPath: an absolute, clean path of plain characters, not a system
+// directory nor below one, nor a top-level directory itself.
+func checkDataPath(ps *Problems, key, v string) {
+	fix := "use an absolute, clean path of letters, digits, '.', '_' and '-' outside system directories, such as /srv/aurigraph"
+	switch {
+	case !strings.HasPrefix(v, "/"):
+		ps.Add(key, fmt.Sprintf("%s is not absolute", describe(v)), fix)
+	case contains(topPaths, v):
+		ps.Add(key, fmt.Sprintf("%s is a top-level directory", describe(v)), fix)
+	case len(v) > 200 || !pathRE.MatchString(v) || path.Clean(v) != v || strings.Contains(v+"/", "/../") || strings.Contains(v+"/", "/./"):
+		ps.Add(key, fmt.Sprintf("%s is not a clean path", describe(v)), fix)
+	default:
+		for _, sys := range systemPaths {
+			if v == sys || strings.HasPrefix(v, sys+"/") {
+				ps.Add(key, fmt.Sprintf("%s is in the system directory %s", describe(v), sys), fix)
+				return
+			}
+		}
+	}
 }

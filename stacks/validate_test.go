@@ -128,3 +128,53 @@ func TestProblemsListEveryProblemSorted(t *testing.T) {
 		"  - aurigraph:tiers.slim.replicas is 0; run at least 1 replica", err.Error())
 	assert.NoError(t, Problems(nil).Err("prod"))
 }
+
+func TestStrictForms(t *testing.T) {
+	const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+"
+	for v, ok := range map[string]bool{
+		key:                                    true,
+		key + " root@prod-edge-01":             true,
+		key + "\n" + key:                       false, // a second line
+		key + "\n":                             false,
+		"restrict " + key:                      false, // an authorized_keys option
+		key + " a comment with words":          false,
+		key + " $(id)":                         false,
+		"ssh-rsa " + key[len("ssh-ed25519 "):]: false, // type and key disagree
+		"":                                     false,
+	} {
+		var ps Problems
+		checkHostKey(&ps, "k", v, "fix")
+		assert.Equal(t, ok, len(ps) == 0, "%q", v)
+	}
+	for v, ok := range map[string]bool{
+		"203.0.113.10": true, "2001:db8::1": true, "fe80::1%eth0": false, "::ffff:203.0.113.10": false,
+		"203.0.113.010": false, "203.0.113.10 ": false, "host.example.com": false,
+	} {
+		_, err := parseAddr(v)
+		assert.Equal(t, ok, err == nil, "%q", v)
+	}
+	for v, ok := range map[string]bool{
+		"/srv/aurigraph": true, "/data/aurigraph-1": true, "/var/lib/aurigraph": true,
+		"/": false, "/tmp": false, "/tmp/x": false, "/var/tmp/x": false, "/etc": false, "/proc/x": false,
+		"/sys": false, "/dev/shm": false, "/run/x": false, "/srv": false, "/srv/": false, "/srv//a": false,
+		"/srv/../etc": false, "/srv/./a": false, "srv/a": false, "/srv/a b": false, "/srv/a$b": false,
+	} {
+		var ps Problems
+		checkDataPath(&ps, "p", v)
+		assert.Equal(t, ok, len(ps) == 0, "%q: %v", v, ps)
+	}
+	for v, ok := range map[string]bool{
+		"deploy": true, "_ci": true, "ops-2": true, "Deploy": false, "1ops": false, "de ploy": false,
+		"deploy;id": false, "-oProxyCommand=x": false, "": false, "abcdefghijklmnopqrstuvwxyz0123456": false,
+	} {
+		var ps Problems
+		checkUser(&ps, "u", v)
+		assert.Equal(t, ok, len(ps) == 0, "%q", v)
+	}
+	for v, ok := range map[string]bool{
+		"bastion.example.net": true, "jump-1": true, "203.0.113.5": true, "-oProxyCommand=x": false,
+		"a..b": false, "a_b.example": false, "": false, "x.example.com;id": false,
+	} {
+		assert.Equal(t, ok, isHostName(v), "%q", v)
+	}
+}

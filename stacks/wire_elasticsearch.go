@@ -19,9 +19,6 @@ func deployElasticsearch(d *deployment) error {
 	if h == nil {
 		return fmt.Errorf("no host is placed for %s", Elasticsearch)
 	}
-	if err := checkLogDisk(d.cfg, h.Name); err != nil {
-		return err
-	}
 	img, err := d.image(h, Elasticsearch)
 	if err != nil {
 		return err
@@ -51,18 +48,6 @@ func deployElasticsearch(d *deployment) error {
 
 func dirsElasticsearch(dataPath string) []host.Dir {
 	return elasticsearch.Dirs(serviceDirOf(dataPath, Elasticsearch))
-}
-
-// checkLogDisk refuses a logging host whose stated disk cannot hold the
-// SPEC's 30 GB of Elasticsearch data (preflight checks the real figure).
-func checkLogDisk(c *Config, hostName string) error {
-	for _, h := range c.Hosts {
-		if h.Name == hostName && h.Capacity.DiskGB > 0 && h.Capacity.DiskGB < elasticsearch.MinDataDiskGB {
-			return fmt.Errorf("host %s: %d GB of disk is below the %d GB Elasticsearch keeps logs in",
-				hostName, h.Capacity.DiskGB, elasticsearch.MinDataDiskGB)
-		}
-	}
-	return nil
 }
 
 // serviceDirOf is deployment.serviceDir for the dirs functions, which get

@@ -14,10 +14,7 @@ func deployKibana(d *deployment) error {
 	if h == nil {
 		return fmt.Errorf("no host is placed for %s", Kibana)
 	}
-	name := d.cfg.Edge.MonitoringHosts[Kibana]
-	if name == "" {
-		return fmt.Errorf("edge.monitoringHostnames.kibana is not set")
-	}
+	name := d.cfg.Edge.MonitoringHosts[Kibana] // validateEdge requires it
 	img, err := d.image(h, Kibana)
 	if err != nil {
 		return err

@@ -9,14 +9,6 @@ import (
 	"github.com/aurigraph/infra/components/postgres"
 )
 
-// postgresConnectionsNeeded is what the application can open at once: every
-// replica of both slots (a blue-green switch runs both) with its whole pool,
-// plus headroom. Validation refuses a ceiling below it.
-func postgresConnectionsNeeded(c *Config) int {
-	replicas := c.Tiers.Validator.Replicas + c.Tiers.Business.Replicas + c.Tiers.Slim.Replicas
-	return postgres.MaxConnections(2*replicas, c.App.DatasourceMaxSize, postgresHeadroom)
-}
-
 // Connection headroom above the application pools: the exporter, the
 // backup and drill scripts, Vault's database engine and a few operator
 // sessions (superuser_reserved_connections come out of it too).

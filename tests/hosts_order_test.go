@@ -168,7 +168,8 @@ func TestHostsFirewallAndSysctlsFollowPlacement(t *testing.T) {
 func hostsJSON(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 // Behind prod's jump host, every host's sshd accepts only the jump host and
-// the cluster peers; staging (no jump host) keeps SSH open to its operators.
+// the cluster peers; staging (no jump host) accepts its ssh.allowFrom ranges
+// and the peers, never every source.
 func TestHostsSSHIsLimitedToTheJumpHost(t *testing.T) {
 	_, prod := hostsRun(t, "prod")
 	fw := hostsText(hostsNamed(t, prod, hostsRemoteCommand, "prod-app-03-prepare-firewall").Inputs["stdin"])
@@ -177,5 +178,7 @@ func TestHostsSSHIsLimitedToTheJumpHost(t *testing.T) {
 	assert.NotContains(t, fw, "\t\ttcp dport 22 accept", "sshd is not open to every source")
 	_, staging := hostsRun(t, "staging")
 	fw = hostsText(hostsNamed(t, staging, hostsRemoteCommand, "stg-02-prepare-firewall").Inputs["stdin"])
-	assert.Contains(t, fw, "\t\ttcp dport 22 accept", "no jump host: the operators connect directly")
+	assert.Contains(t, fw, "elements = { 198.51.100.0/28 }", "the operators' range may reach sshd")
+	assert.Contains(t, fw, "ip saddr @ssh_from_v4 tcp dport 22 accept")
+	assert.NotContains(t, fw, "\t\ttcp dport 22 accept", "sshd is not open to every source")
 }

@@ -197,15 +197,6 @@ func secretValues(res *mockrun.Result) []string {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Every remote step goes through hostcmd, the one place that knows the
 // engine's replacement order and the rules for secrets.
 func TestRemoteStepsAreMadeOnlyByHostcmd(t *testing.T) {

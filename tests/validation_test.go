@@ -19,6 +19,7 @@ func prodHostsJSON(t *testing.T) string {
 func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 	prod := harness.Stack(t, "prod")
 	hosts := prodHostsJSON(t)
+	prodSSH := prod.Config["aurigraph:ssh"]
 	cases := []struct {
 		name   string
 		change func(*stackfile.Stack) *stackfile.Stack
@@ -82,13 +83,117 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		}, []string{`aurigraph:hosts has 0 hosts with role edge; give exactly one host the edge role`}},
 		{"bad host key", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("hosts", replaceOnce(t, hosts, `"hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+"`, `"hostKey":"TOFU"`))
-		}, []string{`aurigraph:hosts[0].hostKey is not an SSH public key`}},
+		}, []string{`aurigraph:hosts[0].hostKey is not one SSH public key line`}},
 		{"unknown image key and missing image", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], `"redis":`, `"rediss":`))
 		}, []string{`aurigraph:images.redis is not set`, `aurigraph:images.rediss is not an image key`}},
 		{"redis exporter image without a shell", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], `redis_exporter:v1.66.0-alpine"`, `redis_exporter:v1.66.0"`))
 		}, []string{`aurigraph:images.redisExporter "oliver006/redis_exporter:v1.66.0" is not the exporter's -alpine variant: its health check needs a shell and wget; use the same version's -alpine tag`}},
+		// Hostile and out-of-range values (issue 12): every one is refused by
+		// key with its fix before any resource exists.
+		{"address with an IPv6 zone ID", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `"address":"203.0.113.10"`, `"address":"fe80::1%eth0;touch /tmp/x"`))
+		}, []string{`aurigraph:hosts[0].address "fe80::1%eth0;touch /tmp/x" is not an IP address; set it to the host's IPv4 or IPv6 address (a plain IPv4 or IPv6 literal, no zone)`}},
+		{"private address with an IPv6 zone ID", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `"privateAddress":"192.0.2.10"`, `"privateAddress":"fe80::1%eth0"`))
+		}, []string{`aurigraph:hosts[0].privateAddress "fe80::1%eth0" is not an IP address; set it to the host's IPv4 or IPv6 address (a plain IPv4 or IPv6 literal, no zone)`}},
+		{"loopback host address", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `"address":"203.0.113.10"`, `"address":"127.0.0.1"`))
+		}, []string{`aurigraph:hosts[0].address "127.0.0.1" is not a host's address; set it to the host's IPv4 or IPv6 address`}},
+		{"SSH source with an IPv6 zone ID", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", sshJSON(t, prodSSH, `"allowFrom":["203.0.113.5"]`, `"allowFrom":["fe80::1%eth0"]`))
+		}, []string{`aurigraph:ssh.allowFrom[0] "fe80::1%eth0" is neither an address nor a CIDR; use e.g. 198.51.100.7 or 198.51.100.0/24`}},
+		{"no SSH sources", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", sshJSON(t, prodSSH, `"allowFrom":["203.0.113.5"],`, ``))
+		}, []string{`aurigraph:ssh.allowFrom is not set; list the addresses or CIDRs the operator and CI connect from`}},
+		{"jump host user with a command", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", sshJSON(t, prodSSH, `"user":"deploy"`, `"user":"deploy$(touch /tmp/pwned)"`))
+		}, []string{`aurigraph:ssh.jumpHost.user "deploy$(touch /tmp/pwned)" is not a user name; use a POSIX user name: a lower-case letter or _, then up to 31 lower-case letters, digits, _ or -`}},
+		{"jump host address that is an ssh option", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", sshJSON(t, prodSSH, `"address":"203.0.113.5"`, `"address":"-oProxyCommand=touch /tmp/pwned"`))
+		}, []string{`aurigraph:ssh.jumpHost.address "-oProxyCommand=touch /tmp/pwned" is neither an IP address nor a host name; use the jump host's IPv4 or IPv6 address (no zone) or its DNS name`}},
+		{"jump host address with a zone ID", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", sshJSON(t, prodSSH, `"address":"203.0.113.5"`, `"address":"fe80::5%eth0"`))
+		}, []string{`aurigraph:ssh.jumpHost.address "fe80::5%eth0" is neither an IP address nor a host name`}},
+		{"jump host port out of range", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", sshJSON(t, prodSSH, `"user":"deploy"`, `"user":"deploy","port":65536`))
+		}, []string{`aurigraph:ssh.jumpHost.port 65536 is not a port; use 1-65535 (default 22)`}},
+		{"multi-line jump host key", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", sshJSON(t, prodSSH, `vyrCA"`, `vyrCA\n* ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEa6VwRiOnpY86laDLZ3zW6DHd7PPzGxmeYTpw+vyrCA"`))
+		}, []string{`aurigraph:ssh.jumpHost.hostKey is not one SSH public key line; pin the jump host's key; exactly one line "<type> <base64> [comment]"`}},
+		{"multi-line host key", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `CBLh+"`, `CBLh+\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINAOPsMyeri7MBXHGdO181nyNhbL/m1TxMfqCqQXn4wa"`))
+		}, []string{`aurigraph:hosts[0].hostKey is not one SSH public key line; pin the host key`}},
+		{"host key with an authorized_keys option", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `"hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+"`, `"hostKey":"restrict ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+"`))
+		}, []string{`aurigraph:hosts[0].hostKey is not one SSH public key line`}},
+		{"SSH user with shell syntax", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `"name":"prod-edge-01","privateAddress":"192.0.2.10","roles":["manager","edge"],"sshUser":"deploy"`, `"name":"prod-edge-01","privateAddress":"192.0.2.10","roles":["manager","edge"],"sshUser":"root;id"`))
+		}, []string{`aurigraph:hosts[0].sshUser "root;id" is not a user name; use a POSIX user name`}},
+		{"SSH port out of range", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `"address":"203.0.113.10"`, `"address":"203.0.113.10","sshPort":70000`))
+		}, []string{`aurigraph:hosts[0].sshPort 70000 is not a port; use 1-65535 (default 22)`}},
+		{"data path /tmp", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("preflight", `{"dataPath":"/tmp","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`)
+		}, []string{`aurigraph:preflight.dataPath "/tmp" is in the system directory /tmp; use an absolute, clean path of letters, digits, '.', '_' and '-' outside system directories, such as /srv/aurigraph`}},
+		{"data path under /etc", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("preflight", `{"dataPath":"/etc/aurigraph","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`)
+		}, []string{`aurigraph:preflight.dataPath "/etc/aurigraph" is in the system directory /etc; use an absolute, clean path`}},
+		{"data path root", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("preflight", `{"dataPath":"/","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`)
+		}, []string{`aurigraph:preflight.dataPath "/" is a top-level directory; use an absolute, clean path`}},
+		{"data path climbing out with ..", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("preflight", `{"dataPath":"/srv/aurigraph/../../etc","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`)
+		}, []string{`aurigraph:preflight.dataPath "/srv/aurigraph/../../etc" is not a clean path; use an absolute, clean path`}},
+		{"data path with shell syntax", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("preflight", `{"dataPath":"/srv/$(reboot)","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`)
+		}, []string{`aurigraph:preflight.dataPath "/srv/$(reboot)" is not a clean path; use an absolute, clean path`}},
+		{"relative data path", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("preflight", `{"dataPath":"srv/aurigraph","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`)
+		}, []string{`aurigraph:preflight.dataPath "srv/aurigraph" is not absolute; use an absolute, clean path`}},
+		{"replica count that overflows", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("tiers", `{"validator":{"replicas":9223372036854775807},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`)
+		}, []string{`aurigraph:tiers.validator.replicas is 9223372036854775807; run at most 500 replicas per tier`}},
+		{"rolling group that overflows", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("tiers", `{"validator":{"replicas":5},"business":{"replicas":15,"groups":[9223372036854775807,-9223372036854775793]},"slim":{"replicas":5}}`)
+		}, []string{`aurigraph:tiers.business.groups has a group of 9223372036854775807; every rolling group needs 1-500 replicas`}},
+		{"public overlay subnet", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("network", `{"name":"aurigraph-network","subnet":"8.8.0.0/16"}`)
+		}, []string{`aurigraph:network.subnet "8.8.0.0/16" is not a usable subnet; use a private IPv4 network of /8 to /24, e.g. 172.28.0.0/16`}},
+		{"network name with shell syntax", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("network", `{"name":"net;reboot","subnet":"172.28.0.0/16"}`)
+		}, []string{`aurigraph:network.name "net;reboot" is not a Docker network name; use letters, digits, '.', '_' and '-'`}},
+		{"image reference with a command", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], `"redis":"redis:7.4.1-alpine"`, `"redis":"redis:7.4.1$(id)"`))
+		}, []string{`aurigraph:images.redis "redis:7.4.1$(id)" is not an image reference; use [registry/]repository:tag or …@sha256:<digest>, lower-case, no spaces`}},
+		{"monitoring CIDR with a zone ID", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("edge", replaceOnce(t, s.Config["aurigraph:edge"], `"198.51.100.0/24"`, `"fe80::%eth0/64"`))
+		}, []string{`aurigraph:edge.allowedMonitoringCidrs[0] "fe80::%eth0/64" is not a CIDR; use a network such as 198.51.100.0/24`}},
+		{"unknown monitoring UI", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("edge", replaceOnce(t, s.Config["aurigraph:edge"], `"grafana":`, `"x;reboot":"x.example.com","grafana":`))
+		}, []string{`aurigraph:edge.monitoringHostnames."x;reboot" is not a monitoring UI; use grafana, kibana, jaeger, prometheus`}},
+		{"rate limit without bound", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("edge", replaceOnce(t, s.Config["aurigraph:edge"], `"rateLimitPerSecond":500`, `"rateLimitPerSecond":2000000000`))
+		}, []string{`aurigraph:edge.rateLimitPerSecond is 2000000000; use 1-1000000`}},
+		{"retention without bound", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("retention", `{"backups":{"daily":7,"hourly":1000000,"monthly":12,"weekly":4},"elasticsearchDays":30,"prometheusDays":100000}`)
+		}, []string{`aurigraph:retention.prometheusDays is 100000; use 1-3650`, `aurigraph:retention.backups.hourly is 1000000; use 0-1000`}},
+		{"database ceiling without bound", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("postgres", `{"maxConnections":10000000}`)
+		}, []string{`aurigraph:postgres.maxConnections is 10000000; use 1-100000`}},
+		{"pool without bound", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("app", `{"batchSize":100000,"datasourceMaxSize":9223372036854775807,"datasourceMinSize":10,"parallelThreads":256,"targetTps":2000000}`)
+		}, []string{`aurigraph:app.datasourceMaxSize is 9223372036854775807; use 1-1000`}},
+		{"SSH dial limits without bound", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("ssh", sshJSON(t, prodSSH, `"dialErrorLimit":5`, `"dialErrorLimit":100000`))
+		}, []string{`aurigraph:ssh.dialErrorLimit is 100000; use 1-100`}},
+		{"logging host disk too small", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `"capacity":{"cpus":32,"diskGb":2000,"memoryGb":128},"hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKuFFePdS`, `"capacity":{"cpus":32,"diskGb":20,"memoryGb":128},"hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKuFFePdS`))
+		}, []string{`aurigraph:hosts[2].capacity.diskGb 20 GB is below the 30 GB Elasticsearch keeps logs in; raise it or place elasticsearch on a host with a larger disk`}},
+		{"host capacity without bound", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("hosts", replaceOnce(t, hosts, `"capacity":{"cpus":32,"diskGb":200,"memoryGb":64}`, `"capacity":{"cpus":100000,"diskGb":200,"memoryGb":64}`))
+		}, []string{`aurigraph:hosts[0].capacity.cpus is 100000; use 1-1024`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,6 +220,26 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 	assert.Empty(t, res.Resources, "validation runs before any resource is created")
 }
 
+// Hostile values in many keys at once: every one is reported, by key, in
+// one error, and nothing is created.
+func TestHostileValuesAreAllReportedBeforeAnyResource(t *testing.T) {
+	prod := harness.Stack(t, "prod")
+	hosts := replaceOnce(t, prodHostsJSON(t), `"address":"203.0.113.10"`, `"address":"fe80::1%eth0;id"`)
+	s := prod.
+		Set("hosts", hosts).
+		Set("ssh", replaceOnce(t, prod.Config["aurigraph:ssh"], `"user":"deploy"`, `"user":"x$(id)"`)).
+		Set("preflight", `{"dataPath":"/tmp","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`).
+		Set("tiers", `{"validator":{"replicas":9223372036854775807},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`).
+		Set("network", `{"name":"n;id","subnet":"172.28.0.0/16"}`)
+	res, err := runRecording(s)
+	require.Error(t, err)
+	for _, key := range []string{"hosts[0].address", "ssh.jumpHost.user", "preflight.dataPath", "tiers.validator.replicas", "network.name"} {
+		assert.Contains(t, err.Error(), "aurigraph:"+key+" ")
+	}
+	assert.Contains(t, err.Error(), "has 5 configuration problem(s)")
+	assert.Empty(t, res.Resources, "validation runs before any resource is created")
+}
+
 func TestCommittedStacksAreValid(t *testing.T) {
 	for _, name := range []string{"prod", "staging"} {
 		require.NoError(t, harness.RunErr(harness.Stack(t, name)), name)
@@ -136,3 +261,6 @@ func without(list []string, v string) []string {
 	}
 	return out
 }
+
+// sshJSON is prod's ssh object with one change.
+func sshJSON(t *testing.T, ssh, old, new string) string { return replaceOnce(t, ssh, old, new) }

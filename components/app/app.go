@@ -7,6 +7,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"github.com/aurigraph/infra/internal/shell"
 	"path"
 	"regexp"
 	"strings"
@@ -263,7 +264,7 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 //go:embed dirs.sh.tmpl
 var dirsTemplate string
 
-var dirsTmpl = template.Must(template.New("dirs").Funcs(template.FuncMap{"shq": shellQuote}).Parse(dirsTemplate))
+var dirsTmpl = template.Must(template.New("dirs").Funcs(template.FuncMap{"shq": shell.Quote}).Parse(dirsTemplate))
 
 // DirsValues fill the replica directories script.
 type DirsValues struct {
@@ -285,5 +286,3 @@ func RenderDirsScript(v DirsValues) (string, error) {
 	}{v, path.Join(v.Dir, "data"), path.Join(v.Dir, "logs")})
 	return b.String(), err
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

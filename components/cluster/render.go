@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"github.com/aurigraph/infra/internal/shell"
 	"net"
 	"regexp"
 	"text/template"
@@ -15,7 +16,7 @@ import (
 //go:embed scripts/*.tmpl
 var scriptFS embed.FS
 
-var scripts = template.Must(template.New("").Funcs(template.FuncMap{"sq": host.ShellQuote}).ParseFS(scriptFS, "scripts/*.tmpl"))
+var scripts = template.Must(template.New("").Funcs(template.FuncMap{"sq": shell.Quote}).ParseFS(scriptFS, "scripts/*.tmpl"))
 
 // SwarmValues render one host's swarm script.
 type SwarmValues struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 // File is one rendered file and where it goes on the host.
@@ -128,7 +129,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	var text pulumi.StringInput = pulumi.String(script)
 	if image != nil {
 		text = image.ToStringOutput().ApplyT(func(ref string) string {
-			return "IMAGE=" + host.ShellQuote(ref) + "\n" + script
+			return "IMAGE=" + shell.Quote(ref) + "\n" + script
 		}).(pulumi.StringOutput)
 	}
 	hash := Hash(args.Files)
@@ -228,14 +229,14 @@ CANDIDATE=$($SUDO mktemp -d %s)
 if $SUDO test -d "$LIVE_DIR"; then $SUDO cp -a "$LIVE_DIR/." "$CANDIDATE/"; fi
 # The reader's user (in its container) must reach the files.
 $SUDO chmod 0755 "$CANDIDATE"
-`, host.ShellQuote(check.Dir), host.ShellQuote(check.Candidate+".XXXXXX"))
+`, shell.Quote(check.Dir), shell.Quote(check.Candidate+".XXXXXX"))
 		for _, l := range lines {
 			rel := strings.TrimPrefix(l.to, strings.TrimSuffix(check.Dir, "/")+"/")
 			if rel == l.to || strings.HasPrefix(rel, "../") || strings.Contains(rel, "/../") {
 				return "", fmt.Errorf("validation: %s is not under %s", l.to, check.Dir)
 			}
 			fmt.Fprintf(&b, "$SUDO install -D -m %s -o %s -g %s %s \"$CANDIDATE\"/%s\n",
-				l.mode, l.uid, l.gid, host.ShellQuote(l.from), host.ShellQuote(rel))
+				l.mode, l.uid, l.gid, shell.Quote(l.from), shell.Quote(rel))
 		}
 		fmt.Fprintf(&b, `# shellcheck disable=SC2016 # expanded by the validator's own shell
 VALIDATE=%s
@@ -247,12 +248,12 @@ if ! sh -eu -c "$VALIDATE" >&2; then
   exit 1
 fi
 echo "configfile: the new files passed validation"
-`, host.ShellQuote(check.Command))
+`, shell.Quote(check.Command))
 	}
 	b.WriteString("# 2. Swap: every file into a temporary file beside it, then renames.\n")
 	for _, l := range lines {
-		fmt.Fprintf(&b, "prepare %s %s %s %s %s\n", host.ShellQuote(l.from), host.ShellQuote(l.to),
-			host.ShellQuote(l.mode), host.ShellQuote(l.uid), host.ShellQuote(l.gid))
+		fmt.Fprintf(&b, "prepare %s %s %s %s %s\n", shell.Quote(l.from), shell.Quote(l.to),
+			shell.Quote(l.mode), shell.Quote(l.uid), shell.Quote(l.gid))
 	}
 	b.WriteString(`for p in $PENDING; do $SUDO mv -f "${p%%=*}" "${p#*=}"; done
 PENDING=""

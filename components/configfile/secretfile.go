@@ -12,6 +12,7 @@ import (
 
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 // SecretArgs writes one secret file (a private key, a certificate chain) on a host.
@@ -172,7 +173,7 @@ new() {
 			return "", err
 		}
 		written[f.Path] = true
-		fmt.Fprintf(&b, "write %s %s %s\n", host.ShellQuote(f.Path), host.ShellQuote(f.Owner), host.ShellQuote(f.Mode))
+		fmt.Fprintf(&b, "write %s %s %s\n", shell.Quote(f.Path), shell.Quote(f.Owner), shell.Quote(f.Mode))
 	}
 	if pair != nil {
 		if !written[pair.Cert] || !written[pair.Key] || pair.Cert == pair.Key {
@@ -193,7 +194,7 @@ if [ "$cert_pub" != "$key_pub" ]; then
   echo "secret files: the new key "%[2]s" does not match the certificate "%[1]s"; the live files are unchanged" >&2
   exit 1
 fi
-`, host.ShellQuote(pair.Cert), host.ShellQuote(pair.Key))
+`, shell.Quote(pair.Cert), shell.Quote(pair.Key))
 	}
 	b.WriteString(`for p in $PENDING; do $SUDO mv -f "${p%%=*}" "${p#*=}"; done
 PENDING=""

@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
-	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
@@ -29,7 +29,7 @@ func fakeDockerInspect(t *testing.T) (bin, state string) {
 	bin = t.TempDir()
 	state = filepath.Join(bin, "running")
 	require.NoError(t, os.WriteFile(state, []byte("false\n"), 0o644))
-	script := "#!/bin/sh\nif [ \"$1\" = inspect ]; then cat " + host.ShellQuote(state) + "; exit 0; fi\nexit 1\n"
+	script := "#!/bin/sh\nif [ \"$1\" = inspect ]; then cat " + shell.Quote(state) + "; exit 0; fi\nexit 1\n"
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755))
 	return bin, state
 }
@@ -86,8 +86,8 @@ func TestIntegrationBrokenNginxConfigNeverGoesLive(t *testing.T) {
 	// candidate mounted at the gateway's directory; here Debian's nginx
 	// tests the candidate's nginx.conf directly (its other files are
 	// absolute paths outside the directory).
-	validate := host.ShellQuote(nginxBin) + ` -t -c "$CANDIDATE"/conf/nginx.conf -p ` + host.ShellQuote(dir+"/") + " -e " + host.ShellQuote(filepath.Join(dir, "error.log"))
-	reload := host.ShellQuote(nginxBin) + " " + strings.Join(quoteAll(ng.args("-s", "reload")), " ")
+	validate := shell.Quote(nginxBin) + ` -t -c "$CANDIDATE"/conf/nginx.conf -p ` + shell.Quote(dir+"/") + " -e " + shell.Quote(filepath.Join(dir, "error.log"))
+	reload := shell.Quote(nginxBin) + " " + strings.Join(quoteAll(ng.args("-s", "reload")), " ")
 	staged := filepath.Join(staging, "nginx-conf-nginx-conf")
 	owner := fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
 	script, err := configfile.InstallScript(
@@ -170,7 +170,7 @@ func TestIntegrationBrokenNginxConfigNeverGoesLive(t *testing.T) {
 func quoteAll(args []string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		out[i] = host.ShellQuote(a)
+		out[i] = shell.Quote(a)
 	}
 	return out
 }
@@ -208,7 +208,7 @@ exec)
 logs) echo "nginx: [emerg] last log line" ;;
 *) exit 1 ;;
 esac
-`, host.ShellQuote(count), c.failures)
+`, shell.Quote(count), c.failures)
 		require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755))
 		out, stderr, err := runBash(t, WaitScript(3, 0), bin)
 		requests := strings.TrimSpace(readFile(t, count))

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
-	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 func createText(t *testing.T, r *mockrun.Resource) string {
@@ -24,7 +24,7 @@ func TestNginxConfigIsTestedInTheGatewayImageBeforeItIsInstalled(t *testing.T) {
 	script := createText(t, install)
 	assert.True(t, strings.HasPrefix(script, "IMAGE='nginx:1.27.3-alpine'\n"), "the check runs in the gateway's own image")
 	assert.Contains(t, script, "LIVE_DIR='/srv/aurigraph/nginx'\n", "the candidate copies the whole gateway directory (certificates included)")
-	assert.Contains(t, script, "VALIDATE="+host.ShellQuote(ValidateCommand)+"\n")
+	assert.Contains(t, script, "VALIDATE="+shell.Quote(ValidateCommand)+"\n")
 	validate := strings.Index(script, `if ! sh -eu -c "$VALIDATE"`)
 	rename := strings.Index(script, "mv -f")
 	require.Positive(t, validate)

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
-	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 // importNginxImage makes a local image of Debian's nginx (the binary and
@@ -58,7 +58,7 @@ func importNginxImage(t *testing.T) string {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	ref := "aurigraph-swap-test/nginx-debian:" + hex.EncodeToString(suffix)
-	cmd := exec.Command("sh", "-c", "tar -C "+host.ShellQuote(root)+" -c . | docker import --change 'ENV PATH=/usr/sbin:/usr/bin' - "+host.ShellQuote(ref))
+	cmd := exec.Command("sh", "-c", "tar -C "+shell.Quote(root)+" -c . | docker import --change 'ENV PATH=/usr/sbin:/usr/bin' - "+shell.Quote(ref))
 	out, err = cmd.CombinedOutput()
 	require.NoError(t, err, "docker import: %s", out)
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", ref).Run() })
@@ -100,7 +100,7 @@ func TestIntegrationValidateCommandRunsNginxInTheImage(t *testing.T) {
 		[]configfile.Staged{{File: configfile.File{Path: live, Owner: owner, Mode: "0640"}, From: staged}},
 		&configfile.Check{Dir: dir, Command: ValidateCommand, Candidate: filepath.Join(staging, "nginx-conf.candidate")}, "", "")
 	require.NoError(t, err)
-	script = "IMAGE=" + host.ShellQuote(image) + "\n" + script // as configfile.New prefixes it
+	script = "IMAGE=" + shell.Quote(image) + "\n" + script // as configfile.New prefixes it
 	step := func(content string) (string, error) {
 		require.NoError(t, os.WriteFile(staged, []byte(content), 0o600))
 		_, stderr, err := runBash(t, script, "")

@@ -3,6 +3,7 @@
 package host
 
 import (
+	"github.com/aurigraph/infra/internal/shell"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,7 +60,7 @@ func fakeDockerHost(t *testing.T, cs []fakeContainer) (cgroupRoot, bin string) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "table"), []byte(table.String()), 0o644))
 	docker := `#!/bin/sh
 set -eu
-dir=` + ShellQuote(dir) + `
+dir=` + shell.Quote(dir) + `
 case "$1" in
 ps)
   [ "$*" = "ps --quiet --no-trunc" ] || { echo "unexpected: $*" >&2; exit 2; }

@@ -2,6 +2,7 @@ package host
 
 import (
 	"fmt"
+	"github.com/aurigraph/infra/internal/shell"
 	"strings"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -58,28 +59,32 @@ func knownHostsCommand(e Endpoint) string {
 	return `/bin/echo "` + escapePercent(q) + `"`
 }
 
-// proxyCommand reaches the target through the jump host with ssh -W. ssh
-// expands % tokens in the whole command (%h:%p are the target), then runs it
-// with $SHELL -c: every word is shell-quoted, every literal % doubled (twice
-// inside the jump's own KnownHostsCommand, expanded again by the jump's ssh).
+// proxyCommand reaches the target through the jump host with ssh -W, as
+// OpenSSH's own ProxyJump does, but with the jump host's own pinned key
+// (ProxyJump would give the jump ssh none of these options). ssh expands %
+// tokens in the whole command (%h:%p are the target), then runs it with
+// $SHELL -c. So the command is a fixed argument vector: every word is one
+// shell.Quote'd word, every literal % doubled (twice inside the jump's own
+// KnownHostsCommand, expanded again by the jump's ssh), the user is given
+// with -l and the address after --, so no value can become shell syntax or
+// an ssh option. stacks/validate.go allows only plain user names and IP
+// literals or host names here besides.
 func proxyCommand(s Settings, j Endpoint) string {
-	words := append(clientOpts(s), "-o", "KnownHostsCommand="+knownHostsCommand(j))
-	cmd := "ssh"
-	for _, w := range words {
-		cmd += " " + escapePercent(shellWord(w))
+	words := append([]string{"ssh"}, clientOpts(s)...)
+	words = append(words, "-o", "KnownHostsCommand="+knownHostsCommand(j),
+		"-l", j.User, "-p", fmt.Sprint(j.Port), "-W", "[%h]:%p", "--", j.Address)
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		if w == "[%h]:%p" {
+			quoted[i] = shell.Quote(w) // the tokens ssh must expand
+			continue
+		}
+		quoted[i] = escapePercent(shell.Quote(w))
 	}
-	return cmd + fmt.Sprintf(" -W %%h:%%p -p %d %s", j.Port, escapePercent(shellWord(j.User+"@"+j.Address)))
+	return strings.Join(quoted, " ")
 }
 
 func escapePercent(s string) string { return strings.ReplaceAll(s, "%", "%%") }
-
-// shellWord quotes w for a POSIX shell unless it is plainly safe.
-func shellWord(w string) string {
-	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:@") == "" {
-		return w
-	}
-	return ShellQuote(w)
-}
 
 // newDockerProvider talks to the host's Docker daemon over SSH. It is a
 // top-level resource without dependencies: a targeted run creates it without

@@ -4,6 +4,7 @@ package host
 
 import (
 	"bytes"
+	"github.com/aurigraph/infra/internal/shell"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,7 +161,7 @@ func TestIntegrationDeployKeyWrapper(t *testing.T) {
 	require.NoError(t, os.WriteFile(keyFile, srv.clientKey, 0o600))
 	fake := "#!/bin/sh\n" +
 		`[ "$1 $2 $3 $4 $5" = "config get sshPrivateKey --stack it" ] || { echo "unexpected: $*" >&2; exit 3; }` + "\n" +
-		"cat " + ShellQuote(keyFile) + "\n"
+		"cat " + shell.Quote(keyFile) + "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "pulumi"), []byte(fake), 0o755))
 	tmp := t.TempDir()
 	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "SHELL=/bin/sh", "TMPDIR=" + tmp}

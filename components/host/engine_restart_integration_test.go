@@ -20,6 +20,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 // privateDockerd is a dockerd of the test's own: its own socket, data root,
@@ -77,8 +79,8 @@ func startPrivateDockerd(t *testing.T) *privateDockerd {
 		pidfile: filepath.Join(dir, "docker.pid"), ctl: filepath.Join(dir, "dockerd-ctl"),
 		restartHook: filepath.Join(dir, "restart-dockerd"), restarts: filepath.Join(dir, "restarts"),
 	}
-	require.NoError(t, os.WriteFile(d.ctl, []byte(fmt.Sprintf(ctlScript, ShellQuote(dir))), 0o755))
-	require.NoError(t, os.WriteFile(d.restartHook, []byte("#!/bin/sh\nexec "+ShellQuote(d.ctl)+" restart\n"), 0o755))
+	require.NoError(t, os.WriteFile(d.ctl, []byte(fmt.Sprintf(ctlScript, shell.Quote(dir))), 0o755))
+	require.NoError(t, os.WriteFile(d.restartHook, []byte("#!/bin/sh\nexec "+shell.Quote(d.ctl)+" restart\n"), 0o755))
 	t.Cleanup(func() {
 		if out, err := exec.Command(d.ctl, "stop").CombinedOutput(); err != nil {
 			t.Logf("stopping the private dockerd: %v\n%s", err, out)

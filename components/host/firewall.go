@@ -92,7 +92,8 @@ func splitPrefixes(xs []string) (v4, v6 []string, err error) {
 		p, perr := netip.ParsePrefix(s)
 		if perr != nil {
 			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
+			if aerr != nil || a.Zone() != "" {
+				// A zone (fe80::1%eth0) is no nftables address.
 				return nil, nil, fmt.Errorf("%q is neither an IP address nor a CIDR prefix", s)
 			}
 			a = a.Unmap()

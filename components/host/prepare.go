@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"github.com/aurigraph/infra/internal/shell"
 	"net"
 	"net/netip"
 	"path"
@@ -203,9 +204,9 @@ func RenderPrepare(v PrepareValues) ([]StepScript, error) {
 // StepCommand is the command a step script runs under (the script is its
 // stdin): as root, through sudo for another user. root is "" on real hosts.
 func StepCommand(mode, root string) string {
-	args := "-- " + ShellQuote(mode)
+	args := "-- " + shell.Quote(mode)
 	if root != "" {
-		args += " " + ShellQuote(root)
+		args += " " + shell.Quote(root)
 	}
 	return fmt.Sprintf(`if [ "$(id -u)" -eq 0 ]; then exec bash -s %[1]s; else exec sudo -n bash -s %[1]s; fi`, args)
 }

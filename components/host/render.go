@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/aurigraph/infra/internal/shell"
 	"strconv"
 	"strings"
 	"text/template"
@@ -13,16 +14,11 @@ import (
 var scriptFS embed.FS
 
 var scripts = template.Must(template.New("").Funcs(template.FuncMap{
-	"sq":       ShellQuote,
+	"sq":       shell.Quote,
 	"dq":       strconv.Quote,
 	"join":     strings.Join,
 	"joinInts": joinInts,
 }).ParseFS(scriptFS, "scripts/*.tmpl"))
-
-// ShellQuote quotes s for POSIX shells: 'it'\”s'.
-func ShellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 func joinInts(xs []int, sep string) string {
 	parts := make([]string, len(xs))

@@ -1,6 +1,9 @@
 package host
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -194,13 +197,13 @@ func TestDockerSSHOptsPinTheJumpHostInsideProxyCommand(t *testing.T) {
 	proxy := opt(opts, "ProxyCommand")
 	assert.Equal(t, `/bin/echo "198.51.100.30 `+a.HostKey+`"`, opt(opts, "KnownHostsCommand"), "the target's own key")
 	// The jump's ssh gets every option of the target's, with the jump's key.
-	assert.True(t, strings.HasPrefix(proxy, "ssh -F /dev/null -o BatchMode=yes "), proxy)
+	assert.True(t, strings.HasPrefix(proxy, "'ssh' '-F' '/dev/null' '-o' 'BatchMode=yes' "), proxy)
 	for _, o := range []string{"StrictHostKeyChecking=yes", "UserKnownHostsFile=/dev/null", "GlobalKnownHostsFile=/dev/null", "IdentityAgent=SSH_AUTH_SOCK", "IdentityFile=none"} {
-		assert.Contains(t, proxy, " -o "+o+" ")
+		assert.Contains(t, proxy, " '-o' '"+o+"' ")
 	}
 	// One shell word, the line in double quotes for ssh's own word splitting.
-	assert.Contains(t, proxy, ` -o 'KnownHostsCommand=/bin/echo "[203.0.113.5]:2200 ssh-ed25519 AAAAjump"' `)
-	assert.True(t, strings.HasSuffix(proxy, " -W %h:%p -p 2200 deploy@203.0.113.5"), proxy)
+	assert.Contains(t, proxy, ` '-o' 'KnownHostsCommand=/bin/echo "[203.0.113.5]:2200 ssh-ed25519 AAAAjump"' `)
+	assert.True(t, strings.HasSuffix(proxy, ` '-l' 'deploy' '-p' '2200' '-W' '[%h]:%p' '--' '203.0.113.5'`), proxy)
 	assert.NotContains(t, proxy, a.HostKey, "the jump's ssh trusts only the jump's key")
 
 	// ssh expands % tokens: literal ones are doubled, twice for the jump's
@@ -210,7 +213,70 @@ func TestDockerSSHOptsPinTheJumpHostInsideProxyCommand(t *testing.T) {
 	a.Jump.Address = "jump%1"
 	proxy = opt(DockerSSHOpts(ConnectionSettings(a)), "ProxyCommand")
 	assert.Contains(t, proxy, `/bin/echo "[jump%%%%1]:2200 ssh-ed25519 AAAAjump"`)
-	assert.True(t, strings.HasSuffix(proxy, " -W %h:%p -p 2200 'de%%ploy@jump%%1'"), proxy)
+	assert.True(t, strings.HasSuffix(proxy, ` '-l' 'de%%ploy' '-p' '2200' '-W' '[%h]:%p' '--' 'jump%%1'`), proxy)
+}
+
+// sshExpand is what OpenSSH does to a ProxyCommand before it runs it with
+// $SHELL -c "exec …": %% becomes %, %h and %p the target; any other token
+// is a fatal error in ssh.
+func sshExpand(t *testing.T, cmd, host, port string) string {
+	t.Helper()
+	var b strings.Builder
+	for i := 0; i < len(cmd); i++ {
+		if cmd[i] != '%' {
+			b.WriteByte(cmd[i])
+			continue
+		}
+		require.Less(t, i+1, len(cmd), "a lone %% ends %q", cmd)
+		i++
+		switch cmd[i] {
+		case '%':
+			b.WriteByte('%')
+		case 'h':
+			b.WriteString(host)
+		case 'p':
+			b.WriteString(port)
+		default:
+			t.Fatalf("ssh would refuse the unknown token %%%c in %q", cmd[i], cmd)
+		}
+	}
+	return b.String()
+}
+
+// The rendered ProxyCommand runs through a real shell with a fake ssh that
+// prints its argument vector: whatever the jump host's user and address
+// hold, they arrive as exactly one argument each, after -l and after --,
+// and nothing of them runs (stacks/validate.go refuses such values too;
+// this proves the command does not depend on it).
+func TestProxyCommandRunsNoInjectedText(t *testing.T) {
+	bin, work := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "ssh"), []byte("#!/bin/sh\nfor a; do printf '%s\\0' \"$a\"; done\n"), 0o755))
+	pwned := filepath.Join(work, "pwned")
+	hostile := []string{
+		"x; touch " + pwned,
+		"$(touch " + pwned + ")",
+		"`touch " + pwned + "`",
+		"a'b\"c",
+		"u\ntouch " + pwned,
+		"-oProxyCommand=touch " + pwned,
+		"%h%p%%%",
+		"| touch " + pwned + " &",
+		"${IFS}touch${IFS}" + pwned,
+	}
+	for _, v := range hostile {
+		a := sampleArgs()
+		a.Jump = &Jump{Address: v, Port: 22, User: v, HostKey: "ssh-ed25519 AAAAjump"}
+		proxy := opt(DockerSSHOpts(ConnectionSettings(a)), "ProxyCommand")
+		cmd := exec.Command("sh", "-c", "exec "+sshExpand(t, proxy, "198.51.100.30", "22"))
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin"}
+		out, err := cmd.Output()
+		require.NoError(t, err, v)
+		argv := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		require.GreaterOrEqual(t, len(argv), 8, v)
+		tail := argv[len(argv)-8:]
+		assert.Equal(t, []string{"-l", v, "-p", "22", "-W", "[198.51.100.30]:22", "--", v}, tail, "%q arrives as one argument", v)
+		assert.NoFileExists(t, pwned, "%q ran a command", v)
+	}
 }
 
 // sshRules are the input chain's rules for the SSH port.
@@ -274,6 +340,9 @@ func TestSSHOnlyFromTheJumpHostAndPeers(t *testing.T) {
 	a.SSHAllowFrom = []string{"10.0.0.0/33"}
 	_, err = NewFirewallValues(a)
 	assert.ErrorContains(t, err, `"10.0.0.0/33" is neither an IP address nor a CIDR prefix`)
+	a.SSHAllowFrom = []string{"fe80::1%eth0"}
+	_, err = NewFirewallValues(a)
+	assert.ErrorContains(t, err, `"fe80::1%eth0" is neither an IP address nor a CIDR prefix`, "a zone ID never reaches nftables")
 
 	// Hand-built values are checked before they reach the ruleset.
 	_, err = RenderFirewall(FirewallValues{Host: "h", SSHPort: 22, SSHRestricted: true, SSHFromV4: []string{"1.2.3.4 } accept"}})

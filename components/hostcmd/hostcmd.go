@@ -23,6 +23,8 @@ import (
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 // RecordsDir holds one ownership record per installed item on every host.
@@ -163,9 +165,9 @@ func Scripts(name, run string, triggers []string, owns *Owned) (create, remove s
 	c.WriteString(strings.TrimSuffix(run, "\n"))
 	c.WriteString("\n)\n")
 	c.WriteString(sudo)
-	fmt.Fprintf(&c, "$SUDO mkdir -p %s\n", quote(dir))
+	fmt.Fprintf(&c, "$SUDO mkdir -p %s\n", shell.Quote(dir))
 	for _, it := range owns.Items {
-		fmt.Fprintf(&c, "printf '%%s %%s\\n' %s %s | $SUDO tee %s > /dev/null\n", stamp, quote(it), quote(Record(dir, it)))
+		fmt.Fprintf(&c, "printf '%%s %%s\\n' %s %s | $SUDO tee %s > /dev/null\n", stamp, shell.Quote(it), shell.Quote(Record(dir, it)))
 	}
 
 	var d strings.Builder
@@ -177,7 +179,7 @@ func Scripts(name, run string, triggers []string, owns *Owned) (create, remove s
 	for _, it := range owns.Items {
 		rec := Record(dir, it)
 		fmt.Fprintf(&d, "if owned %[1]s; then remove %[2]s; $SUDO rm -f %[1]s; else echo %[3]s; fi\n",
-			quote(rec), quote(it), quote("kept "+it+": a newer version of "+name+" owns it"))
+			shell.Quote(rec), shell.Quote(it), shell.Quote("kept "+it+": a newer version of "+name+" owns it"))
 	}
 	if owns.After != "" {
 		d.WriteString(strings.TrimSuffix(owns.After, "\n") + "\n")
@@ -186,6 +188,3 @@ func Scripts(name, run string, triggers []string, owns *Owned) (create, remove s
 }
 
 const sudo = "SUDO=\"\"\n[ \"$(id -u)\" -eq 0 ] || SUDO=\"sudo -n\"\n"
-
-// quote quotes s for a POSIX shell.
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

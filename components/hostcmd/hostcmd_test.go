@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 func TestAStepThatOwnsNothingRunsUnchangedAndHasNoDelete(t *testing.T) {
@@ -46,7 +48,7 @@ func TestScriptsRefuseWhatTheyCannotOwnSafely(t *testing.T) {
 func fileStep(t *testing.T, name, content string, triggers []string, dir string, files []string) (create, remove string) {
 	run := ""
 	for _, f := range files {
-		run += "printf '%s' " + quote(content) + " > " + quote(f) + "\n"
+		run += "printf '%s' " + shell.Quote(content) + " > " + shell.Quote(f) + "\n"
 	}
 	create, remove, err := Scripts(name, run, triggers, &Owned{Items: files, Remove: `$SUDO rm -f "$1"`, After: "echo removals done", Dir: dir})
 	require.NoError(t, err)

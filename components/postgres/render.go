@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
+	"github.com/aurigraph/infra/internal/shell"
 	"math"
 	"strings"
 	"text/template"
@@ -15,14 +16,8 @@ import (
 var templateFS embed.FS
 
 var templates = template.Must(template.New("postgres").Funcs(template.FuncMap{
-	"shq": ShellQuote,
+	"shq": shell.Quote,
 }).ParseFS(templateFS, "templates/*.tmpl"))
-
-// ShellQuote quotes s for a POSIX shell: the rendered scripts embed paths
-// and names, and a quote in them must not become shell syntax.
-func ShellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
 
 // ConfigValues are the plain numbers postgresql.conf is rendered from.
 type ConfigValues struct {

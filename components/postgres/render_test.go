@@ -103,11 +103,6 @@ func TestScriptValuesRefuseUnsafeValues(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	assert.Equal(t, `'a b'`, ShellQuote("a b"))
-	assert.Equal(t, `'it'\''s'`, ShellQuote("it's"))
-}
-
 func TestRenderSchedule(t *testing.T) {
 	out, err := RenderSchedule(ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin", BackupEvery: "hourly", DrillEvery: "monthly"})
 	require.NoError(t, err)

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
-	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
@@ -54,11 +54,11 @@ func TestIntegrationBrokenPrometheusFilesNeverGoLive(t *testing.T) {
 		require.NoError(t, os.WriteFile(stagedConf, []byte(conf), 0o600))
 		require.NoError(t, os.WriteFile(stagedRules, []byte(rules), 0o600))
 	}
-	validate := host.ShellQuote(promtoolBin) + ` check config "$CANDIDATE"/` + configFile + "\n" +
-		host.ShellQuote(promtoolBin) + ` check rules "$CANDIDATE"/` + rulesFile
+	validate := shell.Quote(promtoolBin) + ` check config "$CANDIDATE"/` + configFile + "\n" +
+		shell.Quote(promtoolBin) + ` check rules "$CANDIDATE"/` + rulesFile
 	pidFile := filepath.Join(dir, "prometheus.pid")
 	// ReloadCommand sends SIGHUP to the container; here to the server's pid.
-	reload := `kill -HUP "$(cat ` + host.ShellQuote(pidFile) + `)"`
+	reload := `kill -HUP "$(cat ` + shell.Quote(pidFile) + `)"`
 	owner := fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
 	script, err := configfile.InstallScript([]configfile.Staged{
 		{File: configfile.File{Path: confPath, Owner: owner}, From: stagedConf},
@@ -186,7 +186,7 @@ func fakeDockerInspect(t *testing.T) (bin, state string) {
 	bin = t.TempDir()
 	state = filepath.Join(bin, "running")
 	require.NoError(t, os.WriteFile(state, []byte("false\n"), 0o644))
-	script := "#!/bin/sh\nif [ \"$1\" = inspect ]; then cat " + host.ShellQuote(state) + "; exit 0; fi\nexit 1\n"
+	script := "#!/bin/sh\nif [ \"$1\" = inspect ]; then cat " + shell.Quote(state) + "; exit 0; fi\nexit 1\n"
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755))
 	return bin, state
 }

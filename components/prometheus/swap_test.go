@@ -11,6 +11,7 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing.T) {
@@ -41,7 +42,7 @@ func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing
 	script := mockrun.Unwrap(install.Inputs["create"]).StringValue()
 	assert.True(t, strings.HasPrefix(script, "IMAGE='prom/prometheus:v2.53.0'\n"), "promtool of the server's own image")
 	assert.Contains(t, script, "LIVE_DIR='/srv/aurigraph/prometheus/config'\n", "the candidate holds the Vault CA the configuration names")
-	assert.Contains(t, script, "VALIDATE="+host.ShellQuote(ValidateCommand)+"\n")
+	assert.Contains(t, script, "VALIDATE="+shell.Quote(ValidateCommand)+"\n")
 	for _, want := range []string{`-v "$CANDIDATE":/etc/prometheus:ro`, "--network none", "--entrypoint promtool",
 		"check config /etc/prometheus/prometheus.yml", "check rules /etc/prometheus/alerts.yml"} {
 		assert.Contains(t, ValidateCommand, want)

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
-	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 // importPromtoolImage makes a local image holding Debian's promtool and
@@ -51,7 +51,7 @@ func importPromtoolImage(t *testing.T) string {
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	ref := "aurigraph-swap-test/promtool:" + hex.EncodeToString(suffix)
-	out, err = exec.Command("sh", "-c", "tar -C "+host.ShellQuote(root)+" -c . | docker import --change 'ENV PATH=/bin' - "+host.ShellQuote(ref)).CombinedOutput()
+	out, err = exec.Command("sh", "-c", "tar -C "+shell.Quote(root)+" -c . | docker import --change 'ENV PATH=/bin' - "+shell.Quote(ref)).CombinedOutput()
 	require.NoError(t, err, "docker import: %s", out)
 	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", ref).Run() })
 	return ref
@@ -87,7 +87,7 @@ func TestIntegrationValidateCommandRunsPromtoolInTheImage(t *testing.T) {
 		{File: configfile.File{Path: rulesPath}, From: stagedRules},
 	}, &configfile.Check{Dir: dir, Command: ValidateCommand, Candidate: filepath.Join(staging, "prometheus-config.candidate")}, "", "")
 	require.NoError(t, err)
-	script = "IMAGE=" + host.ShellQuote(image) + "\n" + script // as configfile.New prefixes it
+	script = "IMAGE=" + shell.Quote(image) + "\n" + script // as configfile.New prefixes it
 	step := func(c, r string) (string, error) {
 		require.NoError(t, os.WriteFile(stagedConf, []byte(c), 0o600))
 		require.NoError(t, os.WriteFile(stagedRules, []byte(r), 0o600))

@@ -112,6 +112,7 @@ func All() []Rule {
 	all = append(all, serviceRules()...)
 	all = append(all, tlsRules()...)
 	all = append(all, stackRules()...)
+	all = append(all, sshRules()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 	return all
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
@@ -256,6 +257,15 @@ var cases = map[string][]resourceCase{
 		c("unknown env", Elasticsearch, false, func(m M) M { return set(m, "envs", arr_(computed())) }),
 		c("secret element", Elasticsearch, false, func(m M) M { return set(m, "envs", arr_(secret(s("xpack.security.enabled=true")))) }),
 	},
+	"ssh-not-open-to-all": {
+		{name: "allow-list and peers", res: firewallCommand(s(firewallWith("198.51.100.0/28", `ip saddr @ssh_from_v4 tcp dport 22 accept comment "ssh"`)))},
+		{name: "IPv4 everyone", res: firewallCommand(s(firewallWith("0.0.0.0/0", `ip saddr @ssh_from_v4 tcp dport 22 accept comment "ssh"`))), fail: true},
+		{name: "IPv6 everyone", res: firewallCommand(s(strings.Replace(firewallWith("198.51.100.0/28", `ip saddr @ssh_from_v4 tcp dport 22 accept comment "ssh"`), "set ssh_from_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t}", "set ssh_from_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\telements = { ::/0 }\n\t}", 1))), fail: true},
+		{name: "no source named", res: firewallCommand(s(firewallWith("198.51.100.0/28", `tcp dport 2222 accept comment "ssh"`))), fail: true},
+		{name: "secret script open to all", res: firewallCommand(secret(s(firewallWith("0.0.0.0/0", `tcp dport 22 accept comment "ssh"`)))), fail: true},
+		{name: "unknown script", res: firewallCommand(computed())},
+		{name: "not a firewall", res: firewallCommand(s("tcp dport 22 accept comment \"ssh\""))},
+	},
 	"tls-key-strength": {
 		{name: "P256", res: resourceOf(PrivateKeyType, "k", M{"algorithm": s("ECDSA"), "ecdsaCurve": s("P256")})},
 		{name: "RSA 4096", res: resourceOf(PrivateKeyType, "k", M{"algorithm": s("RSA"), "rsaBits": n(4096)})},
@@ -375,4 +385,15 @@ func TestPanicsBecomeFindings(t *testing.T) {
 	got := r.CheckResource(container("c", M{}), Env{})
 	assert.Len(t, got, 1)
 	assert.Contains(t, got[0].Message, "boom")
+}
+
+// firewallWith is a host firewall as components/host renders it, with the
+// given IPv4 SSH sources and SSH rule.
+func firewallWith(sources, sshRule string) string {
+	return "table inet aurigraph {\n\tset ssh_from_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { " + sources +
+		" }\n\t}\n\tset ssh_from_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n\t}\n\tchain input {\n\t\t" + sshRule + "\n\t}\n}\n"
+}
+
+func firewallCommand(stdin property.Value) policyx.AnalyzerResource {
+	return resourceOf(RemoteCommandType, "prod-app-01-prepare-firewall", M{"create": s("bash -s -- apply"), "stdin": stdin})
 }
