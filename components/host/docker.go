@@ -3,6 +3,8 @@ package host
 import (
 	"fmt"
 	"github.com/aurigraph/infra/internal/shell"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -105,5 +107,6 @@ func newDockerProvider(ctx *pulumi.Context, h *Host) (*docker.Provider, error) {
 
 // DockerHost is the Docker provider's daemon address for endpoint e.
 func DockerHost(e Endpoint) string {
-	return fmt.Sprintf("ssh://%s@%s:%d", e.User, e.Address, e.Port)
+	// JoinHostPort brackets an IPv6 address, as a URL needs.
+	return fmt.Sprintf("ssh://%s@%s", e.User, net.JoinHostPort(e.Address, strconv.Itoa(e.Port)))
 }

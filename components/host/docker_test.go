@@ -1,6 +1,7 @@
 package host
 
 import (
+	"net/url"
 	"sync"
 	"testing"
 
@@ -60,4 +61,20 @@ func TestDockerProviderNeedsNothingAndImagesWaitForTheHost(t *testing.T) {
 	deps := rec.all["docker:index/remoteImage:RemoteImage"][0].RegisterRPC.GetDependencies()
 	last := "urn:pulumi:prod::aurigraph::aurigraph:host:Host$command:remote:Command::prod-obs-01-prepare-" + Steps[len(Steps)-1].Name
 	assert.Contains(t, deps, last, "the pull waits for the last preparation step")
+}
+
+// The Docker provider's host is a URL: an IPv6 address needs brackets, and
+// Docker's ssh helper must get back the same host and port.
+func TestDockerHostIsAURLForBothAddressFamilies(t *testing.T) {
+	for _, tc := range []struct{ address, want string }{
+		{"192.0.2.10", "ssh://deploy@192.0.2.10:2222"},
+		{"2001:db8::10", "ssh://deploy@[2001:db8::10]:2222"},
+	} {
+		got := DockerHost(Endpoint{User: "deploy", Address: tc.address, Port: 2222})
+		assert.Equal(t, tc.want, got)
+		u, err := url.Parse(got)
+		require.NoError(t, err)
+		assert.Equal(t, tc.address, u.Hostname())
+		assert.Equal(t, "2222", u.Port())
+	}
 }
