@@ -161,7 +161,9 @@ func Scripts(name, run string, triggers []string, owns *Owned) (create, remove s
 	}
 	stamp := Stamp(name, triggers)
 	var c strings.Builder
-	c.WriteString("set -eu\n(\n")
+	// The subshell keeps run's exit, traps and variables its own; only its
+	// success records ownership.
+	c.WriteString("set -eu\n# shellcheck disable=SC2317 # run's trap handlers look unreachable inside ( )\n(\n")
 	c.WriteString(strings.TrimSuffix(run, "\n"))
 	c.WriteString("\n)\n")
 	c.WriteString(sudo)
