@@ -3,7 +3,6 @@
 package gateway
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,34 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/internal/scripttest"
 	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/internal/testserver"
 )
-
-// fakeDockerInspect puts a `docker` on PATH whose inspect answers what the
-// file it returns holds ("true" once the service runs), as ReloadScript asks.
-func fakeDockerInspect(t *testing.T) (bin, state string) {
-	t.Helper()
-	bin = t.TempDir()
-	state = filepath.Join(bin, "running")
-	require.NoError(t, os.WriteFile(state, []byte("false\n"), 0o644))
-	script := "#!/bin/sh\nif [ \"$1\" = inspect ]; then cat " + shell.Quote(state) + "; exit 0; fi\nexit 1\n"
-	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755))
-	return bin, state
-}
-
-// runBash runs a rendered step with bash, as the remote command does, and
-// returns its stdout, stderr and error.
-func runBash(t *testing.T, script, path string) (string, string, error) {
-	t.Helper()
-	cmd := exec.Command("bash", "-c", script)
-	cmd.Env = append(os.Environ(), "PATH="+path+":"+os.Getenv("PATH"))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	t.Logf("step stdout:\n%s\nstep stderr:\n%s", stdout.String(), stderr.String())
-	return stdout.String(), stderr.String(), err
-}
 
 // TestIntegrationBrokenNginxConfigNeverGoesLive installs nginx.conf with the
 // configfile step, validated by Debian's real nginx -t in its candidate
@@ -95,7 +70,7 @@ func TestIntegrationBrokenNginxConfigNeverGoesLive(t *testing.T) {
 		&configfile.Check{Dir: live, Command: validate, Candidate: filepath.Join(staging, "nginx-conf.candidate")},
 		ContainerName, reload)
 	require.NoError(t, err)
-	bin, running := fakeDockerInspect(t)
+	bin, running := scripttest.FakeDockerInspect(t)
 	stage := func(content string) {
 		require.NoError(t, os.WriteFile(staged, []byte(content), 0o600))
 	}
@@ -116,7 +91,7 @@ func TestIntegrationBrokenNginxConfigNeverGoesLive(t *testing.T) {
 	// First deployment: the file goes live before nginx starts.
 	first := render(values(100, 0, green))
 	stage(first)
-	out, _, err := runBash(t, script, bin)
+	out, _, err := scripttest.RunBash(t, script, bin)
 	require.NoError(t, err)
 	assert.Contains(t, out, "not running yet")
 	assert.Equal(t, first, readFile(t, conf))
@@ -130,7 +105,7 @@ func TestIntegrationBrokenNginxConfigNeverGoesLive(t *testing.T) {
 	good := render(values(0, 100, green))
 	stage(good)
 	old := ng.workers()
-	out, _, err = runBash(t, script, bin)
+	out, _, err = scripttest.RunBash(t, script, bin)
 	require.NoError(t, err)
 	assert.Contains(t, out, "passed validation")
 	assert.Contains(t, out, "reloaded "+ContainerName)
@@ -148,7 +123,7 @@ func TestIntegrationBrokenNginxConfigNeverGoesLive(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			stage(c.conf)
 			workers := ng.workers()
-			out, stderr, err := runBash(t, script, bin)
+			out, stderr, err := scripttest.RunBash(t, script, bin)
 			require.Error(t, err, "a broken configuration fails the step")
 			assert.Contains(t, stderr, c.message, "nginx's own message")
 			assert.Contains(t, stderr, "the live files and the service are unchanged")
@@ -210,7 +185,7 @@ logs) echo "nginx: [emerg] last log line" ;;
 esac
 `, shell.Quote(count), c.failures)
 		require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755))
-		out, stderr, err := runBash(t, WaitScript(3, 0), bin)
+		out, stderr, err := scripttest.RunBash(t, WaitScript(3, 0), bin)
 		requests := strings.TrimSpace(readFile(t, count))
 		if c.ok {
 			require.NoError(t, err)

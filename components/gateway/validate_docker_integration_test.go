@@ -3,8 +3,6 @@
 package gateway
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,54 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/internal/scripttest"
 	"github.com/aurigraph/infra/internal/shell"
 )
-
-// importNginxImage makes a local image of Debian's nginx (the binary and
-// its libraries, nothing else), so the production ValidateCommand runs for
-// real with Docker Engine and no registry. Removed when the test ends.
-func importNginxImage(t *testing.T) string {
-	t.Helper()
-	_, err := exec.LookPath("docker")
-	require.NoError(t, err, "Docker Engine is required")
-	bin := findNginx(t)
-	root := t.TempDir()
-	files := []string{bin}
-	out, err := exec.Command("ldd", bin).Output()
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(out), "\n") {
-		for _, f := range strings.Fields(line) {
-			if strings.HasPrefix(f, "/") {
-				files = append(files, f)
-			}
-		}
-	}
-	for _, f := range files {
-		real, err := filepath.EvalSymlinks(f)
-		require.NoError(t, err)
-		b, err := os.ReadFile(real)
-		require.NoError(t, err)
-		require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(root, f), b, 0o755))
-	}
-	if bin != "/usr/sbin/nginx" {
-		require.NoError(t, os.MkdirAll(filepath.Join(root, "usr/sbin"), 0o755))
-		require.NoError(t, os.Symlink(bin, filepath.Join(root, "usr/sbin/nginx")))
-	}
-	for _, d := range []string{"etc/nginx/aurigraph", "var/cache/nginx", "tmp", "var/log/nginx", "var/lib/nginx"} {
-		require.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
-	}
-	// nginx opens its compiled-in error log before it reads -c.
-	require.NoError(t, os.Symlink("/dev/stderr", filepath.Join(root, "var/log/nginx/error.log")))
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	ref := "aurigraph-swap-test/nginx-debian:" + hex.EncodeToString(suffix)
-	cmd := exec.Command("sh", "-c", "tar -C "+shell.Quote(root)+" -c . | docker import --change 'ENV PATH=/usr/sbin:/usr/bin' - "+shell.Quote(ref))
-	out, err = cmd.CombinedOutput()
-	require.NoError(t, err, "docker import: %s", out)
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", ref).Run() })
-	return ref
-}
 
 // TestIntegrationValidateCommandRunsNginxInTheImage runs the production
 // ValidateCommand, through the configfile step, against a candidate of a
@@ -73,7 +26,12 @@ func importNginxImage(t *testing.T) string {
 // and refuses a broken one or one whose certificate is missing, before
 // anything live changes.
 func TestIntegrationValidateCommandRunsNginxInTheImage(t *testing.T) {
-	image := importNginxImage(t)
+	image := scripttest.Import(t, scripttest.Image{
+		Name: "aurigraph-swap-test/nginx-debian", Binary: findNginx(t), At: "/usr/sbin/nginx", Path: "/usr/sbin:/usr/bin",
+		Dirs: []string{"etc/nginx/aurigraph", "var/cache/nginx", "tmp", "var/lib/nginx"},
+		// nginx opens its compiled-in error log before it reads -c.
+		Links: map[string]string{"var/log/nginx/error.log": "/dev/stderr"},
+	})
 	root := t.TempDir()
 	dir, staging := filepath.Join(root, "nginx"), filepath.Join(root, ".staging")
 	for _, d := range []string{filepath.Join(dir, "conf"), filepath.Join(dir, "tls"), filepath.Join(dir, "auth"), staging} {
@@ -103,7 +61,7 @@ func TestIntegrationValidateCommandRunsNginxInTheImage(t *testing.T) {
 	script = "IMAGE=" + shell.Quote(image) + "\n" + script // as configfile.New prefixes it
 	step := func(content string) (string, error) {
 		require.NoError(t, os.WriteFile(staged, []byte(content), 0o600))
-		_, stderr, err := runBash(t, script, "")
+		_, stderr, err := scripttest.RunBash(t, script, "")
 		return stderr, err
 	}
 

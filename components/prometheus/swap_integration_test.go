@@ -3,7 +3,6 @@
 package prometheus
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/internal/scripttest"
 	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/internal/testserver"
 )
@@ -65,12 +65,12 @@ func TestIntegrationBrokenPrometheusFilesNeverGoLive(t *testing.T) {
 		{File: configfile.File{Path: rulesPath, Owner: owner}, From: stagedRules},
 	}, &configfile.Check{Dir: live, Command: validate, Candidate: filepath.Join(staging, "prometheus-config.candidate")}, ContainerName, reload)
 	require.NoError(t, err)
-	bin, running := fakeDockerInspect(t)
+	bin, running := scripttest.FakeDockerInspect(t)
 
 	// First deployment: the files go live, then the server starts.
 	firstConf, firstRules := render(1, 30)
 	stage(firstConf, firstRules)
-	out, _, err := runBash(t, script, bin)
+	out, _, err := scripttest.RunBash(t, script, bin)
 	require.NoError(t, err)
 	assert.Contains(t, out, "not running yet")
 	port := testserver.FreePort(t)
@@ -118,7 +118,7 @@ func TestIntegrationBrokenPrometheusFilesNeverGoLive(t *testing.T) {
 	// A good change goes live and is reloaded.
 	goodConf, goodRules := render(2, 20)
 	stage(goodConf, goodRules)
-	out, _, err = runBash(t, script, bin)
+	out, _, err = scripttest.RunBash(t, script, bin)
 	require.NoError(t, err)
 	assert.Contains(t, out, "passed validation")
 	assert.Contains(t, out, "reloaded "+ContainerName)
@@ -138,7 +138,7 @@ func TestIntegrationBrokenPrometheusFilesNeverGoLive(t *testing.T) {
 				changedConf = c.conf
 			}
 			stage(changedConf, c.rules)
-			out, stderr, err := runBash(t, script, bin)
+			out, stderr, err := scripttest.RunBash(t, script, bin)
 			require.Error(t, err, "a broken file fails the step")
 			assert.Contains(t, stderr, c.message, "promtool's own message")
 			assert.Contains(t, stderr, "FAILED")
@@ -177,30 +177,6 @@ func readAll(t *testing.T, p string) string {
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	return string(b)
-}
-
-// fakeDockerInspect puts a `docker` on PATH whose inspect answers what the
-// file it returns holds ("true" once the server runs), as ReloadScript asks.
-func fakeDockerInspect(t *testing.T) (bin, state string) {
-	t.Helper()
-	bin = t.TempDir()
-	state = filepath.Join(bin, "running")
-	require.NoError(t, os.WriteFile(state, []byte("false\n"), 0o644))
-	script := "#!/bin/sh\nif [ \"$1\" = inspect ]; then cat " + shell.Quote(state) + "; exit 0; fi\nexit 1\n"
-	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755))
-	return bin, state
-}
-
-// runBash runs a rendered step with bash, as the remote command does.
-func runBash(t *testing.T, script, path string) (string, string, error) {
-	t.Helper()
-	cmd := exec.Command("bash", "-c", script)
-	cmd.Env = append(os.Environ(), "PATH="+path+":"+os.Getenv("PATH"))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	t.Logf("step stdout:\n%s\nstep stderr:\n%s", stdout.String(), stderr.String())
-	return stdout.String(), stderr.String(), err
 }
 
 func TestIntegrationValidateCommandPassesShellcheck(t *testing.T) {

@@ -3,59 +3,18 @@
 package prometheus
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
+	"github.com/aurigraph/infra/internal/scripttest"
 	"github.com/aurigraph/infra/internal/shell"
 )
-
-// importPromtoolImage makes a local image holding Debian's promtool and
-// its libraries, so the production ValidateCommand runs for real with
-// Docker Engine and no registry. Removed when the test ends.
-func importPromtoolImage(t *testing.T) string {
-	t.Helper()
-	_, err := exec.LookPath("docker")
-	require.NoError(t, err, "Docker Engine is required")
-	root := t.TempDir()
-	files := []string{promtool(t)}
-	out, err := exec.Command("ldd", files[0]).Output()
-	require.NoError(t, err)
-	for _, line := range strings.Split(string(out), "\n") {
-		for _, f := range strings.Fields(line) {
-			if strings.HasPrefix(f, "/") {
-				files = append(files, f)
-			}
-		}
-	}
-	for i, f := range files {
-		real, err := filepath.EvalSymlinks(f)
-		require.NoError(t, err)
-		b, err := os.ReadFile(real)
-		require.NoError(t, err)
-		if i == 0 {
-			f = "/bin/promtool" // where the official image has it
-		}
-		require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(root, f), b, 0o755))
-	}
-	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc/prometheus"), 0o755))
-	suffix := make([]byte, 4)
-	_, _ = rand.Read(suffix)
-	ref := "aurigraph-swap-test/promtool:" + hex.EncodeToString(suffix)
-	out, err = exec.Command("sh", "-c", "tar -C "+shell.Quote(root)+" -c . | docker import --change 'ENV PATH=/bin' - "+shell.Quote(ref)).CombinedOutput()
-	require.NoError(t, err, "docker import: %s", out)
-	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", ref).Run() })
-	return ref
-}
 
 // TestIntegrationValidateCommandRunsPromtoolInTheImage runs the production
 // ValidateCommand through the configfile step: promtool in a throw-away
@@ -63,7 +22,10 @@ func importPromtoolImage(t *testing.T) string {
 // their production paths. (promtool 2.42 does not open the Vault CA file the
 // configuration names; the candidate carries it anyway, for versions that do.)
 func TestIntegrationValidateCommandRunsPromtoolInTheImage(t *testing.T) {
-	image := importPromtoolImage(t)
+	image := scripttest.Import(t, scripttest.Image{
+		Name: "aurigraph-swap-test/promtool", Binary: promtool(t), At: "/bin/promtool", Path: "/bin",
+		Dirs: []string{"etc/prometheus"},
+	})
 	root := t.TempDir()
 	dir, staging := ConfigDir(filepath.Join(root, "prometheus")), filepath.Join(root, ".staging")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
@@ -91,7 +53,7 @@ func TestIntegrationValidateCommandRunsPromtoolInTheImage(t *testing.T) {
 	step := func(c, r string) (string, error) {
 		require.NoError(t, os.WriteFile(stagedConf, []byte(c), 0o600))
 		require.NoError(t, os.WriteFile(stagedRules, []byte(r), 0o600))
-		_, stderr, err := runBash(t, script, "")
+		_, stderr, err := scripttest.RunBash(t, script, "")
 		return stderr, err
 	}
 
