@@ -144,22 +144,8 @@ func TestIntegrationReleaseGuardRollsBack(t *testing.T) {
 	httpPort, httpsPort := testserver.FreePort(t), testserver.FreePort(t)
 	rate := itRateLimitPerSec
 	values := func(b, g int) Values {
-		v := Values{
-			ListenAddress: "127.0.0.1", HTTPPort: httpPort, HTTPSPort: httpsPort,
-			APIHostname: itAPI,
-			Slots: []Slot{
-				{Name: "app_blue", Weight: b, HTTP: []string{blue}},
-				{Name: "app_green", Weight: g, HTTP: []string{green}},
-			},
-			RateLimitPerSecond: rate, RateLimitBurst: itBurst,
-			CertPath: pki.certPath, KeyPath: pki.keyPath, CAPath: pki.caPath, HtpasswdPath: filepath.Join(dir, "htpasswd"),
-			AccessLog: filepath.Join(dir, "access.log"), ErrorLog: filepath.Join(dir, "error.log"),
-			PidPath: filepath.Join(dir, "nginx.pid"), TempDir: dir,
-			Resolver: "127.0.0.1",
-		}
-		if os.Geteuid() == 0 {
-			v.User = "root"
-		}
+		v := localValues(dir, pki, httpPort, httpsPort, b, blue, g, green)
+		v.RateLimitPerSecond = rate
 		return v
 	}
 	ng := startNginx(t, nginxBin, dir, values(100, 0))
@@ -350,4 +336,26 @@ func TestIntegrationGuardScriptsPassShellcheck(t *testing.T) {
 			assert.NoError(t, err, "%s (%s): %s", name, dialect, out)
 		}
 	}
+}
+
+// localValues renders the gateway for a local nginx on 127.0.0.1 with its
+// files under dir, blue and green weighted over one replica each.
+func localValues(dir string, pki *testPKI, httpPort, httpsPort, blueW int, blue string, greenW int, green string) Values {
+	v := Values{
+		ListenAddress: "127.0.0.1", HTTPPort: httpPort, HTTPSPort: httpsPort,
+		APIHostname: itAPI,
+		Slots: []Slot{
+			{Name: "app_blue", Weight: blueW, HTTP: []string{blue}},
+			{Name: "app_green", Weight: greenW, HTTP: []string{green}},
+		},
+		RateLimitPerSecond: itRateLimitPerSec, RateLimitBurst: itBurst,
+		CertPath: pki.certPath, KeyPath: pki.keyPath, CAPath: pki.caPath, HtpasswdPath: filepath.Join(dir, "htpasswd"),
+		AccessLog: filepath.Join(dir, "access.log"), ErrorLog: filepath.Join(dir, "error.log"),
+		PidPath: filepath.Join(dir, "nginx.pid"), TempDir: dir,
+		Resolver: "127.0.0.1",
+	}
+	if os.Geteuid() == 0 {
+		v.User = "root"
+	}
+	return v
 }

@@ -38,23 +38,7 @@ func TestIntegrationBrokenNginxConfigNeverGoesLive(t *testing.T) {
 	conf := filepath.Join(live, "conf", "nginx.conf")
 	httpPort, httpsPort := testserver.FreePort(t), testserver.FreePort(t)
 	values := func(blueW, greenW int, greenServer string) Values {
-		v := Values{
-			ListenAddress: "127.0.0.1", HTTPPort: httpPort, HTTPSPort: httpsPort,
-			APIHostname: itAPI,
-			Slots: []Slot{
-				{Name: "app_blue", Weight: blueW, HTTP: []string{blue}},
-				{Name: "app_green", Weight: greenW, HTTP: []string{greenServer}},
-			},
-			RateLimitPerSecond: itRateLimitPerSec, RateLimitBurst: itBurst,
-			CertPath: pki.certPath, KeyPath: pki.keyPath, CAPath: pki.caPath, HtpasswdPath: filepath.Join(dir, "htpasswd"),
-			AccessLog: filepath.Join(dir, "access.log"), ErrorLog: filepath.Join(dir, "error.log"),
-			PidPath: filepath.Join(dir, "nginx.pid"), TempDir: dir,
-			Resolver: "127.0.0.1",
-		}
-		if os.Geteuid() == 0 {
-			v.User = "root"
-		}
-		return v
+		return localValues(dir, pki, httpPort, httpsPort, blueW, blue, greenW, greenServer)
 	}
 	ng := &nginxProc{bin: nginxBin, dir: dir, conf: conf}
 	// The production step runs nginx -t in the gateway's image with the
