@@ -116,7 +116,9 @@ func New(ctx *pulumi.Context, name string, a Args, opts ...pulumi.ResourceOption
 }
 
 // Stamp identifies one version of the step name: it changes exactly when
-// the engine would replace the step (its triggers change).
+// the engine would replace the step (its triggers change), or when a step
+// is renamed. A step moved under another parent keeps its name, so move it
+// with an alias (then the engine moves it and runs no delete).
 func Stamp(name string, triggers []string) string {
 	sum := sha256.New()
 	fmt.Fprintf(sum, "%s\x00", name)
