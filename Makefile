@@ -4,7 +4,7 @@ FORMAT ?= text
 BASE   ?= origin/main
 GO     ?= go
 
-.PHONY: help test unit integration plan policy plan-diff lint deps build
+.PHONY: help test unit integration plan policy plan-diff pin lint deps build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,6 +25,9 @@ policy: ## policy verdicts for STACK over a mocked run of the real program
 
 plan-diff: ## readable diff of the offline plans of BASE (a git ref) and the working tree for STACK
 	@$(GO) run ./cmd/plandiff -base $(BASE) -stack $(STACK)
+
+pin: ## resolve every image tag of STACK to its registry digest and write it into Pulumi.$(STACK).yaml (PIN_FLAGS=-dry-run, -registry-override docker.io=URL)
+	@$(GO) run ./cmd/pin -stack $(STACK) $(PIN_FLAGS)
 
 build: ## compile the program and the policy pack
 	$(GO) build ./...
