@@ -53,7 +53,11 @@ func run(w io.Writer, dir, stack, format, fixture string) int {
 		fmt.Fprintf(os.Stderr, "policy: the program failed on stack %s: %v\n", stack, err)
 		return 2
 	}
-	rep, err := check.Evaluate(s, res)
+	var levels map[string]string
+	if f != nil {
+		levels = f.Levels
+	}
+	rep, err := check.EvaluateLevels(s, res, levels)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "policy:", err)
 		return 2

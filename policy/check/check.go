@@ -74,8 +74,17 @@ func Environment(s *stackfile.Stack) string {
 
 // Evaluate runs every rule over the recorded resources of stack s.
 func Evaluate(s *stackfile.Stack, res *mockrun.Result) (*Report, error) {
+	return EvaluateLevels(s, res, nil)
+}
+
+// EvaluateLevels is Evaluate with some rules' levels set over the stack's
+// settings (a fixture's levels).
+func EvaluateLevels(s *stackfile.Stack, res *mockrun.Result, levels map[string]string) (*Report, error) {
 	settings, err := config.Load(Environment(s))
 	if err != nil {
+		return nil, err
+	}
+	if settings, err = settings.WithLevels(levels); err != nil {
 		return nil, err
 	}
 	return EvaluateWith(settings, rules.FactsFromConfig(s.Config), Resources(res))

@@ -19,6 +19,9 @@ type Fixture struct {
 	Rule  string         `yaml:"rule"`
 	Error string         `yaml:"error"`
 	Set   map[string]any `yaml:"set"`
+	// Levels are rule levels the fixture's stack sets over its environment's
+	// policy config: how an opt-in rule is shown mandatory.
+	Levels map[string]string `yaml:"levels"`
 }
 
 // LoadFixture reads a fixture file.

@@ -124,3 +124,21 @@ func (s Settings) Props(rule string) map[string]any {
 	}
 	return map[string]any{}
 }
+
+// WithLevels returns s with some rules' levels replaced, as a stack's own
+// policy config sets them (a fixture that makes an opt-in rule mandatory).
+func (s Settings) WithLevels(levels map[string]string) (Settings, error) {
+	out := Settings{Environment: s.Environment, Rules: make(map[string]Rule, len(s.Rules))}
+	for name, r := range s.Rules {
+		out.Rules[name] = r
+	}
+	for name, level := range levels {
+		if !validLevel(level) {
+			return Settings{}, fmt.Errorf("%s: unknown level %q", name, level)
+		}
+		r := out.Rules[name]
+		r.Level = level
+		out.Rules[name] = r
+	}
+	return out, nil
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/policyx"
+
+	"github.com/aurigraph/infra/internal/imageref"
 )
 
 // Container rules follow the CIS Docker Benchmark's container runtime
@@ -65,6 +67,14 @@ func containerRules() []Rule {
 			Description: "Every image is pinned by a version tag or digest, never latest or untagged (CIS 5.27).",
 			Types:       []string{ContainerType, RemoteImageType},
 			Resource:    checkImagePinned,
+		},
+		{
+			Name: "image-digest",
+			Description: "Every image is pinned by digest (name:tag@sha256:…, written by `make pin`), so a tag moved in its registry changes nothing deployed (CIS 5.27). " +
+				"Advisory until a stack is pinned; its policy config then makes it mandatory.",
+			Types:    []string{ContainerType, RemoteImageType},
+			Resource: checkImageDigest,
+			OptIn:    "a stack's images carry digests only once `make pin` has written them",
 		},
 	}
 }
@@ -363,6 +373,21 @@ func PinnedImage(ref string) bool {
 	}
 	tag := ref[colon+1:]
 	return tag != "" && tag != "latest"
+}
+
+// checkImageDigest refuses an image without a digest. An image ID
+// ("sha256:…", what a container may name instead of a reference) is as
+// immutable as a digest.
+func checkImageDigest(r policyx.AnalyzerResource, _ Env) []Finding {
+	key := "image"
+	if r.Type == RemoteImageType {
+		key = "name"
+	}
+	ref, s := str(r.Properties.Get(key))
+	if s == unknown || (s == known && (imageref.HasDigest(ref) || imageref.ValidDigest(ref))) {
+		return nil
+	}
+	return []Finding{found(r, "%s uses image %q, which has no digest: its registry can move the tag; run `make pin STACK=<stack>` to write name:tag@sha256:…", displayName(r.Properties, r.URN), ref)}
 }
 
 func checkImagePinned(r policyx.AnalyzerResource, env Env) []Finding {

@@ -19,7 +19,8 @@ func (r *recorder) ReportViolation(message, urn string) {
 }
 
 // Every environment file lists exactly the pack's rules, prod makes them all
-// mandatory, and each rule has a name and a description.
+// mandatory but the opt-in ones (advisory until the stack is ready for them),
+// and each rule has a name and a description.
 func TestSettingsCoverEveryRule(t *testing.T) {
 	envs := config.Environments()
 	assert.Equal(t, []string{"prod", "staging"}, envs)
@@ -33,7 +34,7 @@ func TestSettingsCoverEveryRule(t *testing.T) {
 		assert.ElementsMatch(t, Names(), listed, "%s.json must list every rule and only rules", env)
 		for _, r := range All() {
 			assert.NotEmpty(t, r.Description, r.Name)
-			if env == "prod" {
+			if env == "prod" && r.OptIn == "" {
 				assert.Equal(t, config.Mandatory, s.Level(r.Name), "prod: %s", r.Name)
 			}
 		}

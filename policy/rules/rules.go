@@ -59,6 +59,10 @@ type Rule struct {
 	Schema   *policyx.ConfigSchema
 	Resource func(r policyx.AnalyzerResource, env Env) []Finding
 	Stack    func(rs []policyx.AnalyzerResource, env Env) []Finding
+	// OptIn, when set, says why the rule is advisory even in prod until a
+	// stack's policy config makes it mandatory (every other rule is
+	// mandatory in prod).
+	OptIn string
 }
 
 // Applies reports whether the resource check runs on a type.

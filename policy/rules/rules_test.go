@@ -26,6 +26,9 @@ func c(name, kind string, fail bool, mutate func(M) M) resourceCase {
 
 func keep(m M) M { return m }
 
+// hex64 stands in for a digest: 64 lower-case hex digits.
+var hex64 = strings.Repeat("0123456789abcdef", 4)
+
 // cases are, per rule, a compliant and a violating resource, and the same
 // with unknown (preview) and secret values.
 var cases = map[string][]resourceCase{
@@ -169,6 +172,19 @@ var cases = map[string][]resourceCase{
 		c("secret latest", Redis, true, func(m M) M { return set(m, "image", secret(s("redis:latest"))) }),
 		{name: "remote image latest", res: resourceOf(RemoteImageType, "img", M{"name": s("nginx:latest")}), fail: true},
 		{name: "remote image pinned", res: resourceOf(RemoteImageType, "img", M{"name": s("nginx:1.27.3-alpine")}), fail: false},
+	},
+	"image-digest": {
+		c("tag and digest", Redis, false, func(m M) M { return set(m, "image", s("redis:7.4.1-alpine@sha256:"+hex64)) }),
+		c("digest only", Redis, false, func(m M) M { return set(m, "image", s("registry.example.com:5000/redis@sha256:"+hex64)) }),
+		c("image ID", Redis, false, func(m M) M { return set(m, "image", s("sha256:"+hex64)) }),
+		c("tag only", Redis, true, keep),
+		c("short digest", Redis, true, func(m M) M { return set(m, "image", s("redis:7.4.1-alpine@sha256:"+hex64[:12])) }),
+		c("upper-case digest", Redis, true, func(m M) M { return set(m, "image", s("redis:7.4.1-alpine@sha256:"+strings.ToUpper(hex64))) }),
+		c("sha512", Redis, true, func(m M) M { return set(m, "image", s("redis:7.4.1-alpine@sha512:"+hex64+hex64)) }),
+		c("unknown", Redis, false, func(m M) M { return set(m, "image", computed()) }),
+		c("secret without digest", Redis, true, func(m M) M { return set(m, "image", secret(s("redis:7.4.1-alpine"))) }),
+		{name: "remote image with digest", res: resourceOf(RemoteImageType, "img", M{"name": s("nginx:1.27.3-alpine@sha256:" + hex64)}), fail: false},
+		{name: "remote image by tag", res: resourceOf(RemoteImageType, "img", M{"name": s("nginx:1.27.3-alpine")}), fail: true},
 	},
 	"data-services-internal": {
 		c("compliant", Postgres, false, keep),
