@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aurigraph/infra/internal/imageref"
 	"github.com/aurigraph/infra/policy/check"
 	"github.com/aurigraph/infra/stacks"
 )
@@ -300,6 +301,8 @@ func (p *Plan) WriteText(w io.Writer) error {
 		ew.printf("    %-50s %d\n", t, perType[t])
 	}
 
+	writeImages(ew, byHost)
+
 	if len(p.MissingSecrets) == 0 {
 		ew.printf("\nMissing secrets: none\n")
 	} else {
@@ -329,8 +332,40 @@ func writeContainers(ew *errWriter, cs []containerRow, s *sums) {
 		if c.SecretEnv > 0 {
 			envs += fmt.Sprintf(" +%d %s", c.SecretEnv, Secret)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s/%s\t%s/%s\t%s\t%s\n", c.Name, c.Image, cpus(c.CPUs), cpus(c.CPUsReserved),
+		fmt.Fprintf(tw, "  %s\t%s\t%s/%s\t%s/%s\t%s\t%s\n", c.Name, imageref.Short(c.Image), cpus(c.CPUs), cpus(c.CPUsReserved),
 			gb(c.MemMB), gb(c.MemReservedMB), envs, ports)
+	}
+	tw.Flush()
+}
+
+// writeImages lists every image the containers run with its digest, or
+// "not pinned" when only a tag names it (its registry can move the tag:
+// `make pin` writes the digests).
+func writeImages(ew *errWriter, byHost map[string][]containerRow) {
+	perImage := map[string]int{}
+	for _, cs := range byHost {
+		for _, c := range cs {
+			perImage[c.Image]++
+		}
+	}
+	pinned := 0
+	for ref := range perImage {
+		if imageref.HasDigest(ref) {
+			pinned++
+		}
+	}
+	ew.printf("\nImages (%d, %d pinned by digest; `make pin` writes the digests)\n", len(perImage), pinned)
+	if len(perImage) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  IMAGE\tDIGEST\tCONTAINERS\n")
+	for _, ref := range sortedKeys(perImage) {
+		name, digest := ref, "not pinned"
+		if r, err := imageref.Parse(ref); err == nil && r.Digest != "" {
+			name, digest = r.WithDigest(""), r.Digest
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", name, digest, perImage[ref])
 	}
 	tw.Flush()
 }

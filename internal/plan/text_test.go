@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"sort"
 	"strings"
 	"testing"
@@ -124,4 +125,33 @@ func TestTextSummarisesPolicyViolations(t *testing.T) {
 	assert.Contains(t, out, "\nPolicy: 3 violations: advisory 1, mandatory 2\n")
 	assert.Regexp(t, `mandatory no-public-monitoring\s+2\n`, out)
 	assert.Regexp(t, `advisory log-rotation\s+1\n`, out)
+}
+
+// The plan shows each image's digest, or that it has none; the container
+// table shows the digest's first 12 hex digits.
+func TestTextShowsEachImagesDigest(t *testing.T) {
+	s, err := stackfile.Load(repoRoot, "prod")
+	require.NoError(t, err)
+	images := map[string]string{}
+	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:images"]), &images))
+	d := "sha256:" + strings.Repeat("0123456789abcdef", 4)
+	images["nginx"] += "@" + d
+	raw, err := json.Marshal(images)
+	require.NoError(t, err)
+	s = s.Set("aurigraph:images", string(raw)).
+		Set("aurigraph:release", `{"blue":{"image":"aurigraph/v11:11.4.2@`+d+`","weight":100},"green":{"image":"","weight":0}}`)
+	p, err := BuildStack(s)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, p.WriteText(&buf))
+	text := buf.String()
+	assert.Contains(t, text, "Images (13, 2 pinned by digest;")
+	assert.Regexp(t, `\n  nginx:1\.27\.3-alpine +`+d+` +1\n`, text)
+	assert.Regexp(t, `\n  aurigraph/v11:11\.4\.2 +`+d+` +25\n`, text)
+	assert.Regexp(t, `\n  postgres:15\.10-alpine +not pinned +1\n`, text)
+	assert.Regexp(t, `\n  nginx +nginx:1\.27\.3-alpine@sha256:0123456789ab… `, text)
+	// The JSON form carries the whole reference.
+	var js bytes.Buffer
+	require.NoError(t, p.WriteJSON(&js))
+	assert.Contains(t, js.String(), `"image": "nginx:1.27.3-alpine@`+d+`"`)
 }
