@@ -14,6 +14,7 @@ import (
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/redis"
+	"github.com/aurigraph/infra/internal/imageref"
 )
 
 // Problem is one invalid config value: the key, what is wrong, and the fix.
@@ -268,6 +269,11 @@ func PinnedImage(ref string) bool {
 }
 
 func checkImage(key, ref string, ps *Problems) {
+	if name, digest, ok := strings.Cut(ref, "@"); ok && len(ref) <= 255 && imageRefRE.MatchString(name) && !imageref.ValidDigest(digest) {
+		ps.Add(key, fmt.Sprintf("has the digest %s, not sha256: and 64 lower-case hex digits", describe(digest)),
+			"run `make pin` to write the digest the registry serves; never type or shorten one")
+		return
+	}
 	if len(ref) > 255 || !imageRefRE.MatchString(ref) {
 		ps.Add(key, fmt.Sprintf("%s is not an image reference", describe(ref)), "use [registry/]repository:tag or …@sha256:<digest>, lower-case, no spaces")
 		return

@@ -167,6 +167,15 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"image reference with a command", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], `"redis":"redis:7.4.1-alpine"`, `"redis":"redis:7.4.1$(id)"`))
 		}, []string{`aurigraph:images.redis "redis:7.4.1$(id)" is not an image reference; use [registry/]repository:tag or …@sha256:<digest>, lower-case, no spaces`}},
+		{"short image digest", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], `"redis":"redis:7.4.1-alpine"`, `"redis":"redis:7.4.1-alpine@sha256:0123456789ab"`))
+		}, []string{"aurigraph:images.redis has the digest \"sha256:0123456789ab\", not sha256: and 64 lower-case hex digits; run `make pin` to write the digest the registry serves; never type or shorten one"}},
+		{"upper-case image digest", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("release", `{"blue":{"image":"aurigraph/v11:11.4.2@sha256:`+strings.Repeat("ABCDEF01", 8)+`","weight":100},"green":{"image":"","weight":0}}`)
+		}, []string{"aurigraph:release.blue.image has the digest \"sha256:" + strings.Repeat("ABCDEF01", 7) + "A\"… (71 bytes), not sha256: and 64 lower-case hex digits; run `make pin`"}},
+		{"sha512 image digest", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("tiers", `{"validator":{"replicas":5,"image":"aurigraph/v11:11.4.2@sha512:`+strings.Repeat("ab", 64)+`"},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`)
+		}, []string{"aurigraph:tiers.validator.image has the digest \"sha512:"}},
 		{"monitoring CIDR with a zone ID", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("edge", replaceOnce(t, s.Config["aurigraph:edge"], `"198.51.100.0/24"`, `"fe80::%eth0/64"`))
 		}, []string{`aurigraph:edge.allowedMonitoringCidrs[0] "fe80::%eth0/64" is not a CIDR; use a network such as 198.51.100.0/24`}},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/aurigraph/infra/internal/imageref"
 	"github.com/aurigraph/infra/internal/pin"
+	"github.com/aurigraph/infra/internal/plan"
 	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/internal/testserver"
 	"github.com/aurigraph/infra/stacks"
@@ -128,6 +130,17 @@ func TestIntegrationPinResolvesTagsAgainstARealRegistry(t *testing.T) {
 		stripped = strings.Replace(stripped, s.Ref, strings.Split(s.Ref, "@")[0], 1)
 	}
 	assert.Equal(t, text, stripped)
+
+	// The pinned file passes validation and the offline plan shows every digest.
+	project, err := os.ReadFile(filepath.Join("..", "..", "Pulumi.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), project, 0o644))
+	p, err := plan.Build(dir, "pinned")
+	require.NoError(t, err)
+	var planText bytes.Buffer
+	require.NoError(t, p.WriteText(&planText))
+	assert.Contains(t, planText.String(), "Images (13, 13 pinned by digest;")
+	assert.Regexp(t, `\n  `+regexp.QuoteMeta(testRef)+` +`+want["images.postgres"]+` +1\n`, planText.String())
 
 	// Again: nothing moved, nothing written.
 	out, code = pinFile(t, dir, ov)
