@@ -2,6 +2,7 @@ package host
 
 import (
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -77,4 +78,41 @@ func TestDockerHostIsAURLForBothAddressFamilies(t *testing.T) {
 		assert.Equal(t, tc.address, u.Hostname())
 		assert.Equal(t, "2222", u.Port())
 	}
+}
+
+// A digest-pinned reference is pulled as written (Docker pulls the digest),
+// once per host, and each digest of a tag is its own pull.
+func TestImagePullsDigestPinnedReferencesAsWritten(t *testing.T) {
+	rec := &registrations{all: map[string][]pulumi.MockResourceArgs{}}
+	d1 := "sha256:" + strings.Repeat("0123456789abcdef", 4)
+	d2 := "sha256:" + strings.Repeat("fedcba9876543210", 4)
+	refs := []string{"grafana/grafana:11.3.1@" + d1, "grafana/grafana:11.3.1@" + d2, "grafana/grafana:11.3.1", "grafana/grafana:11.3.1@" + d1}
+	var got []string
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		h, err := NewHost(ctx, "prod-obs-01", sampleArgs())
+		if err != nil {
+			return err
+		}
+		if err := h.ConnectDocker(ctx, nil); err != nil {
+			return err
+		}
+		for _, ref := range refs {
+			if _, err := h.Image(ctx, ref); err != nil {
+				return err
+			}
+		}
+		got = h.ImageRefs()
+		return nil
+	}, pulumi.WithMocks("aurigraph", "prod", rec))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"grafana/grafana:11.3.1", refs[0], refs[1]}, got)
+	pulls := map[string]string{}
+	for _, r := range rec.all["docker:index/remoteImage:RemoteImage"] {
+		pulls[r.Name] = r.Inputs["name"].StringValue()
+	}
+	assert.Equal(t, map[string]string{
+		"prod-obs-01-image-grafana-grafana-11-3-1":                                             "grafana/grafana:11.3.1",
+		"prod-obs-01-image-grafana-grafana-11-3-1-sha256-" + strings.TrimPrefix(d1, "sha256:"): refs[0],
+		"prod-obs-01-image-grafana-grafana-11-3-1-sha256-" + strings.TrimPrefix(d2, "sha256:"): refs[1],
+	}, pulls)
 }
