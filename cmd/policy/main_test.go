@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,7 +19,23 @@ func TestVerdictsForCommittedStack(t *testing.T) {
 	for _, name := range rules.Names() {
 		assert.Contains(t, out.String(), name)
 	}
-	assert.Contains(t, out.String(), "No violations.")
+	// Only the opt-in image-digest warns, until prod is pinned (docs/images.md).
+	assert.NotContains(t, out.String(), "[MANDATORY]")
+	assert.Regexp(t, `(No violations\.|\d+ violation\(s\), 0 mandatory:)`, out.String())
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "  [") {
+			assert.Equal(t, "  [ADVISORY] image-digest", line)
+		}
+	}
+}
+
+// A fixture's levels count: the opt-in rule it makes mandatory fails the run.
+func TestFixtureLevelsMakeOptInRulesMandatory(t *testing.T) {
+	var out bytes.Buffer
+	code := run(&out, "../..", "", "text", "../../policy/testdata/broken/image-without-digest.yaml")
+	assert.Equal(t, 1, code, out.String())
+	assert.Contains(t, out.String(), "FAIL  image-digest")
+	assert.Contains(t, out.String(), "2 violation(s), 2 mandatory:")
 }
 
 func TestMandatoryViolationExitsNonZero(t *testing.T) {
