@@ -93,11 +93,33 @@ func run(stdout, stderr io.Writer, dir, stack string, ov overrides, dryRun bool)
 			fmt.Fprintln(stderr, "pin:", err)
 			return 2
 		}
-		if err := os.WriteFile(file, out, info.Mode().Perm()); err != nil {
+		if err := writeAtomic(file, out, info.Mode().Perm()); err != nil {
 			fmt.Fprintln(stderr, "pin:", err)
 			return 2
 		}
 		fmt.Fprintf(stdout, "%s: pinned %d image(s); review with git diff, then `make plan STACK=%s`\n", file, n, stack)
 	}
 	return 0
+}
+
+// writeAtomic replaces file in one rename: an interrupted pin leaves the old
+// stack file, never half of a new one.
+func writeAtomic(file string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".pin-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
 }

@@ -220,3 +220,14 @@ func TestParseChallenge(t *testing.T) {
 		parseChallenge(`realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull,push"`))
 	assert.Equal(t, map[string]string{"realm": "https://x/t", "service": "s"}, parseChallenge(`realm=https://x/t, service="s"`))
 }
+
+// Flow mappings (as the fixtures write them) keep their form: plain values
+// stay plain, and the result must read back (Pin checks it).
+func TestPinFlowMappings(t *testing.T) {
+	in := "config:\n  aurigraph:images: {postgres: postgres:15.10-alpine, redis: \"redis:7.4.1-alpine\"}\n"
+	var asked []string
+	out, _, err := Pin(context.Background(), []byte(in), "aurigraph", fakeDigests(&asked))
+	require.NoError(t, err)
+	assert.Equal(t, "config:\n  aurigraph:images: {postgres: postgres:15.10-alpine@"+digestOf("postgres:15.10-alpine")+
+		", redis: \"redis:7.4.1-alpine@"+digestOf("redis:7.4.1-alpine")+"\"}\n", string(out))
+}
