@@ -161,6 +161,7 @@ func TestIntegrationPinResolvesTagsAgainstARealRegistry(t *testing.T) {
 	pinnedRef := testRef + "@" + oldDigest
 	docker(t, "rmi", "-f", testRef)
 	docker(t, "pull", pinnedRef)
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", pinnedRef).Run() })
 	assert.Equal(t, firstID, docker(t, "inspect", "--format", "{{.Id}}", pinnedRef), "name:tag@digest pulls the digest, not the moved tag")
 	// A container created from name:tag@digest (what the program gives the
 	// docker provider) runs the pinned image.
