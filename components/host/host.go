@@ -77,6 +77,11 @@ type HostArgs struct {
 	// LoggingPort is Logstash's syslog port there (logstash.SyslogPort:
 	// host cannot import logstash, which builds on host).
 	LoggingPort    int
+	// TimeServers are chrony's only sources (DNS names or IP literals);
+	// MaxClockOffsetMs bounds the clock's offset: preflight refuses a host
+	// beyond it and the time-sync step waits until the clock is within it.
+	TimeServers      []string
+	MaxClockOffsetMs int
 	DialErrorLimit int
 	PerDialTimeout int    // seconds
 	StepTimeout    string // per remote step, e.g. "20m"
