@@ -76,20 +76,22 @@ type HostArgs struct {
 	LoggingTarget string
 	// LoggingPort is Logstash's syslog port there (logstash.SyslogPort:
 	// host cannot import logstash, which builds on host).
-	LoggingPort int
-	// TimeServers are chrony's only sources (DNS names or IP literals);
-	// MaxClockOffsetMs bounds the clock's offset: preflight refuses a host
-	// beyond it and the time-sync step waits until the clock is within it.
-	TimeServers      []string
-	MaxClockOffsetMs int
-	DialErrorLimit   int
-	PerDialTimeout   int    // seconds
-	StepTimeout      string // per remote step, e.g. "20m"
+	LoggingPort    int
+	DialErrorLimit int
+	PerDialTimeout int    // seconds
+	StepTimeout    string // per remote step, e.g. "20m"
 	// EngineRestartAfter is the previous host's daemon-json step
 	// (Host.EngineRestart), nil for the first host: this host's dockerd
 	// restarts only after that step, so after the previous host's
 	// containers run again. Engine restarts go one host at a time.
 	EngineRestartAfter pulumi.Resource
+
+	// TimeServers are chrony's only sources (DNS names or IP literals);
+	// MaxClockOffsetMs bounds the clock's offset: preflight refuses a host
+	// beyond it and the time-sync step waits until the clock is within it.
+	// Unset, they are DefaultTimeServers and DefaultMaxClockOffsetMs.
+	TimeServers      []string
+	MaxClockOffsetMs int
 }
 
 // Host is a prepared machine with its own Docker provider.
