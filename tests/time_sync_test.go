@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,6 +37,15 @@ func TestTimeSettingsReachEveryHost(t *testing.T) {
 		require.NotNil(t, docker)
 		assert.True(t, harness.Closure(res, docker.URN)[step.URN], "%s installs Docker after its clock is synchronised", h.Name)
 	}
+
+	rules := 0
+	for path, content := range harness.InstalledFiles(res) {
+		if strings.HasSuffix(path, "alerts.yml") {
+			rules++
+			assert.Contains(t, content, "(abs(aurigraph_clock_offset_seconds{job=\"node\"}))\n            > 0.25\n", "ClockOffsetHigh fires above the stack's bound")
+		}
+	}
+	assert.Equal(t, 1, rules, "one Prometheus rules file")
 
 	// Unset: Debian's pool and 100 ms.
 	res = harness.Run(t, harness.Stack(t, "prod"))
