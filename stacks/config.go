@@ -72,6 +72,8 @@ type Config struct {
 	Postgres  PostgresSettings  `json:"postgres"`
 	Placement map[string]string `json:"placement"` // optional service → host name override
 
+	Time TimeSync `json:"time"`
+
 	Secrets Secrets `json:"-"`
 }
 
@@ -240,4 +242,14 @@ type PostgresSettings struct {
 	// MaxConnections is a fixed ceiling (a change restarts PostgreSQL to
 	// apply): validation refuses one below what the application can open.
 	MaxConnections int `json:"maxConnections"`
+}
+
+// TimeSync is the hosts' time synchronisation (chrony).
+type TimeSync struct {
+	// Servers are chrony's only sources: DNS names or IP literals.
+	Servers []string `json:"servers"`
+	// MaxOffsetMs bounds a host clock's offset: preflight refuses a host
+	// beyond it, host preparation waits until the clock is within it, and
+	// the ClockOffsetHigh alert fires above it.
+	MaxOffsetMs int `json:"maxOffsetMs"`
 }

@@ -1,6 +1,9 @@
 package stacks
 
-import "github.com/aurigraph/infra/components/container"
+import (
+	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
+)
 
 // DefaultResources are the SPEC's limits and reservations; where the SPEC gives
 // none, a sizing that fits the service's role. A stack overrides any of them
@@ -31,3 +34,14 @@ const (
 
 // RequiredImages are the image keys every stack must pin.
 var RequiredImages = append(append([]string{}, Services...), ImagePostgresExporter, ImageRedisExporter)
+
+// applyTimeDefaults: Debian's NTP pool names and a 100 ms bound (the
+// reasons are beside host.DefaultTimeServers and host.DefaultMaxClockOffsetMs).
+func applyTimeDefaults(t *TimeSync) {
+	if t.Servers == nil {
+		t.Servers = append([]string{}, host.DefaultTimeServers...)
+	}
+	if t.MaxOffsetMs == 0 {
+		t.MaxOffsetMs = host.DefaultMaxClockOffsetMs
+	}
+}

@@ -49,6 +49,7 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
 		StepTimeout:    fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes),
 	}
+	a.TimeServers, a.MaxClockOffsetMs = c.Time.Servers, c.Time.MaxOffsetMs
 	if j := c.SSH.Jump; j != nil {
 		a.Jump = &host.Jump{Address: j.Address, Port: j.Port, User: j.User, HostKey: j.HostKey}
 	}

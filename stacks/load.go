@@ -20,6 +20,7 @@ func objectKeys(c *Config) map[string]any {
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
 		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "placement": &c.Placement,
+		"time": &c.Time,
 	}
 }
 
@@ -186,6 +187,7 @@ func applyDefaults(c *Config) {
 	if c.App.DatasourceMinSize == 0 {
 		c.App.DatasourceMinSize = 5
 	}
+	applyTimeDefaults(&c.Time)
 }
 
 // ResourcesFor returns a service's resources: the stack's override, else the default.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/aurigraph/infra/components/elasticsearch"
+	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/imageref"
@@ -426,6 +427,28 @@ func validateMisc(c *Config, ps *Problems) {
 			fmt.Sprintf("raise it to at least %d (PostgreSQL applies it on its next restart) or lower app.datasourceMaxSize", need))
 	}
 	validateLogDisk(c, ps)
+	validateTime(c, ps)
+}
+
+// validateTime: chrony's servers are names or addresses and nothing else
+// (each lands in chrony.conf), and the offset bound is a real bound.
+func validateTime(c *Config, ps *Problems) {
+	t := c.Time
+	if len(t.Servers) == 0 || len(t.Servers) > host.MaxTimeServers {
+		ps.Add("time.servers", fmt.Sprintf("lists %d servers", len(t.Servers)), fmt.Sprintf("list 1-%d NTP servers the hosts reach on UDP port 123, or leave it out for Debian's pool", host.MaxTimeServers))
+	}
+	seen := map[string]int{}
+	for i, s := range t.Servers {
+		key := fmt.Sprintf("time.servers[%d]", i)
+		if err := host.CheckTimeServer(s); err != nil {
+			ps.Add(key, fmt.Sprintf("%s is neither a DNS name nor a usable IP address", describe(s)), "use a lower-case DNS name such as ntp1.example.net or a plain IPv4/IPv6 address (not loopback, multicast or unspecified)")
+		} else if j, dup := seen[s]; dup {
+			ps.Add(key, fmt.Sprintf("%s duplicates time.servers[%d]", describe(s), j), "list every server once")
+		} else {
+			seen[s] = i
+		}
+	}
+	checkRange(ps, "time.maxOffsetMs", t.MaxOffsetMs, 1, host.MaxClockOffsetBoundMs)
 }
 
 // postgresConnectionsNeeded is what the application can open at most: both

@@ -38,7 +38,7 @@ func deployPrometheus(d *deployment) error {
 		ServiceDir:     d.serviceDir(Prometheus),
 		ExternalURL:    externalURL,
 		Config:         prometheusScrapeConfig(d.cfg, d.place),
-		Rules:          prometheus.RulesValues{PoolMaxSize: d.cfg.App.DatasourceMaxSize},
+		Rules:          prometheus.RulesValues{PoolMaxSize: d.cfg.App.DatasourceMaxSize, MaxClockOffsetMs: d.cfg.Time.MaxOffsetMs},
 		VaultCACertPem: d.pki.CACertPem,
 	}, pulumi.Provider(h.Docker))
 	return err

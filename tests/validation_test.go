@@ -203,6 +203,31 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"host capacity without bound", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("hosts", replaceOnce(t, hosts, `"capacity":{"cpus":32,"diskGb":200,"memoryGb":64}`, `"capacity":{"cpus":100000,"diskGb":200,"memoryGb":64}`))
 		}, []string{`aurigraph:hosts[0].capacity.cpus is 100000; use 1-1024`}},
+		// Each time server lands in chrony.conf as one server directive.
+		{"time server with a directive in it", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("time", `{"servers":["ntp1.example.net\nallow all","ntp1.example.net iburst"]}`)
+		}, []string{
+			`aurigraph:time.servers[0] "ntp1.example.net\nallow all" is neither a DNS name nor a usable IP address; use a lower-case DNS name such as ntp1.example.net or a plain IPv4/IPv6 address`,
+			`aurigraph:time.servers[1] "ntp1.example.net iburst" is neither a DNS name nor a usable IP address`,
+		}},
+		{"time server that is not an address", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("time", `{"servers":["203.0.113.300","127.0.0.1","fe80::1%eth0"]}`)
+		}, []string{`aurigraph:time.servers[0] "203.0.113.300" is neither`, `aurigraph:time.servers[1] "127.0.0.1" is neither`, `aurigraph:time.servers[2] "fe80::1%eth0" is neither`}},
+		{"duplicate time server", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("time", `{"servers":["192.0.2.123","192.0.2.123"]}`)
+		}, []string{`aurigraph:time.servers[1] "192.0.2.123" duplicates time.servers[0]; list every server once`}},
+		{"no time server", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("time", `{"servers":[]}`)
+		}, []string{`aurigraph:time.servers lists 0 servers; list 1-16 NTP servers the hosts reach on UDP port 123, or leave it out for Debian's pool`}},
+		{"clock offset bound not positive", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("time", `{"maxOffsetMs":-5}`)
+		}, []string{`aurigraph:time.maxOffsetMs is -5; use 1-10000`}},
+		{"clock offset bound without bound", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("time", `{"maxOffsetMs":3600000}`)
+		}, []string{`aurigraph:time.maxOffsetMs is 3600000; use 1-10000`}},
+		{"misspelt time setting", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("time", `{"maxOffsetSeconds":1}`)
+		}, []string{`aurigraph:time has unknown field "maxOffsetSeconds"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -85,6 +85,13 @@ type HostArgs struct {
 	// restarts only after that step, so after the previous host's
 	// containers run again. Engine restarts go one host at a time.
 	EngineRestartAfter pulumi.Resource
+
+	// TimeServers are chrony's only sources (DNS names or IP literals);
+	// MaxClockOffsetMs bounds the clock's offset: preflight refuses a host
+	// beyond it and the time-sync step waits until the clock is within it.
+	// Unset, they are DefaultTimeServers and DefaultMaxClockOffsetMs.
+	TimeServers      []string
+	MaxClockOffsetMs int
 }
 
 // Host is a prepared machine with its own Docker provider.

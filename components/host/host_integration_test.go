@@ -314,7 +314,8 @@ func TestIntegrationPrepareCheckModeChangesNothing(t *testing.T) {
 
 	// On the real machine: every step reports, nothing is written.
 	written := []string{"/etc/sysctl.d/90-aurigraph.conf", "/etc/aurigraph/firewall.nft", "/etc/rsyslog.d/60-aurigraph.conf", "/etc/systemd/system/prometheus-node-exporter.service.d/aurigraph.conf", "/var/lib/aurigraph",
-		ContainerMetricsPath, "/etc/systemd/system/" + ContainerMetricsUnit + ".service", "/etc/systemd/system/" + ContainerMetricsUnit + ".timer"}
+		ContainerMetricsPath, "/etc/systemd/system/" + ContainerMetricsUnit + ".service", "/etc/systemd/system/" + ContainerMetricsUnit + ".timer",
+		ChronyConfPath, ClockMetricsPath, "/etc/systemd/system/" + ClockMetricsUnit + ".timer"}
 	for _, p := range written {
 		_, err := os.Stat(p)
 		require.True(t, os.IsNotExist(err), "%s exists before the test", p)
@@ -350,8 +351,8 @@ func TestIntegrationPrepareIsIdempotentAndFinishesAPartialRun(t *testing.T) {
 	root := t.TempDir()
 
 	// The step that installs packages never runs under a sandbox root.
-	r := run(t, c, StepCommand("apply", root), steps[0].Script)
-	require.Equal(t, "docker", steps[0].Step.Name)
+	require.Equal(t, "docker", steps[1].Step.Name)
+	r := run(t, c, StepCommand("apply", root), steps[1].Script)
 	assert.NotEqual(t, 0, r.code)
 	assert.Contains(t, r.stderr, "does not run under a sandbox root")
 
@@ -366,6 +367,17 @@ func TestIntegrationPrepareIsIdempotentAndFinishesAPartialRun(t *testing.T) {
   write /etc/systemd/system/cadvisor.service.d/aurigraph.conf
 step=exporters changed=yes mode=apply
 `, outs["exporters"])
+	// Under a sandbox the time-sync step writes its files and neither
+	// installs, restarts nor waits for anything.
+	assert.Equal(t, `  write /etc/chrony/chrony.conf
+  write /usr/local/lib/aurigraph/clock-metrics
+  write /etc/systemd/system/aurigraph-clock-metrics.service
+  write /etc/systemd/system/aurigraph-clock-metrics.timer
+step=time-sync changed=yes mode=apply
+`, outs[TimeSyncStep])
+	chrony, err := os.ReadFile(filepath.Join(root, ChronyConfPath))
+	require.NoError(t, err)
+	assert.Equal(t, v.ChronyConf+"\n", string(chrony))
 	metrics := filepath.Join(root, ContainerMetricsPath)
 	installed, err := os.ReadFile(metrics)
 	require.NoError(t, err)
@@ -425,7 +437,7 @@ step=exporters changed=yes mode=apply
 	require.NoError(t, os.WriteFile(filepath.Join(root, "etc/sysctl.d/90-aurigraph.conf"), []byte("vm.max_map_count = 65530\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "var/lib/aurigraph/pending/daemon-json"), nil, 0o644))
 	changed, outs = runSteps(t, c, steps, "apply", root, true)
-	assert.Equal(t, map[string]bool{"daemon-json": true, "sysctl": true, "dirs": true, "firewall": false, "exporters": true, "logging": false}, changed)
+	assert.Equal(t, map[string]bool{TimeSyncStep: false, "daemon-json": true, "sysctl": true, "dirs": true, "firewall": false, "exporters": true, "logging": false}, changed)
 	assert.Equal(t, "  write /usr/local/lib/aurigraph/container-metrics\nstep=exporters changed=yes mode=apply\n", outs["exporters"], "only the edited script is rewritten")
 	installed, err = os.ReadFile(metrics)
 	require.NoError(t, err)

@@ -22,15 +22,20 @@ type PreflightValues struct {
 	MinKernel   string
 	MinDocker   string
 	SupportedOS string
+	// MaxClockOffsetMs: a host whose running chronyd reports a larger
+	// offset is refused (preflight.sh.tmpl says why only chrony's figure).
+	MaxClockOffsetMs int
 }
 
 // NewPreflightValues takes the thresholds from the host's arguments.
 func NewPreflightValues(a HostArgs) PreflightValues {
-	return PreflightValues{
+	v := PreflightValues{
 		Host: a.Name, DataPath: a.DataPath,
 		MinCPUs: a.Thresholds.MinCPUs, MinMemoryGB: a.Thresholds.MinMemoryGB, MinDiskGB: a.Thresholds.MinDiskGB,
 		MinKernel: MinKernel, MinDocker: MinDocker, SupportedOS: SupportedOS,
 	}
+	_, v.MaxClockOffsetMs = timeSettings(a)
+	return v
 }
 
 // RenderPreflight renders the preflight script: it prints the figures it
@@ -38,6 +43,9 @@ func NewPreflightValues(a HostArgs) PreflightValues {
 func RenderPreflight(v PreflightValues) (string, error) {
 	if v.Host == "" || !strings.HasPrefix(v.DataPath, "/") {
 		return "", fmt.Errorf("preflight: host name and an absolute data path are required")
+	}
+	if v.MaxClockOffsetMs < 1 || v.MaxClockOffsetMs > MaxClockOffsetBoundMs {
+		return "", fmt.Errorf("preflight: the clock offset bound must be 1-%d ms, got %d", MaxClockOffsetBoundMs, v.MaxClockOffsetMs)
 	}
 	return render("preflight.sh.tmpl", v)
 }
@@ -51,6 +59,9 @@ type Figures struct {
 	OS         string // os-release ID
 	Kernel     string // e.g. 6.1.0
 	Docker     string // "" when absent
+	// ClockOffsetMs is chronyd's offset, rounded, absolute; -1 when not
+	// measured (no running, synchronised chronyd).
+	ClockOffsetMs int
 }
 
 // Refusal is the one message preflight prints for a host that falls short,
@@ -79,6 +90,9 @@ func Refusal(v PreflightValues, f Figures) string {
 	}
 	if f.Docker != "" && !versionAtLeast(f.Docker, v.MinDocker) {
 		short = append(short, fmt.Sprintf("Docker %s found, %s required", f.Docker, v.MinDocker))
+	}
+	if f.ClockOffsetMs > v.MaxClockOffsetMs {
+		short = append(short, fmt.Sprintf("clock off by %d ms (chrony), at most %d ms allowed", f.ClockOffsetMs, v.MaxClockOffsetMs))
 	}
 	if len(short) == 0 {
 		return ""

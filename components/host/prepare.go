@@ -66,6 +66,8 @@ const DaemonJSONStep = "daemon-json"
 
 // Steps in the order they run on every host.
 var Steps = []Step{
+	// First: apt's and Docker's TLS and signature checks need a right clock.
+	{TimeSyncStep, "installs chrony, writes " + ChronyConfPath + " (the configured servers only), installs " + ClockMetricsPath + " and " + ClockMetricsUnit + ".timer (chrony's offset and sync state into node exporter's textfile directory every " + ClockMetricsInterval + "), restarts them when changed, then waits (at most " + TimeSyncWait.String() + ") until the clock is synchronised with less than the configured bound to correct", true},
 	{"docker", "installs Docker Engine " + MinDocker + "+ (the distribution's docker.io, else Docker's apt repository, its key checked against a pinned fingerprint), installs curl (the swarm join talks to the Engine API), enables docker.service and adds the SSH user to the docker group; refuses an older Docker already there", false},
 	{DaemonJSONStep, "writes /etc/docker/daemon.json (json-file logs " + container.LogMaxSize + " x " + container.LogMaxFile + ", live-restore off, nofile ulimit, metrics on <cluster address>:9323, no-new-privileges, no inter-container traffic on the default bridge) and restarts docker only when its content changed, then waits until every container that ran before runs again (healthy where it has a health check); hosts restart one at a time, each after the previous host's step", true},
 	{"sysctl", "writes /etc/sysctl.d/90-aurigraph.conf (the host's kernel settings, vm.max_map_count=262144 where Elasticsearch runs) and loads it when the file or a running value differs", true},
@@ -106,6 +108,17 @@ type PrepareValues struct {
 	CadvisorDropIn       string
 	CadvisorPort         int
 	Rsyslog              string
+	// Time synchronisation (step time-sync).
+	ChronyConfPath      string
+	ChronyConf          string
+	TimeServers         string // space-separated, for messages
+	MaxOffsetSeconds    string // e.g. "0.100"
+	TimeSyncWaitSeconds int    // TimeSyncWait
+	ClockMetrics        string // the script
+	ClockMetricsPath    string
+	ClockMetricsUnit    string
+	ClockMetricsService string
+	ClockMetricsTimer   string
 }
 
 var (
@@ -153,7 +166,10 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 			return v, err
 		}
 	}
-	for _, f := range []*string{&v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog} {
+	if err := timeSyncValues(&v, a); err != nil {
+		return v, err
+	}
+	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog} {
 		if *f, err = fileContent("host "+a.Name, *f); err != nil {
 			return v, err
 		}

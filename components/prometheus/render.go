@@ -59,6 +59,9 @@ type RulesValues struct {
 	// PoolMaxSize is the application's JDBC pool maximum: Micrometer's
 	// agroal gauges carry no maximum, so utilisation divides by this.
 	PoolMaxSize int
+	// MaxClockOffsetMs is aurigraph:time.maxOffsetMs: ClockOffsetHigh
+	// fires above it. 0 means host.DefaultMaxClockOffsetMs.
+	MaxClockOffsetMs int
 }
 
 type hostJob struct {
@@ -126,10 +129,19 @@ func RenderRules(v RulesValues) (string, error) {
 	if v.PoolMaxSize <= 0 {
 		return "", fmt.Errorf("prometheus rules: the DB pool max size must be positive")
 	}
+	clock := v.MaxClockOffsetMs
+	if clock == 0 {
+		clock = host.DefaultMaxClockOffsetMs
+	}
+	if clock < 0 || clock > host.MaxClockOffsetBoundMs {
+		return "", fmt.Errorf("prometheus rules: the clock offset bound must be 1-%d ms, got %d", host.MaxClockOffsetBoundMs, clock)
+	}
 	data := struct {
 		RulesValues
-		AppJob string
-	}{v, AppJob}
+		AppJob             string
+		ClockOffsetMs      int
+		ClockOffsetSeconds string
+	}{v, AppJob, clock, strconv.FormatFloat(float64(clock)/1000, 'f', -1, 64)}
 	var b strings.Builder
 	if err := rulesTmpl.Execute(&b, data); err != nil {
 		return "", err

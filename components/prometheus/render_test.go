@@ -161,6 +161,9 @@ func TestRenderRules(t *testing.T) {
 			if r.Alert == "DBPoolExhausted" {
 				assert.Contains(t, r.Expr, "/ 30")
 			}
+			if r.Alert == "ClockOffsetHigh" {
+				assert.Contains(t, r.Expr, "> 0.1\n", "host.DefaultMaxClockOffsetMs when unset")
+			}
 		}
 	}
 	assert.Equal(t, map[string]string{
@@ -168,8 +171,18 @@ func TestRenderRules(t *testing.T) {
 		"ContainerMemoryNearLimit": "critical", "ApplicationUnavailable": "critical", "AvailabilityErrorBudgetBurn": "critical",
 		"HighErrorRateWarning": "warning", "HighLatencyP95Warning": "warning", "DBConnectionsHigh": "warning",
 		"ConsensusLeaderElectionsHigh": "warning", "TargetDown": "warning", "VaultSealed": "critical", "AvailabilityBelowSLO": "warning",
+		"ClockOffsetHigh": "critical", "ClockNotSynchronised": "warning",
 	}, seen)
 	assert.False(t, strings.Contains(out, "<no value>"))
 	_, err = RenderRules(RulesValues{})
+	assert.Error(t, err)
+}
+
+func TestClockOffsetAlertFollowsTheConfiguredBound(t *testing.T) {
+	out, err := RenderRules(RulesValues{PoolMaxSize: 30, MaxClockOffsetMs: 250})
+	require.NoError(t, err)
+	assert.Contains(t, out, "max by (host) (abs(aurigraph_clock_offset_seconds{job=\"node\"}))\n            > 0.25\n")
+	assert.Contains(t, out, "off by more than 250 ms")
+	_, err = RenderRules(RulesValues{PoolMaxSize: 30, MaxClockOffsetMs: -1})
 	assert.Error(t, err)
 }
