@@ -358,9 +358,14 @@ func mounts(ms []Mount) docker.ContainerMountArray {
 	return out
 }
 
+// ports are listed by internal port, the order in which the Docker
+// provider reads them back (flattenContainerPorts sorts the engine's port
+// map), so a refresh records them in the program's order.
 func ports(ps []Port) docker.ContainerPortArray {
+	sorted := append([]Port{}, ps...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Internal < sorted[j].Internal })
 	var out docker.ContainerPortArray
-	for _, p := range ps {
+	for _, p := range sorted {
 		proto := p.Protocol
 		if proto == "" {
 			proto = "tcp"

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -108,4 +109,19 @@ func TestFormatCPUsReadsBackUnchanged(t *testing.T) {
 	assert.Equal(t, "2.0", FormatCPUs(2))
 	assert.Equal(t, "0.5", FormatCPUs(0.5))
 	assert.Equal(t, "0.33", FormatCPUs(1.0/3), "rounded to 0.01 core")
+}
+
+// Ports are listed as the provider reads them back: by internal port.
+func TestPortsAreListedByInternalPort(t *testing.T) {
+	s := validSpec()
+	s.Ports = []Port{{Internal: 443, IP: "0.0.0.0"}, {Internal: 80, IP: "0.0.0.0"}, {Internal: 5514, IP: "192.0.2.1", Protocol: "udp"}}
+	args, err := s.Args()
+	require.NoError(t, err)
+	ports := args.Ports.(docker.ContainerPortArray)
+	var internal []pulumi.IntInput
+	for _, p := range ports {
+		internal = append(internal, p.(*docker.ContainerPortArgs).Internal)
+	}
+	assert.Equal(t, []pulumi.IntInput{pulumi.Int(80), pulumi.Int(443), pulumi.Int(5514)}, internal)
+	assert.Equal(t, pulumi.Int(443), ports[1].(*docker.ContainerPortArgs).External, "the external port moves with its internal port")
 }
