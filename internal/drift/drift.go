@@ -95,6 +95,15 @@ type Resource struct {
 	Op              string // the engine's op
 	Replace         []string
 	Properties      []Property
+	// Computed are the paths that differ in values the program does not set
+	// (a refresh reading a container's new IP address): listed, not drift.
+	Computed []string
+}
+
+// Drifted says whether the resource differs in something the program
+// declares, or exists on one side only.
+func (r Resource) Drifted() bool {
+	return len(r.Properties) > 0 || len(r.Computed) == 0
 }
 
 // unknown is the engine's sentinel for a value known only after the update.
@@ -112,6 +121,9 @@ var noChange = map[string]bool{
 // few changed inputs, not every output.
 const maxProperties = 20
 
+// morePath is the row that stands for the properties beyond maxProperties.
+const morePath = "…"
+
 // Differences lists the resources that differ, in the digest's order.
 func Differences(d *Digest, kind Kind) []Resource {
 	var out []Resource
@@ -124,7 +136,13 @@ func Differences(d *Digest, kind Kind) []Resource {
 			continue
 		}
 		r := Resource{URN: s.URN, Type: typ, Name: name, Op: s.Op, Replace: s.ReplaceReasons}
-		r.Properties = properties(s, kind)
+		for _, p := range properties(s, kind) {
+			if kind == Refresh && !declared(s, p.Path) {
+				r.Computed = append(r.Computed, p.Path)
+				continue
+			}
+			r.Properties = append(r.Properties, p)
+		}
 		out = append(out, r)
 	}
 	return out
@@ -142,6 +160,32 @@ func Errors(d *Digest) []Diagnostic {
 	return out
 }
 
+// alwaysDeclared are outputs a refresh changes that mean drift although
+// the program leaves them to their default: the Docker provider sets
+// mustRun false when it finds a container stopped.
+var alwaysDeclared = map[string]bool{"mustRun": true}
+
+// declared says whether path starts at an input of the resource: what the
+// program declares, the values a refresh is compared on.
+func declared(s Step, path string) bool {
+	segs, ok := parsePath(path)
+	if !ok || len(segs) == 0 || path == morePath {
+		return true
+	}
+	top, isKey := segs[0].(string)
+	if !isKey || alwaysDeclared[top] {
+		return true
+	}
+	for _, st := range []*State{s.OldState, s.NewState} {
+		if st != nil {
+			if _, in := st.Inputs[top]; in {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func properties(s Step, kind Kind) []Property {
 	if s.OldState == nil || s.NewState == nil {
 		return nil // created or deleted: the whole resource is the change
@@ -155,7 +199,7 @@ func properties(s Step, kind Kind) []Property {
 	var out []Property
 	add := func(p Property) bool {
 		if len(out) == maxProperties {
-			out = append(out, Property{Path: "…", Old: "", New: "more properties differ (see the JSON artifact)"})
+			out = append(out, Property{Path: morePath, New: "more properties differ (see the JSON artifact)"})
 			return false
 		}
 		out = append(out, p)
@@ -179,7 +223,7 @@ func properties(s Step, kind Kind) []Property {
 			if strings.HasPrefix(pd.Kind, "delete") {
 				newOK = false
 			}
-			if !add(Property{Path: p, Old: render(oldV, oldOK), New: render(newV, newOK)}) {
+			if !add(textDiff(p, oldV, oldOK, newV, newOK)) {
 				break
 			}
 		}
@@ -244,7 +288,36 @@ func diffValue(path string, a any, aok bool, b any, bok bool, out *[]Property) {
 		}
 		return
 	}
-	*out = append(*out, Property{Path: path, Old: render(a, aok), New: render(b, bok)})
+	*out = append(*out, textDiff(path, a, aok, b, bok))
+}
+
+// textDiff renders one difference. Two multi-line texts (a step's script)
+// show their first differing line: their beginnings are usually the same.
+func textDiff(path string, a any, aok bool, b any, bok bool) Property {
+	as, aIsString := a.(string)
+	bs, bIsString := b.(string)
+	if aok && bok && aIsString && bIsString && (strings.Contains(as, "\n") || strings.Contains(bs, "\n")) {
+		al, bl := strings.Split(as, "\n"), strings.Split(bs, "\n")
+		for i := 0; i < len(al) || i < len(bl); i++ {
+			var x, y string
+			if i < len(al) {
+				x = al[i]
+			}
+			if i < len(bl) {
+				y = bl[i]
+			}
+			if x != y || i >= len(al) || i >= len(bl) {
+				at := func(text string, present bool) string {
+					if !present {
+						return fmt.Sprintf("line %d: (absent)", i+1)
+					}
+					return fmt.Sprintf("line %d: %s", i+1, render(text, true))
+				}
+				return Property{Path: path, Old: at(x, i < len(al)), New: at(y, i < len(bl))}
+			}
+		}
+	}
+	return Property{Path: path, Old: render(a, aok), New: render(b, bok)}
 }
 
 func join(path, key string) string {
@@ -257,9 +330,9 @@ func join(path, key string) string {
 // quoteKey writes a key as the engine writes property paths: name or
 // .name, and ["a.b"] for a key that is not a plain name.
 func quoteKey(k string, first bool) string {
-	plain := k != ""
+	plain := k != "" && !(k[0] >= '0' && k[0] <= '9')
 	for _, r := range k {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+		if !(r == '_' || r == '$' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
 			plain = false
 		}
 	}

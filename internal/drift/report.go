@@ -27,11 +27,22 @@ func (r Report) Clean() bool {
 		run  Run
 		kind Kind
 	}{{r.Refresh, Refresh}, {r.Preview, Preview}} {
-		if run.run.Digest == nil || run.run.Exit != 0 || len(Differences(run.run.Digest, run.kind)) > 0 || len(Errors(run.run.Digest)) > 0 {
+		if run.run.Digest == nil || run.run.Exit != 0 || len(drifted(run.run.Digest, run.kind)) > 0 || len(Errors(run.run.Digest)) > 0 {
 			return false
 		}
 	}
 	return true
+}
+
+// drifted are the resources that differ in what the program declares.
+func drifted(d *Digest, kind Kind) []Resource {
+	var out []Resource
+	for _, r := range Differences(d, kind) {
+		if r.Drifted() {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // verbs say what each op means in each command.
@@ -75,7 +86,8 @@ func section(b *strings.Builder, title, what, cmd string, run Run, kind Kind) {
 		fmt.Fprintf(b, "**%s printed no result** (exit %d): %v. Its log is in the workflow artifact.\n\n", cmd, run.Exit, run.ReadError)
 		return
 	}
-	diffs := Differences(run.Digest, kind)
+	all := Differences(run.Digest, kind)
+	diffs := drifted(run.Digest, kind)
 	errs := Errors(run.Digest)
 	if len(diffs) == 0 {
 		b.WriteString("Nothing differs.\n\n")
@@ -103,6 +115,15 @@ func section(b *strings.Builder, title, what, cmd string, run Run, kind Kind) {
 			}
 		}
 		b.WriteString("\n")
+	}
+	var computed []string
+	for _, r := range all {
+		if len(r.Computed) > 0 {
+			computed = append(computed, fmt.Sprintf("%s (%s)", code(r.Name), strings.Join(r.Computed, ", ")))
+		}
+	}
+	if len(computed) > 0 {
+		fmt.Fprintf(b, "Not drift: values the providers compute and the program does not set changed on %s.\n\n", strings.Join(computed, "; "))
 	}
 	if len(errs) > 0 {
 		b.WriteString("Errors:\n\n")
@@ -142,7 +163,7 @@ func code(s string) string {
 	}
 	s = cell(s)
 	if strings.Contains(s, "`") {
-		return "``" + s + "``"
+		return "`` " + s + " ``"
 	}
 	return "`" + s + "`"
 }
