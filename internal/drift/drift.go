@@ -161,8 +161,9 @@ func Errors(d *Digest) []Diagnostic {
 }
 
 // alwaysDeclared are outputs a refresh changes that mean drift although
-// the program leaves them to their default: the Docker provider sets
-// mustRun false when it finds a container stopped.
+// the program leaves them to their default: newer Docker providers set
+// mustRun false when they find a container stopped (v3.9.0, under
+// pulumi-docker 4.11, removes it instead: docs/drift.md).
 var alwaysDeclared = map[string]bool{"mustRun": true}
 
 // declared says whether path starts at an input of the resource: what the
