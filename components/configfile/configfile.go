@@ -120,7 +120,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Candidate: path.Join(host.StagingDir(args.Host.DataPath), name+".candidate")}
 		image = v.Image
 	}
-	script, err := InstallScript(staged, check, args.Container, args.Reload)
+	// The files are recorded as soon as they are in place, before the
+	// reload: a failing reload must not leave a stale record behind.
+	script, err := InstallScript(staged, check, "", "")
 	if err != nil {
 		return nil, fmt.Errorf("configfile %s: %w", name, err)
 	}
@@ -129,6 +131,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("configfile %s: %w", name, err)
 	}
 	script += record
+	if args.Reload != "" {
+		script += ReloadScript(args.Container, args.Reload)
+	}
 	// The image is the only value known late (the pull's output): it is
 	// quoted into a first line, so the rest of the script is checked here.
 	var text pulumi.StringInput = pulumi.String(script)

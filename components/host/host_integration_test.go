@@ -364,7 +364,6 @@ func TestIntegrationPrepareIsIdempotentAndFinishesAPartialRun(t *testing.T) {
   write /etc/systemd/system/aurigraph-container-metrics.service
   write /etc/systemd/system/aurigraph-container-metrics.timer
   write /etc/systemd/system/cadvisor.service.d/aurigraph.conf
-  record checksums in /var/lib/aurigraph/manifest.d/prepare-exporters.sha256
 step=exporters changed=yes mode=apply
 `, outs["exporters"])
 	metrics := filepath.Join(root, ContainerMetricsPath)
