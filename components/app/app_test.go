@@ -167,7 +167,7 @@ func TestContainerSettings(t *testing.T) {
 	assert.Contains(t, in["tmpfs"].ObjectValue()["/tmp"].StringValue(), "noexec")
 	assert.True(t, in["wait"].BoolValue(), "the provider waits for health")
 	assert.Equal(t, 32768.0, in["memory"].NumberValue())
-	assert.Equal(t, "16", in["cpus"].StringValue())
+	assert.Equal(t, "16.0", in["cpus"].StringValue(), "as the Docker provider reads it back")
 
 	hc := in["healthcheck"].ObjectValue()
 	assert.Equal(t, []any{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://localhost:9003/q/health"}, hc["tests"].Mappable())

@@ -120,9 +120,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			Candidate: path.Join(host.StagingDir(args.Host.DataPath), name+".candidate")}
 		image = v.Image
 	}
-	script, err := InstallScript(staged, check, args.Container, args.Reload)
+	// The files are recorded as soon as they are in place, before the
+	// reload: a failing reload must not leave a stale record behind.
+	script, err := InstallScript(staged, check, "", "")
 	if err != nil {
 		return nil, fmt.Errorf("configfile %s: %w", name, err)
+	}
+	record, err := ManifestScript(name+"-install", staged)
+	if err != nil {
+		return nil, fmt.Errorf("configfile %s: %w", name, err)
+	}
+	script += record
+	if args.Reload != "" {
+		script += ReloadScript(args.Container, args.Reload)
 	}
 	// The image is the only value known late (the pull's output): it is
 	// quoted into a first line, so the rest of the script is checked here.
@@ -263,6 +273,40 @@ PENDING=""
 	}
 	return b.String(), nil
 }
+
+// ManifestScript records the checksum of every file of the set in
+// host.ManifestDir/<step>.sha256 (sha256sum -c format), step being the
+// install step's resource name, for the hosts' drift check
+// (components/host, docs/drift.md), then brings the drift metric up to
+// date. The sums are taken from the staged copies, which hold exactly the
+// rendered content: the record says what each file must hold, and the
+// script text stays the same when only the content changes.
+func ManifestScript(step string, files []Staged) (string, error) {
+	if !manifestNameRE.MatchString(step) {
+		return "", fmt.Errorf("manifest name %q must be plain", step)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `# 3. Record: what each file must hold, for the host's drift check.
+MANIFEST=%s
+$SUDO mkdir -p %s
+{
+`, shell.Quote(path.Join(host.ManifestDir, step+".sha256")), shell.Quote(host.ManifestDir))
+	for _, f := range files {
+		if !pathRE.MatchString(f.Path) || !pathRE.MatchString(f.From) {
+			return "", fmt.Errorf("file %s: paths must be plain", f.Path)
+		}
+		fmt.Fprintf(&b, "  printf '%%s  %%s\\n' \"$(sha256sum <%s | cut -d' ' -f1)\" %s\n", shell.Quote(f.From), shell.Quote(f.Path))
+	}
+	fmt.Fprintf(&b, `} | $SUDO tee "$MANIFEST.new" >/dev/null
+$SUDO mv -f "$MANIFEST.new" "$MANIFEST"
+if [ -x %[1]s ]; then
+  $SUDO timeout 120 systemctl start %[2]s || echo "drift check failed to run: the metric is updated at its next run" >&2
+fi
+`, shell.Quote(host.DriftCheckPath), shell.Quote(host.DriftCheckUnit+".service"))
+	return b.String(), nil
+}
+
+var manifestNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // ReloadScript runs reload only when the container is running, so the first
 // deployment (files before container) and later changes share one step.

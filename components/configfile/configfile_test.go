@@ -184,3 +184,29 @@ func TestSecretFilesReadsBackWhatTheScriptWrites(t *testing.T) {
 	_, err = SecretFiles(script, SecretsStdin([]string{"one"}))
 	assert.Error(t, err)
 }
+
+// The install step records its files for the hosts' drift check as soon as
+// they are in place: a reload that fails afterwards leaves no stale record
+// (which the check would report as a hand edit).
+func TestInstallRecordsTheFilesBeforeTheReload(t *testing.T) {
+	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
+		h, err := testHost(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = New(ctx, "nginx-config", Args{
+			Host: h, Files: []File{{Path: "/srv/aurigraph/nginx/nginx.conf", Content: "events {}"}},
+			Container: "nginx", Reload: "docker exec nginx nginx -s reload",
+		})
+		return err
+	}, mockrun.Options{Project: "p", Stack: "s"})
+	require.NoError(t, err)
+	create := res.Named("command:remote:Command", "nginx-config-install").Inputs["create"].StringValue()
+	swap := strings.Index(create, `for p in $PENDING; do $SUDO mv -f`)
+	record := strings.Index(create, "MANIFEST='/var/lib/aurigraph/manifest.d/nginx-config-install.sha256'")
+	reload := strings.Index(create, "docker exec nginx nginx -s reload")
+	require.True(t, swap >= 0 && record >= 0 && reload >= 0, create)
+	assert.Less(t, swap, record, "recorded once in place")
+	assert.Less(t, record, reload, "recorded before the reload")
+	assert.Contains(t, create, `printf '%s  %s\n' "$(sha256sum <'/srv/aurigraph/.staging/nginx-config-nginx-conf' | cut -d' ' -f1)" '/srv/aurigraph/nginx/nginx.conf'`)
+}

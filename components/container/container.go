@@ -6,6 +6,8 @@ package container
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"sort"
 	"strings"
 	"time"
@@ -172,7 +174,7 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 		MemoryReservation: pulumi.Int(s.Resource.MemoryReservationMB),
 		// Swap equal to memory: the limit is a hard limit, no swap headroom.
 		MemorySwap: pulumi.Int(s.Resource.MemoryMB),
-		Cpus:       pulumi.String(formatCPUs(s.Resource.CPUs)),
+		Cpus:       pulumi.String(FormatCPUs(s.Resource.CPUs)),
 		CpuShares:  pulumi.Int(cpuShares(s.Resource.CPUsReservation)),
 		LogDriver:  pulumi.String(LogDriver),
 		LogOpts: pulumi.StringMap{
@@ -247,8 +249,24 @@ func New(ctx *pulumi.Context, name string, s Spec, opts ...pulumi.ResourceOption
 	return docker.NewContainer(ctx, name, args, opts...)
 }
 
-func formatCPUs(c float64) string {
-	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.2f", c), "0"), ".")
+// FormatCPUs writes a CPU limit (rounded to 0.01 core) exactly as the
+// Docker provider reads it back from the engine's NanoCPUs
+// (nanoInt64ToDecimalString in terraform-provider-docker v3.9.0, which
+// pulumi-docker 4.11 wraps): "2.0" for 2, "0.5", "1.25", and "10." for
+// whole numbers with a zero digit. The provider compares the input with
+// what it read, without normalising either: "2" would differ from "2.0" on
+// every preview after a refresh, and cpus replaces the container.
+func FormatCPUs(c float64) string {
+	nanos := int64(math.Round(c*100)) * 1e7
+	if nanos == 0 {
+		return "0"
+	}
+	r := new(big.Rat).SetFrac64(nanos, 1e9)
+	s := r.FloatString(9)
+	if strings.Count(s, "0") == 9 {
+		return r.FloatString(1)
+	}
+	return strings.TrimRight(s, "0")
 }
 
 // cpuShares weighs CPU under contention by the reservation (1024 per core).
@@ -340,9 +358,14 @@ func mounts(ms []Mount) docker.ContainerMountArray {
 	return out
 }
 
+// ports are listed by internal port, the order in which the Docker
+// provider reads them back (flattenContainerPorts sorts the engine's port
+// map), so a refresh records them in the program's order.
 func ports(ps []Port) docker.ContainerPortArray {
+	sorted := append([]Port{}, ps...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Internal < sorted[j].Internal })
 	var out docker.ContainerPortArray
-	for _, p := range ps {
+	for _, p := range sorted {
 		proto := p.Protocol
 		if proto == "" {
 			proto = "tcp"

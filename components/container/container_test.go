@@ -1,9 +1,12 @@
 package container
 
 import (
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,7 +63,7 @@ func TestArgsApplyEveryDefault(t *testing.T) {
 	assert.Equal(t, pulumi.Int(4096), args.Memory)
 	assert.Equal(t, pulumi.Int(2048), args.MemoryReservation)
 	assert.Equal(t, pulumi.Int(4096), args.MemorySwap, "no swap beyond the limit")
-	assert.Equal(t, pulumi.String("2"), args.Cpus)
+	assert.Equal(t, pulumi.String("2.0"), args.Cpus)
 	assert.Equal(t, pulumi.Int(1024), args.CpuShares)
 	assert.Equal(t, pulumi.Bool(false), args.Privileged)
 	assert.Equal(t, pulumi.StringArray{pulumi.String(NoNewPrivs)}, args.SecurityOpts)
@@ -71,8 +74,54 @@ func TestArgsApplyEveryDefault(t *testing.T) {
 	assert.Equal(t, pulumi.Bool(true), args.Wait)
 }
 
-func TestFormatCPUs(t *testing.T) {
-	assert.Equal(t, "16", formatCPUs(16))
-	assert.Equal(t, "0.5", formatCPUs(0.5))
-	assert.Equal(t, "1.25", formatCPUs(1.25))
+// providerReadsBack is what the Docker provider stores for a cpus input:
+// the engine keeps NanoCPUs (docker/cli opts.ParseCPUs), and the provider's
+// read writes them back with nanoInt64ToDecimalString
+// (terraform-provider-docker v3.9.0, internal/provider/helpers.go).
+func providerReadsBack(t *testing.T, cpus string) string {
+	t.Helper()
+	r, ok := new(big.Rat).SetString(cpus)
+	require.True(t, ok, "the engine parses %q", cpus)
+	nano := r.Mul(r, big.NewRat(1e9, 1))
+	require.True(t, nano.IsInt(), "%q is a whole number of nano CPUs", cpus)
+	n := nano.Num().Int64()
+	if n == 0 {
+		return "0"
+	}
+	back := new(big.Rat).SetFrac64(n, 1e9)
+	s := back.FloatString(9)
+	if strings.Count(s, "0") == 9 {
+		return back.FloatString(1)
+	}
+	return strings.TrimRight(s, "0")
+}
+
+// A CPU limit reads back exactly as written: otherwise every refresh is
+// followed by a preview that replaces the container (docs/drift.md).
+func TestFormatCPUsReadsBackUnchanged(t *testing.T) {
+	for _, c := range []float64{0.1, 0.25, 0.5, 1, 1.25, 1.5, 2, 4, 10, 12.5, 16, 20, 32, 64, 100} {
+		s := FormatCPUs(c)
+		assert.Equal(t, providerReadsBack(t, s), s, "%g cores", c)
+		r, _ := new(big.Rat).SetString(s)
+		f, _ := r.Float64()
+		assert.Equal(t, c, f, "%q is %g cores", s, c)
+	}
+	assert.Equal(t, "2.0", FormatCPUs(2))
+	assert.Equal(t, "0.5", FormatCPUs(0.5))
+	assert.Equal(t, "0.33", FormatCPUs(1.0/3), "rounded to 0.01 core")
+}
+
+// Ports are listed as the provider reads them back: by internal port.
+func TestPortsAreListedByInternalPort(t *testing.T) {
+	s := validSpec()
+	s.Ports = []Port{{Internal: 443, IP: "0.0.0.0"}, {Internal: 80, IP: "0.0.0.0"}, {Internal: 5514, IP: "192.0.2.1", Protocol: "udp"}}
+	args, err := s.Args()
+	require.NoError(t, err)
+	ports := args.Ports.(docker.ContainerPortArray)
+	var internal []pulumi.IntInput
+	for _, p := range ports {
+		internal = append(internal, p.(*docker.ContainerPortArgs).Internal)
+	}
+	assert.Equal(t, []pulumi.IntInput{pulumi.Int(80), pulumi.Int(443), pulumi.Int(5514)}, internal)
+	assert.Equal(t, pulumi.Int(443), ports[1].(*docker.ContainerPortArgs).External, "the external port moves with its internal port")
 }

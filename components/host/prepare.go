@@ -43,6 +43,24 @@ const (
 	EngineRestartWait = 10 * time.Minute
 )
 
+// Drift check: every install step records the checksum of each file it
+// installs in a manifest under ManifestDir (sha256sum -c format, one
+// <step>.sha256 per step); DriftCheckUnit's timer compares the files with
+// their records every DriftCheckInterval and writes the count of
+// differences into TextfileDir (docs/drift.md).
+const (
+	ManifestDir        = "/var/lib/aurigraph/manifest.d"
+	DriftCheckStep     = "drift-check"
+	DriftCheckPath     = "/usr/local/lib/aurigraph/drift-check"
+	DriftCheckUnit     = "aurigraph-drift-check"
+	DriftCheckInterval = "5min"
+)
+
+// DriftCheckScript compares the recorded files with their checksums.
+//
+//go:embed scripts/drift-check.sh
+var DriftCheckScript string
+
 // ContainerMetricsScript writes container_memory_working_set_bytes and
 // container_spec_memory_limit_bytes per running container (cgroup v2) for
 // node exporter's textfile collector: hosts without cAdvisor get the
@@ -75,6 +93,7 @@ var Steps = []Step{
 	{"firewall", "installs nftables, writes /etc/aurigraph/firewall.nft (table inet aurigraph only, default drop) and aurigraph-firewall.service, checks then loads the rules", true},
 	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, installs " + ContainerMetricsPath + " and " + ContainerMetricsUnit + ".timer (per-container memory metrics into node exporter's textfile directory every " + ContainerMetricsInterval + "), restarts them when changed", true},
 	{"logging", "installs rsyslog and writes /etc/rsyslog.d/60-aurigraph.conf forwarding the journal and every container's json-file log to Logstash on <logging host>:5514/tcp, validates and restarts rsyslog", true},
+	{DriftCheckStep, "installs " + DriftCheckPath + " and " + DriftCheckUnit + ".timer: every " + DriftCheckInterval + " it compares the files every step recorded in " + ManifestDir + " with their checksums and writes aurigraph_managed_files_drifted into node exporter's textfile directory", true},
 }
 
 // StagingDir is where config files land as the SSH user before they are
@@ -119,6 +138,12 @@ type PrepareValues struct {
 	ClockMetricsUnit    string
 	ClockMetricsService string
 	ClockMetricsTimer   string
+	ManifestDir         string
+	DriftCheck          string // the script
+	DriftCheckService   string
+	DriftCheckTimer     string
+	DriftCheckPath      string
+	DriftCheckUnit      string
 }
 
 var (
@@ -169,7 +194,9 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	if err := timeSyncValues(&v, a); err != nil {
 		return v, err
 	}
-	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog} {
+	v.ManifestDir, v.DriftCheckPath, v.DriftCheckUnit = ManifestDir, DriftCheckPath, DriftCheckUnit
+	v.DriftCheck, v.DriftCheckService, v.DriftCheckTimer = DriftCheckScript, driftCheckService, driftCheckTimer
+	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog, &v.DriftCheck, &v.DriftCheckService, &v.DriftCheckTimer} {
 		if *f, err = fileContent("host "+a.Name, *f); err != nil {
 			return v, err
 		}
@@ -427,6 +454,37 @@ Description=Refresh Aurigraph container memory metrics every ` + ContainerMetric
 OnBootSec=` + ContainerMetricsInterval + `
 OnUnitActiveSec=` + ContainerMetricsInterval + `
 AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+`
+
+// driftCheckService runs the drift check once, as root: some recorded files
+// are readable by root only (firewall.nft). It writes only the textfile
+// directory.
+var driftCheckService = `[Unit]
+Description=Aurigraph drift check: installed files against their recorded checksums (node exporter textfile)
+
+[Service]
+Type=oneshot
+Environment=MANIFEST_DIR=` + ManifestDir + `
+Environment=TEXTFILE_DIR=` + TextfileDir + `
+ExecStart=` + DriftCheckPath + `
+Nice=10
+NoNewPrivileges=yes
+ProtectSystem=full
+ProtectHome=yes
+PrivateTmp=yes
+`
+
+// driftCheckTimer: a hand edit shows within DriftCheckInterval; the alert
+// waits longer than that (components/prometheus).
+var driftCheckTimer = `[Unit]
+Description=Run the Aurigraph drift check every ` + DriftCheckInterval + `
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=` + DriftCheckInterval + `
 
 [Install]
 WantedBy=timers.target

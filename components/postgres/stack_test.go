@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"encoding/json"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -120,7 +119,7 @@ func TestStackContainers(t *testing.T) {
 			assert.Equal(t, float64(want.MemoryMB), db.Inputs["memory"].NumberValue())
 			assert.Equal(t, float64(want.MemoryReservationMB), db.Inputs["memoryReservation"].NumberValue())
 			assert.Equal(t, float64(int(want.CPUsReservation*1024)), db.Inputs["cpuShares"].NumberValue())
-			assert.Equal(t, strconv.FormatFloat(want.CPUs, 'f', -1, 64), db.Inputs["cpus"].StringValue())
+			assert.Equal(t, container.FormatCPUs(want.CPUs), db.Inputs["cpus"].StringValue())
 			wantExp := stacks.DefaultResources[stacks.Exporter]
 			assert.Equal(t, float64(wantExp.MemoryMB), exp.Inputs["memory"].NumberValue())
 

@@ -61,7 +61,7 @@ func TestIntegrationPromtoolCheckRules(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alerts.yml"), []byte(rules), 0o644))
 	out := runPromtool(t, dir, "check", "rules", "alerts.yml")
-	require.Contains(t, out, "SUCCESS: 15 rules found")
+	require.Contains(t, out, "SUCCESS: 17 rules found")
 }
 
 // TestIntegrationPromtoolTestRules runs testdata/alerts_test.yml: every SPEC

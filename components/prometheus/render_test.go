@@ -172,6 +172,7 @@ func TestRenderRules(t *testing.T) {
 		"HighErrorRateWarning": "warning", "HighLatencyP95Warning": "warning", "DBConnectionsHigh": "warning",
 		"ConsensusLeaderElectionsHigh": "warning", "TargetDown": "warning", "VaultSealed": "critical", "AvailabilityBelowSLO": "warning",
 		"ClockOffsetHigh": "critical", "ClockNotSynchronised": "warning",
+		"ManagedFilesDrifted": "warning", "DriftCheckNotRunning": "warning",
 	}, seen)
 	assert.False(t, strings.Contains(out, "<no value>"))
 	_, err = RenderRules(RulesValues{})

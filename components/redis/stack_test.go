@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
@@ -67,7 +68,7 @@ func TestStackRedis(t *testing.T) {
 			want := stacks.DefaultResources[stacks.Redis]
 			assert.Equal(t, float64(want.MemoryMB), srv.Inputs["memory"].NumberValue())
 			assert.Equal(t, float64(want.MemoryReservationMB), srv.Inputs["memoryReservation"].NumberValue())
-			assert.Equal(t, strconv.FormatFloat(want.CPUs, 'f', -1, 64), srv.Inputs["cpus"].StringValue())
+			assert.Equal(t, container.FormatCPUs(want.CPUs), srv.Inputs["cpus"].StringValue())
 			var secretEnvs int
 			for _, e := range array(srv.Inputs["envs"]) {
 				if e.IsSecret() {
