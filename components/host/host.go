@@ -85,6 +85,8 @@ type HostArgs struct {
 	// restarts only after that step, so after the previous host's
 	// containers run again. Engine restarts go one host at a time.
 	EngineRestartAfter pulumi.Resource
+	// Updates: unattended security updates and their reboot policy.
+	Updates Updates
 }
 
 // Host is a prepared machine with its own Docker provider.

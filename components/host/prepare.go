@@ -72,6 +72,7 @@ var Steps = []Step{
 	{"dirs", "creates the data path, every service directory with its owner and mode, and the SSH user's staging directory for config files", true},
 	{"firewall", "installs nftables, writes /etc/aurigraph/firewall.nft (table inet aurigraph only, default drop) and aurigraph-firewall.service, checks then loads the rules", true},
 	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, installs " + ContainerMetricsPath + " and " + ContainerMetricsUnit + ".timer (per-container memory metrics into node exporter's textfile directory every " + ContainerMetricsInterval + "), restarts them when changed", true},
+	{SecurityUpdatesStep, "installs unattended-upgrades and writes " + UnattendedUpgradesConf + " (Debian security updates only, " + strings.Join(HeldPackages, " ") + " held because a Docker upgrade restarts every container, automatic reboots off unless updates.automaticReboot, daily lists and upgrades), enables apt-daily(-upgrade).timer, installs " + RebootRequiredPath + " and " + RebootRequiredUnit + ".timer (" + RebootRequiredMetric + " into node exporter's textfile directory every " + RebootRequiredInterval + ")", true},
 	{"logging", "installs rsyslog and writes /etc/rsyslog.d/60-aurigraph.conf forwarding the journal and every container's json-file log to Logstash on <logging host>:5514/tcp, validates and restarts rsyslog", true},
 }
 
@@ -106,6 +107,15 @@ type PrepareValues struct {
 	CadvisorDropIn       string
 	CadvisorPort         int
 	Rsyslog              string
+	// Step security-updates: the apt configuration, and the reboot marker
+	// script with its units.
+	UnattendedUpgrades     string
+	UnattendedUpgradesPath string
+	RebootScript           string
+	RebootService          string
+	RebootTimer            string
+	RebootPath             string
+	RebootUnit             string
 }
 
 var (
@@ -153,7 +163,13 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 			return v, err
 		}
 	}
-	for _, f := range []*string{&v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog} {
+	if v.UnattendedUpgrades, err = RenderUnattendedUpgrades(a.Updates); err != nil {
+		return v, err
+	}
+	v.RebootScript, v.RebootService, v.RebootTimer = RebootRequiredScript, rebootRequiredService, rebootRequiredTimer
+	v.RebootPath, v.RebootUnit, v.UnattendedUpgradesPath = RebootRequiredPath, RebootRequiredUnit, UnattendedUpgradesConf
+	for _, f := range []*string{&v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog,
+		&v.UnattendedUpgrades, &v.RebootScript, &v.RebootService, &v.RebootTimer} {
 		if *f, err = fileContent("host "+a.Name, *f); err != nil {
 			return v, err
 		}
