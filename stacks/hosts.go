@@ -48,6 +48,7 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 		DialErrorLimit: c.SSH.DialErrorLimit,
 		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
 		StepTimeout:    fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes),
+		Updates:        host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)},
 	}
 	if j := c.SSH.Jump; j != nil {
 		a.Jump = &host.Jump{Address: j.Address, Port: j.Port, User: j.User, HostKey: j.HostKey}
