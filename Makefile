@@ -4,7 +4,7 @@ FORMAT ?= text
 BASE   ?= origin/main
 GO     ?= go
 
-.PHONY: help test unit integration plan policy plan-diff lint deps build
+.PHONY: help test unit integration plan policy plan-diff lint deps build reboot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,6 +25,9 @@ policy: ## policy verdicts for STACK over a mocked run of the real program
 
 plan-diff: ## readable diff of the offline plans of BASE (a git ref) and the working tree for STACK
 	@$(GO) run ./cmd/plandiff -base $(BASE) -stack $(STACK)
+
+reboot: ## reboot STACK's hosts that need it (HOSTS=a,b: those), one at a time, gateway drained first; ARGS=-dry-run to look first
+	scripts/with-deploy-key $(STACK) -- $(GO) run ./cmd/reboot -stack $(STACK) $(if $(HOSTS),-hosts $(HOSTS)) $(ARGS)
 
 build: ## compile the program and the policy pack
 	$(GO) build ./...
