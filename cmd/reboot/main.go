@@ -131,7 +131,7 @@ func (s *sshRemote) Run(h stacks.Host, command, stdin string) (string, string, e
 }
 
 func runSSH(set host.Settings, command, stdin string) (string, string, error) {
-	args := append(host.DockerSSHOpts(set), "-l", set.Target.User, "-p", strconv.Itoa(set.Target.Port), "--", set.Target.Address, command)
+	args := append(host.DockerSSHOpts(set), "-T", "-l", set.Target.User, "-p", strconv.Itoa(set.Target.Port), "--", set.Target.Address, command)
 	cmd := exec.Command("ssh", args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer

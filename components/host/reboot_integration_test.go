@@ -90,6 +90,8 @@ func TestIntegrationRebootScriptsPassShellcheck(t *testing.T) {
 		"wait":   {"bash", wait},
 		"state":  {"sh", RebootStateCommand},
 		"reboot": {"sh", RebootCommand},
+		// installed by the security-updates step
+		"reboot-required": {"bash", RebootRequiredScript},
 	} {
 		cmd := exec.Command(shellcheck, "-s", c.shell, "-")
 		cmd.Stdin = strings.NewReader(c.script)
