@@ -156,8 +156,16 @@ func (r *Runner) rebootOne(t Target, before host.RebootState) error {
 		}
 	}
 	r.logf("%s: reboot (%d container(s) to come back)", name, len(before.Containers))
-	if _, _, err := r.Remote.Run(t.Host, host.RebootCommand, ""); err != nil && !errors.Is(err, ErrDisconnected) {
-		return fmt.Errorf("host %s: reboot: %w", name, err)
+	if _, stderr, err := r.Remote.Run(t.Host, host.RebootCommand, ""); err != nil && !errors.Is(err, ErrDisconnected) {
+		// Refused (sudo, systemd): the host still runs, so its replicas
+		// get their traffic back.
+		err = fmt.Errorf("host %s: reboot: %w: %s", name, err, strings.TrimSpace(stderr))
+		if t.Drained != "" {
+			if uerr := r.Undrain(); uerr != nil {
+				return fmt.Errorf("%w; restoring the gateway failed too: %v", err, uerr)
+			}
+		}
+		return err
 	}
 	if err := r.awaitBoot(t.Host, before.Boot); err != nil {
 		return r.notBack(t, err)

@@ -42,6 +42,9 @@ func (f *fakeHosts) Run(h stacks.Host, command, stdin string) (string, string, e
 		return fmt.Sprintf("boot=b%d\nrequired=%s\ncontainer=%s-app\n", f.boot[n], req, n), "", nil
 	case command == host.RebootCommand:
 		f.events = append(f.events, n+" reboot")
+		if f.down[n+"-refuses-reboot"] {
+			return "", "sudo: a password is required", errors.New("exit status 1")
+		}
 		f.boot[n]++
 		delete(f.required, n)
 		if f.down[n+"-after-reboot"] {
@@ -146,4 +149,20 @@ func TestNothingIsDrainedWhenTheLiveGatewayIsNotTheStacks(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is not what the stack file renders")
 	assert.Equal(t, []string{"prod-edge-01 hash"}, f.events)
+}
+
+func TestARefusedRebootGivesTheHostItsTrafficBack(t *testing.T) {
+	p := prodPlan(t)
+	f := &fakeHosts{required: map[string]bool{"prod-app-01": true, "prod-app-02": true},
+		boot: map[string]int{}, down: map[string]bool{"prod-app-01-refuses-reboot": true}, live: p.Undrained}
+	err := newRunner(t, p, f).Reboot()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "host prod-app-01: reboot: exit status 1: sudo: a password is required")
+	assert.Equal(t, []string{
+		"prod-edge-01 hash",
+		fmt.Sprintf("prod-edge-01 install %d down", drainedCount(p, "prod-app-01")),
+		"prod-app-01 reboot",
+		"prod-edge-01 install 0 down",
+	}, f.events, "undrained, and no further host touched")
+	assert.Equal(t, p.Undrained, f.live)
 }
