@@ -4,7 +4,7 @@ FORMAT ?= text
 BASE   ?= origin/main
 GO     ?= go
 
-.PHONY: help test unit integration plan policy plan-diff pin lint deps build
+.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,9 @@ plan-diff: ## readable diff of the offline plans of BASE (a git ref) and the wor
 
 pin: ## resolve every image tag of STACK to its registry digest and write it into Pulumi.$(STACK).yaml (PIN_FLAGS=-dry-run, -registry-override docker.io=URL)
 	@$(GO) run ./cmd/pin -stack $(STACK) $(PIN_FLAGS)
+
+reboot: ## reboot STACK's hosts that need it (HOSTS=a,b: those), one at a time, gateway drained first; ARGS=-dry-run to look first
+	scripts/with-deploy-key $(STACK) -- $(GO) run ./cmd/reboot -stack $(STACK) $(if $(HOSTS),-hosts $(HOSTS)) $(ARGS)
 
 build: ## compile the program and the policy pack
 	$(GO) build ./...

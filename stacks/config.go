@@ -71,6 +71,7 @@ type Config struct {
 	App       AppSettings       `json:"app"`
 	Postgres  PostgresSettings  `json:"postgres"`
 	Placement map[string]string `json:"placement"` // optional service → host name override
+	Updates   Updates           `json:"updates"`
 
 	Time TimeSync `json:"time"`
 
@@ -133,6 +134,16 @@ type JumpHost struct {
 	User    string `json:"user"`
 	Port    int    `json:"port"`
 	HostKey string `json:"hostKey"`
+}
+
+// Updates: unattended security updates on every host (components/host,
+// step security-updates). Reboots go through cmd/reboot unless
+// AutomaticReboot lets unattended-upgrades reboot hosts by itself.
+type Updates struct {
+	AutomaticReboot bool `json:"automaticReboot"`
+	// RebootTime "HH:MM" is the first host's automatic reboot; each next
+	// host of the inventory reboots RebootStagger later (RebootTimeFor).
+	RebootTime string `json:"rebootTime"`
 }
 
 // Preflight thresholds: a host below any of them is refused.

@@ -48,6 +48,7 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 		DialErrorLimit: c.SSH.DialErrorLimit,
 		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
 		StepTimeout:    fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes),
+		Updates:        host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)},
 	}
 	a.TimeServers, a.MaxClockOffsetMs = c.Time.Servers, c.Time.MaxOffsetMs
 	if j := c.SSH.Jump; j != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -20,7 +21,8 @@ func objectKeys(c *Config) map[string]any {
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
 		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "placement": &c.Placement,
-		"time": &c.Time,
+		"time":    &c.Time,
+		"updates": &c.Updates,
 	}
 }
 
@@ -119,6 +121,9 @@ func applyDefaults(c *Config) {
 	}
 	if c.Network.Subnet == "" {
 		c.Network.Subnet = "172.28.0.0/16"
+	}
+	if c.Updates.RebootTime == "" {
+		c.Updates.RebootTime = host.DefaultRebootTime
 	}
 	if c.Preflight.DataPath == "" {
 		c.Preflight.DataPath = "/srv/aurigraph"

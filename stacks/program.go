@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"fmt"
-	"path"
 	"sort"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -170,9 +169,7 @@ func issuedCerts(p *pki.PKI) (serviceCerts, error) {
 func (d *deployment) host(svc string) *host.Host { return d.hosts[d.place.Services[svc]] }
 
 // serviceDir is a service's directory on its host, e.g. /srv/aurigraph/nginx.
-func (d *deployment) serviceDir(svc string) string {
-	return path.Join(d.cfg.Preflight.DataPath, svc)
-}
+func (d *deployment) serviceDir(svc string) string { return ServiceDir(d.cfg, svc) }
 
 // image pulls the pinned image of key on h.
 func (d *deployment) image(h *host.Host, key string) (pulumi.StringOutput, error) {

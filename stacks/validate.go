@@ -369,6 +369,9 @@ func validateEdge(c *Config, ps *Problems) {
 }
 
 func validateMisc(c *Config, ps *Problems) {
+	if _, ok := parseClock(c.Updates.RebootTime); !ok {
+		ps.Add("updates.rebootTime", fmt.Sprintf("%s is not a time of day", describe(c.Updates.RebootTime)), "use HH:MM on 24 hours, e.g. 03:30")
+	}
 	if p, err := parsePrefix(c.Network.Subnet); err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() || p.Bits() > 24 || p.Bits() < 8 || p.Masked() != p {
 		ps.Add("network.subnet", fmt.Sprintf("%s is not a usable subnet", describe(c.Network.Subnet)), "use a private IPv4 network of /8 to /24, e.g. 172.28.0.0/16")
 	}

@@ -200,6 +200,9 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"logging host disk too small", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("hosts", replaceOnce(t, hosts, `"capacity":{"cpus":32,"diskGb":2000,"memoryGb":128},"hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKuFFePdS`, `"capacity":{"cpus":32,"diskGb":20,"memoryGb":128},"hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKuFFePdS`))
 		}, []string{`aurigraph:hosts[2].capacity.diskGb 20 GB is below the 30 GB Elasticsearch keeps logs in; raise it or place elasticsearch on a host with a larger disk`}},
+		{"reboot time that is not a time of day", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("updates", `{"automaticReboot":true,"rebootTime":"3:30am"}`)
+		}, []string{`aurigraph:updates.rebootTime "3:30am" is not a time of day; use HH:MM on 24 hours, e.g. 03:30`}},
 		{"host capacity without bound", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("hosts", replaceOnce(t, hosts, `"capacity":{"cpus":32,"diskGb":200,"memoryGb":64}`, `"capacity":{"cpus":100000,"diskGb":200,"memoryGb":64}`))
 		}, []string{`aurigraph:hosts[0].capacity.cpus is 100000; use 1-1024`}},

@@ -26,6 +26,8 @@ const (
 	UID = 101
 	// DockerDNS is Docker's embedded resolver on user-defined networks.
 	DockerDNS = "127.0.0.11"
+	// ConfMode is nginx.conf's mode on the host (owned by UID).
+	ConfMode = "0640"
 )
 
 // ReloadCommand reloads nginx gracefully (in-flight requests finish on the
@@ -173,7 +175,7 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 		Host: args.Host,
 		Files: []configfile.File{{
 			Path: path.Join(args.Dir, "conf", "nginx.conf"), Content: conf,
-			Owner: owner, Mode: "0640",
+			Owner: owner, Mode: ConfMode,
 		}},
 		Container: ContainerName,
 		Reload:    ReloadCommand,

@@ -19,6 +19,54 @@ var tmpl = template.Must(template.New("nginx.conf").Funcs(template.FuncMap{
 	"listen": listen,
 }).Parse(confTemplate))
 
+// checkDown: every drained server is a server of the configuration, and
+// every slot with traffic keeps one server up (nginx would answer 502).
+func checkDown(v Values, add func(string, ...any)) {
+	down := map[string]bool{}
+	for _, d := range v.Down {
+		down[d] = true
+	}
+	known := map[string]bool{}
+	for _, s := range v.Slots {
+		for _, list := range []struct {
+			upstream string
+			servers  []string
+		}{{s.Name, s.HTTP}, {s.Name + "_grpc", s.GRPC}} {
+			if strings.HasSuffix(list.upstream, "_grpc") && v.GRPCHostname == "" {
+				for _, a := range list.servers {
+					known[a] = true
+				}
+				continue
+			}
+			up := 0
+			for _, a := range list.servers {
+				known[a] = true
+				if !down[a] {
+					up++
+				}
+			}
+			if s.Weight > 0 && len(list.servers) > 0 && up == 0 {
+				add("draining %s leaves upstream %s (weight %d) with no server", strings.Join(v.Down, ", "), list.upstream, s.Weight)
+			}
+		}
+	}
+	for _, d := range v.Down {
+		if !known[d] {
+			add("drained server %q is not an upstream server", d)
+		}
+	}
+}
+
+// isDown is the template's test for a drained server.
+func (v view) IsDown(server string) bool {
+	for _, d := range v.Down {
+		if d == server {
+			return true
+		}
+	}
+	return false
+}
+
 // Ciphers are the TLS 1.2 suites allowed: forward secret AEAD only (Mozilla
 // "intermediate" without DHE). TLS 1.3 suites are all modern and left to OpenSSL.
 const Ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" +
@@ -76,6 +124,11 @@ type Values struct {
 	Modern bool
 	// User for worker processes; "" when nginx already runs unprivileged.
 	User string
+	// Down are upstream servers (host:port, as in Slots) marked `down`: the
+	// replicas of a host that cmd/reboot is about to reboot get no new
+	// request, and in-flight ones finish on the old workers after the
+	// reload. Empty in what `pulumi up` installs.
+	Down []string
 }
 
 // Passive health checks: a server failing MaxFails times is skipped for FailTimeout.
@@ -173,6 +226,7 @@ func Check(v Values) error {
 	if v.Resolver == "" {
 		add("resolver is empty")
 	}
+	checkDown(v, add)
 	if len(problems) > 0 {
 		return fmt.Errorf("gateway: %s", strings.Join(problems, "; "))
 	}

@@ -92,6 +92,8 @@ type HostArgs struct {
 	// Unset, they are DefaultTimeServers and DefaultMaxClockOffsetMs.
 	TimeServers      []string
 	MaxClockOffsetMs int
+	// Updates: unattended security updates and their reboot policy.
+	Updates Updates
 }
 
 // Host is a prepared machine with its own Docker provider.

@@ -315,7 +315,8 @@ func TestIntegrationPrepareCheckModeChangesNothing(t *testing.T) {
 	// On the real machine: every step reports, nothing is written.
 	written := []string{"/etc/sysctl.d/90-aurigraph.conf", "/etc/aurigraph/firewall.nft", "/etc/rsyslog.d/60-aurigraph.conf", "/etc/systemd/system/prometheus-node-exporter.service.d/aurigraph.conf", "/var/lib/aurigraph",
 		ContainerMetricsPath, "/etc/systemd/system/" + ContainerMetricsUnit + ".service", "/etc/systemd/system/" + ContainerMetricsUnit + ".timer",
-		ChronyConfPath, ClockMetricsPath, "/etc/systemd/system/" + ClockMetricsUnit + ".timer"}
+		ChronyConfPath, ClockMetricsPath, "/etc/systemd/system/" + ClockMetricsUnit + ".timer",
+		UnattendedUpgradesConf, RebootRequiredPath, "/etc/systemd/system/" + RebootRequiredUnit + ".timer"}
 	for _, p := range written {
 		_, err := os.Stat(p)
 		require.True(t, os.IsNotExist(err), "%s exists before the test", p)
@@ -437,7 +438,7 @@ step=time-sync changed=yes mode=apply
 	require.NoError(t, os.WriteFile(filepath.Join(root, "etc/sysctl.d/90-aurigraph.conf"), []byte("vm.max_map_count = 65530\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "var/lib/aurigraph/pending/daemon-json"), nil, 0o644))
 	changed, outs = runSteps(t, c, steps, "apply", root, true)
-	assert.Equal(t, map[string]bool{TimeSyncStep: false, "daemon-json": true, "sysctl": true, "dirs": true, "firewall": false, "exporters": true, "logging": false, DriftCheckStep: false}, changed)
+	assert.Equal(t, map[string]bool{TimeSyncStep: false, "daemon-json": true, "sysctl": true, "dirs": true, "firewall": false, "exporters": true, SecurityUpdatesStep: false, "logging": false, DriftCheckStep: false}, changed)
 	assert.Equal(t, "  write /usr/local/lib/aurigraph/container-metrics\nstep=exporters changed=yes mode=apply\n", outs["exporters"], "only the edited script is rewritten")
 	installed, err = os.ReadFile(metrics)
 	require.NoError(t, err)

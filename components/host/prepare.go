@@ -92,6 +92,7 @@ var Steps = []Step{
 	{"dirs", "creates the data path, every service directory with its owner and mode, and the SSH user's staging directory for config files", true},
 	{"firewall", "installs nftables, writes /etc/aurigraph/firewall.nft (table inet aurigraph only, default drop) and aurigraph-firewall.service, checks then loads the rules", true},
 	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, installs " + ContainerMetricsPath + " and " + ContainerMetricsUnit + ".timer (per-container memory metrics into node exporter's textfile directory every " + ContainerMetricsInterval + "), restarts them when changed", true},
+	{SecurityUpdatesStep, "installs unattended-upgrades and writes " + UnattendedUpgradesConf + " (Debian security updates only, " + strings.Join(HeldPackages, " ") + " held because a Docker upgrade restarts every container, automatic reboots off unless updates.automaticReboot, daily lists and upgrades), enables apt-daily(-upgrade).timer, installs " + RebootRequiredPath + " and " + RebootRequiredUnit + ".timer (" + RebootRequiredMetric + " into node exporter's textfile directory every " + RebootRequiredInterval + ")", true},
 	{"logging", "installs rsyslog and writes /etc/rsyslog.d/60-aurigraph.conf forwarding the journal and every container's json-file log to Logstash on <logging host>:5514/tcp, validates and restarts rsyslog", true},
 	{DriftCheckStep, "installs " + DriftCheckPath + " and " + DriftCheckUnit + ".timer: every " + DriftCheckInterval + " it compares the files every step recorded in " + ManifestDir + " with their checksums and writes aurigraph_managed_files_drifted into node exporter's textfile directory", true},
 }
@@ -144,6 +145,15 @@ type PrepareValues struct {
 	DriftCheckTimer     string
 	DriftCheckPath      string
 	DriftCheckUnit      string
+	// Step security-updates: the apt configuration, and the reboot marker
+	// script with its units.
+	UnattendedUpgrades     string
+	UnattendedUpgradesPath string
+	RebootScript           string
+	RebootService          string
+	RebootTimer            string
+	RebootPath             string
+	RebootUnit             string
 }
 
 var (
@@ -196,7 +206,13 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	}
 	v.ManifestDir, v.DriftCheckPath, v.DriftCheckUnit = ManifestDir, DriftCheckPath, DriftCheckUnit
 	v.DriftCheck, v.DriftCheckService, v.DriftCheckTimer = DriftCheckScript, driftCheckService, driftCheckTimer
-	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog, &v.DriftCheck, &v.DriftCheckService, &v.DriftCheckTimer} {
+	if v.UnattendedUpgrades, err = RenderUnattendedUpgrades(a.Updates); err != nil {
+		return v, err
+	}
+	v.RebootScript, v.RebootService, v.RebootTimer = RebootRequiredScript, rebootRequiredService, rebootRequiredTimer
+	v.RebootPath, v.RebootUnit, v.UnattendedUpgradesPath = RebootRequiredPath, RebootRequiredUnit, UnattendedUpgradesConf
+	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog,
+		&v.DriftCheck, &v.DriftCheckService, &v.DriftCheckTimer, &v.UnattendedUpgrades, &v.RebootScript, &v.RebootService, &v.RebootTimer} {
 		if *f, err = fileContent("host "+a.Name, *f); err != nil {
 			return v, err
 		}

@@ -61,7 +61,7 @@ func TestIntegrationPromtoolCheckRules(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alerts.yml"), []byte(rules), 0o644))
 	out := runPromtool(t, dir, "check", "rules", "alerts.yml")
-	require.Contains(t, out, "SUCCESS: 17 rules found")
+	require.Contains(t, out, "SUCCESS: 18 rules found")
 }
 
 // TestIntegrationPromtoolTestRules runs testdata/alerts_test.yml: every SPEC
@@ -75,5 +75,19 @@ func TestIntegrationPromtoolTestRules(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alerts_test.yml"), tests, 0o644))
 	out := runPromtool(t, dir, "test", "rules", "alerts_test.yml")
+	require.Contains(t, out, "SUCCESS")
+}
+
+// TestIntegrationPromtoolTestRebootRule runs testdata/reboot_test.yml: every
+// host waiting over an hour for a reboot has its own HostRebootRequired.
+func TestIntegrationPromtoolTestRebootRule(t *testing.T) {
+	dir := t.TempDir()
+	rules, err := RenderRules(RulesValues{PoolMaxSize: 30})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "alerts.yml"), []byte(rules), 0o644))
+	tests, err := os.ReadFile("testdata/reboot_test.yml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "reboot_test.yml"), tests, 0o644))
+	out := runPromtool(t, dir, "test", "rules", "reboot_test.yml")
 	require.Contains(t, out, "SUCCESS")
 }

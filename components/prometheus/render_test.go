@@ -173,6 +173,7 @@ func TestRenderRules(t *testing.T) {
 		"ConsensusLeaderElectionsHigh": "warning", "TargetDown": "warning", "VaultSealed": "critical", "AvailabilityBelowSLO": "warning",
 		"ClockOffsetHigh": "critical", "ClockNotSynchronised": "warning",
 		"ManagedFilesDrifted": "warning", "DriftCheckNotRunning": "warning",
+		"HostRebootRequired": "warning",
 	}, seen)
 	assert.False(t, strings.Contains(out, "<no value>"))
 	_, err = RenderRules(RulesValues{})
