@@ -42,9 +42,19 @@ func downloadChronyDebs(t *testing.T) string {
 		if err = os.MkdirAll(dir, 0o755); err != nil {
 			return
 		}
-		cmd := exec.Command("apt-get", append([]string{"download", "-q"}, chronyDebs...)...)
-		cmd.Dir = dir
-		out, err = cmd.CombinedOutput()
+		download := func() ([]byte, error) {
+			cmd := exec.Command("apt-get", append([]string{"download", "-q"}, chronyDebs...)...)
+			cmd.Dir = dir
+			return cmd.CombinedOutput()
+		}
+		if out, err = download(); err != nil {
+			// A machine whose package lists were never fetched knows no package yet.
+			if up, uerr := exec.Command("apt-get", "update", "-qq").CombinedOutput(); uerr != nil {
+				out = append(out, up...)
+				return
+			}
+			out, err = download()
+		}
 	})
 	require.NoError(t, err, "apt-get download %v (Debian's apt is required):\n%s", chronyDebs, out)
 	m, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
