@@ -191,8 +191,8 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	v.NodeExporterDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/prometheus-node-exporter --web.listen-address=%s --collector.textfile.directory=%s\n",
 		net.JoinHostPort(cluster, fmt.Sprint(NodeExporterPort)), TextfileDir)
 	v.ContainerMetrics = ContainerMetricsScript
-	v.MetricsService = containerMetricsService
-	v.MetricsTimer = containerMetricsTimer
+	v.MetricsService = containerMetrics.service()
+	v.MetricsTimer = containerMetrics.timer()
 	v.MetricsPath, v.MetricsUnit = ContainerMetricsPath, ContainerMetricsUnit
 	v.CadvisorDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=%s -port=%d -docker_only=true -housekeeping_interval=15s\n",
 		cluster, CadvisorPort)
@@ -205,11 +205,11 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 		return v, err
 	}
 	v.ManifestDir, v.DriftCheckPath, v.DriftCheckUnit = ManifestDir, DriftCheckPath, DriftCheckUnit
-	v.DriftCheck, v.DriftCheckService, v.DriftCheckTimer = DriftCheckScript, driftCheckService, driftCheckTimer
+	v.DriftCheck, v.DriftCheckService, v.DriftCheckTimer = DriftCheckScript, driftCheck.service(), driftCheck.timer()
 	if v.UnattendedUpgrades, err = RenderUnattendedUpgrades(a.Updates); err != nil {
 		return v, err
 	}
-	v.RebootScript, v.RebootService, v.RebootTimer = RebootRequiredScript, rebootRequiredService, rebootRequiredTimer
+	v.RebootScript, v.RebootService, v.RebootTimer = RebootRequiredScript, rebootRequired.service(), rebootRequired.timer()
 	v.RebootPath, v.RebootUnit, v.UnattendedUpgradesPath = RebootRequiredPath, RebootRequiredUnit, UnattendedUpgradesConf
 	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog,
 		&v.DriftCheck, &v.DriftCheckService, &v.DriftCheckTimer, &v.UnattendedUpgrades, &v.RebootScript, &v.RebootService, &v.RebootTimer} {
@@ -444,64 +444,16 @@ ExecReload=/usr/sbin/nft -f /etc/aurigraph/firewall.nft
 WantedBy=sysinit.target
 `
 
-// containerMetricsService runs the container metrics script once; it needs
-// root for the Docker socket, and writes only the textfile directory.
-var containerMetricsService = `[Unit]
-Description=Aurigraph per-container memory metrics for node exporter (textfile collector)
-After=docker.service
+// containerMetrics needs root for the Docker socket.
+var containerMetrics = metricsUnits{
+	Measures: "per-container memory metrics", Script: ContainerMetricsPath, After: "docker.service",
+	Every: ContainerMetricsInterval, BootDelay: ContainerMetricsInterval,
+}
 
-[Service]
-Type=oneshot
-Environment=TEXTFILE_DIR=` + TextfileDir + `
-ExecStart=` + ContainerMetricsPath + `
-Nice=10
-NoNewPrivileges=yes
-ProtectSystem=full
-ProtectHome=yes
-PrivateTmp=yes
-`
-
-// containerMetricsTimer: OnBootSec fires at once when the timer starts after
-// boot; AccuracySec keeps systemd from batching the runs to a minute.
-var containerMetricsTimer = `[Unit]
-Description=Refresh Aurigraph container memory metrics every ` + ContainerMetricsInterval + `
-
-[Timer]
-OnBootSec=` + ContainerMetricsInterval + `
-OnUnitActiveSec=` + ContainerMetricsInterval + `
-AccuracySec=1s
-
-[Install]
-WantedBy=timers.target
-`
-
-// driftCheckService runs the drift check once, as root: some recorded files
-// are readable by root only (firewall.nft). It writes only the textfile
-// directory.
-var driftCheckService = `[Unit]
-Description=Aurigraph drift check: installed files against their recorded checksums (node exporter textfile)
-
-[Service]
-Type=oneshot
-Environment=MANIFEST_DIR=` + ManifestDir + `
-Environment=TEXTFILE_DIR=` + TextfileDir + `
-ExecStart=` + DriftCheckPath + `
-Nice=10
-NoNewPrivileges=yes
-ProtectSystem=full
-ProtectHome=yes
-PrivateTmp=yes
-`
-
-// driftCheckTimer: a hand edit shows within DriftCheckInterval; the alert
+// driftCheck runs as root: some recorded files are readable by root only
+// (firewall.nft). A hand edit shows within DriftCheckInterval; the alert
 // waits longer than that (components/prometheus).
-var driftCheckTimer = `[Unit]
-Description=Run the Aurigraph drift check every ` + DriftCheckInterval + `
-
-[Timer]
-OnBootSec=1min
-OnUnitActiveSec=` + DriftCheckInterval + `
-
-[Install]
-WantedBy=timers.target
-`
+var driftCheck = metricsUnits{
+	Measures: "drift check (installed files against their recorded checksums)", Script: DriftCheckPath,
+	Env: []string{"MANIFEST_DIR=" + ManifestDir}, Every: DriftCheckInterval, BootDelay: "1min",
+}

@@ -116,32 +116,10 @@ leapsectz right/UTC
 // (awk and chronyc waitsync read it): 100 → "0.100".
 func offsetSeconds(ms int) string { return fmt.Sprintf("%d.%03d", ms/1000, ms%1000) }
 
-var clockMetricsService = `[Unit]
-Description=Aurigraph clock offset and synchronisation metrics from chrony for node exporter (textfile collector)
-After=chrony.service
-
-[Service]
-Type=oneshot
-Environment=TEXTFILE_DIR=` + TextfileDir + `
-ExecStart=` + ClockMetricsPath + `
-Nice=10
-NoNewPrivileges=yes
-ProtectSystem=full
-ProtectHome=yes
-PrivateTmp=yes
-`
-
-var clockMetricsTimer = `[Unit]
-Description=Refresh Aurigraph clock metrics every ` + ClockMetricsInterval + `
-
-[Timer]
-OnBootSec=` + ClockMetricsInterval + `
-OnUnitActiveSec=` + ClockMetricsInterval + `
-AccuracySec=1s
-
-[Install]
-WantedBy=timers.target
-`
+var clockMetrics = metricsUnits{
+	Measures: "clock offset and synchronisation metrics from chrony", Script: ClockMetricsPath, After: "chrony.service",
+	Every: ClockMetricsInterval, BootDelay: ClockMetricsInterval,
+}
 
 // timeSyncValues fills the time-sync step's values from a.
 func timeSyncValues(v *PrepareValues, a HostArgs) error {
@@ -159,7 +137,7 @@ func timeSyncValues(v *PrepareValues, a HostArgs) error {
 	v.TimeSyncWaitSeconds = int(TimeSyncWait / time.Second)
 	v.ClockMetrics = ClockMetricsScript
 	v.ClockMetricsPath, v.ClockMetricsUnit = ClockMetricsPath, ClockMetricsUnit
-	v.ClockMetricsService, v.ClockMetricsTimer = clockMetricsService, clockMetricsTimer
+	v.ClockMetricsService, v.ClockMetricsTimer = clockMetrics.service(), clockMetrics.timer()
 	return nil
 }
 

@@ -117,31 +117,9 @@ APT::Periodic::AutocleanInterval "7";
 	return b.String(), nil
 }
 
-// rebootRequiredService runs the marker script once; it reads /run and
-// writes only the textfile directory.
-var rebootRequiredService = `[Unit]
-Description=Aurigraph reboot-required marker for node exporter (textfile collector)
-
-[Service]
-Type=oneshot
-Environment=TEXTFILE_DIR=` + TextfileDir + `
-ExecStart=` + RebootRequiredPath + `
-Nice=10
-NoNewPrivileges=yes
-ProtectSystem=full
-ProtectHome=yes
-PrivateTmp=yes
-`
-
-// rebootRequiredTimer: OnBootSec writes 0 soon after the reboot that
-// cleared the marker.
-var rebootRequiredTimer = `[Unit]
-Description=Refresh the Aurigraph reboot-required marker every ` + RebootRequiredInterval + `
-
-[Timer]
-OnBootSec=30s
-OnUnitActiveSec=` + RebootRequiredInterval + `
-
-[Install]
-WantedBy=timers.target
-`
+// rebootRequired reads /run; its first run soon after a boot writes 0 once
+// the reboot cleared the marker.
+var rebootRequired = metricsUnits{
+	Measures: "reboot-required marker", Script: RebootRequiredPath,
+	Every: RebootRequiredInterval, BootDelay: "30s",
+}
