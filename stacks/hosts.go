@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"path"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -114,3 +115,22 @@ func firstOrEmpty(xs []string) string {
 	}
 	return xs[0]
 }
+
+// ConnectionArgs are the connection fields of host h's arguments: what
+// anything reaching the host over SSH outside `pulumi up` (cmd/reboot) dials
+// with, the same as the program's remote commands and Docker provider.
+func ConnectionArgs(c *Config, h Host) host.HostArgs {
+	a := host.HostArgs{
+		Name: h.Name, Address: h.Address, ClusterAddress: h.ClusterAddress(), Port: h.SSHPort,
+		User: h.SSHUser, HostKey: h.HostKey,
+		DialErrorLimit: c.SSH.DialErrorLimit,
+		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
+	}
+	if j := c.SSH.Jump; j != nil {
+		a.Jump = &host.Jump{Address: j.Address, Port: j.Port, User: j.User, HostKey: j.HostKey}
+	}
+	return a
+}
+
+// ServiceDir is a service's directory on its host, e.g. /srv/aurigraph/nginx.
+func ServiceDir(c *Config, svc string) string { return path.Join(c.Preflight.DataPath, svc) }

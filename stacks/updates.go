@@ -2,12 +2,9 @@ package stacks
 
 import (
 	"fmt"
-	"path"
 	"regexp"
 	"strconv"
 	"time"
-
-	"github.com/aurigraph/infra/components/host"
 )
 
 // RebootStagger separates the automatic reboots of consecutive hosts (when
@@ -45,22 +42,3 @@ func RebootTimeFor(c *Config, name string) string {
 	}
 	return c.Updates.RebootTime
 }
-
-// ConnectionArgs are the connection fields of host h's arguments: what
-// anything reaching the host over SSH outside `pulumi up` (cmd/reboot) dials
-// with, the same as the program's remote commands and Docker provider.
-func ConnectionArgs(c *Config, h Host) host.HostArgs {
-	a := host.HostArgs{
-		Name: h.Name, Address: h.Address, ClusterAddress: h.ClusterAddress(), Port: h.SSHPort,
-		User: h.SSHUser, HostKey: h.HostKey,
-		DialErrorLimit: c.SSH.DialErrorLimit,
-		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
-	}
-	if j := c.SSH.Jump; j != nil {
-		a.Jump = &host.Jump{Address: j.Address, Port: j.Port, User: j.User, HostKey: j.HostKey}
-	}
-	return a
-}
-
-// ServiceDir is a service's directory on its host, e.g. /srv/aurigraph/nginx.
-func ServiceDir(c *Config, svc string) string { return path.Join(c.Preflight.DataPath, svc) }
