@@ -8,7 +8,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/aurigraph/infra/internal/testhost"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
@@ -119,28 +119,12 @@ func (s *sshd) dial(t *testing.T, a HostArgs) *ssh.Client {
 	return c
 }
 
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
 // run runs command with script on stdin, as pulumi-command does.
-func run(t *testing.T, c *ssh.Client, command, stdin string) result {
+func run(t *testing.T, c *ssh.Client, command, stdin string) testhost.Result {
 	t.Helper()
-	sess, err := c.NewSession()
+	r, err := testhost.Run(c, command, stdin)
 	require.NoError(t, err)
-	defer sess.Close()
-	var out, errb bytes.Buffer
-	sess.Stdout, sess.Stderr, sess.Stdin = &out, &errb, strings.NewReader(stdin)
-	err = sess.Run(command)
-	code := 0
-	var exit *ssh.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitStatus()
-	} else {
-		require.NoError(t, err)
-	}
-	return result{out.String(), errb.String(), code}
+	return r
 }
 
 func TestIntegrationWrongHostKeyIsRefused(t *testing.T) {
@@ -160,7 +144,7 @@ func TestIntegrationWrongHostKeyIsRefused(t *testing.T) {
 
 	// The right key is accepted and runs commands.
 	c := srv.dial(t, srv.args("it-host-01"))
-	assert.Equal(t, "ok\n", run(t, c, "echo ok", "").stdout)
+	assert.Equal(t, "ok\n", run(t, c, "echo ok", "").Stdout)
 }
 
 func TestIntegrationUnreachableHostFailsFastWithItsName(t *testing.T) {
@@ -238,20 +222,20 @@ func TestIntegrationPreflight(t *testing.T) {
 	r := run(t, c, PreflightCommand, script)
 	want := Refusal(values, measure(t, dataPath))
 	require.NotEmpty(t, want, "this machine is expected to fall short of production thresholds")
-	assert.Equal(t, 1, r.code, r.stdout+r.stderr)
-	assert.Equal(t, want+"\n", r.stderr, "one message, exactly")
-	assert.Contains(t, r.stderr, "host it-host-01 refused: ")
-	assert.Contains(t, r.stderr, fmt.Sprintf("%d CPU cores found, 32 required", runtime.NumCPU()))
-	assert.Contains(t, r.stdout, "preflight host=it-host-01 cpus=")
+	assert.Equal(t, 1, r.Code, r.Stdout+r.Stderr)
+	assert.Equal(t, want+"\n", r.Stderr, "one message, exactly")
+	assert.Contains(t, r.Stderr, "host it-host-01 refused: ")
+	assert.Contains(t, r.Stderr, fmt.Sprintf("%d CPU cores found, 32 required", runtime.NumCPU()))
+	assert.Contains(t, r.Stdout, "preflight host=it-host-01 cpus=")
 
 	small := prod
 	small.Thresholds = Thresholds{MinCPUs: 1, MinMemoryGB: 1, MinDiskGB: 1}
 	script, err = RenderPreflight(NewPreflightValues(small))
 	require.NoError(t, err)
 	r = run(t, c, PreflightCommand, script)
-	assert.Equal(t, 0, r.code, r.stdout+r.stderr)
-	assert.Empty(t, r.stderr)
-	assert.Contains(t, r.stdout, "host it-host-01 passed preflight")
+	assert.Equal(t, 0, r.Code, r.Stdout+r.Stderr)
+	assert.Empty(t, r.Stderr)
+	assert.Contains(t, r.Stdout, "host it-host-01 passed preflight")
 }
 
 // sandboxArgs is a host whose files are safe to write under a ROOT prefix.
@@ -282,12 +266,12 @@ func runSteps(t *testing.T, c *ssh.Client, steps []StepScript, mode, root string
 			continue
 		}
 		r := run(t, c, StepCommand(mode, root), s.Script)
-		require.Equal(t, 0, r.code, "step %s %s:\n%s\n%s", s.Step.Name, mode, r.stdout, r.stderr)
-		rs := ParseStepResults(r.stdout)
-		require.Len(t, rs, 1, "step %s: one result line:\n%s", s.Step.Name, r.stdout)
+		require.Equal(t, 0, r.Code, "step %s %s:\n%s\n%s", s.Step.Name, mode, r.Stdout, r.Stderr)
+		rs := ParseStepResults(r.Stdout)
+		require.Len(t, rs, 1, "step %s: one result line:\n%s", s.Step.Name, r.Stdout)
 		require.Equal(t, s.Step.Name, rs[0].Step)
 		require.Equal(t, mode, rs[0].Mode)
-		changed[s.Step.Name], outs[s.Step.Name] = rs[0].Changed, r.stdout
+		changed[s.Step.Name], outs[s.Step.Name] = rs[0].Changed, r.Stdout
 	}
 	return changed, outs
 }
@@ -354,8 +338,8 @@ func TestIntegrationPrepareIsIdempotentAndFinishesAPartialRun(t *testing.T) {
 	// The step that installs packages never runs under a sandbox root.
 	require.Equal(t, "docker", steps[1].Step.Name)
 	r := run(t, c, StepCommand("apply", root), steps[1].Script)
-	assert.NotEqual(t, 0, r.code)
-	assert.Contains(t, r.stderr, "does not run under a sandbox root")
+	assert.NotEqual(t, 0, r.Code)
+	assert.Contains(t, r.Stderr, "does not run under a sandbox root")
 
 	changed, outs := runSteps(t, c, steps, "apply", root, true)
 	for name, ch := range changed {

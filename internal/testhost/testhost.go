@@ -177,22 +177,29 @@ func (h *Host) SSH(t testing.TB, user, command, stdin string) Result {
 		t.Fatalf("testhost: ssh %s@%s: %v", user, h.Addr(), err)
 	}
 	defer c.Close()
+	r, err := Run(c, command, stdin)
+	if err != nil {
+		t.Fatalf("testhost: ssh %s@%s %q: %v", user, h.Addr(), command, err)
+	}
+	return r
+}
+
+// Run runs command on c's host with stdin fed to it, as pulumi-command's
+// remote.Command does; a non-zero exit is a Result, not an error.
+func Run(c *ssh.Client, command, stdin string) (Result, error) {
 	sess, err := c.NewSession()
 	if err != nil {
-		t.Fatalf("testhost: ssh session: %v", err)
+		return Result{}, err
 	}
 	defer sess.Close()
 	var out, errb bytes.Buffer
 	sess.Stdout, sess.Stderr, sess.Stdin = &out, &errb, strings.NewReader(stdin)
 	err = sess.Run(command)
-	code := 0
 	var exit *ssh.ExitError
 	if errors.As(err, &exit) {
-		code = exit.ExitStatus()
-	} else if err != nil {
-		t.Fatalf("testhost: ssh %s@%s %q: %v", user, h.Addr(), command, err)
+		return Result{out.String(), errb.String(), exit.ExitStatus()}, nil
 	}
-	return Result{out.String(), errb.String(), code}
+	return Result{out.String(), errb.String(), 0}, err
 }
 
 func (h *Host) waitSSH(deadline time.Time) error {
