@@ -32,29 +32,23 @@ func (d *deployment) deployHosts() error {
 // hostArgs is everything a host's preparation needs, from config and placement.
 func (d *deployment) hostArgs(h Host) host.HostArgs {
 	c := d.cfg
-	a := host.HostArgs{
-		Name: h.Name, Address: h.Address, ClusterAddress: h.ClusterAddress(), Port: h.SSHPort,
-		User: h.SSHUser, HostKey: h.HostKey, PrivateKey: c.Secrets.SSHPrivateKey,
-		Kind: h.Kind, Roles: h.Roles,
-		Capacity: host.Capacity{CPUs: h.Capacity.CPUs, MemoryGB: h.Capacity.MemoryGB, DiskGB: h.Capacity.DiskGB}, DataPath: c.Preflight.DataPath,
-		Thresholds:     host.Thresholds{MinCPUs: c.Preflight.MinCPUs, MinMemoryGB: c.Preflight.MinMemoryGB, MinDiskGB: c.Preflight.MinDiskGB},
-		Dirs:           d.hostDirs(h.Name),
-		Sysctls:        HostSysctls(d.place, h.Name),
-		PublicTCPPorts: HostPublicPorts(d.place, h.Name),
-		ClusterPeers:   clusterPeers(c, h.Name),
-		MonitoringFrom: serviceAddresses(c, d.place, Prometheus),
-		LoggingTarget:  firstOrEmpty(serviceAddresses(c, d.place, Logstash)),
-		LoggingPort:    logstash.SyslogPort,
-		SSHAllowFrom:   c.SSH.AllowFrom,
-		DialErrorLimit: c.SSH.DialErrorLimit,
-		PerDialTimeout: c.SSH.PerDialTimeoutSeconds,
-		StepTimeout:    fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes),
-		Updates:        host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)},
-	}
+	a := ConnectionArgs(c, h)
+	a.PrivateKey = c.Secrets.SSHPrivateKey
+	a.Kind, a.Roles = h.Kind, h.Roles
+	a.Capacity = host.Capacity{CPUs: h.Capacity.CPUs, MemoryGB: h.Capacity.MemoryGB, DiskGB: h.Capacity.DiskGB}
+	a.DataPath = c.Preflight.DataPath
+	a.Thresholds = host.Thresholds{MinCPUs: c.Preflight.MinCPUs, MinMemoryGB: c.Preflight.MinMemoryGB, MinDiskGB: c.Preflight.MinDiskGB}
+	a.Dirs = d.hostDirs(h.Name)
+	a.Sysctls = HostSysctls(d.place, h.Name)
+	a.PublicTCPPorts = HostPublicPorts(d.place, h.Name)
+	a.ClusterPeers = clusterPeers(c, h.Name)
+	a.MonitoringFrom = serviceAddresses(c, d.place, Prometheus)
+	a.LoggingTarget = firstOrEmpty(serviceAddresses(c, d.place, Logstash))
+	a.LoggingPort = logstash.SyslogPort
+	a.SSHAllowFrom = c.SSH.AllowFrom
+	a.StepTimeout = fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes)
+	a.Updates = host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)}
 	a.TimeServers, a.MaxClockOffsetMs = c.Time.Servers, c.Time.MaxOffsetMs
-	if j := c.SSH.Jump; j != nil {
-		a.Jump = &host.Jump{Address: j.Address, Port: j.Port, User: j.User, HostKey: j.HostKey}
-	}
 	return a
 }
 
@@ -116,9 +110,9 @@ func firstOrEmpty(xs []string) string {
 	return xs[0]
 }
 
-// ConnectionArgs are the connection fields of host h's arguments: what
-// anything reaching the host over SSH outside `pulumi up` (cmd/reboot) dials
-// with, the same as the program's remote commands and Docker provider.
+// ConnectionArgs are the connection fields of host h's arguments: what the
+// program's remote commands and Docker provider dial with (hostArgs starts
+// from them), and what reaches a host outside `pulumi up` (cmd/reboot).
 func ConnectionArgs(c *Config, h Host) host.HostArgs {
 	a := host.HostArgs{
 		Name: h.Name, Address: h.Address, ClusterAddress: h.ClusterAddress(), Port: h.SSHPort,
