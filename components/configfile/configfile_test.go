@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/hosttest"
 	"github.com/aurigraph/infra/internal/mockrun"
 )
 
@@ -94,12 +95,7 @@ func TestSecretFileContentStaysSecretAndOutOfTriggers(t *testing.T) {
 
 // testHost is the smallest valid host for a mocked run.
 func testHost(ctx *pulumi.Context) (*host.Host, error) {
-	return host.NewHost(ctx, "h1", host.HostArgs{
-		Name: "h1", Address: "192.0.2.1", Port: 22, User: "deploy", DataPath: "/srv/aurigraph",
-		HostKey:    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+",
-		PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput),
-		Thresholds: host.Thresholds{MinCPUs: 1, MinMemoryGB: 1, MinDiskGB: 1},
-	})
+	return hosttest.New(ctx, "h1", "192.0.2.1")
 }
 
 func TestSecretSetRewritesAndReloadsWhenAnyContentChanges(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/container"
-	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/hosttest"
 	"github.com/aurigraph/infra/internal/mockrun"
 )
 
@@ -132,16 +132,8 @@ func runGateway(t *testing.T, v Values, greenImage string) *mockrun.Result {
 func runGatewayImage(t *testing.T, v Values, greenImage, nginxImage string) *mockrun.Result {
 	t.Helper()
 	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
-		h, err := host.NewHost(ctx, "edge", host.HostArgs{
-			Name: "edge", Address: "192.0.2.10", Port: 22, User: "deploy", DataPath: "/srv/aurigraph",
-			HostKey:    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+",
-			PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput),
-			Thresholds: host.Thresholds{MinCPUs: 1, MinMemoryGB: 1, MinDiskGB: 1},
-		})
+		h, err := hosttest.New(ctx, "edge", "192.0.2.10")
 		if err != nil {
-			return err
-		}
-		if err := h.ConnectDocker(ctx, nil); err != nil {
 			return err
 		}
 		secret := pulumi.ToSecret(pulumi.String("pem")).(pulumi.StringOutput)

@@ -9,23 +9,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/container"
-	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/hosttest"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/shell"
 )
 
 func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing.T) {
 	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
-		h, err := host.NewHost(ctx, "mon", host.HostArgs{
-			Name: "mon", Address: "192.0.2.20", Port: 22, User: "deploy", DataPath: "/srv/aurigraph",
-			HostKey:    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFjDoPUvC43u5PWXOIa8010fhjT38gSORY0nRUjCBLh+",
-			PrivateKey: pulumi.ToSecret(pulumi.String("k")).(pulumi.StringOutput),
-			Thresholds: host.Thresholds{MinCPUs: 1, MinMemoryGB: 1, MinDiskGB: 1},
-		})
+		h, err := hosttest.New(ctx, "mon", "192.0.2.20")
 		if err != nil {
-			return err
-		}
-		if err := h.ConnectDocker(ctx, nil); err != nil {
 			return err
 		}
 		_, err = New(ctx, "prometheus", Args{
