@@ -208,9 +208,10 @@ func Fabricate(typ, name string, inputs resource.PropertyMap) resource.PropertyM
 			"repoDigest": resource.NewProperty("sha256:" + fake("digest", name)),
 		}
 	case "command:remote:Command", "command:local:Command":
+		// Nothing runs: a command prints nothing, except the one whose output
+		// the program reads back, a script reading a swarm join token.
 		stdout := ""
-		if strings.Contains(name, "-token-") {
-			// What `docker swarm join-token -q` prints.
+		if stdin := inputs["stdin"]; stdin.IsString() && strings.Contains(stdin.StringValue(), "docker swarm join-token -q") {
 			stdout = "SWMTKN-1-mock" + fake("swarm-token", name)
 		}
 		return resource.PropertyMap{
