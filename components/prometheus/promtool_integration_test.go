@@ -3,6 +3,7 @@
 package prometheus
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,7 +62,7 @@ func TestIntegrationPromtoolCheckRules(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "alerts.yml"), []byte(rules), 0o644))
 	out := runPromtool(t, dir, "check", "rules", "alerts.yml")
-	require.Contains(t, out, "SUCCESS: 18 rules found")
+	require.Contains(t, out, fmt.Sprintf("SUCCESS: %d rules found", len(alertNames(t, rules))))
 }
 
 // TestIntegrationPromtoolTestRules runs testdata/alerts_test.yml: every SPEC

@@ -136,6 +136,27 @@ func TestRenderConfigRefusesMissingPaths(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// alertNames are the alerts a rendered rules file defines, in file order: the
+// integration tests expect promtool to find exactly these.
+func alertNames(t *testing.T, rules string) []string {
+	t.Helper()
+	var rf struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(rules), &rf))
+	var names []string
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			names = append(names, r.Alert)
+		}
+	}
+	return names
+}
+
 func TestRenderRules(t *testing.T) {
 	out, err := RenderRules(RulesValues{PoolMaxSize: 30})
 	require.NoError(t, err)

@@ -3,6 +3,7 @@
 package prometheus
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,7 +61,7 @@ func TestIntegrationValidateCommandRunsPromtoolInTheImage(t *testing.T) {
 	stderr, err := step(conf, rules)
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "SUCCESS: /etc/prometheus/prometheus.yml is valid prometheus config file syntax")
-	assert.Contains(t, stderr, "SUCCESS: 18 rules found")
+	assert.Contains(t, stderr, fmt.Sprintf("SUCCESS: %d rules found", len(alertNames(t, rules))))
 	assert.Equal(t, conf, readAll(t, confPath))
 	assert.Equal(t, rules, readAll(t, rulesPath))
 
