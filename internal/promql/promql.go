@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -38,10 +39,10 @@ func MetricNames(expr string) ([]string, error) {
 		}
 		name := vs.Name
 		for _, m := range vs.LabelMatchers {
-			if m.Name != "__name__" {
+			if m.Name != labels.MetricName {
 				continue
 			}
-			if m.Type.String() != "=" {
+			if m.Type != labels.MatchEqual {
 				problems = append(problems, fmt.Sprintf("selector %s matches metric names by %s", vs.String(), m.Type))
 				continue
 			}
@@ -58,6 +59,60 @@ func MetricNames(expr string) ([]string, error) {
 	out := make([]string, 0, len(seen))
 	for n := range seen {
 		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Unexported lists the metrics expr names that no scrape job it selects
+// exports: exporters maps a metric name to the jobs exporting it (anyJob
+// standing for every job), and a selector with job matchers
+// (job="node", job=~"node|cadvisor") is satisfied only by a job they accept.
+func Unexported(expr string, exporters map[string][]string, anyJob string) ([]string, error) {
+	e, err := Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := MetricNames(expr); err != nil {
+		return nil, err
+	}
+	missing := map[string]bool{}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := vs.Name
+		var jobs []*labels.Matcher
+		for _, m := range vs.LabelMatchers {
+			switch m.Name {
+			case labels.MetricName:
+				name = m.Value
+			case "job":
+				jobs = append(jobs, m)
+			}
+		}
+		if name == "" {
+			return nil
+		}
+		for _, job := range exporters[name] {
+			if job == anyJob {
+				return nil
+			}
+			accepted := true
+			for _, m := range jobs {
+				accepted = accepted && m.Matches(job)
+			}
+			if accepted {
+				return nil
+			}
+		}
+		missing[vs.String()] = true
+		return nil
+	})
+	out := make([]string, 0, len(missing))
+	for s := range missing {
+		out = append(out, s)
 	}
 	sort.Strings(out)
 	return out, nil

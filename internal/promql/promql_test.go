@@ -42,3 +42,32 @@ func TestMetricNamesRefusesWhatItCannotCheck(t *testing.T) {
 		assert.Error(t, err, expr)
 	}
 }
+
+func TestUnexported(t *testing.T) {
+	exporters := map[string][]string{
+		"up":               {"*"},
+		"node_load5":       {"node"},
+		"container_memory": {"cadvisor", "node"},
+		"redis_up":         {"redis"},
+	}
+	for _, c := range []struct {
+		expr string
+		want []string
+	}{
+		{`up{job="anything"} == 0`, []string{}},
+		{`node_load5`, []string{}},
+		{`node_load5{job="node"}`, []string{}},
+		{`node_load5{job="redis"}`, []string{`node_load5{job="redis"}`}},
+		{`node_load5{job!="node"}`, []string{`node_load5{job!="node"}`}},
+		{`container_memory{job=~"node|cadvisor"} / node_load5{job=~"no.*"}`, []string{}},
+		{`redis_up{job=~"node|cadvisor"}`, []string{`redis_up{job=~"node|cadvisor"}`}},
+		{`sum(rate(nowhere_total[5m])) or vector(0)`, []string{`nowhere_total`}},
+		{`{__name__="redis_up", job="redis"}`, []string{}},
+	} {
+		got, err := Unexported(c.expr, exporters, "*")
+		require.NoError(t, err, c.expr)
+		assert.Equal(t, c.want, got, c.expr)
+	}
+	_, err := Unexported(`{__name__=~"node_.+"}`, exporters, "*")
+	assert.Error(t, err, "a name by regular expression cannot be checked")
+}
