@@ -99,7 +99,7 @@ type Panel struct {
 		RefID string `json:"refId"`
 	} `json:"targets"`
 	// Panels are a row's panels (collapsed rows hold their own).
-	Panels []Panel `json:"panels"`
+	Panels      []Panel `json:"panels"`
 	FieldConfig struct {
 		Defaults struct {
 			Thresholds *struct {
