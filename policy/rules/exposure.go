@@ -77,6 +77,12 @@ func exposureRules() []Rule {
 			Resource:    checkDataServicesInternal,
 		},
 		{
+			Name:        "tracing-internal",
+			Description: "Jaeger publishes no host port: its collectors (OTLP, Thrift, Zipkin, agent) take spans without authentication, so the application reaches them on the encrypted overlay and the gateway proxies the UI.",
+			Types:       []string{ContainerType},
+			Resource:    checkTracingInternal,
+		},
+		{
 			Name:        "published-ports-bound",
 			Description: "Only the gateway publishes 80/443; every other published port is bound to a named address, never 0.0.0.0 (CIS 5.14).",
 			Types:       []string{ContainerType},
@@ -104,6 +110,23 @@ func checkDataServicesInternal(r policyx.AnalyzerResource, env Env) []Finding {
 	var out []Finding
 	for _, pt := range ps {
 		out = append(out, found(r, "data service %s (%s) publishes container port %g on the host: remove the port, other services reach it on the internal network", displayName(p, r.URN), kind, pt.internal))
+	}
+	return out
+}
+
+func checkTracingInternal(r policyx.AnalyzerResource, env Env) []Finding {
+	p := r.Properties
+	kind := kindOf(p)
+	if kind != Jaeger {
+		return nil
+	}
+	ps, ok := ports(p)
+	if !ok {
+		return nil
+	}
+	var out []Finding
+	for _, pt := range ps {
+		out = append(out, found(r, "tracing backend %s publishes container port %g on the host: its collectors accept spans without authentication; remove the port, the application sends spans over the overlay and the gateway proxies the UI", displayName(p, r.URN), pt.internal))
 	}
 	return out
 }
