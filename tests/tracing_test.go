@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -76,4 +77,30 @@ func TestJaegerPublishesNoPort(t *testing.T) {
 		assert.Empty(t, p.ArrayValue())
 	}
 	assert.Equal(t, []string{"aurigraph-network"}, harness.ContainerNetworks(*j))
+}
+
+// The hosts' firewalls open none of Jaeger's ports: spans from replicas on
+// other hosts cross in the overlay's data plane (VXLAN 4789/udp inside ESP),
+// which only cluster peers may send.
+func TestFirewallsOpenNoJaegerPortAndCarryTheOverlay(t *testing.T) {
+	res := harness.Run(t, harness.Stack(t, "prod"))
+	var scripts []string
+	for _, r := range res.Resources {
+		for _, v := range r.Inputs {
+			for _, s := range harness.PlainStrings(v) {
+				if strings.Contains(s, "table inet aurigraph {") {
+					scripts = append(scripts, s)
+				}
+			}
+		}
+	}
+	require.NotEmpty(t, scripts, "no host firewall found in the recording")
+	t.Logf("%d host firewalls checked", len(scripts))
+	for _, s := range scripts {
+		assert.Contains(t, s, "ip saddr @cluster_peers_v4 udp dport { 4789, 7946 } accept")
+		assert.Contains(t, s, "ip saddr @cluster_peers_v4 meta l4proto esp accept")
+		for _, p := range jaeger.Ports {
+			assert.NotRegexp(t, fmt.Sprintf(`dport [^\n]*\b%d\b`, p.Port), s, "%s (%d) opened on a host", p.Purpose, p.Port)
+		}
+	}
 }
