@@ -98,26 +98,19 @@ func exposureRules() []Rule {
 }
 
 func checkDataServicesInternal(r policyx.AnalyzerResource, env Env) []Finding {
-	p := r.Properties
-	kind := kindOf(p)
-	if !isOneOf(kind, DataServices) {
-		return nil
-	}
-	ps, ok := ports(p)
-	if !ok || len(ps) == 0 {
-		return nil
-	}
-	var out []Finding
-	for _, pt := range ps {
-		out = append(out, found(r, "data service %s (%s) publishes container port %g on the host: remove the port, other services reach it on the internal network", displayName(p, r.URN), kind, pt.internal))
-	}
-	return out
+	return noPublishedPort(r, DataServices, "data service", "remove the port, other services reach it on the internal network")
 }
 
 func checkTracingInternal(r policyx.AnalyzerResource, env Env) []Finding {
+	return noPublishedPort(r, []string{Jaeger}, "tracing backend",
+		"its collectors accept spans without authentication; remove the port, the application sends spans over the overlay and the gateway proxies the UI")
+}
+
+// noPublishedPort reports every port a container of one of kinds publishes.
+func noPublishedPort(r policyx.AnalyzerResource, kinds []string, what, fix string) []Finding {
 	p := r.Properties
 	kind := kindOf(p)
-	if kind != Jaeger {
+	if !isOneOf(kind, kinds) {
 		return nil
 	}
 	ps, ok := ports(p)
@@ -126,7 +119,7 @@ func checkTracingInternal(r policyx.AnalyzerResource, env Env) []Finding {
 	}
 	var out []Finding
 	for _, pt := range ps {
-		out = append(out, found(r, "tracing backend %s publishes container port %g on the host: its collectors accept spans without authentication; remove the port, the application sends spans over the overlay and the gateway proxies the UI", displayName(p, r.URN), pt.internal))
+		out = append(out, found(r, "%s %s (%s) publishes container port %g on the host: %s", what, displayName(p, r.URN), kind, pt.internal, fix))
 	}
 	return out
 }
