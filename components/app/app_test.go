@@ -234,6 +234,10 @@ func TestEnvironmentHasSpecValuesAndSecretPasswords(t *testing.T) {
 		"AURIGRAPH_NODE_TIER":                        "validator",
 		"AURIGRAPH_NODE_NAME":                        "aurigraph-v11-blue-validator-1",
 		"AURIGRAPH_RELEASE_SLOT":                     "blue",
+
+		// The meters the dashboards and rules read are switched on.
+		"QUARKUS_DATASOURCE_METRICS_ENABLED":                          "true",
+		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__METRICS_ENABLED": "true",
 	}
 	for k, v := range want {
 		assert.Equal(t, v, env[k], k)

@@ -161,6 +161,9 @@ func Environment(s Settings, e Endpoints, r Replica) map[string]string {
 		"QUARKUS_DATASOURCE_JDBC_MIN_SIZE":                    itoa(s.DatasourceMinSize),
 		"QUARKUS_DATASOURCE_JDBC_IDLE_REMOVAL_INTERVAL":       "10M",
 		"QUARKUS_DATASOURCE_JDBC_TRANSACTION_ISOLATION_LEVEL": "read-committed",
+		// The pool's agroal_* meters (off by default): DBPoolExhausted and
+		// the DB pool panels read them.
+		"QUARKUS_DATASOURCE_METRICS_ENABLED": "true",
 
 		// Bulkheads and retries.
 		"EXECUTOR_API_POOL_SIZE":   "10",
@@ -175,6 +178,8 @@ func Environment(s Settings, e Endpoints, r Replica) map[string]string {
 		"QUARKUS_CACHE_TYPE": "caffeine",
 		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__MAXIMUM_SIZE":       "1000",
 		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__EXPIRE_AFTER_WRITE": "5M",
+		// cache_gets_total{result} for the cache-hit panels (off by default).
+		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__METRICS_ENABLED": "true",
 
 		// Redis; the password is a secret variable.
 		"QUARKUS_REDIS_HOSTS": e.RedisHosts,
