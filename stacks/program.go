@@ -9,6 +9,7 @@ import (
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/cluster"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/jaeger"
 	"github.com/aurigraph/infra/components/network"
 	"github.com/aurigraph/infra/components/pki"
 )
@@ -33,6 +34,9 @@ type deployment struct {
 	backup pulumi.Resource
 	// app is the application: the gateway waits for its containers.
 	app *app.Application
+	// tracing is Jaeger: the application's tracing endpoints are its
+	// outputs, so the replicas wait for it.
+	tracing *jaeger.Jaeger
 	// logging is Elasticsearch's setup step (users, retention policy):
 	// Logstash and Kibana start after it.
 	logging pulumi.Resource

@@ -1,13 +1,13 @@
 package stacks
 
 import (
+	"fmt"
 	"path"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/components/jaeger"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/redis"
 )
@@ -26,6 +26,9 @@ func deployApp(d *deployment) error {
 	if len(replicas) == 0 {
 		return nil // Validate refuses a stack without app hosts; nothing to deploy.
 	}
+	if d.tracing == nil {
+		return fmt.Errorf("the application's tracing endpoints come from Jaeger: deploy %s before %s", Jaeger, App)
+	}
 	var waitFor []pulumi.Resource
 	if d.backup != nil {
 		// Pre-deployment backup: a release starts from a fresh dump.
@@ -42,7 +45,7 @@ func deployApp(d *deployment) error {
 		},
 		Endpoints: app.Endpoints{
 			PostgresJDBC: postgres.JDBCURL(), PostgresUser: postgres.User, RedisHosts: redis.URL(),
-			OTLP: jaeger.OTLPURL(), JaegerGRPC: jaeger.CollectorURL(),
+			OTLP: d.tracing.OTLPEndpoint, JaegerGRPC: d.tracing.CollectorGRPCEndpoint,
 		},
 		DataDir:          d.serviceDir(App),
 		PostgresPassword: d.cfg.Secrets.PostgresPassword,

@@ -25,7 +25,7 @@ func deployJaeger(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	_, err = jaeger.New(d.ctx, Jaeger, jaeger.Args{
+	d.tracing, err = jaeger.New(d.ctx, Jaeger, jaeger.Args{
 		Host:          h,
 		Image:         img,
 		Network:       d.network.Name,

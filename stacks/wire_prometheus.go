@@ -51,10 +51,10 @@ func prometheusScrapeConfig(c *Config, p Placement) prometheus.ConfigValues {
 		Vault:       vault.Endpoint(),
 		// Each service's metrics endpoint, by DNS name on the network, as its component publishes it.
 		Services: []prometheus.ServiceTarget{
-			{Job: "postgres", Address: postgres.ExporterAddress()},
-			{Job: "redis", Address: redis.ExporterAddress()},
-			{Job: "grafana", Address: grafana.Address()},
-			{Job: "jaeger", Address: jaeger.AdminAddress()},
+			{Job: prometheus.JobPostgres, Address: postgres.ExporterAddress()},
+			{Job: prometheus.JobRedis, Address: redis.ExporterAddress()},
+			{Job: prometheus.JobGrafana, Address: grafana.Address()},
+			{Job: prometheus.JobJaeger, Address: jaeger.AdminAddress()},
 		},
 	}
 	for _, r := range p.Replicas {

@@ -125,6 +125,9 @@ func (a ApplicationArgs) validate() error {
 	if a.PostgresPassword == nil || a.RedisPassword == nil {
 		problems = append(problems, "the PostgreSQL and Redis passwords are required")
 	}
+	if a.Endpoints.OTLP == nil || a.Endpoints.JaegerGRPC == nil {
+		problems = append(problems, "the tracing endpoints (Jaeger's outputs) are required")
+	}
 	seen := map[string]bool{}
 	for _, r := range a.Replicas {
 		switch {
@@ -230,6 +233,7 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 		Resource: args.Resources,
 		Health:   HealthCheck(),
 		Env:      Environment(args.Settings, args.Endpoints, r),
+		EnvFrom:  OutputEnvironment(args.Endpoints),
 		SecretEnv: map[string]pulumi.StringInput{
 			EnvPostgresPassword: args.PostgresPassword,
 			EnvRedisPassword:    args.RedisPassword,

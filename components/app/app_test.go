@@ -228,11 +228,16 @@ func TestEnvironmentHasSpecValuesAndSecretPasswords(t *testing.T) {
 		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__MAXIMUM_SIZE": "1000",
 		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__EXPIRE_AFTER_WRITE": "5M",
 		"QUARKUS_REDIS_HOSTS":                        "redis://redis:6379",
+		"QUARKUS_OTEL_EXPORTER_OTLP_ENDPOINT":        "http://jaeger:4317",
 		"QUARKUS_OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://jaeger:4317",
 		"OTEL_EXPORTER_JAEGER_ENDPOINT":              "http://jaeger:14250",
 		"AURIGRAPH_NODE_TIER":                        "validator",
 		"AURIGRAPH_NODE_NAME":                        "aurigraph-v11-blue-validator-1",
 		"AURIGRAPH_RELEASE_SLOT":                     "blue",
+
+		// The meters the dashboards and rules read are switched on.
+		"QUARKUS_DATASOURCE_METRICS_ENABLED":                          "true",
+		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__METRICS_ENABLED": "true",
 	}
 	for k, v := range want {
 		assert.Equal(t, v, env[k], k)
@@ -338,7 +343,7 @@ func TestRollingSteps(t *testing.T) {
 func TestInvalidArgsAreRefused(t *testing.T) {
 	err := ApplicationArgs{Replicas: []Replica{{Name: "Bad_Name"}}, DataDir: "rel"}.validate()
 	require.Error(t, err)
-	for _, want := range []string{"not a DNS label", "network is not set", "not absolute", "passwords are required"} {
+	for _, want := range []string{"not a DNS label", "network is not set", "not absolute", "passwords are required", "tracing endpoints"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.ErrorContains(t, ApplicationArgs{}.validate(), "no replicas")
@@ -357,6 +362,6 @@ var testEndpoints = Endpoints{
 	PostgresJDBC: "jdbc:postgresql://postgres:5432/aurigraph",
 	PostgresUser: "aurigraph",
 	RedisHosts:   "redis://redis:6379",
-	OTLP:         "http://jaeger:4317",
-	JaegerGRPC:   "http://jaeger:14250",
+	OTLP:         pulumi.String("http://jaeger:4317"),
+	JaegerGRPC:   pulumi.String("http://jaeger:14250"),
 }

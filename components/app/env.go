@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/aurigraph/infra/components/container"
 )
 
@@ -91,8 +93,29 @@ type Endpoints struct {
 	PostgresJDBC string // jdbc:postgresql://postgres:5432/aurigraph
 	PostgresUser string // aurigraph
 	RedisHosts   string // redis://redis:6379
-	OTLP         string // http://jaeger:4317 (OpenTelemetry gRPC)
-	JaegerGRPC   string // http://jaeger:14250 (Jaeger-native gRPC collector)
+	// OTLP and JaegerGRPC are the Jaeger component's address outputs
+	// (OTLPEndpoint, CollectorGRPCEndpoint): through them every replica
+	// waits for Jaeger's container.
+	OTLP       pulumi.StringInput // http://jaeger:4317 (OpenTelemetry gRPC)
+	JaegerGRPC pulumi.StringInput // http://jaeger:14250 (Jaeger-native gRPC collector)
+}
+
+// Tracing environment variables: Quarkus's OpenTelemetry exporter (OTLP
+// over gRPC, its default protocol) and the OpenTelemetry SDK's Jaeger one.
+const (
+	EnvOTLPEndpoint       = "QUARKUS_OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTLPTracesEndpoint = "QUARKUS_OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	EnvJaegerEndpoint     = "OTEL_EXPORTER_JAEGER_ENDPOINT"
+)
+
+// OutputEnvironment are the variables whose values are other components'
+// outputs: the tracing endpoints.
+func OutputEnvironment(e Endpoints) map[string]pulumi.StringInput {
+	return map[string]pulumi.StringInput{
+		EnvOTLPEndpoint:       e.OTLP,
+		EnvOTLPTracesEndpoint: e.OTLP,
+		EnvJaegerEndpoint:     e.JaegerGRPC,
+	}
 }
 
 // Secret environment variable names; their values come as Pulumi secrets.
@@ -138,6 +161,9 @@ func Environment(s Settings, e Endpoints, r Replica) map[string]string {
 		"QUARKUS_DATASOURCE_JDBC_MIN_SIZE":                    itoa(s.DatasourceMinSize),
 		"QUARKUS_DATASOURCE_JDBC_IDLE_REMOVAL_INTERVAL":       "10M",
 		"QUARKUS_DATASOURCE_JDBC_TRANSACTION_ISOLATION_LEVEL": "read-committed",
+		// The pool's agroal_* meters (off by default): DBPoolExhausted and
+		// the DB pool panels read them.
+		"QUARKUS_DATASOURCE_METRICS_ENABLED": "true",
 
 		// Bulkheads and retries.
 		"EXECUTOR_API_POOL_SIZE":   "10",
@@ -152,15 +178,14 @@ func Environment(s Settings, e Endpoints, r Replica) map[string]string {
 		"QUARKUS_CACHE_TYPE": "caffeine",
 		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__MAXIMUM_SIZE":       "1000",
 		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__EXPIRE_AFTER_WRITE": "5M",
+		// cache_gets_total{result} for the cache-hit panels (off by default).
+		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__METRICS_ENABLED": "true",
 
 		// Redis; the password is a secret variable.
 		"QUARKUS_REDIS_HOSTS": e.RedisHosts,
 
-		// Tracing to Jaeger: OTLP gRPC, and the Jaeger-native collector.
-		"QUARKUS_OTEL_EXPORTER_OTLP_ENDPOINT":        e.OTLP,
-		"QUARKUS_OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": e.OTLP,
-		"OTEL_EXPORTER_JAEGER_ENDPOINT":              e.JaegerGRPC,
-		"OTEL_SERVICE_NAME":                          "aurigraph-v11",
+		// Tracing to Jaeger: the endpoints are OutputEnvironment's.
+		"OTEL_SERVICE_NAME": "aurigraph-v11",
 		"OTEL_RESOURCE_ATTRIBUTES": strings.Join([]string{
 			"service.instance.id=" + r.Name, "aurigraph.tier=" + r.Tier, "aurigraph.slot=" + r.Slot,
 		}, ","),

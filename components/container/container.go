@@ -80,7 +80,10 @@ type Spec struct {
 	Resource Resources
 	Health   Health
 
-	Env       map[string]string             // plain environment
+	Env map[string]string // plain environment
+	// EnvFrom are plain variables whose values are other resources'
+	// outputs (a service's address): the container waits for them.
+	EnvFrom   map[string]pulumi.StringInput
 	SecretEnv map[string]pulumi.StringInput // values kept secret end to end
 
 	Command        []string
@@ -129,6 +132,16 @@ func (s Spec) Validate() error {
 	for _, p := range s.Ports {
 		if p.IP == "" {
 			problems = append(problems, fmt.Sprintf("port %d is not bound to a named address", p.Internal))
+		}
+	}
+	for _, k := range sortedKeys(s.EnvFrom) {
+		_, plain := s.Env[k]
+		_, secret := s.SecretEnv[k]
+		switch {
+		case s.EnvFrom[k] == nil:
+			problems = append(problems, fmt.Sprintf("variable %s has no value", k))
+		case plain || secret:
+			problems = append(problems, fmt.Sprintf("variable %s is set twice", k))
 		}
 	}
 	for _, m := range s.Mounts {
@@ -207,7 +220,7 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 		},
 		Ulimits: ulimits(s.Ulimits),
 		Labels:  containerLabels(labels),
-		Envs:    envs(s.Env, s.SecretEnv),
+		Envs:    envs(s.Env, s.EnvFrom, s.SecretEnv),
 		Mounts:  mounts(s.Mounts),
 		Ports:   ports(s.Ports),
 	}
@@ -330,10 +343,23 @@ func containerLabels(m map[string]string) docker.ContainerLabelArray {
 
 // envs keeps each secret variable wrapped as a secret on its own element, so
 // the plain ones stay readable in previews and the secret ones never show.
-func envs(plain map[string]string, secret map[string]pulumi.StringInput) pulumi.StringArray {
+// Plain values and outputs are one sorted list: a value that becomes an
+// output keeps its place, and the container's environment does not change.
+func envs(plain map[string]string, from, secret map[string]pulumi.StringInput) pulumi.StringArray {
+	all := map[string]pulumi.StringInput{}
+	for k, v := range plain {
+		all[k] = pulumi.String(v)
+	}
+	for k, v := range from {
+		all[k] = v
+	}
 	var out pulumi.StringArray
-	for _, k := range sortedKeys(plain) {
-		out = append(out, pulumi.String(k+"="+plain[k]))
+	for _, k := range sortedKeys(all) {
+		if v, ok := plain[k]; ok {
+			out = append(out, pulumi.String(k+"="+v))
+			continue
+		}
+		out = append(out, pulumi.Sprintf("%s=%s", k, all[k]))
 	}
 	for _, k := range sortedKeys(secret) {
 		out = append(out, pulumi.ToSecret(pulumi.Sprintf("%s=%s", k, secret[k])).(pulumi.StringOutput))

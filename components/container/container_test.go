@@ -32,6 +32,11 @@ func TestValidateRefusesUnsafeSpecs(t *testing.T) {
 		"is sensitive":                     func(s *Spec) { s.Mounts = []Mount{{HostPath: "/var/run/docker.sock", Target: "/s"}} },
 		"service is empty":                 func(s *Spec) { s.Service = "" },
 		"network is not set":               func(s *Spec) { s.Network = nil },
+		"variable A is set twice": func(s *Spec) {
+			s.Env = map[string]string{"A": "1"}
+			s.EnvFrom = map[string]pulumi.StringInput{"A": pulumi.String("2")}
+		},
+		"variable B has no value": func(s *Spec) { s.EnvFrom = map[string]pulumi.StringInput{"B": nil} },
 	}
 	for want, mutate := range cases {
 		s := validSpec()

@@ -47,3 +47,33 @@ func TestRecordedInputsKeepSecretsAndDefaults(t *testing.T) {
 	assert.False(t, in["privileged"].BoolValue())
 	assert.True(t, c[0].DeleteBeforeReplace, "a fixed name cannot be created twice")
 }
+
+// TestEnvFromWaitsForItsSourceAndKeepsItsPlace: a variable whose value is
+// another resource's output takes its sorted place among the plain ones
+// (the environment reads as before) and makes the container depend on
+// that resource.
+func TestEnvFromWaitsForItsSourceAndKeepsItsPlace(t *testing.T) {
+	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
+		src, err := New(ctx, "source", validSpec())
+		if err != nil {
+			return err
+		}
+		s := validSpec()
+		s.Name = "consumer"
+		s.Env = map[string]string{"A_PLAIN": "1", "C_PLAIN": "3"}
+		s.EnvFrom = map[string]pulumi.StringInput{"B_FROM": pulumi.Sprintf("http://%s:4317", src.Name)}
+		_, err = New(ctx, "consumer", s)
+		return err
+	}, mockrun.Options{Project: "p", Stack: "s"})
+	require.NoError(t, err)
+	c := res.Named("docker:index/container:Container", "consumer")
+	src := res.Named("docker:index/container:Container", "source")
+	require.NotNil(t, c)
+	require.NotNil(t, src)
+	var envs []string
+	for _, e := range c.Inputs["envs"].ArrayValue() {
+		envs = append(envs, e.StringValue())
+	}
+	assert.Equal(t, []string{"A_PLAIN=1", "B_FROM=http://redis:4317", "C_PLAIN=3"}, envs)
+	assert.Contains(t, c.DependsOn, src.URN, "the consumer waits for the resource its value comes from")
+}

@@ -24,6 +24,29 @@ func TestEnv(t *testing.T) {
 	assert.Equal(t, "true", env["COLLECTOR_OTLP_ENABLED"])
 }
 
+func TestEveryPortSetsItsListener(t *testing.T) {
+	env := jaeger.Env(time.Hour)
+	ports, vars := map[string]bool{}, map[string]bool{}
+	for _, p := range jaeger.Ports {
+		key := fmt.Sprintf("%d/%s", p.Port, p.Protocol)
+		assert.False(t, ports[key], "%s listed twice", key)
+		ports[key] = true
+		require.NotEmpty(t, p.Env, key)
+		assert.False(t, vars[p.Env], "%s sets two ports", p.Env)
+		vars[p.Env] = true
+		assert.Equal(t, fmt.Sprintf(":%d", p.Port), env[p.Env], "%s listens on %s", p.Purpose, key)
+	}
+	// The collectors the application and legacy clients use, and the admin port.
+	for _, p := range []int{jaeger.OTLPGRPCPort, jaeger.OTLPHTTPPort, jaeger.CollectorGRPCPort, jaeger.ThriftHTTPPort,
+		jaeger.ZipkinPort, jaeger.UIPort, jaeger.AdminPort} {
+		assert.True(t, ports[fmt.Sprintf("%d/tcp", p)], "%d", p)
+	}
+	for _, p := range []int{jaeger.AgentCompactPort, jaeger.AgentBinaryPort, jaeger.AgentZipkinCompactPort} {
+		assert.True(t, ports[fmt.Sprintf("%d/udp", p)], "%d", p)
+	}
+	assert.Equal(t, "http://jaeger:4317", jaeger.Endpoint(jaeger.ContainerName, jaeger.OTLPGRPCPort))
+}
+
 func TestSPECPortsListed(t *testing.T) {
 	have := map[string]bool{}
 	for _, p := range jaeger.Ports {
@@ -52,6 +75,8 @@ func TestStackJaeger(t *testing.T) {
 				env = append(env, e.StringValue())
 			}
 			assert.Contains(t, env, "SPAN_STORAGE_TYPE=badger")
+			assert.Contains(t, env, "COLLECTOR_OTLP_GRPC_HOST_PORT=:4317")
+			assert.Contains(t, env, "COLLECTOR_ZIPKIN_HOST_PORT=:9411")
 			assert.Contains(t, env, "BADGER_SPAN_STORE_TTL=168h")
 			hc := c.Inputs["healthcheck"].ObjectValue()
 			var test []string

@@ -88,9 +88,9 @@ var (
 		"hostJobs": func() []hostJob {
 			return []hostJob{
 				// The ports host preparation binds and opens to the monitoring host.
-				{"node", host.NodeExporterPort, "Node exporter"},
-				{"docker", host.DockerMetricsPort, "Docker daemon metrics"},
-				{"cadvisor", host.CadvisorPort, "cAdvisor (per-container CPU, memory, limits)"},
+				{JobNode, host.NodeExporterPort, "Node exporter"},
+				{JobDocker, host.DockerMetricsPort, "Docker daemon metrics"},
+				{JobCadvisor, host.CadvisorPort, "cAdvisor (per-container CPU, memory, limits)"},
 			}
 		},
 	}
@@ -116,7 +116,9 @@ func RenderConfig(v ConfigValues) (string, error) {
 		ConfigValues
 		AppJob         string
 		AppMetricsPort int
-	}{v, AppJob, app.RESTPort} // the REST port serves /q/metrics
+		JobPrometheus  string
+		JobVault       string
+	}{v, AppJob, app.RESTPort, JobPrometheus, JobVault} // the REST port serves /q/metrics
 	var b strings.Builder
 	if err := configTmpl.Execute(&b, data); err != nil {
 		return "", err

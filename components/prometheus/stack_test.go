@@ -94,6 +94,18 @@ func TestStackScrapesEveryReplicaAndHost(t *testing.T) {
 	}
 }
 
+// TestStackScrapesEveryCatalogueJob: a job of the metric catalogue that no
+// scrape configuration names would make its metrics look exported when
+// nothing collects them.
+func TestStackScrapesEveryCatalogueJob(t *testing.T) {
+	targets := scrapeTargets(t, renderedConfig(t, run(t, load(t, "prod"))))
+	for _, e := range prometheus.Catalogue {
+		if e.Job != prometheus.AnyJob {
+			assert.NotEmpty(t, targets[e.Job], "catalogue job %s is not scraped", e.Job)
+		}
+	}
+}
+
 func TestStackPrometheusContainer(t *testing.T) {
 	res := run(t, load(t, "prod"))
 	c := res.Named(containerType, prometheus.ContainerName)

@@ -77,6 +77,12 @@ func exposureRules() []Rule {
 			Resource:    checkDataServicesInternal,
 		},
 		{
+			Name:        "tracing-internal",
+			Description: "Jaeger publishes no host port: its collectors (OTLP, Thrift, Zipkin, agent) take spans without authentication, so the application reaches them on the encrypted overlay and the gateway proxies the UI.",
+			Types:       []string{ContainerType},
+			Resource:    checkTracingInternal,
+		},
+		{
 			Name:        "published-ports-bound",
 			Description: "Only the gateway publishes 80/443; every other published port is bound to a named address, never 0.0.0.0 (CIS 5.14).",
 			Types:       []string{ContainerType},
@@ -92,18 +98,28 @@ func exposureRules() []Rule {
 }
 
 func checkDataServicesInternal(r policyx.AnalyzerResource, env Env) []Finding {
+	return noPublishedPort(r, DataServices, "data service", "remove the port, other services reach it on the internal network")
+}
+
+func checkTracingInternal(r policyx.AnalyzerResource, env Env) []Finding {
+	return noPublishedPort(r, []string{Jaeger}, "tracing backend",
+		"its collectors accept spans without authentication; remove the port, the application sends spans over the overlay and the gateway proxies the UI")
+}
+
+// noPublishedPort reports every port a container of one of kinds publishes.
+func noPublishedPort(r policyx.AnalyzerResource, kinds []string, what, fix string) []Finding {
 	p := r.Properties
 	kind := kindOf(p)
-	if !isOneOf(kind, DataServices) {
+	if !isOneOf(kind, kinds) {
 		return nil
 	}
 	ps, ok := ports(p)
-	if !ok || len(ps) == 0 {
+	if !ok {
 		return nil
 	}
 	var out []Finding
 	for _, pt := range ps {
-		out = append(out, found(r, "data service %s (%s) publishes container port %g on the host: remove the port, other services reach it on the internal network", displayName(p, r.URN), kind, pt.internal))
+		out = append(out, found(r, "%s %s (%s) publishes container port %g on the host: %s", what, displayName(p, r.URN), kind, pt.internal, fix))
 	}
 	return out
 }

@@ -196,6 +196,20 @@ var cases = map[string][]resourceCase{
 		c("unknown ports", Vault, false, func(m M) M { return set(m, "ports", computed()) }),
 		c("secret ports", Elasticsearch, true, func(m M) M { return set(m, "ports", secret(arr_(obj_(M{"internal": n(9200)})))) }),
 	},
+	"tracing-internal": {
+		c("compliant", Jaeger, false, keep),
+		c("OTLP published on loopback", Jaeger, true, func(m M) M {
+			return set(m, "ports", arr_(obj_(M{"internal": n(4317), "external": n(4317), "ip": s("127.0.0.1")})))
+		}),
+		c("agent UDP published", Jaeger, true, func(m M) M {
+			return set(m, "ports", arr_(obj_(M{"internal": n(6831), "protocol": s("udp"), "ip": s("10.0.0.5")})))
+		}),
+		c("another kind may publish", Grafana, false, func(m M) M {
+			return set(m, "ports", arr_(obj_(M{"internal": n(3000), "external": n(3000), "ip": s("127.0.0.1")})))
+		}),
+		c("unknown ports", Jaeger, false, func(m M) M { return set(m, "ports", computed()) }),
+		c("secret ports", Jaeger, true, func(m M) M { return set(m, "ports", secret(arr_(obj_(M{"internal": n(9411)})))) }),
+	},
 	"published-ports-bound": {
 		c("gateway 80/443 on every address", Gateway, false, keep),
 		c("named address", Grafana, false, keep),
