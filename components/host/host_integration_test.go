@@ -253,6 +253,7 @@ func sandboxArgs(srv *sshd) HostArgs {
 	a.MonitoringFrom = []string{"127.0.0.1"}
 	a.LoggingTarget = "127.0.0.1"
 	a.LoggingPort = 5514
+	a.LoggingPeer = "logstash"
 	return a
 }
 
