@@ -33,7 +33,7 @@ func sampleArgs() HostArgs {
 			{Glob: "/srv/aurigraph/vault/logs/audit.log", Service: "vault", Reopen: "docker kill --signal HUP vault"},
 			{Glob: "/srv/aurigraph/aurigraph-v11/*/logs/*.log", Service: "aurigraph-v11"},
 		},
-		Thresholds:     Thresholds{MinCPUs: 32, MinMemoryGB: 64, MinDiskGB: 200},
+		Thresholds: Thresholds{MinCPUs: 32, MinMemoryGB: 64, MinDiskGB: 200},
 	}
 }
 
