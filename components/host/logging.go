@@ -139,7 +139,7 @@ func RenderLogrotate(host string, files []LogFile) (string, error) {
 	return render("logrotate.conf.tmpl", rotated)
 }
 
-var reopenRE = regexp.MustCompile(`^[A-Za-z0-9_.:/ -]+$`)
+var reopenRE = regexp.MustCompile(`^[A-Za-z0-9_.:/= -]+$`)
 
 func checkLogFiles(host string, files []LogFile) ([]LogFile, error) {
 	out := append([]LogFile{}, files...)

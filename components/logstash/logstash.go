@@ -91,7 +91,12 @@ const TLSName = Name
 
 // TLSHosts are the names and addresses in Logstash's certificate: TLSName,
 // and the logging host's cluster address the hosts connect to.
-func TLSHosts(clusterAddress string) []string { return []string{TLSName, clusterAddress} }
+func TLSHosts(clusterAddress string) []string {
+	if clusterAddress == "" {
+		return []string{TLSName}
+	}
+	return []string{TLSName, clusterAddress}
+}
 
 // Dirs are the host directories the container needs.
 func Dirs(hostDir string) []host.Dir {
@@ -108,7 +113,11 @@ func (a LogstashArgs) Pipeline() (string, error) {
 	if err := a.Services.validate(); err != nil {
 		return "", err
 	}
-	return RenderPipeline(PipelineValues{
+	return RenderPipeline(a.pipelineValues())
+}
+
+func (a LogstashArgs) pipelineValues() PipelineValues {
+	return PipelineValues{
 		SyslogPort: SyslogPort, JSONPort: JSONPort, GELFPort: GELFPort,
 		ServerCertPath: ServerCertPath, ServerKeyPath: ServerKeyPath,
 		DatasetContainer: host.DatasetContainer, DatasetJournal: host.DatasetJournal,
@@ -118,7 +127,7 @@ func (a LogstashArgs) Pipeline() (string, error) {
 		ElasticsearchHosts: []string{a.ElasticsearchURL}, CAPath: CAPath,
 		WriterUser: a.WriterUser, PasswordEnv: PasswordEnv,
 		IndexPrefix: elasticsearch.IndexPrefix, PolicyName: elasticsearch.PolicyName,
-	})
+	}
 }
 
 // Settings renders logstash.yml.
