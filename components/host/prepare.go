@@ -130,6 +130,8 @@ type PrepareValues struct {
 	Rsyslog              string
 	Logrotate            string // "" when no log file needs rotating here
 	LogTLSDir            string
+	RsyslogConfPath      string
+	LogrotateConfPath    string
 	// Time synchronisation (step time-sync).
 	ChronyConfPath      string
 	ChronyConf          string
@@ -198,6 +200,7 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	v.MetricsPath, v.MetricsUnit = ContainerMetricsPath, ContainerMetricsUnit
 	v.CadvisorDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=%s -port=%d -docker_only=true -housekeeping_interval=15s\n",
 		cluster, CadvisorPort)
+	v.RsyslogConfPath, v.LogrotateConfPath = RsyslogConfPath, LogrotateConfPath
 	if a.LoggingTarget != "" {
 		if v.Rsyslog, err = RenderRsyslog(NewRsyslogValues(a)); err != nil {
 			return v, err
