@@ -1,7 +1,9 @@
-// Package logstash is the log shipper: it receives every host's system and
-// container logs (RFC 5424 over TCP from rsyslog), applications' JSON lines
-// and GELF, parses NGINX, PostgreSQL, Docker and syslog lines, and writes one
-// data stream per service to Elasticsearch over TLS as a least-privilege user.
+// Package logstash is the log shipper: it receives every host's journal,
+// container logs and service log files (JSON lines over mutual TLS from
+// rsyslog, fields in components/host/logging.go), applications' JSON lines
+// and GELF, parses NGINX, PostgreSQL and application JSON lines, and writes
+// each event to the data stream its routing table (Services.Routes) gives,
+// in Elasticsearch over TLS as a least-privilege user.
 package logstash
 
 import (
