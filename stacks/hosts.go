@@ -6,8 +6,10 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
+	"github.com/aurigraph/infra/components/vault"
 )
 
 // deployHosts creates every host in inventory order: preflight and
@@ -45,11 +47,27 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 	a.MonitoringFrom = serviceAddresses(c, d.place, Prometheus)
 	a.LoggingTarget = firstOrEmpty(serviceAddresses(c, d.place, Logstash))
 	a.LoggingPort = logstash.SyslogPort
+	a.LoggingPeer = logstash.TLSName
+	a.LogFiles = d.logFiles(h.Name)
 	a.SSHAllowFrom = c.SSH.AllowFrom
 	a.StepTimeout = fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes)
 	a.Updates = host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)}
 	a.TimeServers, a.MaxClockOffsetMs = c.Time.Servers, c.Time.MaxOffsetMs
 	return a
+}
+
+// logFiles are the service log files on a host that its rsyslog forwards
+// besides the containers' own logs: Vault's audit log, the application's
+// /app/logs.
+func (d *deployment) logFiles(name string) []host.LogFile {
+	var out []host.LogFile
+	if d.place.Services[Vault] == name {
+		out = append(out, vault.LogFiles(d.serviceDir(Vault))...)
+	}
+	if len(d.place.ReplicasOn(name)) > 0 {
+		out = append(out, app.LogFiles(d.serviceDir(App))...)
+	}
+	return out
 }
 
 // HostSysctls are the kernel settings of the services placed on a host.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/kibana"
+	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/components/pki"
 	"github.com/aurigraph/infra/components/vault"
 )
@@ -37,7 +38,13 @@ func pkiArgs(c *Config) pki.Args {
 		pki.ServerFor(Elasticsearch, elasticsearch.TLSHosts()),
 		pki.ServerFor(Kibana, kibana.TLSHosts()),
 		pki.ServerFor(Vault, vault.TLSHosts()),
+		pki.ServerFor(Logstash, logstash.TLSHosts(logstashAddress(c))),
 	)
+	// Each host's client certificate for the log forwarding: Logstash
+	// accepts a host that presents one from the stack's CA.
+	for _, h := range c.Hosts {
+		servers = append(servers, pki.Server{Name: LogClientCert(h.Name), DNSNames: []string{h.Name}, IPs: []string{h.ClusterAddress()}})
+	}
 	return pki.Args{
 		Organization:      "Aurigraph " + c.Stack,
 		CAValidityHours:   c.PKI.CAValidityHours,
@@ -46,6 +53,12 @@ func pkiArgs(c *Config) pki.Args {
 		Rotation:          c.PKI.Rotation,
 		Servers:           servers,
 	}
+}
+
+// logstashAddress is the logging host's cluster address, where the hosts
+// connect to Logstash ("" without a logging host).
+func logstashAddress(c *Config) string {
+	return firstOrEmpty(serviceAddresses(c, Place(c), Logstash))
 }
 
 // edgeTLS is the public edge's certificate and key: the operator's secrets

@@ -133,6 +133,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	if d.certs, err = issuedCerts(p); err != nil {
 		return nil, err
 	}
+	if err := d.deployLogForwarding(); err != nil {
+		return nil, err
+	}
 	for _, s := range services {
 		if err := s.deploy(d); err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
@@ -149,7 +152,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 // serviceCerts are the certificates of the services that speak TLS on the
 // overlay, as the PKI issued them (pkiArgs lists them).
 type serviceCerts struct {
-	Elasticsearch, Kibana, Vault pki.Cert
+	Elasticsearch, Kibana, Vault, Logstash pki.Cert
 }
 
 // issuedCerts takes the service certificates from the PKI once, so the
@@ -159,7 +162,7 @@ func issuedCerts(p *pki.PKI) (serviceCerts, error) {
 	for _, c := range []struct {
 		name string
 		to   *pki.Cert
-	}{{Elasticsearch, &out.Elasticsearch}, {Kibana, &out.Kibana}, {Vault, &out.Vault}} {
+	}{{Elasticsearch, &out.Elasticsearch}, {Kibana, &out.Kibana}, {Vault, &out.Vault}, {Logstash, &out.Logstash}} {
 		cert := p.Cert(c.name)
 		if cert == nil {
 			return out, fmt.Errorf("no certificate is issued for %s", c.name)

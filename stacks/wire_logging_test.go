@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/internal/mockrun"
@@ -228,6 +230,27 @@ func TestLoggingStack(t *testing.T) {
 			for _, name := range []string{logstash.Name, "kibana"} {
 				assert.Contains(t, byName[name].DependsOn, setup.URN, "%s waits for the setup", name)
 			}
+
+			// Logstash's TLS for the hosts' input: the CA, its certificate
+			// and its key in PKCS#8, one secret step that restarts it;
+			// the container waits for them.
+			lsTLS := res.Named("command:remote:Command", logstash.Name+"-tls")
+			require.NotNil(t, lsTLS)
+			assert.True(t, lsTLS.Inputs["stdin"].IsSecret())
+			assert.Contains(t, byName[logstash.Name].DependsOn, lsTLS.URN)
+			written, err := configfile.SecretFiles(str(lsTLS.Inputs["create"]), str(lsTLS.Inputs["stdin"]))
+			require.NoError(t, err)
+			files := map[string]string{}
+			for p, content := range written {
+				files[path.Base(p)] = content
+				assert.Equal(t, "certs", path.Base(path.Dir(p)), "mounted at %s", path.Dir(logstash.CAPath))
+			}
+			require.Len(t, files, 3)
+			assert.Contains(t, files[path.Base(logstash.CAPath)], "BEGIN CERTIFICATE")
+			assert.Contains(t, files[path.Base(logstash.ServerCertPath)], "BEGIN CERTIFICATE")
+			assert.Contains(t, files[path.Base(logstash.ServerKeyPath)], "-----BEGIN PRIVATE KEY-----", "PKCS#8, the only form Logstash's tcp input reads")
+			assert.Contains(t, str(lsTLS.Inputs["create"]), "docker restart "+logstash.Name)
+			assert.Contains(t, str(lsTLS.Inputs["create"]), "openssl pkey -pubout", "the pair is checked before it replaces the live one")
 			assert.True(t, es.Inputs["wait"].BoolValue(), "the setup starts after a healthy container")
 		})
 	}

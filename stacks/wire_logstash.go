@@ -3,14 +3,21 @@ package stacks
 import (
 	"fmt"
 
+	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
 )
 
+// LogServices are the service names Logstash routes by (the containers'
+// service labels, the log files' services): its routing table is
+// LogServices.Routes().
+var LogServices = logstash.Services{Nginx: Nginx, Postgres: Postgres, Redis: Redis, Vault: Vault, App: App}
+
 // deployLogstash runs the shipper on the logging host. Every host's rsyslog
-// (host preparation) forwards its journal and container logs to
-// LogstashSyslogEndpoint.
+// (host preparation, TLS material from deployLogForwarding) forwards its
+// journal, container logs and service log files to its port
+// logstash.SyslogPort on the logging host's cluster address.
 func deployLogstash(d *deployment) error {
 	h := d.host(Logstash)
 	if h == nil {
@@ -28,13 +35,13 @@ func deployLogstash(d *deployment) error {
 		HeapMB:           logstash.DefaultHeapMB,
 		HostDir:          d.serviceDir(Logstash),
 		SyslogAddress:    h.ClusterAddress,
-		Services:         logstash.Services{Nginx: Nginx, Postgres: Postgres, App: App},
+		Services:         LogServices,
 		ElasticsearchURL: elasticsearch.URL(),
 		WriterUser:       elasticsearch.WriterUser,
 		WriterPassword:   logstashWriterPassword(d.cfg),
-		IndexPrefix:      elasticsearch.IndexPrefix,
-		PolicyName:       elasticsearch.PolicyName,
 		CACertPem:        d.pki.CACertPem,
+		ServerCertPem:    d.certs.Logstash.CertPem,
+		ServerKeyPem:     d.certs.Logstash.KeyPkcs8Pem,
 		DependsOn:        d.loggingReady(),
 	})
 	if err != nil {
@@ -48,14 +55,37 @@ func dirsLogstash(dataPath string) []host.Dir {
 	return logstash.Dirs(serviceDirOf(dataPath, Logstash))
 }
 
-// LogstashSyslogEndpoint is where every host's rsyslog forwards (RFC 5424
-// over TCP): the logging host's cluster address, port 5514.
-func LogstashSyslogEndpoint(c *Config) (string, error) {
-	name := Place(c).Services[Logstash]
-	for _, h := range c.Hosts {
-		if h.Name == name {
-			return fmt.Sprintf("%s:%d", h.ClusterAddress(), logstash.SyslogPort), nil
+// LogClientCert is the name of a host's client certificate for the log
+// forwarding, in the PKI.
+func LogClientCert(hostName string) string { return "log-client-" + hostName }
+
+// deployLogForwarding gives every host's rsyslog the stack's CA and the
+// host's own client certificate and key, as secret files, and restarts
+// rsyslog when they change (after the preparation wrote its config). Without
+// a logging host nothing is forwarded. The steps are top-level, like the
+// swarm joins: under the host they would tie a targeted run of the host's
+// preparation to the PKI.
+func (d *deployment) deployLogForwarding() error {
+	if d.host(Logstash) == nil {
+		return nil
+	}
+	for _, h := range d.order {
+		cert := d.pki.Cert(LogClientCert(h.Name))
+		if cert == nil {
+			return fmt.Errorf("host %s: no log forwarding certificate is issued", h.Name)
+		}
+		if _, err := configfile.NewSecrets(d.ctx, h.Name+"-log-forwarding-tls", configfile.SecretsArgs{
+			Host: h,
+			Files: []configfile.Secret{
+				{Path: host.LogCAPath, Content: d.pki.CACertPem},
+				{Path: host.LogCertPath, Content: cert.CertPem},
+				{Path: host.LogKeyPath, Content: cert.KeyPem},
+			},
+			KeyPair: &configfile.KeyPair{Cert: host.LogCertPath, Key: host.LogKeyPath},
+			Reload:  host.RsyslogRestart,
+		}); err != nil {
+			return err
 		}
 	}
-	return "", fmt.Errorf("no host is placed for %s", Logstash)
+	return nil
 }

@@ -248,7 +248,11 @@ func TestEdgeRotationBlastRadius(t *testing.T) {
 	d := edgeCompare(before, after)
 
 	var wantRemoved, wantAdded []string
-	for _, svc := range []string{"edge", stacks.Elasticsearch, stacks.Kibana, stacks.Vault} {
+	leaves := []string{"edge", stacks.Elasticsearch, stacks.Kibana, stacks.Vault, stacks.Logstash}
+	for _, h := range before.OfType("aurigraph:host:Host") {
+		leaves = append(leaves, stacks.LogClientCert(h.Name))
+	}
+	for _, svc := range leaves {
 		for _, kind := range []string{"cert", "csr", "key"} {
 			wantRemoved = append(wantRemoved, fmt.Sprintf("pki-%s-%s-r0", svc, kind))
 			wantAdded = append(wantAdded, fmt.Sprintf("pki-%s-%s-r1", svc, kind))
@@ -267,8 +271,11 @@ func TestEdgeRotationBlastRadius(t *testing.T) {
 		assert.Equal(t, edgeCommandType, r.Type, "%s changed", urn)
 	}
 	changed := edgeNames(d.changed)
-	for _, want := range []string{"nginx-tls", "kibana-tls", "vault-tls"} {
+	for _, want := range []string{"nginx-tls", "kibana-tls", "vault-tls", "logstash-tls"} {
 		assert.Contains(t, changed, want)
+	}
+	for _, h := range before.OfType("aurigraph:host:Host") {
+		assert.Contains(t, changed, h.Name+"-log-forwarding-tls", "every host's rsyslog gets its new client certificate")
 	}
 	for _, same := range []string{"nginx", "nginx-conf-install", "nginx-conf-nginx-conf", "nginx-htpasswd", "pki-ca", "pki-ca-key"} {
 		assert.NotContains(t, changed, same)

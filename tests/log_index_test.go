@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/internal/mockrun"
+	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -27,7 +29,7 @@ var (
 	unsafeStream    = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 )
 
-// Logstash writes one index per service; Grafana's logs data source, the
+// Logstash writes one index per stream; Grafana's logs data source, the
 // retention (index template + ILM policy) and Logstash's own write
 // permission must all cover every one of them, or logs land where Grafana
 // shows nothing and retention never deletes them.
@@ -63,24 +65,29 @@ func TestLogIndicesWrittenAreTheOnesSearchedAndRetained(t *testing.T) {
 	}
 }
 
-// writtenIndices derives from the pipeline's output the index of every
-// service whose containers log, and of the hosts' system logs.
+// writtenIndices are the indices the pipeline's output writes: its index
+// setting with each stream the routing table (stacks.LogServices, the table
+// the pipeline's conditionals are rendered from) gives the services whose
+// containers log, and the hosts' journal.
 func writtenIndices(t *testing.T, res *mockrun.Result, pipeline string) []string {
 	m := logstashIndex.FindStringSubmatch(pipeline)
 	require.NotNil(t, m, "the pipeline's elasticsearch output names an index")
-	require.Regexp(t, streamField, m[1], "one index per service stream")
-	streams := map[string]bool{"system": true}
+	require.Regexp(t, streamField, m[1], "one index per stream")
+	streams := map[string]bool{stacks.LogServices.StreamOf(logstash.SystemService): true}
 	for _, c := range res.OfType(harness.ContainerType) {
 		if svc := harness.Label(c, container.ServiceLabel); svc != "" {
-			streams[strings.ToLower(unsafeStream.ReplaceAllString(svc, "_"))] = true
+			streams[stacks.LogServices.StreamOf(svc)] = true
 		}
 	}
 	var out []string
 	for s := range streams {
+		require.NotRegexp(t, unsafeStream, s)
 		out = append(out, streamField.ReplaceAllString(m[1], s))
+		assert.Equal(t, logstash.Index(s), streamField.ReplaceAllString(m[1], s), "the pipeline and logstash.Index name the same index")
 	}
 	sort.Strings(out)
-	require.GreaterOrEqual(t, len(out), 10, "services logging: %v", out)
+	want := stacks.LogServices.Streams()
+	assert.Len(t, out, len(want), "every stream of the table is written: %v", out)
 	return out
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/kibana"
+	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/components/vault"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/stacks"
@@ -36,6 +37,7 @@ var tlsServerByPort = map[int]string{
 	elasticsearch.HTTPPort: stacks.Elasticsearch,
 	kibana.Port:            stacks.Kibana,
 	vault.Port:             stacks.Vault,
+	logstash.SyslogPort:    stacks.Logstash,
 }
 
 // notStackCA are TLS endpoints the program reaches whose certificates do
@@ -67,6 +69,9 @@ var (
 	// nginx's innermost blocks (location { … }) hold an upstream and its TLS name.
 	nginxBlock    = regexp.MustCompile(`(?s)\{([^{}]*)\}`)
 	nginxProxySSL = regexp.MustCompile(`proxy_ssl_name\s+([^;\s]+)\s*;`)
+	// rsyslog's omfwd over TLS checks the receiver's certificate for the
+	// permitted peer's name (x509/name).
+	rsyslogTLS = regexp.MustCompile(`type="omfwd"[^)]*? port="(\d+)"[^)]*?StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="([^"]+)"`)
 )
 
 // parseHTTPS returns the host and port of an httpsURL match.
@@ -124,6 +129,10 @@ func tlsClientsIn(where, text string) []tlsClient {
 		}
 		_, port := parseHTTPS(u)
 		out = append(out, tlsClient{Where: where, Setting: "nginx proxy_ssl_name", Host: name[1], Port: port})
+	}
+	for _, m := range rsyslogTLS.FindAllStringSubmatch(text, -1) {
+		port, _ := strconv.Atoi(m[1])
+		out = append(out, tlsClient{Where: where, Setting: "rsyslog omfwd StreamDriverPermittedPeers", Host: m[2], Port: port})
 	}
 	if strings.Contains(text, "scrape_configs:") {
 		var p prometheusConfig

@@ -290,3 +290,10 @@ func RenderDirsScript(v DirsValues) (string, error) {
 	}{v, path.Join(v.Dir, "data"), path.Join(v.Dir, "logs")})
 	return b.String(), err
 }
+
+// LogFiles are the application's log files on a host, which the host's
+// rsyslog forwards: every replica's mounted /app/logs (the application
+// rotates them itself, to <name>.log.N, which the glob leaves out).
+func LogFiles(dataDir string) []host.LogFile {
+	return []host.LogFile{{Glob: path.Join(dataDir, "*", "logs", "*.log"), Service: Service}}
+}

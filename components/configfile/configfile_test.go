@@ -206,3 +206,17 @@ func TestInstallRecordsTheFilesBeforeTheReload(t *testing.T) {
 	assert.Less(t, record, reload, "recorded before the reload")
 	assert.Contains(t, create, `printf '%s  %s\n' "$(sha256sum <'/srv/aurigraph/.staging/nginx-config-nginx-conf' | cut -d' ' -f1)" '/srv/aurigraph/nginx/nginx.conf'`)
 }
+
+// A host service (rsyslog) reads the files: its reload runs as is, with no
+// container to wait for; a container's reload runs only while it runs.
+func TestSecretReloadOfAHostServiceRunsWithoutAContainer(t *testing.T) {
+	files := []SecretFile{{Path: "/etc/aurigraph/log-forwarding/client.key"}}
+	script, err := WriteSecretsScript(files, nil, "", "$SUDO systemctl try-restart rsyslog")
+	require.NoError(t, err)
+	assert.Contains(t, script, "\n$SUDO systemctl try-restart rsyslog\n")
+	assert.NotContains(t, script, "docker inspect")
+	assert.Less(t, strings.Index(script, `$SUDO mv -f`), strings.Index(script, "systemctl try-restart"), "the reload follows the rename")
+	inContainer, err := WriteSecretsScript(files, nil, "kibana", "docker restart kibana")
+	require.NoError(t, err)
+	assert.Contains(t, inContainer, "docker inspect")
+}

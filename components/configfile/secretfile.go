@@ -45,7 +45,9 @@ type SecretsArgs struct {
 	Host  *host.Host
 	Files []Secret
 	// Reload runs after the files are written (a rotated certificate), only
-	// while Container is running; empty for readers that need none.
+	// while Container is running; empty for readers that need none. With no
+	// Container the reader is a host service (rsyslog) and Reload runs as
+	// is; it may use $SUDO.
 	Container string
 	Reload    string
 	// KeyPair, when set, names the certificate and private key among Files:
@@ -199,7 +201,10 @@ fi
 	b.WriteString(`for p in $PENDING; do $SUDO mv -f "${p%%=*}" "${p#*=}"; done
 PENDING=""
 `)
-	if reload != "" {
+	switch {
+	case reload != "" && container == "":
+		fmt.Fprintf(&b, "%s\n", reload)
+	case reload != "":
 		b.WriteString(ReloadScript(container, reload))
 	}
 	return b.String(), nil

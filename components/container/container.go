@@ -32,6 +32,9 @@ const (
 	// ServiceLabel names the service kind; log lines carry it (json-file
 	// "labels" option) so Logstash can tell the services apart.
 	ServiceLabel = "com.aurigraph.service"
+	// LogTag makes json-file write the container's name into every line's
+	// attrs ("tag"): the hosts' rsyslog forwards it as container.name.
+	LogTag = "{{.Name}}"
 )
 
 // Resources are a container's CPU and memory limits and reservations.
@@ -195,6 +198,7 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 			"max-file": pulumi.String(LogMaxFile),
 			"compress": pulumi.String("true"),
 			"labels":   pulumi.String(ServiceLabel),
+			"tag":      pulumi.String(LogTag),
 		},
 		SecurityOpts: pulumi.StringArray{pulumi.String(NoNewPrivs)},
 		Privileged:   pulumi.Bool(false),

@@ -43,6 +43,8 @@ func TestRecordedInputsKeepSecretsAndDefaults(t *testing.T) {
 	opts := in["logOpts"].ObjectValue()
 	assert.Equal(t, LogMaxSize, opts["max-size"].StringValue())
 	assert.Equal(t, LogMaxFile, opts["max-file"].StringValue())
+	assert.Equal(t, ServiceLabel, opts["labels"].StringValue(), "log lines carry the service")
+	assert.Equal(t, "{{.Name}}", opts["tag"].StringValue(), "log lines carry the container's name")
 	assert.Equal(t, "redis", in["networksAdvanced"].ArrayValue()[0].ObjectValue()["aliases"].ArrayValue()[0].StringValue())
 	assert.False(t, in["privileged"].BoolValue())
 	assert.True(t, c[0].DeleteBeforeReplace, "a fixed name cannot be created twice")

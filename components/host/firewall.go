@@ -183,21 +183,3 @@ func sortedInts(xs []int) []int {
 	sort.Ints(out)
 	return out
 }
-
-// RsyslogValues: where a host forwards its logs.
-type RsyslogValues struct {
-	Host   string
-	Target string
-	Port   int
-}
-
-// RenderRsyslog renders the rsyslog forwarding (checked by `rsyslogd -N1`).
-func RenderRsyslog(v RsyslogValues) (string, error) {
-	if _, err := netip.ParseAddr(v.Target); err != nil {
-		return "", fmt.Errorf("rsyslog %s: logging target %q: %w", v.Host, v.Target, err)
-	}
-	if v.Port < 1 || v.Port > 65535 {
-		return "", fmt.Errorf("rsyslog %s: logging port %d is not a port (HostArgs.LoggingPort)", v.Host, v.Port)
-	}
-	return render("rsyslog.conf.tmpl", v)
-}

@@ -74,9 +74,16 @@ type HostArgs struct {
 	// LoggingTarget is the cluster address of the host running Logstash,
 	// where rsyslog forwards the journal and container logs ("" for none).
 	LoggingTarget string
-	// LoggingPort is Logstash's syslog port there (logstash.SyslogPort:
-	// host cannot import logstash, which builds on host).
-	LoggingPort    int
+	// LoggingPort is Logstash's port there for the hosts' logs
+	// (logstash.SyslogPort: host cannot import logstash, which builds on host).
+	LoggingPort int
+	// LoggingPeer is the name in Logstash's TLS certificate: rsyslog sends
+	// only to a receiver whose certificate, issued by the stack's CA, holds it.
+	LoggingPeer string
+	// LogFiles are the service log files on this host rsyslog forwards
+	// besides every container's own log (Vault's audit log, the
+	// application's /app/logs).
+	LogFiles       []LogFile
 	DialErrorLimit int
 	PerDialTimeout int    // seconds
 	StepTimeout    string // per remote step, e.g. "20m"

@@ -253,6 +253,7 @@ func sandboxArgs(srv *sshd) HostArgs {
 	a.MonitoringFrom = []string{"127.0.0.1"}
 	a.LoggingTarget = "127.0.0.1"
 	a.LoggingPort = 5514
+	a.LoggingPeer = "logstash"
 	return a
 }
 
@@ -444,7 +445,7 @@ step=time-sync changed=yes mode=apply
 
 func TestIntegrationRenderedFilesPassTheirTools(t *testing.T) {
 	t.Parallel()
-	shellcheck, nft, rsyslogd := need(t, "shellcheck"), need(t, "nft"), need(t, "rsyslogd")
+	shellcheck, nft, rsyslogd, logrotate := need(t, "shellcheck"), need(t, "nft"), need(t, "rsyslogd"), need(t, "logrotate")
 	edge := sampleArgs()
 	edge.Name, edge.ClusterAddress, edge.PublicTCPPorts, edge.LoggingTarget = "prod-edge-01", "192.0.2.10", []int{80, 443}, ""
 	edge.Dirs = nil
@@ -489,6 +490,14 @@ func TestIntegrationRenderedFilesPassTheirTools(t *testing.T) {
 			require.NoError(t, os.WriteFile(main, []byte(fmt.Sprintf("global(workDirectory=%q)\nmodule(load=\"imuxsock\")\n$IncludeConfig %s\n", spool, conf)), 0o644))
 			out, err := exec.Command(rsyslogd, "-N1", "-f", main).CombinedOutput()
 			assert.NoError(t, err, "%s rsyslog:\n%s", a.Name, out)
+		}
+		if v.Logrotate != "" {
+			conf := filepath.Join(dir, a.Name+"-logrotate.conf")
+			require.NoError(t, os.WriteFile(conf, []byte(v.Logrotate+"\n"), 0o644))
+			out, err := exec.Command(logrotate, "-d", "-s", filepath.Join(dir, a.Name+"-logrotate.state"), conf).CombinedOutput()
+			assert.NoError(t, err, "%s logrotate:\n%s", a.Name, out)
+			assert.NotContains(t, string(out), "error", "%s logrotate:\n%s", a.Name, out)
+			assert.Contains(t, string(out), "rotating pattern: /srv/aurigraph/vault/logs/audit.log", a.Name)
 		}
 	}
 	// A broken ruleset is caught by the same check.

@@ -93,7 +93,7 @@ var Steps = []Step{
 	{"firewall", "installs nftables, writes /etc/aurigraph/firewall.nft (table inet aurigraph only, default drop) and aurigraph-firewall.service, checks then loads the rules", true},
 	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, installs " + ContainerMetricsPath + " and " + ContainerMetricsUnit + ".timer (per-container memory metrics into node exporter's textfile directory every " + ContainerMetricsInterval + "), restarts them when changed", true},
 	{SecurityUpdatesStep, "installs unattended-upgrades and writes " + UnattendedUpgradesConf + " (Debian security updates only, " + strings.Join(HeldPackages, " ") + " held because a Docker upgrade restarts every container, automatic reboots off unless updates.automaticReboot, daily lists and upgrades), enables apt-daily(-upgrade).timer, installs " + RebootRequiredPath + " and " + RebootRequiredUnit + ".timer (" + RebootRequiredMetric + " into node exporter's textfile directory every " + RebootRequiredInterval + ")", true},
-	{"logging", "installs rsyslog and writes /etc/rsyslog.d/60-aurigraph.conf forwarding the journal and every container's json-file log to Logstash on <logging host>:5514/tcp, validates and restarts rsyslog", true},
+	{"logging", "installs rsyslog, rsyslog-gnutls and logrotate, writes " + RsyslogConfPath + " forwarding the journal, every container's json-file log and the service log files on the host to Logstash on <logging host>:5514/tcp (JSON lines over TLS with the host's client certificate from " + LogTLSDir + ") and " + LogrotateConfPath + " (logs whose writer reopens on a signal), validates and restarts rsyslog", true},
 	{DriftCheckStep, "installs " + DriftCheckPath + " and " + DriftCheckUnit + ".timer: every " + DriftCheckInterval + " it compares the files every step recorded in " + ManifestDir + " with their checksums and writes aurigraph_managed_files_drifted into node exporter's textfile directory", true},
 }
 
@@ -128,6 +128,10 @@ type PrepareValues struct {
 	CadvisorDropIn       string
 	CadvisorPort         int
 	Rsyslog              string
+	Logrotate            string // "" when no log file needs rotating here
+	LogTLSDir            string
+	RsyslogConfPath      string
+	LogrotateConfPath    string
 	// Time synchronisation (step time-sync).
 	ChronyConfPath      string
 	ChronyConf          string
@@ -196,10 +200,15 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	v.MetricsPath, v.MetricsUnit = ContainerMetricsPath, ContainerMetricsUnit
 	v.CadvisorDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=%s -port=%d -docker_only=true -housekeeping_interval=15s\n",
 		cluster, CadvisorPort)
+	v.RsyslogConfPath, v.LogrotateConfPath = RsyslogConfPath, LogrotateConfPath
 	if a.LoggingTarget != "" {
-		if v.Rsyslog, err = RenderRsyslog(RsyslogValues{Host: a.Name, Target: a.LoggingTarget, Port: a.LoggingPort}); err != nil {
+		if v.Rsyslog, err = RenderRsyslog(NewRsyslogValues(a)); err != nil {
 			return v, err
 		}
+		if v.Logrotate, err = RenderLogrotate(a.Name, a.LogFiles); err != nil {
+			return v, err
+		}
+		v.LogTLSDir = LogTLSDir
 	}
 	if err := timeSyncValues(&v, a); err != nil {
 		return v, err
@@ -211,7 +220,7 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	}
 	v.RebootScript, v.RebootService, v.RebootTimer = RebootRequiredScript, rebootRequired.service(), rebootRequired.timer()
 	v.RebootPath, v.RebootUnit, v.UnattendedUpgradesPath = RebootRequiredPath, RebootRequiredUnit, UnattendedUpgradesConf
-	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog,
+	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog, &v.Logrotate,
 		&v.DriftCheck, &v.DriftCheckService, &v.DriftCheckTimer, &v.UnattendedUpgrades, &v.RebootScript, &v.RebootService, &v.RebootTimer} {
 		if *f, err = fileContent("host "+a.Name, *f); err != nil {
 			return v, err

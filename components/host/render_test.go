@@ -28,7 +28,12 @@ func sampleArgs() HostArgs {
 		MonitoringFrom: []string{"192.0.2.30"},
 		LoggingTarget:  "192.0.2.30",
 		LoggingPort:    5514,
-		Thresholds:     Thresholds{MinCPUs: 32, MinMemoryGB: 64, MinDiskGB: 200},
+		LoggingPeer:    "logstash",
+		LogFiles: []LogFile{
+			{Glob: "/srv/aurigraph/vault/logs/audit.log", Service: "vault", Reopen: "docker kill --signal HUP vault"},
+			{Glob: "/srv/aurigraph/aurigraph-v11/*/logs/*.log", Service: "aurigraph-v11"},
+		},
+		Thresholds: Thresholds{MinCPUs: 32, MinMemoryGB: 64, MinDiskGB: 200},
 	}
 }
 

@@ -1,7 +1,9 @@
-// Package logstash is the log shipper: it receives every host's system and
-// container logs (RFC 5424 over TCP from rsyslog), applications' JSON lines
-// and GELF, parses NGINX, PostgreSQL, Docker and syslog lines, and writes one
-// data stream per service to Elasticsearch over TLS as a least-privilege user.
+// Package logstash is the log shipper: it receives every host's journal,
+// container logs and service log files (JSON lines over mutual TLS from
+// rsyslog, fields in components/host/logging.go), applications' JSON lines
+// and GELF, parses NGINX, PostgreSQL and application JSON lines, and writes
+// each event to the data stream its routing table (Services.Routes) gives,
+// in Elasticsearch over TLS as a least-privilege user.
 package logstash
 
 import (
@@ -14,13 +16,16 @@ import (
 
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 )
 
 // Container facts shared with the tests and the wiring.
 const (
-	Name          = "logstash"
-	SyslogPort    = 5514 // published on the logging host's cluster address only
+	Name = "logstash"
+	// SyslogPort is where every host's rsyslog forwards (JSON lines over
+	// TLS); published on the logging host's cluster address only.
+	SyslogPort    = 5514
 	JSONPort      = 5000 // overlay network only
 	GELFPort      = 12201
 	APIPort       = 9600
@@ -37,12 +42,11 @@ const (
 	dataDir     = homeDir + "/data"
 	// CAPath is the CA certificate inside the container.
 	CAPath = certsDir + "/ca.crt"
+	// ServerCertPath and ServerKeyPath (PKCS#8) are Logstash's TLS
+	// certificate and key for the hosts' input, inside the container.
+	ServerCertPath = certsDir + "/logstash.crt"
+	ServerKeyPath  = certsDir + "/logstash.key"
 )
-
-// Services names the service kinds the pipeline treats specially.
-type Services struct {
-	Nginx, Postgres, App string
-}
 
 // LogstashArgs configure the shipper.
 type LogstashArgs struct {
@@ -61,9 +65,11 @@ type LogstashArgs struct {
 	ElasticsearchURL string
 	WriterUser       string
 	WriterPassword   pulumi.StringInput
-	IndexPrefix      string
-	PolicyName       string
 	CACertPem        pulumi.StringInput
+	// TLS of the hosts' input: Logstash's certificate from the stack's CA
+	// for TLSHosts, and its key in PKCS#8 (pki.Cert.KeyPkcs8Pem).
+	ServerCertPem pulumi.StringInput
+	ServerKeyPem  pulumi.StringInput
 	// DependsOn: the Elasticsearch setup (the writer user must exist).
 	DependsOn []pulumi.Resource
 }
@@ -81,6 +87,19 @@ type Logstash struct {
 	PipelineHash   pulumi.StringOutput `pulumi:"pipelineHash"`
 }
 
+// TLSName is the name in Logstash's certificate that every host's rsyslog
+// checks (x509/name) before it sends.
+const TLSName = Name
+
+// TLSHosts are the names and addresses in Logstash's certificate: TLSName,
+// and the logging host's cluster address the hosts connect to.
+func TLSHosts(clusterAddress string) []string {
+	if clusterAddress == "" {
+		return []string{TLSName}
+	}
+	return []string{TLSName, clusterAddress}
+}
+
 // Dirs are the host directories the container needs.
 func Dirs(hostDir string) []host.Dir {
 	var dirs []host.Dir
@@ -93,15 +112,24 @@ func Dirs(hostDir string) []host.Dir {
 
 // Pipeline renders the pipeline for args.
 func (a LogstashArgs) Pipeline() (string, error) {
-	return RenderPipeline(PipelineValues{
+	if err := a.Services.validate(); err != nil {
+		return "", err
+	}
+	return RenderPipeline(a.pipelineValues())
+}
+
+func (a LogstashArgs) pipelineValues() PipelineValues {
+	return PipelineValues{
 		SyslogPort: SyslogPort, JSONPort: JSONPort, GELFPort: GELFPort,
-		ServiceLabel: container.ServiceLabel,
+		ServerCertPath: ServerCertPath, ServerKeyPath: ServerKeyPath,
+		DatasetContainer: host.DatasetContainer, DatasetJournal: host.DatasetJournal,
 		NginxService: a.Services.Nginx, PostgresService: a.Services.Postgres, LogstashService: Name,
-		AppService: a.Services.App, SystemService: "system",
+		AppService: a.Services.App, SystemService: SystemService,
+		Routes: a.Services.Routes(), DefaultStream: StreamPlatform,
 		ElasticsearchHosts: []string{a.ElasticsearchURL}, CAPath: CAPath,
 		WriterUser: a.WriterUser, PasswordEnv: PasswordEnv,
-		IndexPrefix: a.IndexPrefix, PolicyName: a.PolicyName,
-	})
+		IndexPrefix: elasticsearch.IndexPrefix, PolicyName: elasticsearch.PolicyName,
+	}
 }
 
 // Settings renders logstash.yml.
@@ -151,6 +179,10 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 	if heap >= args.Resources.MemoryMB {
 		return nil, fmt.Errorf("logstash %s: heap %d MB does not fit the %d MB memory limit", name, heap, args.Resources.MemoryMB)
 	}
+	if args.CACertPem == nil || args.ServerCertPem == nil || args.ServerKeyPem == nil {
+		return nil, fmt.Errorf("logstash %s: the CA, and the certificate and key of the hosts' input, are required", name)
+	}
+	owner := fmt.Sprintf("%d:%d", UID, GID)
 	pipeline, err := args.Pipeline()
 	if err != nil {
 		return nil, fmt.Errorf("logstash %s: %w", name, err)
@@ -184,14 +216,23 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 	if err != nil {
 		return nil, err
 	}
-	ca, err := configfile.NewSecret(ctx, name+"-ca-crt", configfile.SecretArgs{
-		Host: args.Host, Path: path.Join(args.HostDir, "certs", "ca.crt"), Content: args.CACertPem,
-		Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0600",
+	// The CA (for Elasticsearch and the hosts' client certificates) and
+	// the certificate and key of the hosts' input: the tcp input reads them
+	// when it starts, so a rotation restarts Logstash.
+	tlsFiles, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
+		Host: args.Host,
+		Files: []configfile.Secret{
+			{Path: path.Join(args.HostDir, "certs", "ca.crt"), Content: args.CACertPem, Owner: owner, Mode: "0600"},
+			{Path: path.Join(args.HostDir, "certs", "logstash.crt"), Content: args.ServerCertPem, Owner: owner, Mode: "0600"},
+			{Path: path.Join(args.HostDir, "certs", "logstash.key"), Content: args.ServerKeyPem, Owner: owner, Mode: "0600"},
+		},
+		KeyPair:   &configfile.KeyPair{Cert: path.Join(args.HostDir, "certs", "logstash.crt"), Key: path.Join(args.HostDir, "certs", "logstash.key")},
+		Container: Name, Reload: "docker restart " + Name,
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
-	deps := append(append(append([]pulumi.Resource{ca}, pipelineFiles.Copies...), settingsFiles.Copies...), args.DependsOn...)
+	deps := append(append(append(append([]pulumi.Resource{}, tlsFiles.Copies...), pipelineFiles.Copies...), settingsFiles.Copies...), args.DependsOn...)
 
 	c, err := container.New(ctx, name, container.Spec{
 		Service:   Name,

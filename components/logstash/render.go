@@ -15,30 +15,36 @@ var templates = template.Must(template.ParseFS(templateFS, "templates/*.tmpl"))
 
 // PipelineValues are the pipeline's ports, service names and output.
 type PipelineValues struct {
-	SyslogPort int // RFC 5424 lines from every host's rsyslog
+	SyslogPort int // JSON lines over TLS from every host's rsyslog
 	JSONPort   int // json_lines from applications
 	GELFPort   int // GELF over UDP
-	// ServiceLabel is the container label Docker's json-file driver copies
-	// into each line's attrs (container.ServiceLabel).
-	ServiceLabel string
+	// TLS of the hosts' input: Logstash's certificate and PKCS#8 key, and
+	// the CA its clients' certificates must chain to (also the output's).
+	ServerCertPath, ServerKeyPath string
+	// Dataset values the hosts send (host.Dataset*).
+	DatasetContainer, DatasetJournal string
 	// Service names: the ones parsed specially, and the defaults.
 	NginxService    string
 	PostgresService string
 	LogstashService string
 	AppService      string // json_lines/GELF events that name no service
-	SystemService   string // syslog lines that are not container lines
+	SystemService   string // the hosts' journal events
+	// Routes: service → stream, in order; DefaultStream for the others.
+	Routes        []Route
+	DefaultStream string
 	// Output.
 	ElasticsearchHosts []string
 	CAPath             string
 	WriterUser         string
 	PasswordEnv        string // environment variable holding the writer's password
-	IndexPrefix        string // + <service>, e.g. logs-aurigraph-
+	IndexPrefix        string // + <stream>, e.g. logs-aurigraph-
 	PolicyName         string // for the reader only: the index template applies it
 }
 
 var (
 	envNameRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 	plainRE   = regexp.MustCompile(`^[A-Za-z0-9_.:/@-]+$`)
+	streamRE  = regexp.MustCompile(`^[a-z0-9_-]+$`)
 )
 
 func (v PipelineValues) validate() error {
@@ -53,11 +59,24 @@ func (v PipelineValues) validate() error {
 	}
 	// Values land inside double-quoted config strings and regex-free
 	// comparisons: keep them to characters that need no escaping.
-	plain := append([]string{v.ServiceLabel, v.NginxService, v.PostgresService, v.LogstashService,
-		v.AppService, v.SystemService, v.CAPath, v.WriterUser, v.IndexPrefix, v.PolicyName}, v.ElasticsearchHosts...)
+	plain := append([]string{v.NginxService, v.PostgresService, v.LogstashService,
+		v.AppService, v.SystemService, v.CAPath, v.ServerCertPath, v.ServerKeyPath, v.DatasetContainer, v.DatasetJournal,
+		v.WriterUser, v.IndexPrefix, v.PolicyName}, v.ElasticsearchHosts...)
+	for _, r := range v.Routes {
+		plain = append(plain, r.Service)
+	}
 	for _, s := range plain {
 		if !plainRE.MatchString(s) {
 			return fmt.Errorf("pipeline: %q is empty or has characters that would need quoting", s)
+		}
+	}
+	if len(v.Routes) == 0 {
+		return fmt.Errorf("pipeline: a routing table is required")
+	}
+	// Streams are index name parts: Elasticsearch wants them lowercase.
+	for _, r := range append(v.Routes, Route{Service: "default", Stream: v.DefaultStream}) {
+		if !streamRE.MatchString(r.Stream) {
+			return fmt.Errorf("pipeline: stream %q of %s must be lowercase letters, digits, '_' or '-'", r.Stream, r.Service)
 		}
 	}
 	return nil

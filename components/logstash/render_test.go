@@ -2,6 +2,7 @@ package logstash
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -12,9 +13,8 @@ import (
 
 func testArgs() LogstashArgs {
 	return LogstashArgs{
-		Services:         Services{Nginx: "nginx", Postgres: "postgres", App: "aurigraph-v11"},
+		Services:         Services{Nginx: "nginx", Postgres: "postgres", Redis: "redis", Vault: "vault", App: "aurigraph-v11"},
 		ElasticsearchURL: "https://elasticsearch:9200", WriterUser: "logstash_writer",
-		IndexPrefix: "logs-aurigraph-", PolicyName: "aurigraph-logs",
 	}
 }
 
@@ -26,8 +26,8 @@ func TestPipelineInputsAndOutput(t *testing.T) {
 	assert.Equal(t, []string{"tcp", "tcp", "gelf"}, blocks.plugins["input"])
 	assert.Equal(t, []string{"elasticsearch"}, blocks.plugins["output"])
 	for _, want := range []string{
-		fmt.Sprintf("port => %d\n    codec => line", SyslogPort),
-		fmt.Sprintf("port => %d\n    codec => json_lines", JSONPort),
+		fmt.Sprintf("port => %d\n    codec => json_lines { charset => \"UTF-8\" }", SyslogPort),
+		fmt.Sprintf("port => %d\n    codec => json_lines\n", JSONPort),
 		fmt.Sprintf("port => %d\n    use_udp => true", GELFPort),
 		`hosts => ["https://elasticsearch:9200"]`,
 		`ssl_certificate_authorities => ["` + CAPath + `"]`,
@@ -36,13 +36,109 @@ func TestPipelineInputsAndOutput(t *testing.T) {
 		`password => "${` + PasswordEnv + `}"`,
 		`index => "logs-aurigraph-%{[@metadata][stream]}"`,
 		`action => "create"`,
-		`[@metadata][docker][attrs][com.aurigraph.service]`,
 		`if [service][name] == "nginx"`,
 		`[service][name] == "postgres"`,
-		`"[@metadata][docker][log]" => "message"`,
+		`if [event][dataset] == "docker"`,
+		`if [event][dataset] == "journal"`,
 	} {
 		assert.Contains(t, p, want)
 	}
+	assert.NotContains(t, p, "codec => line", "no input reads plain lines: the hosts send JSON lines")
+}
+
+var hostsInput = regexp.MustCompile(`(?s)tcp \{\n    id => "in-hosts"\n(.*?)\n  \}\n`)
+
+// The hosts' input is TLS with client certificates from the stack's CA,
+// on the port the hosts forward to, decoded as JSON lines.
+func TestHostsInputIsMutualTLSJSONLines(t *testing.T) {
+	p, err := testArgs().Pipeline()
+	require.NoError(t, err)
+	m := hostsInput.FindStringSubmatch(p)
+	require.NotNil(t, m, p)
+	settings := map[string]string{}
+	for _, line := range strings.Split(m[1], "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " => ")
+		require.True(t, ok, line)
+		settings[k] = v
+	}
+	assert.Equal(t, map[string]string{
+		"port":                        fmt.Sprint(SyslogPort),
+		"codec":                       `json_lines { charset => "UTF-8" }`,
+		"ssl_enabled":                 "true",
+		"ssl_certificate":             `"` + ServerCertPath + `"`,
+		"ssl_key":                     `"` + ServerKeyPath + `"`,
+		"ssl_certificate_authorities": `["` + CAPath + `"]`,
+		"ssl_client_authentication":   `"required"`,
+		"tags":                        `["hosts"]`,
+	}, settings)
+}
+
+var (
+	routeRE   = regexp.MustCompile(`(?m)^  (?:\} else )?if \[service\]\[name\] == "([^"]+)" \{\n    mutate \{ id => "route-\d+" add_field => \{ "\[@metadata\]\[stream\]" => "([^"]+)" \} \}$`)
+	defaultRE = regexp.MustCompile(`(?m)^  \} else \{\n    mutate \{ id => "route-default" add_field => \{ "\[@metadata\]\[stream\]" => "([^"]+)" \} \}\n  \}$`)
+)
+
+// The routing conditionals are the table, in its order, with the default
+// last: what the pipeline does is what Services.StreamOf says.
+func TestRoutingIsRenderedFromTheTable(t *testing.T) {
+	s := testArgs().Services
+	p, err := testArgs().Pipeline()
+	require.NoError(t, err)
+	var rendered []Route
+	for _, m := range routeRE.FindAllStringSubmatch(p, -1) {
+		rendered = append(rendered, Route{Service: m[1], Stream: m[2]})
+	}
+	assert.Equal(t, s.Routes(), rendered)
+	d := defaultRE.FindStringSubmatch(p)
+	require.NotNil(t, d)
+	assert.Equal(t, StreamPlatform, d[1])
+	assert.Less(t, strings.Index(p, `id => "service-system"`), strings.Index(p, `id => "route-0"`), "the journal gets its service before routing")
+
+	assert.Equal(t, StreamApp, s.StreamOf("aurigraph-v11"))
+	assert.Equal(t, StreamDatabase, s.StreamOf("postgres"))
+	assert.Equal(t, StreamDatabase, s.StreamOf("redis"))
+	assert.Equal(t, StreamNginx, s.StreamOf("nginx"))
+	assert.Equal(t, StreamVault, s.StreamOf("vault"))
+	assert.Equal(t, StreamSystem, s.StreamOf(SystemService))
+	assert.Equal(t, StreamPlatform, s.StreamOf("grafana"))
+	assert.Equal(t, []string{StreamApp, StreamDatabase, StreamNginx, StreamVault, StreamSystem, StreamPlatform}, s.Streams())
+}
+
+func TestServiceOfFollowsThePipelinesDefaults(t *testing.T) {
+	s := testArgs().Services
+	for _, c := range []struct {
+		event map[string]any
+		index string
+	}{
+		{map[string]any{"service": map[string]any{"name": "nginx"}, "event": map[string]any{"dataset": "docker"}}, "logs-aurigraph-nginx"},
+		{map[string]any{"event": map[string]any{"dataset": "journal"}}, "logs-aurigraph-system"},
+		{map[string]any{"event": map[string]any{"dataset": "docker"}}, "logs-aurigraph-platform"},
+		{map[string]any{"message": "from the app's own JSON input"}, "logs-aurigraph-app"},
+		{map[string]any{"service": "vault"}, "logs-aurigraph-vault"},
+	} {
+		assert.Equal(t, c.index, s.IndexOf(c.event), "%v", c.event)
+	}
+}
+
+func TestPipelineRefusesABrokenTable(t *testing.T) {
+	a := testArgs()
+	a.Services.Redis = a.Services.Postgres
+	_, err := a.Pipeline()
+	assert.Error(t, err, "a service routed twice")
+	a = testArgs()
+	a.Services.Vault = ""
+	_, err = a.Pipeline()
+	assert.Error(t, err, "a service without a name")
+	v := testArgs().pipelineValues()
+	_, err = RenderPipeline(v)
+	require.NoError(t, err)
+	v.Routes = append(v.Routes, Route{Service: "grafana", Stream: "Upper"})
+	_, err = RenderPipeline(v)
+	assert.Error(t, err, "an index name must be lowercase")
+	v = testArgs().pipelineValues()
+	v.Routes = nil
+	_, err = RenderPipeline(v)
+	assert.Error(t, err, "no table")
 }
 
 func TestPipelineHoldsOnlyEnvironmentReferences(t *testing.T) {

@@ -60,6 +60,9 @@ type Args struct {
 type Cert struct {
 	CertPem pulumi.StringOutput
 	KeyPem  pulumi.StringOutput
+	// KeyPkcs8Pem is the same key in PKCS#8 ("PRIVATE KEY"), for readers
+	// that take no other form (Logstash's TLS inputs).
+	KeyPkcs8Pem pulumi.StringOutput
 }
 
 // PKI is the CA and what it issued.
@@ -162,7 +165,11 @@ func issue(ctx *pulumi.Context, pkiName string, s Server, args Args, caKey *tls.
 	if err != nil {
 		return nil, pulumi.BoolOutput{}, err
 	}
-	return &Cert{CertPem: cert.CertPem, KeyPem: pulumi.ToSecret(key.PrivateKeyPem).(pulumi.StringOutput)}, cert.ReadyForRenewal, nil
+	return &Cert{
+		CertPem:     cert.CertPem,
+		KeyPem:      pulumi.ToSecret(key.PrivateKeyPem).(pulumi.StringOutput),
+		KeyPkcs8Pem: pulumi.ToSecret(key.PrivateKeyPemPkcs8).(pulumi.StringOutput),
+	}, cert.ReadyForRenewal, nil
 }
 
 // Cert returns the certificate issued for name, or nil.

@@ -88,7 +88,7 @@ func PostInit(installPath, stack string, domains []string, dbHost string, dbPort
 	return PostInitValues{
 		InstallPath: installPath,
 		Addr:        URL(), CACert: tlsMount + "/" + caFile,
-		AuditLog: logsMount + "/audit.log", KVPath: "secret",
+		AuditLog: logsMount + "/" + auditLogFile, KVPath: "secret",
 		PKIMaxTTL: "87600h", PKICommonName: "Aurigraph " + stack + " Vault PKI", PKIRole: "aurigraph-internal",
 		PKIDomains: strings.Join(domains, ","), PKIRoleTTL: "720h",
 		DBHost: dbHost, DBPort: dbPort, DBName: dbName, DBUser: dbUser, DBCredTTL: "1h", DBCredMaxTTL: "24h",

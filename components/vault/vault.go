@@ -30,10 +30,13 @@ const (
 	configMount = "/vault/config"
 	dataMount   = "/vault/file"
 	logsMount   = "/vault/logs"
-	tlsMount    = "/vault/tls"
-	certFile    = "vault.crt"
-	keyFile     = "vault.key"
-	caFile      = "ca.crt"
+	// auditLogFile is the file audit device's file in logs/ (post-init
+	// enables the device).
+	auditLogFile = "audit.log"
+	tlsMount     = "/vault/tls"
+	certFile     = "vault.crt"
+	keyFile      = "vault.key"
+	caFile       = "ca.crt"
 
 	// SelfAddr is how the container's health check reaches Vault.
 	SelfAddr = "127.0.0.1"
@@ -230,4 +233,14 @@ func ServerSpec(a Args) container.Spec {
 			Retries:     3,
 		},
 	}
+}
+
+// LogFiles are Vault's log files on the host, which the host's rsyslog
+// forwards: the file audit device's, in the mounted logs directory. The
+// host's logrotate rotates it and sends SIGHUP, on which Vault reopens it.
+func LogFiles(serviceDir string) []host.LogFile {
+	return []host.LogFile{{
+		Glob: path.Join(serviceDir, "logs", auditLogFile), Service: ContainerName,
+		Reopen: fmt.Sprintf("docker kill --signal=HUP %s", ContainerName),
+	}}
 }

@@ -190,9 +190,10 @@ func Fabricate(typ, name string, inputs resource.PropertyMap) resource.PropertyM
 	switch typ {
 	case "tls:index/privateKey:PrivateKey":
 		return resource.PropertyMap{
-			"privateKeyPem":    resource.MakeSecret(resource.NewProperty(pem("PRIVATE KEY"))),
-			"publicKeyPem":     resource.NewProperty(pem("PUBLIC KEY")),
-			"publicKeyOpenssh": resource.NewProperty("ecdsa-sha2-nistp256 MOCK" + fake("ssh", name)),
+			"privateKeyPem":      resource.MakeSecret(resource.NewProperty(pem("EC PRIVATE KEY"))),
+			"privateKeyPemPkcs8": resource.MakeSecret(resource.NewProperty(pem("PRIVATE KEY"))),
+			"publicKeyPem":       resource.NewProperty(pem("PUBLIC KEY")),
+			"publicKeyOpenssh":   resource.NewProperty("ecdsa-sha2-nistp256 MOCK" + fake("ssh", name)),
 		}
 	case "tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert":
 		return resource.PropertyMap{

@@ -83,10 +83,15 @@ func (r *RealTLS) outputs(typ, name string, in resource.PropertyMap) (resource.P
 		if err != nil {
 			return nil, err
 		}
+		pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
 		return resource.PropertyMap{
-			"privateKeyPem":    resource.MakeSecret(resource.NewProperty(pemOf("EC PRIVATE KEY", der))),
-			"publicKeyPem":     resource.NewProperty(pemOf("PUBLIC KEY", pub)),
-			"publicKeyOpenssh": resource.NewProperty("ecdsa-sha2-nistp256 MOCK" + fake("ssh", name)),
+			"privateKeyPem":      resource.MakeSecret(resource.NewProperty(pemOf("EC PRIVATE KEY", der))),
+			"privateKeyPemPkcs8": resource.MakeSecret(resource.NewProperty(pemOf("PRIVATE KEY", pkcs8))),
+			"publicKeyPem":       resource.NewProperty(pemOf("PUBLIC KEY", pub)),
+			"publicKeyOpenssh":   resource.NewProperty("ecdsa-sha2-nistp256 MOCK" + fake("ssh", name)),
 		}, nil
 
 	case SelfSignedCertType:
