@@ -161,7 +161,7 @@ func RenderRules(v RulesValues) (string, error) {
 		BackupSuccessMetric: postgres.BackupSuccessMetric, BackupRunMetric: postgres.BackupRunMetric,
 		DrillSuccessMetric: postgres.DrillSuccessMetric, DrillRunMetric: postgres.DrillRunMetric,
 		BackupEvery: postgres.BackupEvery, DrillEvery: postgres.DrillEvery,
-		BackupMaxAge: postgres.BackupMaxAge.String(), DrillMaxAge: postgres.DrillMaxAge.String(),
+		BackupMaxAge: humanDuration(postgres.BackupMaxAge), DrillMaxAge: humanDuration(postgres.DrillMaxAge),
 		BackupMaxAgeSeconds: int64(postgres.BackupMaxAge / time.Second), DrillMaxAgeSeconds: int64(postgres.DrillMaxAge / time.Second),
 	}
 	var b strings.Builder
@@ -169,4 +169,19 @@ func RenderRules(v RulesValues) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// humanDuration writes whole days as such ("32d") and shorter spans as Go
+// does without trailing zero units ("1h30m").
+func humanDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	s := d.String()
+	for _, zero := range []string{"0s", "0m"} {
+		if strings.HasSuffix(s, "m"+zero) || strings.HasSuffix(s, "h"+zero) {
+			s = strings.TrimSuffix(s, zero)
+		}
+	}
+	return s
 }
