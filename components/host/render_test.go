@@ -358,7 +358,8 @@ func TestExportersStepInstallsContainerMetrics(t *testing.T) {
 	require.NoError(t, err)
 	// The script travels verbatim (no template processing of its text).
 	assert.Contains(t, script, "\n"+strings.TrimRight(ContainerMetricsScript, "\n")+"\nAURIGRAPH_EOF\n")
-	assert.Contains(t, ContainerMetricsScript, `--format '{{.Id}} {{.Name}}'`)
+	assert.Contains(t, ContainerMetricsScript, `--format '{{.Id}} {{.Name}} {{.RestartCount}}'`)
+	assert.Contains(t, ContainerMetricsScript, `printf "`+ContainerRestartsMetric+`{name=`, "the name the restart loop alert selects on")
 	for _, want := range []string{
 		"ensure_file /usr/local/lib/aurigraph/container-metrics 0755 0:0",
 		"ensure_file /etc/systemd/system/aurigraph-container-metrics.service 0644 0:0",
