@@ -76,7 +76,10 @@ type HostArgs struct {
 	LoggingTarget string
 	// LoggingPort is Logstash's syslog port there (logstash.SyslogPort:
 	// host cannot import logstash, which builds on host).
-	LoggingPort    int
+	LoggingPort int
+	// LogProbe: the log pipeline's containers on this host, which
+	// logging-metrics asks for their health (zero: none here).
+	LogProbe       LogProbe
 	DialErrorLimit int
 	PerDialTimeout int    // seconds
 	StepTimeout    string // per remote step, e.g. "20m"
