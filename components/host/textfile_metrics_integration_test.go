@@ -188,7 +188,9 @@ func TestIntegrationLoggingMetricsScript(t *testing.T) {
 		return string(b), err
 	}
 	prom := filepath.Join(textfiles, "aurigraph-logging.prom")
-	file := func(name, content string) { require.NoError(t, os.WriteFile(filepath.Join(state, name), []byte(content), 0o644)) }
+	file := func(name, content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(state, name), []byte(content), 0o644))
+	}
 	health := func(green, yellow, red string) map[string]string {
 		return map[string]string{
 			ElasticsearchHealthMetric + `{color="green"}`: green, ElasticsearchHealthMetric + `{color="yellow"}`: yellow,

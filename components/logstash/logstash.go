@@ -19,11 +19,14 @@ import (
 
 // Container facts shared with the tests and the wiring.
 const (
-	Name          = "logstash"
-	SyslogPort    = 5514 // published on the logging host's cluster address only
-	JSONPort      = 5000 // overlay network only
-	GELFPort      = 12201
-	APIPort       = 9600
+	Name       = "logstash"
+	SyslogPort = 5514 // published on the logging host's cluster address only
+	JSONPort   = 5000 // overlay network only
+	GELFPort   = 12201
+	APIPort    = 9600
+	// APIHost: the monitoring API listens inside the container only; its
+	// health check and the host's logging-metrics (docker exec) ask it there.
+	APIHost       = "127.0.0.1"
 	UID           = 1000
 	GID           = 0
 	DefaultHeapMB = 1024
@@ -108,7 +111,7 @@ func (a LogstashArgs) Pipeline() (string, error) {
 func Settings() (string, error) {
 	return RenderSettings(SettingsValues{
 		NodeName: Name, DataPath: dataDir, ReloadInterval: "5s",
-		QueueMaxBytes: "1gb", DLQMaxBytes: "512mb", APIHost: "127.0.0.1", APIPort: APIPort,
+		QueueMaxBytes: "1gb", DLQMaxBytes: "512mb", APIHost: APIHost, APIPort: APIPort,
 	})
 }
 
@@ -121,9 +124,12 @@ func JavaOpts(heapMB int) string {
 	return fmt.Sprintf("-Xms%[1]s -Xmx%[1]s", size)
 }
 
+// APIURL is the monitoring API inside the container.
+func APIURL() string { return fmt.Sprintf("http://%s:%d", APIHost, APIPort) }
+
 // HealthCommand asks the local API; it answers once the pipeline runs.
 func HealthCommand() []string {
-	return []string{"CMD-SHELL", fmt.Sprintf("curl -fsS -o /dev/null http://127.0.0.1:%d/", APIPort)}
+	return []string{"CMD-SHELL", fmt.Sprintf("curl -fsS -o /dev/null %s/", APIURL())}
 }
 
 // Command installs the rendered settings (mounted as a directory, so a
