@@ -18,6 +18,17 @@ import (
 	"github.com/aurigraph/infra/internal/shell"
 )
 
+// installScript writes a textfile script into dir as the host has it and
+// holds it to shellcheck, as the existing scripts are.
+func installScript(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	script := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(script, []byte(content), 0o755))
+	out, err := exec.Command(need(t, "shellcheck"), "-s", "bash", script).CombinedOutput()
+	assert.NoError(t, err, "%s", out)
+	return script
+}
+
 // samples reads a textfile: metric{labels} → value, checked by promtool
 // (Prometheus's own parser and linter) first.
 func samples(t *testing.T, path string) map[string]string {
@@ -64,10 +75,7 @@ func selfSigned(t *testing.T, certPath string, days int) string {
 func TestIntegrationCertMetricsScript(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	script := filepath.Join(dir, "cert-metrics")
-	require.NoError(t, os.WriteFile(script, []byte(CertMetricsScript), 0o755))
-	out, err := exec.Command(need(t, "shellcheck"), "-s", "bash", script).CombinedOutput()
-	assert.NoError(t, err, "%s", out)
+	script := installScript(t, dir, "cert-metrics", CertMetricsScript)
 
 	root := filepath.Join(dir, "srv", "aurigraph")
 	edge := filepath.Join(root, "nginx", "tls", "edge.crt")
@@ -171,10 +179,7 @@ esac
 func TestIntegrationLoggingMetricsScript(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	script := filepath.Join(dir, "logging-metrics")
-	require.NoError(t, os.WriteFile(script, []byte(LoggingMetricsScript), 0o755))
-	out, err := exec.Command(need(t, "shellcheck"), "-s", "bash", script).CombinedOutput()
-	assert.NoError(t, err, "%s", out)
+	script := installScript(t, dir, "logging-metrics", LoggingMetricsScript)
 
 	password := `pa"ss\word`
 	bin, state := fakeContainers(t, password)
