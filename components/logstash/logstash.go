@@ -19,14 +19,11 @@ import (
 
 // Container facts shared with the tests and the wiring.
 const (
-	Name       = "logstash"
-	SyslogPort = 5514 // published on the logging host's cluster address only
-	JSONPort   = 5000 // overlay network only
-	GELFPort   = 12201
-	APIPort    = 9600
-	// APIHost: the monitoring API listens inside the container only; its
-	// health check and the host's logging-metrics (docker exec) ask it there.
-	APIHost       = "127.0.0.1"
+	Name          = "logstash"
+	SyslogPort    = 5514 // published on the logging host's cluster address only
+	JSONPort      = 5000 // overlay network only
+	GELFPort      = 12201
+	APIPort       = 9600
 	UID           = 1000
 	GID           = 0
 	DefaultHeapMB = 1024
@@ -123,6 +120,10 @@ func JavaOpts(heapMB int) string {
 	}
 	return fmt.Sprintf("-Xms%[1]s -Xmx%[1]s", size)
 }
+
+// APIHost: the monitoring API listens inside the container only; its
+// health check and the host's logging-metrics (docker exec) ask it there.
+const APIHost = "127.0.0.1"
 
 // APIURL is the monitoring API inside the container.
 func APIURL() string { return fmt.Sprintf("http://%s:%d", APIHost, APIPort) }
