@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/app"
+	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/components/vault"
@@ -49,6 +50,7 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 	a.LoggingPort = logstash.SyslogPort
 	a.LoggingPeer = logstash.TLSName
 	a.LogFiles = d.logFiles(h.Name)
+	a.LogProbe = HostLogProbe(d.place, h.Name)
 	a.SSHAllowFrom = c.SSH.AllowFrom
 	a.StepTimeout = fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes)
 	a.Updates = host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)}
@@ -90,6 +92,21 @@ func HostSysctls(p Placement, name string) map[string]string {
 		s["vm.swappiness"] = "1" // data services must not swap
 	}
 	return s
+}
+
+// HostLogProbe is what the host's logging-metrics asks through docker exec:
+// Elasticsearch and Logstash where they are placed on it (components/host
+// cannot import them, which build on it).
+func HostLogProbe(p Placement, name string) host.LogProbe {
+	var lp host.LogProbe
+	if p.Services[Elasticsearch] == name {
+		lp.ElasticsearchContainer, lp.ElasticsearchURL = elasticsearch.Name, elasticsearch.SelfURL()
+		lp.ElasticsearchCA, lp.PasswordEnv = elasticsearch.CAPath, elasticsearch.PasswordEnv
+	}
+	if p.Services[Logstash] == name {
+		lp.LogstashContainer, lp.LogstashAPI = logstash.Name, logstash.APIURL()
+	}
+	return lp
 }
 
 // HostPublicPorts: 80 and 443 on the host running the gateway only.

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/kibana"
 	"github.com/aurigraph/infra/components/logstash"
+	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/components/vault"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/stacks"
@@ -48,7 +50,17 @@ var notStackCA = []struct {
 	why  string
 }{
 	{"download.docker.com", httpsPort, "Docker's public apt repository (host preparation)"},
+	{runbookHost(), httpsPort, "runbook links in the alerts (prometheus.RunbookBase): an operator's browser opens them"},
 	{"", vault.ClusterPort, "Vault's cluster listener serves certificates Vault generates itself"},
+}
+
+// runbookHost is where the alerts' runbook links point.
+func runbookHost() string {
+	u, err := url.Parse(prometheus.RunbookBase)
+	if err != nil {
+		panic(err)
+	}
+	return u.Hostname()
 }
 
 // tlsClient is one generated setting that makes a client verify a TLS

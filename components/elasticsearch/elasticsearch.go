@@ -51,6 +51,11 @@ const (
 // CAPath is the CA certificate inside the container.
 const CAPath = certsDir + "/ca.crt"
 
+// PasswordEnv is the container's variable holding the elastic user's
+// password: the image reads it, and the health check and the host's
+// logging-metrics (docker exec) use it inside the container.
+const PasswordEnv = "ELASTIC_PASSWORD"
+
 // SelfHost is the name Elasticsearch is reached by from inside its own
 // container: its health check and the setup step (docker exec) use it.
 const SelfHost = "localhost"
@@ -164,7 +169,7 @@ func heapSize(mb int) string {
 // password reaches curl as a config on stdin, not as an argument.
 func HealthCommand() []string {
 	return []string{"CMD-SHELL", fmt.Sprintf(
-		`printf 'user = "elastic:%%s"\n' "$(printf '%%s' "$ELASTIC_PASSWORD" | sed 's/[\\"]/\\&/g')" | `+
+		`printf 'user = "elastic:%%s"\n' "$(printf '%%s' "$`+PasswordEnv+`" | sed 's/[\\"]/\\&/g')" | `+
 			`curl -fsS -K - --cacert %s "%s/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null`,
 		CAPath, SelfURL())}
 }
@@ -228,7 +233,7 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		Network:   args.Network,
 		Resource:  args.Resources,
 		Env:       Env(heap),
-		SecretEnv: map[string]pulumi.StringInput{"ELASTIC_PASSWORD": args.ElasticPassword},
+		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.ElasticPassword},
 		User:      fmt.Sprintf("%d:%d", UID, GID),
 		// memory_lock keeps the heap out of swap; nofile comes from the defaults.
 		Ulimits: map[string]int{"memlock": -1},

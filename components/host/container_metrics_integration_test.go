@@ -23,12 +23,13 @@ type fakeContainer struct {
 	current  string // memory.current
 	inactive string // inactive_file in memory.stat
 	max      string // memory.max
+	restarts string // RestartCount ("" is 0)
 }
 
 func containerID(n int) string { return strings.Repeat(strconv.Itoa(n), 64) }
 
 // fakeDockerHost builds a cgroup v2 tree and a `docker` that answers
-// `ps --quiet --no-trunc` and `inspect --format '{{.Id}} {{.Name}}' IDS`
+// `ps --quiet --no-trunc` and `inspect --format '{{.Id}} {{.Name}} {{.RestartCount}}' IDS`
 // like the real one (inspect fails for an unknown id, after printing the rest).
 func fakeDockerHost(t *testing.T, cs []fakeContainer) (cgroupRoot, bin string) {
 	t.Helper()
@@ -40,7 +41,11 @@ func fakeDockerHost(t *testing.T, cs []fakeContainer) (cgroupRoot, bin string) {
 	var ids, table strings.Builder
 	for _, c := range cs {
 		ids.WriteString(c.id + "\n")
-		table.WriteString(c.id + " /" + c.name + "\n")
+		restarts := c.restarts
+		if restarts == "" {
+			restarts = "0"
+		}
+		table.WriteString(c.id + " /" + c.name + " " + restarts + "\n")
 		var d string
 		switch c.layout {
 		case "systemd":
@@ -68,7 +73,7 @@ ps)
   cat "$dir/ids"
   ;;
 inspect)
-  [ "$2 $3" = "--format {{.Id}} {{.Name}}" ] || { echo "unexpected: $*" >&2; exit 2; }
+  [ "$2 $3" = "--format {{.Id}} {{.Name}} {{.RestartCount}}" ] || { echo "unexpected: $*" >&2; exit 2; }
   shift 3
   rc=0
   for id in "$@"; do
@@ -122,10 +127,10 @@ func TestIntegrationContainerMetricsScript(t *testing.T) {
 
 	cs := []fakeContainer{
 		{id: containerID(1), name: "postgres", layout: "systemd", current: "3221225472", inactive: "1073741824", max: "8589934592"},
-		{id: containerID(2), name: "aurigraph-v11-blue-slim-1", layout: "cgroupfs", current: "1500000", inactive: "500000", max: "2000000"},
+		{id: containerID(2), name: "aurigraph-v11-blue-slim-1", layout: "cgroupfs", current: "1500000", inactive: "500000", max: "2000000", restarts: "7"},
 		{id: containerID(3), name: "jaeger", layout: "systemd", current: "52428800", inactive: "0", max: "max"},
 		{id: containerID(4), name: "grafana", layout: "systemd", current: "4000", inactive: "9000", max: "1048576"},
-		{id: containerID(5), name: "starting", layout: ""},
+		{id: containerID(5), name: "starting", layout: "", restarts: "12"},
 	}
 	cgroupRoot, bin := fakeDockerHost(t, cs)
 	textfiles := filepath.Join(dir, "node-exporter")
@@ -156,11 +161,22 @@ func TestIntegrationContainerMetricsScript(t *testing.T) {
 			"jaeger":                    0, // "max": no limit
 			"grafana":                   1048576,
 		},
+		// Every container Docker lists, with or without a cgroup: one
+		// between two restarts of a loop has none at that moment.
+		"aurigraph_container_restarts_total": {
+			"postgres":                  0,
+			"aurigraph-v11-blue-slim-1": 7,
+			"jaeger":                    0,
+			"grafana":                   0,
+			"starting":                  12,
+		},
 	}, samples)
 	assert.Equal(t, []string{
 		"HELP container_memory_working_set_bytes", "TYPE container_memory_working_set_bytes",
 		"HELP container_spec_memory_limit_bytes", "TYPE container_spec_memory_limit_bytes",
+		"HELP " + ContainerRestartsMetric, "TYPE " + ContainerRestartsMetric,
 	}, meta)
+	assert.Contains(t, string(text), "# TYPE "+ContainerRestartsMetric+" counter\n")
 	assert.Contains(t, string(text), "# TYPE container_memory_working_set_bytes gauge\n")
 	fi, err := os.Stat(prom)
 	require.NoError(t, err)
@@ -181,7 +197,7 @@ func TestIntegrationContainerMetricsScript(t *testing.T) {
 
 	// A container gone between `ps` and `inspect` is left out, the rest stays.
 	cgroupRoot2, bin2 := fakeDockerHost(t, append([]fakeContainer{}, cs[0], cs[1]))
-	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(bin2), "table"), []byte(containerID(2)+" /"+cs[1].name+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(bin2), "table"), []byte(containerID(2)+" /"+cs[1].name+" 7\n"), 0o644))
 	cgroupRoot, bin = cgroupRoot2, bin2
 	_, err = runScript()
 	require.NoError(t, err)
@@ -189,6 +205,7 @@ func TestIntegrationContainerMetricsScript(t *testing.T) {
 	require.NoError(t, err)
 	samples, _ = parseTextfile(t, string(text))
 	assert.Equal(t, map[string]int64{"aurigraph-v11-blue-slim-1": 1000000}, samples["container_memory_working_set_bytes"])
+	assert.Equal(t, map[string]int64{"aurigraph-v11-blue-slim-1": 7}, samples[ContainerRestartsMetric])
 
 	// No container running: the file holds no samples (old ones vanish).
 	cgroupRoot, bin = fakeDockerHost(t, nil)
@@ -198,7 +215,7 @@ func TestIntegrationContainerMetricsScript(t *testing.T) {
 	require.NoError(t, err)
 	samples, meta = parseTextfile(t, string(text))
 	assert.Empty(t, samples)
-	assert.Len(t, meta, 4)
+	assert.Len(t, meta, 6)
 
 	// Docker down: the script fails and removes the file, so no stale value
 	// keeps an alert firing (or silent).

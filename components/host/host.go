@@ -83,7 +83,10 @@ type HostArgs struct {
 	// LogFiles are the service log files on this host rsyslog forwards
 	// besides every container's own log (Vault's audit log, the
 	// application's /app/logs).
-	LogFiles       []LogFile
+	LogFiles []LogFile
+	// LogProbe: the log pipeline's containers on this host, which
+	// logging-metrics asks for their health (zero: none here).
+	LogProbe       LogProbe
 	DialErrorLimit int
 	PerDialTimeout int    // seconds
 	StepTimeout    string // per remote step, e.g. "20m"

@@ -350,6 +350,12 @@ func TestIntegrationPrepareIsIdempotentAndFinishesAPartialRun(t *testing.T) {
   write /usr/local/lib/aurigraph/container-metrics
   write /etc/systemd/system/aurigraph-container-metrics.service
   write /etc/systemd/system/aurigraph-container-metrics.timer
+  write /usr/local/lib/aurigraph/cert-metrics
+  write /etc/systemd/system/aurigraph-cert-metrics.service
+  write /etc/systemd/system/aurigraph-cert-metrics.timer
+  write /usr/local/lib/aurigraph/logging-metrics
+  write /etc/systemd/system/aurigraph-logging-metrics.service
+  write /etc/systemd/system/aurigraph-logging-metrics.timer
   write /etc/systemd/system/cadvisor.service.d/aurigraph.conf
 step=exporters changed=yes mode=apply
 `, outs["exporters"])
@@ -374,16 +380,19 @@ step=time-sync changed=yes mode=apply
 	// systemd accepts the units as written; ExecStart points into the
 	// sandbox, where the script was installed, for the executable check.
 	units := t.TempDir()
-	for _, suffix := range []string{".service", ".timer"} {
-		b, err := os.ReadFile(filepath.Join(root, "etc/systemd/system", ContainerMetricsUnit+suffix))
-		require.NoError(t, err)
-		unit := strings.ReplaceAll(string(b), "ExecStart="+ContainerMetricsPath, "ExecStart="+metrics)
-		require.NoError(t, os.WriteFile(filepath.Join(units, ContainerMetricsUnit+suffix), []byte(unit), 0o644))
+	for _, u := range []struct{ unit, path string }{{ContainerMetricsUnit, ContainerMetricsPath}, {CertMetricsUnit, CertMetricsPath}, {LoggingMetricsUnit, LoggingMetricsPath}} {
+		for _, suffix := range []string{".service", ".timer"} {
+			b, err := os.ReadFile(filepath.Join(root, "etc/systemd/system", u.unit+suffix))
+			require.NoError(t, err)
+			unit := strings.ReplaceAll(string(b), "ExecStart="+u.path, "ExecStart="+filepath.Join(root, u.path))
+			require.NoError(t, os.WriteFile(filepath.Join(units, u.unit+suffix), []byte(unit), 0o644))
+		}
+		verify := exec.Command(need(t, "systemd-analyze"), "verify", filepath.Join(units, u.unit+".timer"), filepath.Join(units, u.unit+".service"))
+		out, err := verify.CombinedOutput()
+		assert.NoError(t, err, "systemd-analyze verify %s:\n%s", u.unit, out)
+		assert.Empty(t, strings.TrimSpace(string(out)), "no warning either")
 	}
-	verify := exec.Command(need(t, "systemd-analyze"), "verify", filepath.Join(units, ContainerMetricsUnit+".timer"), filepath.Join(units, ContainerMetricsUnit+".service"))
-	out, err := verify.CombinedOutput()
-	assert.NoError(t, err, "systemd-analyze verify:\n%s", out)
-	assert.Empty(t, strings.TrimSpace(string(out)), "no warning either")
+	var out []byte
 	sysctl, err := os.ReadFile(filepath.Join(root, "etc/sysctl.d/90-aurigraph.conf"))
 	require.NoError(t, err)
 	assert.Contains(t, string(sysctl), "vm.max_map_count = 262144\n")

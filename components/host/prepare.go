@@ -91,7 +91,7 @@ var Steps = []Step{
 	{"sysctl", "writes /etc/sysctl.d/90-aurigraph.conf (the host's kernel settings, vm.max_map_count=262144 where Elasticsearch runs) and loads it when the file or a running value differs", true},
 	{"dirs", "creates the data path, every service directory with its owner and mode, and the SSH user's staging directory for config files", true},
 	{"firewall", "installs nftables, writes /etc/aurigraph/firewall.nft (table inet aurigraph only, default drop) and aurigraph-firewall.service, checks then loads the rules", true},
-	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, installs " + ContainerMetricsPath + " and " + ContainerMetricsUnit + ".timer (per-container memory metrics into node exporter's textfile directory every " + ContainerMetricsInterval + "), restarts them when changed", true},
+	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, installs " + ContainerMetricsPath + " and " + ContainerMetricsUnit + ".timer (per-container memory and restart metrics into node exporter's textfile directory every " + ContainerMetricsInterval + "), " + CertMetricsPath + " and " + CertMetricsUnit + ".timer (expiry of every certificate under the data path, every " + CertMetricsInterval + "), " + LoggingMetricsPath + " and " + LoggingMetricsUnit + ".timer (Elasticsearch health and Logstash events where they run, every " + LoggingMetricsInterval + "), restarts them when changed", true},
 	{SecurityUpdatesStep, "installs unattended-upgrades and writes " + UnattendedUpgradesConf + " (Debian security updates only, " + strings.Join(HeldPackages, " ") + " held because a Docker upgrade restarts every container, automatic reboots off unless updates.automaticReboot, daily lists and upgrades), enables apt-daily(-upgrade).timer, installs " + RebootRequiredPath + " and " + RebootRequiredUnit + ".timer (" + RebootRequiredMetric + " into node exporter's textfile directory every " + RebootRequiredInterval + ")", true},
 	{"logging", "installs rsyslog, rsyslog-gnutls and logrotate, writes " + RsyslogConfPath + " forwarding the journal, every container's json-file log and the service log files on the host to Logstash on <logging host>:5514/tcp (JSON lines over TLS with the host's client certificate from " + LogTLSDir + ") and " + LogrotateConfPath + " (logs whose writer reopens on a signal), validates and restarts rsyslog", true},
 	{DriftCheckStep, "installs " + DriftCheckPath + " and " + DriftCheckUnit + ".timer: every " + DriftCheckInterval + " it compares the files every step recorded in " + ManifestDir + " with their checksums and writes aurigraph_managed_files_drifted into node exporter's textfile directory", true},
@@ -132,6 +132,8 @@ type PrepareValues struct {
 	LogTLSDir            string
 	RsyslogConfPath      string
 	LogrotateConfPath    string
+	// ExtraMetrics: the certificate and log pipeline scripts with their units.
+	ExtraMetrics []MetricsScript
 	// Time synchronisation (step time-sync).
 	ChronyConfPath      string
 	ChronyConf          string
@@ -198,6 +200,17 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	v.MetricsService = containerMetrics.service()
 	v.MetricsTimer = containerMetrics.timer()
 	v.MetricsPath, v.MetricsUnit = ContainerMetricsPath, ContainerMetricsUnit
+	if v.ExtraMetrics, err = extraMetrics(a); err != nil {
+		return v, err
+	}
+	for i := range v.ExtraMetrics {
+		m := &v.ExtraMetrics[i]
+		for _, f := range []*string{&m.Script, &m.Service, &m.Timer} {
+			if *f, err = fileContent("host "+a.Name, *f); err != nil {
+				return v, err
+			}
+		}
+	}
 	v.CadvisorDropIn = fmt.Sprintf("[Service]\nExecStart=\nExecStart=/usr/bin/cadvisor -listen_ip=%s -port=%d -docker_only=true -housekeeping_interval=15s\n",
 		cluster, CadvisorPort)
 	v.RsyslogConfPath, v.LogrotateConfPath = RsyslogConfPath, LogrotateConfPath

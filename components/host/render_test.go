@@ -363,12 +363,13 @@ func TestExportersStepInstallsContainerMetrics(t *testing.T) {
 	require.NoError(t, err)
 	// The script travels verbatim (no template processing of its text).
 	assert.Contains(t, script, "\n"+strings.TrimRight(ContainerMetricsScript, "\n")+"\nAURIGRAPH_EOF\n")
-	assert.Contains(t, ContainerMetricsScript, `--format '{{.Id}} {{.Name}}'`)
+	assert.Contains(t, ContainerMetricsScript, `--format '{{.Id}} {{.Name}} {{.RestartCount}}'`)
+	assert.Contains(t, ContainerMetricsScript, `printf "`+ContainerRestartsMetric+`{name=`, "the name the restart loop alert selects on")
 	for _, want := range []string{
 		"ensure_file /usr/local/lib/aurigraph/container-metrics 0755 0:0",
 		"ensure_file /etc/systemd/system/aurigraph-container-metrics.service 0644 0:0",
 		"ensure_file /etc/systemd/system/aurigraph-container-metrics.timer 0644 0:0",
-		`local units="prometheus-node-exporter aurigraph-container-metrics.timer"`,
+		`local units="prometheus-node-exporter aurigraph-container-metrics.timer aurigraph-cert-metrics.timer aurigraph-logging-metrics.timer"`,
 		// Every 15 s from the last run, at once after boot or (re)start.
 		"[Timer]\nOnBootSec=15s\nOnUnitActiveSec=15s\nAccuracySec=1s\n",
 		"WantedBy=timers.target",
@@ -378,4 +379,45 @@ func TestExportersStepInstallsContainerMetrics(t *testing.T) {
 		assert.Contains(t, script, want)
 	}
 	assert.Equal(t, 1, strings.Count(script, "step() {"))
+}
+
+func TestExportersStepInstallsCertificateAndLoggingMetrics(t *testing.T) {
+	a := sampleArgs()
+	a.LogProbe = LogProbe{ElasticsearchContainer: "elasticsearch", ElasticsearchURL: "https://localhost:9200",
+		ElasticsearchCA: "/usr/share/elasticsearch/config/certs/ca.crt", PasswordEnv: "ELASTIC_PASSWORD",
+		LogstashContainer: "logstash", LogstashAPI: "http://127.0.0.1:9600"}
+	v, err := NewPrepareValues(a)
+	require.NoError(t, err)
+	script, err := RenderStep(v, "exporters")
+	require.NoError(t, err)
+	for _, s := range []string{CertMetricsScript, LoggingMetricsScript} {
+		assert.Contains(t, script, "\n"+strings.TrimRight(s, "\n")+"\nAURIGRAPH_EOF\n", "verbatim")
+	}
+	// The names the alert rules select on.
+	assert.Contains(t, CertMetricsScript, `printf "`+CertExpiryMetric+`{path=`)
+	assert.Contains(t, LoggingMetricsScript, `printf '`+ElasticsearchHealthMetric+`{color=`)
+	assert.Contains(t, LoggingMetricsScript, `echo "`+LogstashEventsMetric+` $in"`)
+	for _, want := range []string{
+		"ensure_file " + CertMetricsPath + " 0755 0:0",
+		"ensure_file /etc/systemd/system/" + CertMetricsUnit + ".timer 0644 0:0",
+		"ensure_file " + LoggingMetricsPath + " 0755 0:0",
+		"ensure_file /etc/systemd/system/" + LoggingMetricsUnit + ".service 0644 0:0",
+		// The data path of the host is where its certificates are.
+		"Environment=CERT_ROOT=" + a.DataPath + "\n",
+		"Environment=ES_CONTAINER=elasticsearch\nEnvironment=ES_URL=https://localhost:9200\nEnvironment=ES_CA=/usr/share/elasticsearch/config/certs/ca.crt\nEnvironment=ES_PASSWORD_ENV=ELASTIC_PASSWORD\nEnvironment=LOGSTASH_CONTAINER=logstash\nEnvironment=LOGSTASH_API=http://127.0.0.1:9600\n",
+		"OnBootSec=2min\nOnUnitActiveSec=1h\n", "OnBootSec=2min\nOnUnitActiveSec=1min\n",
+	} {
+		assert.Contains(t, script, want)
+	}
+	// A host without the log pipeline: no settings for it at all.
+	v, err = NewPrepareValues(sampleArgs())
+	require.NoError(t, err)
+	script, err = RenderStep(v, "exporters")
+	require.NoError(t, err)
+	assert.NotContains(t, script, "Environment=ES_")
+	assert.NotContains(t, script, "Environment=LOGSTASH_")
+	// Values reach systemd unquoted: anything else is refused.
+	a.LogProbe.ElasticsearchURL = "https://localhost:9200 ExecStart=/bin/sh"
+	_, err = NewPrepareValues(a)
+	assert.ErrorContains(t, err, "ES_URL")
 }

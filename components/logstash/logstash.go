@@ -136,7 +136,7 @@ func (a LogstashArgs) pipelineValues() PipelineValues {
 func Settings() (string, error) {
 	return RenderSettings(SettingsValues{
 		NodeName: Name, DataPath: dataDir, ReloadInterval: "5s",
-		QueueMaxBytes: "1gb", DLQMaxBytes: "512mb", APIHost: "127.0.0.1", APIPort: APIPort,
+		QueueMaxBytes: "1gb", DLQMaxBytes: "512mb", APIHost: APIHost, APIPort: APIPort,
 	})
 }
 
@@ -149,9 +149,16 @@ func JavaOpts(heapMB int) string {
 	return fmt.Sprintf("-Xms%[1]s -Xmx%[1]s", size)
 }
 
+// APIHost: the monitoring API listens inside the container only; its
+// health check and the host's logging-metrics (docker exec) ask it there.
+const APIHost = "127.0.0.1"
+
+// APIURL is the monitoring API inside the container.
+func APIURL() string { return fmt.Sprintf("http://%s:%d", APIHost, APIPort) }
+
 // HealthCommand asks the local API; it answers once the pipeline runs.
 func HealthCommand() []string {
-	return []string{"CMD-SHELL", fmt.Sprintf("curl -fsS -o /dev/null http://127.0.0.1:%d/", APIPort)}
+	return []string{"CMD-SHELL", fmt.Sprintf("curl -fsS -o /dev/null %s/", APIURL())}
 }
 
 // Command installs the rendered settings (mounted as a directory, so a

@@ -161,7 +161,8 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 
 	sv := Scripts(s.dir, Retention{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12, PreDeploy: 10})
 	backupDir := filepath.Join(t.TempDir(), "backups")
-	env := s.env(backupDir)
+	textfiles := filepath.Join(t.TempDir(), "node-exporter")
+	env := append(s.env(backupDir), "TEXTFILE_DIR="+textfiles)
 	write := func(name string, render func(ScriptValues) (string, error)) string {
 		out, err := render(sv)
 		require.NoError(t, err)
@@ -171,9 +172,26 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	}
 	backup, restore, drill := write("backup.sh", RenderBackup), write("restore.sh", RenderRestore), write("drill.sh", RenderDrill)
 
+	// The first dump run fails (no pg_dump): the backup metrics say so,
+	// with no success ever (0, so BackupTooOld fires at once).
+	cmd := exec.Command("bash", backup, "scheduled")
+	cmd.Env = append(append(os.Environ(), env...), "PG_DUMP=false")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Equal(t, runMetrics{success: 0, run: 0}, readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric))
+	assert.Empty(t, partials(t, textfiles), "no temporary file left behind")
+
 	// Backup: a timestamped, compressed custom-format dump.
+	before := time.Now().Unix()
 	mustRun(t, env, "bash", backup, "scheduled")
+	after := time.Now().Unix()
+	ok := readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric)
+	assert.Equal(t, 1.0, ok.run)
+	assert.True(t, ok.success >= float64(before) && ok.success <= float64(after), "last success %v is the run's time", ok.success)
 	mustRun(t, env, "bash", backup, "predeploy")
+	ok = readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric) // a pre-deployment dump is a backup too
+	assert.Equal(t, 1.0, ok.run)
+	assert.GreaterOrEqual(t, ok.success, float64(after))
 	dumps, _ := filepath.Glob(filepath.Join(backupDir, "aurigraph-*.dump"))
 	require.Len(t, dumps, 2)
 	name := regexp.MustCompile(`^aurigraph-(scheduled|predeploy)-\d{8}T\d{6}Z\.dump$`)
@@ -203,10 +221,20 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	assert.Equal(t, source, fingerprint("aurigraph_restored"))
 	t.Logf("MEASURED restore: %s", fingerprint("aurigraph_restored"))
 
+	// A failed run keeps the last success's time and says it failed.
+	cmd = exec.Command("bash", backup, "scheduled")
+	cmd.Env = append(append(os.Environ(), env...), "PG_DUMP=false")
+	out, err = cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Equal(t, runMetrics{success: ok.success, run: 0}, readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric))
+	// Rotation alone is no backup run: the metrics stay as they are.
+	mustRun(t, env, "bash", backup, "rotate")
+	assert.Equal(t, runMetrics{success: ok.success, run: 0}, readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric))
+
 	// Restoring over the live database needs an explicit confirmation.
-	cmd := exec.Command("bash", restore, dump)
+	cmd = exec.Command("bash", restore, dump)
 	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
+	out, err = cmd.CombinedOutput()
 	assert.Error(t, err)
 	assert.Contains(t, string(out), "RESTORE_CONFIRM=yes")
 	s.psql(t, "aurigraph", "DELETE FROM public.accounts WHERE id > 100")
@@ -218,6 +246,9 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	logOut := mustRun(t, append(env, "DRILL_KEEP=yes", "DRILL_REPORT="+report), "bash", drill)
 	assert.Contains(t, logOut, "drill ok")
 	assert.Equal(t, source, fingerprint("aurigraph_drill"))
+	drilled := readRunMetrics(t, textfiles, "drill", DrillSuccessMetric, DrillRunMetric)
+	assert.Equal(t, 1.0, drilled.run)
+	assert.Greater(t, drilled.success, 0.0)
 	rep, err := os.ReadFile(report)
 	require.NoError(t, err)
 	assert.Equal(t, "ledger.blocks|20000\npublic.accounts|500\n", string(rep))
@@ -226,6 +257,8 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	mustRun(t, append(env, "DRILL_REPORT="+report), "bash", drill)
 	assert.Equal(t, "0", s.psql(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'aurigraph_drill'"))
 
+	drilled = readRunMetrics(t, textfiles, "drill", DrillSuccessMetric, DrillRunMetric)
+
 	// A corrupt dump fails the drill.
 	bad := filepath.Join(backupDir, "aurigraph-scheduled-29991231T235959Z.dump")
 	require.NoError(t, os.WriteFile(bad, raw[:len(raw)/3], 0o600))
@@ -233,6 +266,62 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	cmd.Env = append(os.Environ(), env...)
 	out, err = cmd.CombinedOutput()
 	assert.Error(t, err, "a truncated dump must fail the drill: %s", out)
+	assert.Equal(t, runMetrics{success: drilled.success, run: 0}, readRunMetrics(t, textfiles, "drill", DrillSuccessMetric, DrillRunMetric),
+		"the failed drill is recorded, the last success kept")
+	assert.Empty(t, partials(t, textfiles), "no temporary file left behind")
+}
+
+// runMetrics is one script's outcome file: the last success's time and
+// whether the last run succeeded.
+type runMetrics struct{ success, run float64 }
+
+// readRunMetrics reads $TEXTFILE_DIR/aurigraph-<job>-postgres.prom, checks
+// it with promtool (Prometheus's own parser and linter) and returns the two
+// samples, each labelled store="postgres".
+func readRunMetrics(t *testing.T, dir, job, success, run string) runMetrics {
+	t.Helper()
+	p := filepath.Join(dir, "aurigraph-"+job+"-"+StoreLabel+".prom")
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm(), "node exporter reads it as its own user")
+	promtool, err := exec.LookPath("promtool")
+	require.NoError(t, err, "apt-get install prometheus")
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = bytes.NewReader(b)
+	out, err := check.CombinedOutput()
+	assert.NoError(t, err, "%s\n%s", out, b)
+	var m runMetrics
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		require.Len(t, f, 2, line)
+		v, err := strconv.ParseFloat(f[1], 64)
+		require.NoError(t, err, line)
+		switch f[0] {
+		case success + `{store="` + StoreLabel + `"}`:
+			m.success = v
+		case run + `{store="` + StoreLabel + `"}`:
+			m.run = v
+		default:
+			t.Fatalf("unexpected sample %q", line)
+		}
+		seen[f[0]] = true
+	}
+	require.Len(t, seen, 2, string(b))
+	return m
+}
+
+// partials are the files node exporter ignores (a write in progress).
+func partials(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, ".*"))
+	require.NoError(t, err)
+	return names
 }
 
 // expectedKept is the rotation rule written independently in Go: newest

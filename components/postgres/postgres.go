@@ -33,6 +33,32 @@ const (
 	dataMount = "/var/lib/postgresql/data"
 )
 
+// Backup and recovery drill schedules (systemd OnCalendar) and how old the
+// last success of each may be before its alert fires (components/prometheus):
+// one period plus room for a run that takes long.
+const (
+	BackupEvery  = "hourly"
+	BackupMaxAge = 90 * time.Minute
+	DrillEvery   = "monthly"
+	DrillMaxAge  = 32 * 24 * time.Hour // the longest month plus a day
+)
+
+// Node exporter textfile metrics backup.sh and drill.sh write after every
+// run, labelled store="postgres" (StoreLabel); the alert rules select on them.
+const (
+	StoreLabel          = "postgres"
+	BackupSuccessMetric = "aurigraph_backup_last_success_timestamp_seconds"
+	BackupRunMetric     = "aurigraph_backup_last_run_success"
+	DrillSuccessMetric  = "aurigraph_restore_drill_last_success_timestamp_seconds"
+	DrillRunMetric      = "aurigraph_restore_drill_last_run_success"
+)
+
+// TextfileMetrics are the metrics above: the scripts take their names as
+// template values, so no "# TYPE" line in a template spells them out.
+func TextfileMetrics() []string {
+	return []string{BackupSuccessMetric, BackupRunMetric, DrillSuccessMetric, DrillRunMetric}
+}
+
 // JDBCURL is how the application reaches the database on the network.
 func JDBCURL() string {
 	return fmt.Sprintf("jdbc:postgresql://%s:%d/%s", ContainerName, Port, Database)
@@ -292,7 +318,7 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	if err != nil {
 		return nil, err
 	}
-	schedule, err := RenderSchedule(ScheduleValues{BinDir: binDir, BackupEvery: "hourly", DrillEvery: "monthly"})
+	schedule, err := RenderSchedule(ScheduleValues{BinDir: binDir, BackupEvery: BackupEvery, DrillEvery: DrillEvery})
 	if err != nil {
 		return nil, err
 	}

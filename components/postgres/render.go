@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
 )
 
@@ -17,6 +18,14 @@ var templateFS embed.FS
 
 var templates = template.Must(template.New("postgres").Funcs(template.FuncMap{
 	"shq": shell.Quote,
+	// The scripts' outcome metrics (see the constants) and where node
+	// exporter reads them.
+	"textfileDir":         func() string { return host.TextfileDir },
+	"storeLabel":          func() string { return StoreLabel },
+	"backupSuccessMetric": func() string { return BackupSuccessMetric },
+	"backupRunMetric":     func() string { return BackupRunMetric },
+	"drillSuccessMetric":  func() string { return DrillSuccessMetric },
+	"drillRunMetric":      func() string { return DrillRunMetric },
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // ConfigValues are the plain numbers postgresql.conf is rendered from.

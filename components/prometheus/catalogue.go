@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/aurigraph/infra/components/postgres"
 )
 
 // Scrape jobs besides AppJob: the names rules and dashboards select on
@@ -278,6 +280,8 @@ func ExportersWith(components fs.FS, renderedRules string) (map[string][]string,
 	if err != nil {
 		return nil, err
 	}
+	// Scripts that take their metric names as template values declare them in Go.
+	textfile = append(textfile, postgres.TextfileMetrics()...)
 	rules, err := ParseRules(renderedRules)
 	if err != nil {
 		return nil, err

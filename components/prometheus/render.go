@@ -7,9 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/postgres"
 )
 
 const (
@@ -95,7 +97,7 @@ var (
 		},
 	}
 	configTmpl = template.Must(template.New("prometheus.yml").Funcs(funcs).Option("missingkey=error").Parse(configTemplate))
-	rulesTmpl  = template.Must(template.New("alerts.yml").Option("missingkey=error").Parse(rulesTemplate))
+	rulesTmpl  = template.Must(template.New("alerts.yml").Funcs(template.FuncMap{"runbook": func(alert string) string { return strconv.Quote(RunbookURL(alert)) }}).Option("missingkey=error").Parse(rulesTemplate))
 )
 
 // RenderConfig renders prometheus.yml.
@@ -143,10 +145,45 @@ func RenderRules(v RulesValues) (string, error) {
 		AppJob             string
 		ClockOffsetMs      int
 		ClockOffsetSeconds string
-	}{v, AppJob, clock, strconv.FormatFloat(float64(clock)/1000, 'f', -1, 64)}
+		// FilesystemFilter leaves out the file systems that cannot fill the
+		// host's disks: memory-backed ones and containers' overlays.
+		FilesystemFilter                        string
+		RestartsMetric, CertExpiryMetric        string
+		ESHealthMetric, LogstashEventsMetric    string
+		BackupSuccessMetric, BackupRunMetric    string
+		DrillSuccessMetric, DrillRunMetric      string
+		BackupEvery, DrillEvery                 string
+		BackupMaxAge, DrillMaxAge               string
+		BackupMaxAgeSeconds, DrillMaxAgeSeconds int64
+	}{
+		RulesValues: v, AppJob: AppJob, ClockOffsetMs: clock, ClockOffsetSeconds: strconv.FormatFloat(float64(clock)/1000, 'f', -1, 64),
+		FilesystemFilter: `fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs"`,
+		RestartsMetric:   host.ContainerRestartsMetric, CertExpiryMetric: host.CertExpiryMetric,
+		ESHealthMetric: host.ElasticsearchHealthMetric, LogstashEventsMetric: host.LogstashEventsMetric,
+		BackupSuccessMetric: postgres.BackupSuccessMetric, BackupRunMetric: postgres.BackupRunMetric,
+		DrillSuccessMetric: postgres.DrillSuccessMetric, DrillRunMetric: postgres.DrillRunMetric,
+		BackupEvery: postgres.BackupEvery, DrillEvery: postgres.DrillEvery,
+		BackupMaxAge: humanDuration(postgres.BackupMaxAge), DrillMaxAge: humanDuration(postgres.DrillMaxAge),
+		BackupMaxAgeSeconds: int64(postgres.BackupMaxAge / time.Second), DrillMaxAgeSeconds: int64(postgres.DrillMaxAge / time.Second),
+	}
 	var b strings.Builder
 	if err := rulesTmpl.Execute(&b, data); err != nil {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// humanDuration writes whole days as such ("32d") and shorter spans as Go
+// does without trailing zero units ("1h30m").
+func humanDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	s := d.String()
+	for _, zero := range []string{"0s", "0m"} {
+		if strings.HasSuffix(s, "m"+zero) || strings.HasSuffix(s, "h"+zero) {
+			s = strings.TrimSuffix(s, zero)
+		}
+	}
+	return s
 }

@@ -182,6 +182,12 @@ func TestRenderRules(t *testing.T) {
 			if r.Alert == "DBPoolExhausted" {
 				assert.Contains(t, r.Expr, "/ 30")
 			}
+			if r.Alert == "BackupTooOld" {
+				assert.Contains(t, r.Expr, "> 5400\n", "postgres.BackupMaxAge: an hourly backup plus half an hour")
+			}
+			if r.Alert == "DiskWillFillIn4Hours" {
+				assert.Contains(t, r.Expr, `fstype!~"tmpfs|ramfs|overlay|`)
+			}
 			if r.Alert == "ClockOffsetHigh" {
 				assert.Contains(t, r.Expr, "> 0.1\n", "host.DefaultMaxClockOffsetMs when unset")
 			}
@@ -195,6 +201,10 @@ func TestRenderRules(t *testing.T) {
 		"ClockOffsetHigh": "critical", "ClockNotSynchronised": "warning",
 		"ManagedFilesDrifted": "warning", "DriftCheckNotRunning": "warning",
 		"HostRebootRequired": "warning",
+		"HostDown":           "critical", "DiskWillFillIn4Hours": "warning", "ContainerRestartLoop": "warning",
+		"CertificateExpiringSoon": "warning", "CertificateExpiringCritical": "critical",
+		"BackupTooOld": "critical", "PostgresBackupFailed": "warning", "RestoreDrillFailed": "warning", "RestoreDrillOverdue": "warning",
+		"ElasticsearchClusterNotGreen": "warning", "ElasticsearchClusterRed": "critical", "LogstashNotReceiving": "warning",
 	}, seen)
 	assert.False(t, strings.Contains(out, "<no value>"))
 	_, err = RenderRules(RulesValues{})

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Per-container memory metrics for node exporter's textfile collector.
+# Per-container memory and restart metrics for node exporter's textfile collector.
 # Installed by components/host (step "exporters") as
 # /usr/local/lib/aurigraph/container-metrics and run every 15 s by
 # aurigraph-container-metrics.timer: Debian has no cAdvisor package, and the
@@ -7,6 +7,11 @@
 #   container_memory_working_set_bytes{name}  cgroup v2 memory.current minus
 #                                             inactive_file, floored at 0 (as cAdvisor)
 #   container_spec_memory_limit_bytes{name}   memory.max; 0 when unlimited
+#   aurigraph_container_restarts_total{name}  Docker's RestartCount (restarts by the
+#                                             restart policy; 0 again when the container
+#                                             is recreated), for ContainerRestartLoop; also
+#                                             for a container between two restarts, which
+#                                             has no cgroup at that moment
 # Settings (environment; tests point them at a fake tree and a fake docker):
 #   CGROUP_ROOT   cgroup v2 mount            (/sys/fs/cgroup)
 #   TEXTFILE_DIR  node exporter's directory  (/var/lib/prometheus/node-exporter)
@@ -52,14 +57,16 @@ number() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 ids=$("$DOCKER" ps --quiet --no-trunc) || stale "docker ps failed"
 rows=""
+restarts=""
 if [ -n "$ids" ]; then
   # A container that stops between ps and inspect is simply left out.
   # shellcheck disable=SC2086 # one word per id
-  inspected=$("$DOCKER" inspect --format '{{.Id}} {{.Name}}' $ids 2>/dev/null || true)
-  while read -r id name; do
+  inspected=$("$DOCKER" inspect --format '{{.Id}} {{.Name}} {{.RestartCount}}' $ids 2>/dev/null || true)
+  while read -r id name count; do
     name=${name#/}
     # Docker's id and name alphabets: nothing to escape, no path tricks.
     [[ $id =~ ^[0-9a-f]{64}$ && $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || continue
+    if number "${count:-}"; then restarts+="$name $count"$'\n'; fi
     if ! dir=$(cgroup_dir "$id"); then
       echo "container-metrics: no cgroup for container $name ($id)" >&2
       continue
@@ -86,6 +93,13 @@ printf '%s' "$rows" | sort | awk '
     print "# TYPE container_spec_memory_limit_bytes gauge"
     for (i = 1; i <= NR; i++) printf "container_spec_memory_limit_bytes{name=\"%s\"} %s\n", name[i], limit[i]
   }' >"$TMP"
+printf '%s' "$restarts" | sort | awk '
+  { name[NR] = $1; count[NR] = $2 }
+  END {
+    print "# HELP aurigraph_container_restarts_total Times Docker restarted the container by its restart policy (RestartCount)."
+    print "# TYPE aurigraph_container_restarts_total counter"
+    for (i = 1; i <= NR; i++) printf "aurigraph_container_restarts_total{name=\"%s\"} %s\n", name[i], count[i]
+  }' >>"$TMP"
 # node exporter runs as its own user: the file must be world-readable.
 chmod 0644 "$TMP"
 mv -f "$TMP" "$OUT"
