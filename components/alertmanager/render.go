@@ -103,6 +103,9 @@ var (
 	durationRE = regexp.MustCompile(`^([0-9]+(ms|s|m|h|d|w|y))+$`)
 )
 
+// ValidDuration reports whether s is an Alertmanager duration (30s, 5m, 4h, 1h30m).
+func ValidDuration(s string) bool { return durationRE.MatchString(s) }
+
 // WithDefaults fills the empty timing fields from DefaultTiming.
 func (t Timing) WithDefaults() Timing {
 	for _, f := range []struct {

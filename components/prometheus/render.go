@@ -49,9 +49,12 @@ type ConfigValues struct {
 	RulesFile          string // path Prometheus reads the alert rules from
 	VaultCAFile        string // path of the CA that signed Vault's certificate
 	Vault              string // Vault address (host:port); empty: no Vault job
-	Replicas           []AppTarget
-	Services           []ServiceTarget
-	Hosts              []HostTarget
+	// Alertmanagers receive the alerts (host:port each) and are scraped.
+	// Empty: no alerting block (a renderer test of the scrape part alone).
+	Alertmanagers []string
+	Replicas      []AppTarget
+	Services      []ServiceTarget
+	Hosts         []HostTarget
 }
 
 // RulesValues is what the alert rules depend on.
