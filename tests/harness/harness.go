@@ -38,12 +38,31 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// Stack loads a committed stack file with placeholder secrets.
+// Stack loads a committed stack file with placeholder secrets, and a fake
+// value for every alert receiver's secret (optional secrets, which the
+// committed files cannot carry), so a test may configure any receiver.
 func Stack(t testing.TB, name string) *stackfile.Stack {
 	t.Helper()
 	s, err := stackfile.Load(RepoRoot(t), name)
 	require.NoError(t, err)
-	return s.WithPlaceholders()
+	s = s.WithPlaceholders()
+	for _, key := range stacks.AlertingSecrets {
+		if s.Config[stacks.Namespace+":"+key] == "" {
+			s = s.SetSecret(key, FakeAlertingSecret(name, key))
+		}
+	}
+	return s
+}
+
+// FakeAlertingSecret is the value Stack gives an alert receiver's secret:
+// long, derived from the stack and key, and for the webhook an https URL
+// (amtool accepts the rendered file).
+func FakeAlertingSecret(stack, key string) string {
+	v := "fake-" + stack + "-" + key + "-7c41e2"
+	if key == stacks.SecretAlertWebhookURL {
+		return "https://hooks.example.invalid/" + v
+	}
+	return v
 }
 
 // Run runs the real program on s and fails the test on error.
