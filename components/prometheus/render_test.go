@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -248,4 +249,21 @@ func TestWarningCriticalPairsShareACondition(t *testing.T) {
 		assert.Len(t, sev["warning"], 1, "condition %s: one warning", c)
 		assert.Len(t, sev, 2, "condition %s: critical and warning only", c)
 	}
+}
+
+func TestTestForReplacesEveryForAndNothingElse(t *testing.T) {
+	asWritten, err := RenderRules(RulesValues{PoolMaxSize: 20})
+	require.NoError(t, err)
+	fast, err := RenderRules(RulesValues{PoolMaxSize: 20, TestFor: "1s"})
+	require.NoError(t, err)
+	fors := regexp.MustCompile(`(?m)^\s+for: (\S+)$`)
+	require.NotEmpty(t, fors.FindAllString(asWritten, -1))
+	assert.Len(t, fors.FindAllString(fast, -1), len(fors.FindAllString(asWritten, -1)))
+	for _, m := range fors.FindAllStringSubmatch(fast, -1) {
+		assert.Equal(t, "1s", m[1])
+	}
+	assert.Equal(t, fors.ReplaceAllString(asWritten, ""), fors.ReplaceAllString(fast, ""), "only the for lines differ")
+	assert.Equal(t, alertNames(t, asWritten), alertNames(t, fast))
+	_, err = RenderRules(RulesValues{PoolMaxSize: 20, TestFor: "1s\n        labels: {}"})
+	assert.Error(t, err)
 }
