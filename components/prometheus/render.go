@@ -46,6 +46,7 @@ type ServiceTarget struct {
 type ConfigValues struct {
 	Environment        string
 	ScrapeInterval     string
+	ScrapeTimeout      string // at most ScrapeInterval; default 10s
 	EvaluationInterval string
 	RulesFile          string // path Prometheus reads the alert rules from
 	VaultCAFile        string // path of the CA that signed Vault's certificate
@@ -116,6 +117,9 @@ func RenderConfig(v ConfigValues) (string, error) {
 	}
 	if v.ScrapeInterval == "" {
 		v.ScrapeInterval = "15s"
+	}
+	if v.ScrapeTimeout == "" {
+		v.ScrapeTimeout = "10s"
 	}
 	if v.EvaluationInterval == "" {
 		v.EvaluationInterval = "15s"

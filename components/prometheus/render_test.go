@@ -267,3 +267,14 @@ func TestTestForReplacesEveryForAndNothingElse(t *testing.T) {
 	_, err = RenderRules(RulesValues{PoolMaxSize: 20, TestFor: "1s\n        labels: {}"})
 	assert.Error(t, err)
 }
+
+func TestScrapeTimeoutDefaultsTo10sAndFollowsTheValue(t *testing.T) {
+	out, err := RenderConfig(sampleValues(1))
+	require.NoError(t, err)
+	assert.Contains(t, out, "\n  scrape_timeout: 10s\n")
+	v := sampleValues(1)
+	v.ScrapeInterval, v.ScrapeTimeout = "1s", "1s" // Prometheus refuses a timeout above the interval
+	out, err = RenderConfig(v)
+	require.NoError(t, err)
+	assert.Contains(t, out, "\n  scrape_interval: 1s\n  scrape_timeout: 1s\n")
+}
