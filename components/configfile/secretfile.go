@@ -251,40 +251,18 @@ PENDING=""
 // place (owner and mode kept: the reader's user must open them as it will
 // the live ones), tested by the reader. The candidate is removed on exit.
 func writeSecretsCheck(b *strings.Builder, files []SecretFile, check *Check) error {
-	if !pathRE.MatchString(check.Dir) || !pathRE.MatchString(check.Candidate) || strings.TrimSpace(check.Command) == "" {
-		return fmt.Errorf("validation: directory %q, candidate %q and a command are required", check.Dir, check.Candidate)
+	if err := check.writeCandidate(b, "# Validate"); err != nil {
+		return err
 	}
-	dir := strings.TrimSuffix(check.Dir, "/")
-	if strings.HasPrefix(check.Candidate+"/", dir+"/") {
-		return fmt.Errorf("validation: the candidate %s would be inside the live directory %s", check.Candidate, check.Dir)
-	}
-	fmt.Fprintf(b, `# Validate: a candidate copy of the live directory with the new files in
-# place, tested by their reader. Nothing live is replaced before it passes.
-LIVE_DIR=%s
-CANDIDATE=$($SUDO mktemp -d %s)
-if $SUDO test -d "$LIVE_DIR"; then $SUDO cp -a "$LIVE_DIR/." "$CANDIDATE/"; fi
-# The reader's user (in its container) must reach the files.
-$SUDO chmod 0755 "$CANDIDATE"
-`, shell.Quote(check.Dir), shell.Quote(check.Candidate+".XXXXXX"))
 	for _, f := range files {
-		rel := strings.TrimPrefix(path.Clean(f.Path), dir+"/")
-		if rel == path.Clean(f.Path) || strings.HasPrefix(rel, "../") || strings.Contains(rel, "/../") {
-			return fmt.Errorf("validation: %s is not under %s", f.Path, check.Dir)
+		rel, err := check.rel(path.Clean(f.Path))
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(b, "$SUDO mkdir -p \"$(dirname \"$CANDIDATE\"/%[1]s)\"\n$SUDO cp -p \"$(new %[2]s)\" \"$CANDIDATE\"/%[1]s\n",
 			shell.Quote(rel), shell.Quote(f.Path))
 	}
-	fmt.Fprintf(b, `# shellcheck disable=SC2016 # expanded by the validator's own shell
-VALIDATE=%s
-export CANDIDATE SUDO
-export IMAGE="${IMAGE:-}"
-# Its own shell, so -e holds inside it; all its output goes to stderr.
-if ! sh -eu -c "$VALIDATE" >&2; then
-  echo "secret files: the new files failed validation (above); the live files and the service are unchanged" >&2
-  exit 1
-fi
-echo "secret files: the new files passed validation"
-`, shell.Quote(check.Command))
+	check.writeValidate(b, "secret files")
 	return nil
 }
 
