@@ -78,11 +78,6 @@ type ConfigValues struct {
 	Opsgenie  *Opsgenie
 }
 
-// HasReceiver reports whether any notification leaves Alertmanager.
-func (v ConfigValues) HasReceiver() bool {
-	return v.Webhook != nil || v.Email != nil || v.PagerDuty != nil || v.Opsgenie != nil
-}
-
 var (
 	//go:embed alertmanager.yml.tmpl
 	configTemplate string
