@@ -11,6 +11,7 @@ const (
 	Postgres      = "postgres"
 	Redis         = "redis"
 	Prometheus    = "prometheus"
+	Alertmanager  = "alertmanager"
 	Grafana       = "grafana"
 	Jaeger        = "jaeger"
 	Nginx         = "nginx"
@@ -21,8 +22,8 @@ const (
 	App           = "aurigraph-v11"
 )
 
-// Services lists the ten non-application service kinds in deployment order.
-var Services = []string{Postgres, Redis, Vault, Elasticsearch, Logstash, Kibana, Jaeger, Prometheus, Grafana, Nginx}
+// Services lists the non-application service kinds in deployment order.
+var Services = []string{Postgres, Redis, Vault, Elasticsearch, Logstash, Kibana, Jaeger, Alertmanager, Prometheus, Grafana, Nginx}
 
 // Host roles: a service runs on the host(s) holding its role.
 const (
@@ -30,14 +31,14 @@ const (
 	RoleEdge       = "edge"       // public gateway
 	RoleApp        = "app"        // application replicas
 	RoleData       = "data"       // PostgreSQL, Redis, Vault
-	RoleMonitoring = "monitoring" // Prometheus, Grafana, Jaeger
+	RoleMonitoring = "monitoring" // Prometheus, Alertmanager, Grafana, Jaeger
 	RoleLogging    = "logging"    // Elasticsearch, Logstash, Kibana
 )
 
 // ServiceRole maps each service to the role that places it.
 var ServiceRole = map[string]string{
 	Nginx: RoleEdge, Postgres: RoleData, Redis: RoleData, Vault: RoleData,
-	Prometheus: RoleMonitoring, Grafana: RoleMonitoring, Jaeger: RoleMonitoring,
+	Prometheus: RoleMonitoring, Alertmanager: RoleMonitoring, Grafana: RoleMonitoring, Jaeger: RoleMonitoring,
 	Elasticsearch: RoleLogging, Logstash: RoleLogging, Kibana: RoleLogging,
 }
 
@@ -73,7 +74,8 @@ type Config struct {
 	Placement map[string]string `json:"placement"` // optional service → host name override
 	Updates   Updates           `json:"updates"`
 
-	Time TimeSync `json:"time"`
+	Time     TimeSync `json:"time"`
+	Alerting Alerting `json:"alerting"`
 
 	Secrets Secrets `json:"-"`
 }
@@ -223,7 +225,7 @@ type Backups struct {
 type Edge struct {
 	APIHostname        string            `json:"apiHostname"`
 	GRPCHostname       string            `json:"grpcHostname"`
-	MonitoringHosts    map[string]string `json:"monitoringHostnames"` // grafana|kibana|jaeger|prometheus → name
+	MonitoringHosts    map[string]string `json:"monitoringHostnames"` // MonitoringUIs → name
 	RateLimitPerSecond int               `json:"rateLimitPerSecond"`
 	RateLimitBurst     int               `json:"rateLimitBurst"`
 	// AllowedMonitoringCIDRs may reach the monitoring names (besides auth).
@@ -263,4 +265,48 @@ type TimeSync struct {
 	// beyond it, host preparation waits until the clock is within it, and
 	// the ClockOffsetHigh alert fires above it.
 	MaxOffsetMs int `json:"maxOffsetMs"`
+}
+
+// Alerting is where Alertmanager sends alerts and how often. A receiver is
+// configured by its key being present; its credential is a secret
+// (AlertingSecrets), never part of this object.
+type Alerting struct {
+	// Webhook posts every alert to the URL in the alertWebhookUrl secret.
+	Webhook *WebhookReceiver `json:"webhook"`
+	// Email sends through an SMTP relay (STARTTLS); with a username, the
+	// password is the smtpPassword secret.
+	Email *EmailReceiver `json:"email"`
+	// PagerDuty pages critical alerts with the pagerdutyRoutingKey secret.
+	PagerDuty *PagerDutyReceiver `json:"pagerduty"`
+	// Opsgenie pages critical alerts with the opsgenieApiKey secret.
+	Opsgenie *OpsgenieReceiver `json:"opsgenie"`
+
+	GroupWait              string `json:"groupWait"`
+	GroupInterval          string `json:"groupInterval"`
+	RepeatInterval         string `json:"repeatInterval"`
+	CriticalRepeatInterval string `json:"criticalRepeatInterval"`
+}
+
+// WebhookReceiver has no plain settings: its URL often carries a token.
+type WebhookReceiver struct{}
+
+// EmailReceiver is an SMTP relay and the addresses.
+type EmailReceiver struct {
+	To        []string `json:"to"`
+	From      string   `json:"from"`
+	Smarthost string   `json:"smarthost"` // host:port
+	Username  string   `json:"username"`  // empty: the relay needs no authentication
+}
+
+// PagerDutyReceiver has no plain settings.
+type PagerDutyReceiver struct{}
+
+// OpsgenieReceiver may name the API of another region.
+type OpsgenieReceiver struct {
+	APIURL string `json:"apiUrl"` // empty: Alertmanager's default (US)
+}
+
+// HasReceiver reports whether any alert leaves Alertmanager.
+func (a Alerting) HasReceiver() bool {
+	return a.Webhook != nil || a.Email != nil || a.PagerDuty != nil || a.Opsgenie != nil
 }

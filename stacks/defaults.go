@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 )
@@ -13,6 +14,7 @@ var DefaultResources = map[string]container.Resources{
 	Postgres:      {CPUs: 4, CPUsReservation: 2, MemoryMB: 8192, MemoryReservationMB: 4096},
 	Redis:         {CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048},
 	Prometheus:    {CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048},
+	Alertmanager:  {CPUs: 0.5, CPUsReservation: 0.1, MemoryMB: 256, MemoryReservationMB: 128},
 	Grafana:       {CPUs: 1, CPUsReservation: 0.5, MemoryMB: 1024, MemoryReservationMB: 512},
 	Jaeger:        {CPUs: 2, CPUsReservation: 0.5, MemoryMB: 2048, MemoryReservationMB: 1024},
 	Nginx:         {CPUs: 2, CPUsReservation: 1, MemoryMB: 1024, MemoryReservationMB: 512},
@@ -44,4 +46,12 @@ func applyTimeDefaults(t *TimeSync) {
 	if t.MaxOffsetMs == 0 {
 		t.MaxOffsetMs = host.DefaultMaxClockOffsetMs
 	}
+}
+
+// applyAlertingDefaults: the timing of alertmanager.DefaultTiming (the
+// Prometheus operator's and dockprom's figures).
+func applyAlertingDefaults(a *Alerting) {
+	t := alertmanager.Timing{GroupWait: a.GroupWait, GroupInterval: a.GroupInterval,
+		RepeatInterval: a.RepeatInterval, CriticalRepeatInterval: a.CriticalRepeatInterval}.WithDefaults()
+	a.GroupWait, a.GroupInterval, a.RepeatInterval, a.CriticalRepeatInterval = t.GroupWait, t.GroupInterval, t.RepeatInterval, t.CriticalRepeatInterval
 }

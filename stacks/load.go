@@ -21,8 +21,9 @@ func objectKeys(c *Config) map[string]any {
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
 		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "placement": &c.Placement,
-		"time":    &c.Time,
-		"updates": &c.Updates,
+		"time":     &c.Time,
+		"updates":  &c.Updates,
+		"alerting": &c.Alerting,
 	}
 }
 
@@ -35,6 +36,7 @@ func ConfigKeys() []string {
 	}
 	keys = append(keys, RequiredSecrets...)
 	keys = append(keys, OperatorCertificateSecrets...)
+	keys = append(keys, AlertingSecrets...)
 	sort.Strings(keys)
 	return keys
 }
@@ -99,7 +101,9 @@ func readSecrets(ctx *pulumi.Context, c *Config, problems *Problems) map[string]
 		SecretRedisPassword: &c.Secrets.RedisPassword, SecretGrafanaAdminPassword: &c.Secrets.GrafanaAdminPassword,
 		SecretElasticPassword: &c.Secrets.ElasticPassword, SecretKibanaSystemPassword: &c.Secrets.KibanaSystemPassword,
 		SecretMonitoringHtpasswd: &c.Secrets.MonitoringHtpasswd, SecretEdgeCertificate: &c.Secrets.EdgeCertificate,
-		SecretEdgePrivateKey: &c.Secrets.EdgePrivateKey,
+		SecretEdgePrivateKey:  &c.Secrets.EdgePrivateKey,
+		SecretAlertWebhookURL: &c.Secrets.AlertWebhookURL, SecretSMTPPassword: &c.Secrets.SMTPPassword,
+		SecretPagerDutyRoutingKey: &c.Secrets.PagerDutyRoutingKey, SecretOpsgenieAPIKey: &c.Secrets.OpsgenieAPIKey,
 	}
 	for key, target := range targets {
 		full := Namespace + ":" + key
@@ -193,6 +197,7 @@ func applyDefaults(c *Config) {
 		c.App.DatasourceMinSize = 5
 	}
 	applyTimeDefaults(&c.Time)
+	applyAlertingDefaults(&c.Alerting)
 }
 
 // ResourcesFor returns a service's resources: the stack's override, else the default.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/cluster"
 	"github.com/aurigraph/infra/components/host"
@@ -40,6 +41,8 @@ type deployment struct {
 	// logging is Elasticsearch's setup step (users, retention policy):
 	// Logstash and Kibana start after it.
 	logging pulumi.Resource
+	// alertmanager receives Prometheus's alerts: Prometheus is given it.
+	alertmanager *alertmanager.Alertmanager
 }
 
 // appContainers are every application container, for the gateway to wait on.
@@ -78,6 +81,7 @@ var services = []service{
 	{Logstash, deployLogstash, dirsLogstash},
 	{Kibana, deployKibana, dirsKibana},
 	{Jaeger, deployJaeger, dirsJaeger},
+	{Alertmanager, deployAlertmanager, dirsAlertmanager},
 	{Prometheus, deployPrometheus, dirsPrometheus},
 	{Grafana, deployGrafana, dirsGrafana},
 	{App, deployApp, dirsApp},

@@ -13,6 +13,10 @@ const (
 	SecretMonitoringHtpasswd   = "monitoringHtpasswd"
 	SecretEdgeCertificate      = "edgeCertificate"
 	SecretEdgePrivateKey       = "edgePrivateKey"
+	SecretAlertWebhookURL      = "alertWebhookUrl"
+	SecretSMTPPassword         = "smtpPassword"
+	SecretPagerDutyRoutingKey  = "pagerdutyRoutingKey"
+	SecretOpsgenieAPIKey       = "opsgenieApiKey"
 )
 
 // RequiredSecrets must be set on every stack.
@@ -29,6 +33,11 @@ var RequiredSecrets = []string{
 // OperatorCertificateSecrets are required when pki.operatorCertificate is on.
 var OperatorCertificateSecrets = []string{SecretEdgeCertificate, SecretEdgePrivateKey}
 
+// AlertingSecrets are the receivers' credentials, each required when its
+// receiver is configured under alerting. Optional, so declared like the
+// operator certificate's: a plain-text value is refused by the program.
+var AlertingSecrets = []string{SecretAlertWebhookURL, SecretSMTPPassword, SecretPagerDutyRoutingKey, SecretOpsgenieAPIKey}
+
 // Secrets holds every secret value, each a secret Output.
 type Secrets struct {
 	SSHPrivateKey        pulumi.StringOutput
@@ -40,4 +49,8 @@ type Secrets struct {
 	MonitoringHtpasswd   pulumi.StringOutput
 	EdgeCertificate      pulumi.StringOutput
 	EdgePrivateKey       pulumi.StringOutput
+	AlertWebhookURL      pulumi.StringOutput
+	SMTPPassword         pulumi.StringOutput
+	PagerDutyRoutingKey  pulumi.StringOutput
+	OpsgenieAPIKey       pulumi.StringOutput
 }

@@ -3,14 +3,19 @@ package stacks
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
+	"net/mail"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/postgres"
@@ -86,6 +91,7 @@ func Validate(c *Config, raw map[string]string) Problems {
 	validateEdge(c, &ps)
 	validateMisc(c, &ps)
 	validateSecrets(c, raw, &ps)
+	validateAlerting(c, raw, &ps)
 	return ps
 }
 
@@ -343,7 +349,7 @@ func validateEdge(c *Config, ps *Problems) {
 		ps.Add("edge.grpcHostname", fmt.Sprintf("%q is not a DNS name", e.GRPCHostname), "set the public gRPC name or leave it empty")
 	}
 	seen := map[string]string{e.APIHostname: "apiHostname"}
-	for _, ui := range []string{Grafana, Kibana, Jaeger, Prometheus} {
+	for _, ui := range MonitoringUIs {
 		name := e.MonitoringHosts[ui]
 		key := "edge.monitoringHostnames." + ui
 		if !dnsNameRE.MatchString(name) {
@@ -701,4 +707,77 @@ func checkDataPath(ps *Problems, key, v string) {
 			}
 		}
 	}
+}
+
+// validateAlerting: prod must send alerts somewhere, every configured
+// receiver needs its credential (a secret) and its plain settings, and the
+// timing is in Alertmanager's duration syntax.
+func validateAlerting(c *Config, raw map[string]string, ps *Problems) {
+	a := c.Alerting
+	if c.Environment == "prod" && !a.HasReceiver() {
+		ps.Add("alerting", "has no receiver: prod alerts would reach no one",
+			"configure at least one of alerting.webhook, alerting.email, alerting.pagerduty or alerting.opsgenie (with its secret)")
+	}
+	needs := func(receiver, secret, what string) {
+		if raw[secret] == "" {
+			ps.Add(secret, "is not set, but alerting."+receiver+" is configured and needs "+what,
+				fmt.Sprintf("run `pulumi config set --secret %s <value>`, or remove alerting.%s", secret, receiver))
+		}
+	}
+	if a.Webhook != nil {
+		needs("webhook", SecretAlertWebhookURL, "the URL it posts to")
+	}
+	if e := a.Email; e != nil {
+		if len(e.To) == 0 {
+			ps.Add("alerting.email.to", "is empty", "list the addresses alerts are sent to")
+		}
+		for i, to := range e.To {
+			checkMailAddress(ps, fmt.Sprintf("alerting.email.to[%d]", i), to)
+		}
+		checkMailAddress(ps, "alerting.email.from", e.From)
+		if h, p, err := net.SplitHostPort(e.Smarthost); err != nil || !(isHostName(h) || isIP(h)) || !isPort(p) {
+			ps.Add("alerting.email.smarthost", fmt.Sprintf("%s is not host:port", describe(e.Smarthost)), "set the SMTP relay, e.g. smtp.example.com:587 (STARTTLS)")
+		}
+		if e.Username != "" {
+			if !plainTokenRE.MatchString(e.Username) {
+				ps.Add("alerting.email.username", fmt.Sprintf("%s is not a plain user name", describe(e.Username)), "use the relay's user name (letters, digits, @._+-)")
+			}
+			needs("email", SecretSMTPPassword, "the relay's password for "+e.Username)
+		}
+	}
+	if a.PagerDuty != nil {
+		needs("pagerduty", SecretPagerDutyRoutingKey, "an Events API v2 routing key")
+	}
+	if o := a.Opsgenie; o != nil {
+		needs("opsgenie", SecretOpsgenieAPIKey, "an API key")
+		if o.APIURL != "" {
+			if u, err := url.Parse(o.APIURL); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+				ps.Add("alerting.opsgenie.apiUrl", fmt.Sprintf("%s is not an https URL", describe(o.APIURL)), "use https://api.eu.opsgenie.com/ for the EU, or leave it empty")
+			}
+		}
+	}
+	for _, d := range []struct{ key, v string }{
+		{"groupWait", a.GroupWait}, {"groupInterval", a.GroupInterval},
+		{"repeatInterval", a.RepeatInterval}, {"criticalRepeatInterval", a.CriticalRepeatInterval},
+	} {
+		if !alertmanager.ValidDuration(d.v) {
+			ps.Add("alerting."+d.key, fmt.Sprintf("%s is not a duration", describe(d.v)), "use Alertmanager's syntax, e.g. 30s, 5m or 4h")
+		}
+	}
+}
+
+var plainTokenRE = regexp.MustCompile(`^[A-Za-z0-9@._+-]{1,128}$`)
+
+func checkMailAddress(ps *Problems, key, v string) {
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Name != "" || a.Address != v {
+		ps.Add(key, fmt.Sprintf("%s is not a plain e-mail address", describe(v)), "use an address such as oncall@example.com")
+	}
+}
+
+func isIP(s string) bool { _, err := netip.ParseAddr(s); return err == nil }
+
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535
 }

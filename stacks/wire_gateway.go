@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/gateway"
 	"github.com/aurigraph/infra/components/grafana"
@@ -20,15 +21,16 @@ import (
 
 // MonitoringUIs are reached only through the gateway, each on its own name,
 // behind authentication; none publishes a host port.
-var MonitoringUIs = []string{Grafana, Kibana, Jaeger, Prometheus}
+var MonitoringUIs = []string{Grafana, Kibana, Jaeger, Prometheus, Alertmanager}
 
 // uiUpstreams are where the gateway proxies each UI, as each component
 // publishes it. Kibana speaks TLS with a certificate from the stack's CA.
 var uiUpstreams = map[string]gateway.UI{
-	Grafana:    {Upstream: grafana.URL()},
-	Kibana:     {Upstream: kibana.URL(), TLSServerName: kibana.Name},
-	Jaeger:     {Upstream: jaeger.UIURL()},
-	Prometheus: {Upstream: prometheus.URL()},
+	Grafana:      {Upstream: grafana.URL()},
+	Kibana:       {Upstream: kibana.URL(), TLSServerName: kibana.Name},
+	Jaeger:       {Upstream: jaeger.UIURL()},
+	Prometheus:   {Upstream: prometheus.URL()},
+	Alertmanager: {Upstream: alertmanager.URL()},
 }
 
 // SlotUpstream is the gateway's upstream for a release slot, e.g. app_blue.

@@ -21,6 +21,9 @@ func deployPrometheus(d *deployment) error {
 	if h == nil {
 		return fmt.Errorf("no host holds the %s role", RoleMonitoring)
 	}
+	if d.alertmanager == nil {
+		return fmt.Errorf("alertmanager must be deployed before prometheus (services order)")
+	}
 	img, err := d.image(h, Prometheus)
 	if err != nil {
 		return err
@@ -40,6 +43,7 @@ func deployPrometheus(d *deployment) error {
 		Config:         prometheusScrapeConfig(d.cfg, d.place),
 		Rules:          prometheus.RulesValues{PoolMaxSize: d.cfg.App.DatasourceMaxSize, MaxClockOffsetMs: d.cfg.Time.MaxOffsetMs},
 		VaultCACertPem: d.pki.CACertPem,
+		Alertmanager:   d.alertmanager,
 	}, pulumi.Provider(h.Docker))
 	return err
 }

@@ -45,7 +45,7 @@ func TestRequiredSecretsAreDeclaredSecret(t *testing.T) {
 		assert.True(t, k.Secret, "%s: declare it secret: true", key)
 		assert.Nil(t, k.Default, "%s: a secret key may have no plain-text default", key)
 	}
-	for _, key := range stacks.OperatorCertificateSecrets {
+	for _, key := range append(append([]string{}, stacks.OperatorCertificateSecrets...), stacks.AlertingSecrets...) {
 		k := p.Config[stacks.Namespace+":"+key]
 		assert.False(t, k.Secret, "%s is optional: as a secret key with a default the engine refuses every stack", key)
 		assert.Equal(t, "", k.Default, key)

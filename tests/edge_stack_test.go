@@ -330,6 +330,7 @@ func TestEdgeCAAndEdgeCertificate(t *testing.T) {
 		"api.aurigraph.example.com", "grpc.aurigraph.example.com",
 		"grafana.ops.aurigraph.example.com", "kibana.ops.aurigraph.example.com",
 		"jaeger.ops.aurigraph.example.com", "prometheus.ops.aurigraph.example.com",
+		"alertmanager.ops.aurigraph.example.com",
 	}, names)
 	leaf := res.Named("tls:index/locallySignedCert:LocallySignedCert", "pki-edge-cert-r0")
 	leafPem := mockrun.Fabricate(leaf.Type, leaf.Name, leaf.Inputs)["certPem"].StringValue()

@@ -193,8 +193,9 @@ func serviceOf(res *mockrun.Result, r *mockrun.Resource) string {
 // them needs its host, the cluster, the network and the PKI, never another
 // service. (Logstash and Kibana wait for Elasticsearch's setup, the
 // application for PostgreSQL's pre-deployment backup, the gateway for the
-// application: those needs are real and documented in the README.)
-var independentServices = []string{"postgres", "redis", "vault", "elasticsearch", "jaeger", "prometheus", "grafana"}
+// application, Prometheus for the Alertmanager it sends alerts to: those
+// needs are real and documented in the README.)
+var independentServices = []string{"postgres", "redis", "vault", "elasticsearch", "jaeger", "alertmanager", "grafana"}
 
 func TestTargetedServiceNeedsNoOtherService(t *testing.T) {
 	for _, stack := range []string{"staging", "prod"} {

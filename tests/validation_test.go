@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -228,6 +229,33 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"clock offset bound without bound", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("time", `{"maxOffsetMs":3600000}`)
 		}, []string{`aurigraph:time.maxOffsetMs is 3600000; use 1-10000`}},
+		{"prod without an alert receiver", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("alerting", `{}`)
+		}, []string{`aurigraph:alerting has no receiver: prod alerts would reach no one; configure at least one of alerting.webhook, alerting.email, alerting.pagerduty or alerting.opsgenie`}},
+		{"receivers without their secrets", func(s *stackfile.Stack) *stackfile.Stack {
+			s = s.Set("alerting", `{"webhook":{},"pagerduty":{},"opsgenie":{},"email":{"to":["oncall@example.com"],"from":"am@example.com","smarthost":"smtp.example.com:587","username":"am"}}`)
+			for _, k := range stacks.AlertingSecrets {
+				s = s.Set(k, "")
+			}
+			return s
+		}, []string{
+			"aurigraph:alertWebhookUrl is not set, but alerting.webhook is configured and needs the URL it posts to; run `pulumi config set --secret alertWebhookUrl <value>`, or remove alerting.webhook",
+			"aurigraph:smtpPassword is not set, but alerting.email is configured",
+			"aurigraph:pagerdutyRoutingKey is not set, but alerting.pagerduty is configured",
+			"aurigraph:opsgenieApiKey is not set, but alerting.opsgenie is configured",
+		}},
+		{"receiver secret in plain text", func(s *stackfile.Stack) *stackfile.Stack {
+			s = s.Set("alerting", `{"pagerduty":{}}`).Set("pagerdutyRoutingKey", "plain-routing-key-0123")
+			s.SecretKeys = without(s.SecretKeys, "aurigraph:pagerdutyRoutingKey")
+			return s
+		}, []string{"aurigraph:pagerdutyRoutingKey is stored in plain text; set it with `pulumi config set --secret pagerdutyRoutingKey <value>`"}},
+		{"bad e-mail receiver and timing", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("alerting", `{"email":{"to":["Ops <ops@example.com>"],"from":"","smarthost":"smtp.example.com"},"groupWait":"soon","opsgenie":{"apiUrl":"http://api.opsgenie.com/"}}`)
+		}, []string{
+			`aurigraph:alerting.email.to[0] "Ops <ops@example.com>" is not a plain e-mail address`,
+			`aurigraph:alerting.email.from`, `aurigraph:alerting.email.smarthost "smtp.example.com" is not host:port`,
+			`aurigraph:alerting.groupWait "soon" is not a duration`, `aurigraph:alerting.opsgenie.apiUrl "http://api.opsgenie.com/" is not an https URL`,
+		}},
 		{"misspelt time setting", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("time", `{"maxOffsetSeconds":1}`)
 		}, []string{`aurigraph:time has unknown field "maxOffsetSeconds"`}},

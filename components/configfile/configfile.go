@@ -178,6 +178,51 @@ type Check struct {
 	Candidate string
 }
 
+// writeCandidate starts a validation: a candidate copy of the live
+// directory, to which the caller adds every new file (rel gives where).
+func (c *Check) writeCandidate(b *strings.Builder, title string) error {
+	if !pathRE.MatchString(c.Dir) || !pathRE.MatchString(c.Candidate) || strings.TrimSpace(c.Command) == "" {
+		return fmt.Errorf("validation: directory %q, candidate %q and a command are required", c.Dir, c.Candidate)
+	}
+	if strings.HasPrefix(c.Candidate+"/", strings.TrimSuffix(c.Dir, "/")+"/") {
+		return fmt.Errorf("validation: the candidate %s would be inside the live directory %s", c.Candidate, c.Dir)
+	}
+	fmt.Fprintf(b, `%s: a candidate copy of the live directory with the new files in
+# place, tested by their reader. Nothing live is written before it passes.
+LIVE_DIR=%s
+CANDIDATE=$($SUDO mktemp -d %s)
+if $SUDO test -d "$LIVE_DIR"; then $SUDO cp -a "$LIVE_DIR/." "$CANDIDATE/"; fi
+# The reader's user (in its container) must reach the files.
+$SUDO chmod 0755 "$CANDIDATE"
+`, title, shell.Quote(c.Dir), shell.Quote(c.Candidate+".XXXXXX"))
+	return nil
+}
+
+// rel is where a live file goes in the candidate.
+func (c *Check) rel(live string) (string, error) {
+	rel := strings.TrimPrefix(live, strings.TrimSuffix(c.Dir, "/")+"/")
+	if rel == live || strings.HasPrefix(rel, "../") || strings.Contains(rel, "/../") {
+		return "", fmt.Errorf("validation: %s is not under %s", live, c.Dir)
+	}
+	return rel, nil
+}
+
+// writeValidate runs the check on the candidate; a failure stops the script
+// before anything live is replaced.
+func (c *Check) writeValidate(b *strings.Builder, who string) {
+	fmt.Fprintf(b, `# shellcheck disable=SC2016 # expanded by the validator's own shell
+VALIDATE=%s
+export CANDIDATE SUDO
+export IMAGE="${IMAGE:-}"
+# Its own shell, so -e holds inside it; all its output goes to stderr.
+if ! sh -eu -c "$VALIDATE" >&2; then
+  echo "%s: the new files failed validation (above); the live files and the service are unchanged" >&2
+  exit 1
+fi
+echo "%s: the new files passed validation"
+`, shell.Quote(c.Command), who, who)
+}
+
 // InstallScript validates the staged files (when check is set), then
 // installs each one with its owner and mode through a temporary file in its
 // destination directory and a rename, so a reader never sees a half-written
@@ -226,39 +271,18 @@ prepare() {
 		lines = append(lines, line{f.From, f.Path, mode, uid, gid})
 	}
 	if check != nil {
-		if !pathRE.MatchString(check.Dir) || !pathRE.MatchString(check.Candidate) || strings.TrimSpace(check.Command) == "" {
-			return "", fmt.Errorf("validation: directory %q, candidate %q and a command are required", check.Dir, check.Candidate)
+		if err := check.writeCandidate(&b, "# 1. Validate"); err != nil {
+			return "", err
 		}
-		if strings.HasPrefix(check.Candidate+"/", strings.TrimSuffix(check.Dir, "/")+"/") {
-			return "", fmt.Errorf("validation: the candidate %s would be inside the live directory %s", check.Candidate, check.Dir)
-		}
-		fmt.Fprintf(&b, `# 1. Validate: a candidate copy of the live directory with the new files in
-# place, tested by their reader. Nothing live is written before it passes.
-LIVE_DIR=%s
-CANDIDATE=$($SUDO mktemp -d %s)
-if $SUDO test -d "$LIVE_DIR"; then $SUDO cp -a "$LIVE_DIR/." "$CANDIDATE/"; fi
-# The reader's user (in its container) must reach the files.
-$SUDO chmod 0755 "$CANDIDATE"
-`, shell.Quote(check.Dir), shell.Quote(check.Candidate+".XXXXXX"))
 		for _, l := range lines {
-			rel := strings.TrimPrefix(l.to, strings.TrimSuffix(check.Dir, "/")+"/")
-			if rel == l.to || strings.HasPrefix(rel, "../") || strings.Contains(rel, "/../") {
-				return "", fmt.Errorf("validation: %s is not under %s", l.to, check.Dir)
+			rel, err := check.rel(l.to)
+			if err != nil {
+				return "", err
 			}
 			fmt.Fprintf(&b, "$SUDO install -D -m %s -o %s -g %s %s \"$CANDIDATE\"/%s\n",
 				l.mode, l.uid, l.gid, shell.Quote(l.from), shell.Quote(rel))
 		}
-		fmt.Fprintf(&b, `# shellcheck disable=SC2016 # expanded by the validator's own shell
-VALIDATE=%s
-export CANDIDATE SUDO
-export IMAGE="${IMAGE:-}"
-# Its own shell, so -e holds inside it; all its output goes to stderr.
-if ! sh -eu -c "$VALIDATE" >&2; then
-  echo "configfile: the new files failed validation (above); the live files and the service are unchanged" >&2
-  exit 1
-fi
-echo "configfile: the new files passed validation"
-`, shell.Quote(check.Command))
+		check.writeValidate(&b, "configfile")
 	}
 	b.WriteString("# 2. Swap: every file into a temporary file beside it, then renames.\n")
 	for _, l := range lines {

@@ -30,7 +30,13 @@ func TestIntegrationScriptsPassShellcheck(t *testing.T) {
 	require.NoError(t, err)
 	pair, err := WriteSecretsScript(files, &KeyPair{Cert: files[0].Path, Key: files[1].Path}, "nginx", "docker exec nginx nginx -s reload")
 	require.NoError(t, err)
-	for name, script := range map[string]string{"install": install, "validated install": validated, "secret": secret, "secret pair": pair} {
+	checked, err := WriteCheckedSecretsScript([]SecretFile{{Path: "/srv/aurigraph/alertmanager/config/alertmanager.yml", Owner: "65534:65534"}}, &Check{
+		Dir: "/srv/aurigraph/alertmanager/config", Candidate: "/srv/aurigraph/.staging/alertmanager-config.candidate",
+		Command: `docker run --rm --network none -v "$CANDIDATE":/etc/alertmanager:ro --entrypoint amtool "$IMAGE" check-config /etc/alertmanager/alertmanager.yml`,
+	}, "alertmanager", "docker kill -s HUP alertmanager")
+	require.NoError(t, err)
+	checked = "IMAGE='prom/alertmanager:v0.27.0'\n" + checked
+	for name, script := range map[string]string{"install": install, "validated install": validated, "secret": secret, "secret pair": pair, "checked secret": checked} {
 		cmd := exec.Command("shellcheck", "-s", "bash", "-")
 		cmd.Stdin = strings.NewReader(script)
 		out, err := cmd.CombinedOutput()

@@ -54,6 +54,10 @@ type SecretsArgs struct {
 	// both must parse and the key must be the certificate's before either
 	// file replaces the live one.
 	KeyPair *KeyPair
+	// Validate, when set, tests the new files with their reader (as for a
+	// plain set) before any of them replaces a live one; the candidate
+	// directory holding them lives only for the check.
+	Validate *Validate
 }
 
 // KeyPair is a certificate and its private key (live paths of a set).
@@ -82,9 +86,21 @@ func writeSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulum
 		files[i] = SecretFile{Path: f.Path, Owner: f.Owner, Mode: f.Mode}
 		contents[i] = f.Content
 	}
-	script, err := WriteSecretsScript(files, a.KeyPair, a.Container, a.Reload)
+	var check *Check
+	if v := a.Validate; v != nil {
+		check = &Check{Dir: v.Dir, Command: v.Command,
+			Candidate: path.Join(host.StagingDir(a.Host.DataPath), name+".candidate")}
+	}
+	script, err := secretsScript(files, a.KeyPair, check, a.Container, a.Reload)
 	if err != nil {
 		return nil, fmt.Errorf("secret files %s: %w", name, err)
+	}
+	// As for a plain set, the image is known late: quoted into a first line.
+	var run pulumi.StringInput = pulumi.String(script)
+	if a.Validate != nil && a.Validate.Image != nil {
+		run = a.Validate.Image.ToStringOutput().ApplyT(func(ref string) string {
+			return "IMAGE=" + shell.Quote(ref) + "\n" + script
+		}).(pulumi.StringOutput)
 	}
 	stdin := pulumi.All(contents...).ApplyT(func(v []any) string {
 		out := make([]string, len(v))
@@ -95,7 +111,7 @@ func writeSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulum
 	}).(pulumi.StringOutput)
 	return hostcmd.New(ctx, name, hostcmd.Args{
 		Connection:  a.Host.Connection,
-		Run:         pulumi.String(script),
+		Run:         run,
 		Stdin:       stdin,
 		SecretStdin: true,
 		Owns:        SecretsOwned(files),
@@ -141,13 +157,33 @@ func SecretsStdin(contents []string) string {
 // SSH user is not root: privileged steps go through passwordless sudo, which
 // preflight checks; openssl comes with ca-certificates on Debian hosts.
 func WriteSecretsScript(files []SecretFile, pair *KeyPair, container, reload string) (string, error) {
+	return secretsScript(files, pair, nil, container, reload)
+}
+
+// WriteCheckedSecretsScript is WriteSecretsScript with a validation by the
+// files' reader (Check) after the pair check and before any rename: a
+// candidate copy of check.Dir with the new files in place, tested by
+// check.Command (with CANDIDATE, IMAGE and SUDO in its environment). A
+// failure leaves the live files and the reader as they were.
+func WriteCheckedSecretsScript(files []SecretFile, check *Check, container, reload string) (string, error) {
+	if check == nil {
+		return "", fmt.Errorf("a checked secret set needs a check")
+	}
+	return secretsScript(files, nil, check, container, reload)
+}
+
+func secretsScript(files []SecretFile, pair *KeyPair, check *Check, container, reload string) (string, error) {
 	var b strings.Builder
 	b.WriteString(`set -eu
 umask 077
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
 PENDING=""
-cleanup() { for p in $PENDING; do $SUDO rm -f "${p%%=*}"; done; }
+CANDIDATE=""
+cleanup() {
+  for p in $PENDING; do $SUDO rm -f "${p%%=*}"; done
+  if [ -n "$CANDIDATE" ]; then $SUDO rm -rf "$CANDIDATE"; fi
+}
 trap cleanup EXIT
 # write PATH OWNER MODE: the next line of stdin, base64, goes to a temporary
 # file beside PATH (renamed over it once every file is written and checked).
@@ -198,6 +234,11 @@ if [ "$cert_pub" != "$key_pub" ]; then
 fi
 `, shell.Quote(pair.Cert), shell.Quote(pair.Key))
 	}
+	if check != nil {
+		if err := writeSecretsCheck(&b, files, check); err != nil {
+			return "", err
+		}
+	}
 	b.WriteString(`for p in $PENDING; do $SUDO mv -f "${p%%=*}" "${p#*=}"; done
 PENDING=""
 `)
@@ -208,6 +249,26 @@ PENDING=""
 		b.WriteString(ReloadScript(container, reload))
 	}
 	return b.String(), nil
+}
+
+// writeSecretsCheck validates the new secret files as InstallScript does a
+// plain set: a candidate copy of the live directory with every new file in
+// place (owner and mode kept: the reader's user must open them as it will
+// the live ones), tested by the reader. The candidate is removed on exit.
+func writeSecretsCheck(b *strings.Builder, files []SecretFile, check *Check) error {
+	if err := check.writeCandidate(b, "# Validate"); err != nil {
+		return err
+	}
+	for _, f := range files {
+		rel, err := check.rel(path.Clean(f.Path))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "$SUDO mkdir -p \"$(dirname \"$CANDIDATE\"/%[1]s)\"\n$SUDO cp -p \"$(new %[2]s)\" \"$CANDIDATE\"/%[1]s\n",
+			shell.Quote(rel), shell.Quote(f.Path))
+	}
+	check.writeValidate(b, "secret files")
+	return nil
 }
 
 // SecretsOwned says the files are the step's: its delete (the set leaves

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
@@ -63,6 +64,9 @@ type Args struct {
 	// VaultCACertPem is the CA that signed Vault's certificate. It is not a
 	// secret, but it is an Output, so it travels as a secret file.
 	VaultCACertPem pulumi.StringInput
+	// Alertmanager receives the alerts (and is scraped); the server starts
+	// after its container. Required: rules nobody receives are noise.
+	Alertmanager *alertmanager.Alertmanager
 }
 
 // Prometheus is the deployed server.
@@ -82,12 +86,16 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.Host == nil || args.Host.Docker == nil {
 		return nil, fmt.Errorf("prometheus %s: a host with a Docker provider is required", name)
 	}
+	if args.Alertmanager == nil || args.Alertmanager.Container == nil {
+		return nil, fmt.Errorf("prometheus %s: an Alertmanager is required (its alerts reach no one otherwise)", name)
+	}
 	if args.RetentionDays <= 0 {
 		return nil, fmt.Errorf("prometheus %s: retention must be at least one day", name)
 	}
 	cfgValues := args.Config
 	cfgValues.RulesFile = path.Join(configMount, rulesFile)
 	cfgValues.VaultCAFile = path.Join(configMount, vaultCAFile)
+	cfgValues.Alertmanagers = []string{args.Alertmanager.Address}
 	if args.VaultCACertPem == nil {
 		cfgValues.Vault = ""
 	}
@@ -165,7 +173,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			StartPeriod: 60 * time.Second,
 			Retries:     3,
 		},
-	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(ready))
+	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(append(ready, args.Alertmanager.Container)))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/template"
@@ -47,13 +48,17 @@ type ServiceTarget struct {
 type ConfigValues struct {
 	Environment        string
 	ScrapeInterval     string
+	ScrapeTimeout      string // at most ScrapeInterval; default 10s
 	EvaluationInterval string
 	RulesFile          string // path Prometheus reads the alert rules from
 	VaultCAFile        string // path of the CA that signed Vault's certificate
 	Vault              string // Vault address (host:port); empty: no Vault job
-	Replicas           []AppTarget
-	Services           []ServiceTarget
-	Hosts              []HostTarget
+	// Alertmanagers receive the alerts (host:port each) and are scraped.
+	// Empty: no alerting block (a renderer test of the scrape part alone).
+	Alertmanagers []string
+	Replicas      []AppTarget
+	Services      []ServiceTarget
+	Hosts         []HostTarget
 }
 
 // RulesValues is what the alert rules depend on.
@@ -64,6 +69,10 @@ type RulesValues struct {
 	// MaxClockOffsetMs is aurigraph:time.maxOffsetMs: ClockOffsetHigh
 	// fires above it. 0 means host.DefaultMaxClockOffsetMs.
 	MaxClockOffsetMs int
+	// TestFor, test-only, replaces every rule's `for` duration, so an
+	// end-to-end test sees an alert fire within seconds with the rules
+	// otherwise as deployed. Empty (always, in a deployment): as written.
+	TestFor string
 }
 
 type hostJob struct {
@@ -110,6 +119,9 @@ func RenderConfig(v ConfigValues) (string, error) {
 	}
 	if v.ScrapeInterval == "" {
 		v.ScrapeInterval = "15s"
+	}
+	if v.ScrapeTimeout == "" {
+		v.ScrapeTimeout = "10s"
 	}
 	if v.EvaluationInterval == "" {
 		v.EvaluationInterval = "15s"
@@ -170,6 +182,12 @@ func RenderRules(v RulesValues) (string, error) {
 	if err := rulesTmpl.Execute(&b, data); err != nil {
 		return "", err
 	}
+	if v.TestFor != "" {
+		if !testForRE.MatchString(v.TestFor) {
+			return "", fmt.Errorf("prometheus rules: test duration %q is not a duration such as 1s", v.TestFor)
+		}
+		return forLine.ReplaceAllString(b.String(), "${1}"+v.TestFor), nil
+	}
 	return b.String(), nil
 }
 
@@ -187,3 +205,8 @@ func humanDuration(d time.Duration) string {
 	}
 	return s
 }
+
+var (
+	forLine   = regexp.MustCompile(`(?m)^(\s+for: )\S+$`)
+	testForRE = regexp.MustCompile(`^[0-9]+(ms|s|m)$`)
+)

@@ -2,12 +2,15 @@ package prometheus
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/aurigraph/infra/components/alertmanager"
 )
 
 // sampleValues is a small deployment: n application replicas on two hosts.
@@ -218,4 +221,70 @@ func TestClockOffsetAlertFollowsTheConfiguredBound(t *testing.T) {
 	assert.Contains(t, out, "off by more than 250 ms")
 	_, err = RenderRules(RulesValues{PoolMaxSize: 30, MaxClockOffsetMs: -1})
 	assert.Error(t, err)
+}
+
+// The pairs Alertmanager inhibits (a critical silences the warning of the
+// same condition) share the label it keys on: every condition has exactly
+// one critical and one warning, and the error-rate pair is one of them.
+func TestWarningCriticalPairsShareACondition(t *testing.T) {
+	out, err := RenderRules(RulesValues{PoolMaxSize: 20})
+	require.NoError(t, err)
+	var doc struct {
+		Groups []struct {
+			Rules []struct {
+				Alert  string            `yaml:"alert"`
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(out), &doc))
+	bySeverity := map[string]map[string][]string{} // condition → severity → alerts
+	for _, g := range doc.Groups {
+		for _, r := range g.Rules {
+			c := r.Labels[alertmanager.ConditionLabel]
+			if c == "" {
+				continue
+			}
+			if bySeverity[c] == nil {
+				bySeverity[c] = map[string][]string{}
+			}
+			sev := r.Labels[alertmanager.SeverityLabel]
+			bySeverity[c][sev] = append(bySeverity[c][sev], r.Alert)
+		}
+	}
+	require.Contains(t, bySeverity, "high_error_rate")
+	assert.Equal(t, map[string][]string{"critical": {"HighErrorRateCritical"}, "warning": {"HighErrorRateWarning"}}, bySeverity["high_error_rate"])
+	for c, sev := range bySeverity {
+		assert.Len(t, sev["critical"], 1, "condition %s: one critical", c)
+		assert.Len(t, sev["warning"], 1, "condition %s: one warning", c)
+		assert.Len(t, sev, 2, "condition %s: critical and warning only", c)
+	}
+}
+
+func TestTestForReplacesEveryForAndNothingElse(t *testing.T) {
+	asWritten, err := RenderRules(RulesValues{PoolMaxSize: 20})
+	require.NoError(t, err)
+	fast, err := RenderRules(RulesValues{PoolMaxSize: 20, TestFor: "1s"})
+	require.NoError(t, err)
+	fors := regexp.MustCompile(`(?m)^\s+for: (\S+)$`)
+	require.NotEmpty(t, fors.FindAllString(asWritten, -1))
+	assert.Len(t, fors.FindAllString(fast, -1), len(fors.FindAllString(asWritten, -1)))
+	for _, m := range fors.FindAllStringSubmatch(fast, -1) {
+		assert.Equal(t, "1s", m[1])
+	}
+	assert.Equal(t, fors.ReplaceAllString(asWritten, ""), fors.ReplaceAllString(fast, ""), "only the for lines differ")
+	assert.Equal(t, alertNames(t, asWritten), alertNames(t, fast))
+	_, err = RenderRules(RulesValues{PoolMaxSize: 20, TestFor: "1s\n        labels: {}"})
+	assert.Error(t, err)
+}
+
+func TestScrapeTimeoutDefaultsTo10sAndFollowsTheValue(t *testing.T) {
+	out, err := RenderConfig(sampleValues(1))
+	require.NoError(t, err)
+	assert.Contains(t, out, "\n  scrape_timeout: 10s\n")
+	v := sampleValues(1)
+	v.ScrapeInterval, v.ScrapeTimeout = "1s", "1s" // Prometheus refuses a timeout above the interval
+	out, err = RenderConfig(v)
+	require.NoError(t, err)
+	assert.Contains(t, out, "\n  scrape_interval: 1s\n  scrape_timeout: 1s\n")
 }

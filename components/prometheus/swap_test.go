@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/internal/hosttest"
 	"github.com/aurigraph/infra/internal/mockrun"
@@ -20,11 +21,18 @@ func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing
 		if err != nil {
 			return err
 		}
+		am, err := alertmanager.New(ctx, "alertmanager", alertmanager.Args{
+			Host: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Network: pulumi.String("aurigraph-network"),
+			Resources: container.Resources{CPUs: 0.5, MemoryMB: 256}, ServiceDir: "/srv/aurigraph/alertmanager",
+		})
+		if err != nil {
+			return err
+		}
 		_, err = New(ctx, "prometheus", Args{
 			Host: h, Image: pulumi.String("prom/prometheus:v2.53.0"), Network: pulumi.String("aurigraph-network"),
 			Resources: container.Resources{CPUs: 1, MemoryMB: 1024}, RetentionDays: 15,
 			ServiceDir: "/srv/aurigraph/prometheus", Config: sampleValues(2), Rules: RulesValues{PoolMaxSize: 30},
-			VaultCACertPem: pulumi.String("ca"),
+			VaultCACertPem: pulumi.String("ca"), Alertmanager: am,
 		})
 		return err
 	}, mockrun.Options{Project: "aurigraph", Stack: "test"})
@@ -47,4 +55,12 @@ func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing
 	ca := res.Named("command:remote:Command", "prometheus-vault-ca")
 	require.NotNil(t, ca)
 	assert.Contains(t, install.DependsOn, ca.URN, "the CA the check reads is written first")
+
+	prom, am := res.Named("docker:index/container:Container", ContainerName), res.Named("docker:index/container:Container", alertmanager.ContainerName)
+	require.NotNil(t, prom)
+	require.NotNil(t, am)
+	assert.Contains(t, prom.DependsOn, am.URN, "Prometheus starts once the Alertmanager it sends to exists")
+	cfg := res.Named("command:remote:CopyToRemote", "prometheus-config-prometheus-yml").Inputs["source"].AssetValue().Text
+	assert.Contains(t, cfg, "alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [\""+alertmanager.Address()+"\"]")
+	assert.Equal(t, []string{alertmanager.Address()}, Targets(t, cfg)["alertmanager"], "Alertmanager is scraped too")
 }

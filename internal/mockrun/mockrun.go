@@ -233,3 +233,46 @@ func RunStack(program pulumi.RunFunc, s *stackfile.Stack) (*Result, error) {
 func RunStackWith(program pulumi.RunFunc, s *stackfile.Stack, outputs func(typ, name string, inputs resource.PropertyMap) resource.PropertyMap) (*Result, error) {
 	return Run(program, Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys, Outputs: outputs})
 }
+
+// PlaintextContaining returns the URNs of the resources where needle
+// appears in an input value that is not wrapped as a secret.
+func (r *Result) PlaintextContaining(needle string) []string {
+	var hits []string
+	for _, res := range r.Resources {
+		for _, s := range PlainStrings(resource.NewObjectProperty(res.Inputs)) {
+			if strings.Contains(s, needle) {
+				hits = append(hits, res.URN)
+				break
+			}
+		}
+	}
+	return hits
+}
+
+// PlainStrings returns every string in v that is not inside a secret,
+// the text of assets included.
+func PlainStrings(v resource.PropertyValue) []string {
+	var out []string
+	var walk func(resource.PropertyValue)
+	walk = func(v resource.PropertyValue) {
+		switch {
+		case v.IsSecret():
+		case v.IsString():
+			out = append(out, v.StringValue())
+		case v.IsArray():
+			for _, e := range v.ArrayValue() {
+				walk(e)
+			}
+		case v.IsObject():
+			for _, e := range v.ObjectValue() {
+				walk(e)
+			}
+		case v.IsAsset():
+			out = append(out, v.AssetValue().Text)
+		case v.IsOutput():
+			walk(v.OutputValue().Element)
+		}
+	}
+	walk(v)
+	return out
+}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -134,10 +135,11 @@ func FromValues(p *Project, stack string, values map[string]Value) (*Stack, erro
 		}
 	}
 	for key, k := range p.Config {
-		if !k.Secret {
-			continue
-		}
-		if _, ok := s.Config[key]; !ok {
+		_, readable := s.Config[key]
+		// An optional secret (declared with a default, not secret) set with
+		// `pulumi config set --secret` is ciphertext too: it is set, but
+		// unreadable here, so it is planned with a placeholder as well.
+		if (k.Secret && !readable) || values[key].Secure {
 			s.MissingSecrets = append(s.MissingSecrets, key)
 		}
 	}
@@ -244,6 +246,20 @@ func (s *Stack) WithPlaceholders() *Stack {
 func (s *Stack) Set(key, value string) *Stack {
 	c := s.copy()
 	c.Config[s.full(key)] = value
+	return c
+}
+
+// SetSecret returns a copy with key (short or full) set to value as a
+// secret, as `pulumi config set --secret` would: tests give an optional
+// secret a value with it.
+func (s *Stack) SetSecret(key, value string) *Stack {
+	c := s.copy()
+	full := s.full(key)
+	c.Config[full] = value
+	if !slices.Contains(c.SecretKeys, full) {
+		c.SecretKeys = append(c.SecretKeys, full)
+		sort.Strings(c.SecretKeys)
+	}
 	return c
 }
 

@@ -112,3 +112,28 @@ func TestCommittedStackFilesPassTheEnginesRules(t *testing.T) {
 		}
 	}
 }
+
+// An optional secret (default "", not declared secret) set with
+// `pulumi config set --secret` is ciphertext here: it is set, so the
+// program must not see it as unset; it is planned with a placeholder.
+func TestEncryptedOptionalSecretIsPlannedWithAPlaceholder(t *testing.T) {
+	s, err := FromValues(project(), "prod", map[string]Value{
+		"aurigraph:hosts":           {Text: `[]`, Object: true},
+		"aurigraph:edgeCertificate": {Text: "v1:BBBB", Secure: true},
+	})
+	require.NoError(t, err)
+	assert.Contains(t, s.MissingSecrets, "aurigraph:edgeCertificate")
+	planned := s.WithPlaceholders()
+	assert.True(t, strings.HasPrefix(planned.Config["aurigraph:edgeCertificate"], "plan-placeholder-"))
+	assert.Contains(t, planned.SecretKeys, "aurigraph:edgeCertificate")
+}
+
+func TestSetSecretMarksTheKeySecret(t *testing.T) {
+	s, err := FromValues(project(), "prod", map[string]Value{"aurigraph:hosts": {Text: `[]`, Object: true}})
+	require.NoError(t, err)
+	c := s.SetSecret("edgeCertificate", "PEM")
+	assert.Equal(t, "PEM", c.Config["aurigraph:edgeCertificate"])
+	assert.Contains(t, c.SecretKeys, "aurigraph:edgeCertificate")
+	assert.NotContains(t, s.SecretKeys, "aurigraph:edgeCertificate", "a copy: the original is unchanged")
+	assert.Len(t, c.SetSecret("edgeCertificate", "PEM2").SecretKeys, len(c.SecretKeys), "listed once")
+}

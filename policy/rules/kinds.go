@@ -32,18 +32,19 @@ const (
 	Kibana        = "kibana"
 	Logstash      = "logstash"
 	Prometheus    = "prometheus"
+	Alertmanager  = "alertmanager"
 	Grafana       = "grafana"
 	Jaeger        = "jaeger"
 	Exporter      = "exporter"
 )
 
-var knownKinds = []string{App, Postgres, Redis, Vault, Elasticsearch, Kibana, Logstash, Prometheus, Grafana, Jaeger, Gateway}
+var knownKinds = []string{App, Postgres, Redis, Vault, Elasticsearch, Kibana, Logstash, Prometheus, Alertmanager, Grafana, Jaeger, Gateway}
 
 // DataServices publish no host port at all.
 var DataServices = []string{Postgres, Redis, Elasticsearch, Vault}
 
 // MonitoringUIs are never published on a public address.
-var MonitoringUIs = []string{Prometheus, Grafana, Kibana, Jaeger, Vault, "alertmanager"}
+var MonitoringUIs = []string{Prometheus, Alertmanager, Grafana, Kibana, Jaeger, Vault}
 
 // kindOf is a container's service kind: its service label, else its name;
 // exporters are one kind, replicas ("aurigraph-v11-blue-slim-1") their service's.

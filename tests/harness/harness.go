@@ -38,12 +38,31 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// Stack loads a committed stack file with placeholder secrets.
+// Stack loads a committed stack file with placeholder secrets, and a fake
+// value for every alert receiver's secret (optional secrets, which the
+// committed files cannot carry), so a test may configure any receiver.
 func Stack(t testing.TB, name string) *stackfile.Stack {
 	t.Helper()
 	s, err := stackfile.Load(RepoRoot(t), name)
 	require.NoError(t, err)
-	return s.WithPlaceholders()
+	s = s.WithPlaceholders()
+	for _, key := range stacks.AlertingSecrets {
+		if s.Config[stacks.Namespace+":"+key] == "" {
+			s = s.SetSecret(key, FakeAlertingSecret(name, key))
+		}
+	}
+	return s
+}
+
+// FakeAlertingSecret is the value Stack gives an alert receiver's secret:
+// long, derived from the stack and key, and for the webhook an https URL
+// (amtool accepts the rendered file).
+func FakeAlertingSecret(stack, key string) string {
+	v := "fake-" + stack + "-" + key + "-7c41e2"
+	if key == stacks.SecretAlertWebhookURL {
+		return "https://hooks.example.invalid/" + v
+	}
+	return v
 }
 
 // Run runs the real program on s and fails the test on error.
@@ -116,45 +135,12 @@ func Label(r mockrun.Resource, name string) string {
 // PlaintextContaining returns the URNs of the resources where needle
 // appears in an input value that is not wrapped as a secret.
 func PlaintextContaining(res *mockrun.Result, needle string) []string {
-	var hits []string
-	for _, r := range res.Resources {
-		for _, s := range PlainStrings(resource.NewObjectProperty(r.Inputs)) {
-			if strings.Contains(s, needle) {
-				hits = append(hits, r.URN)
-				break
-			}
-		}
-	}
-	return hits
+	return res.PlaintextContaining(needle)
 }
 
 // PlainStrings returns every string in v that is not inside a secret,
 // the text of assets included.
-func PlainStrings(v resource.PropertyValue) []string {
-	var out []string
-	var walk func(resource.PropertyValue)
-	walk = func(v resource.PropertyValue) {
-		switch {
-		case v.IsSecret():
-		case v.IsString():
-			out = append(out, v.StringValue())
-		case v.IsArray():
-			for _, e := range v.ArrayValue() {
-				walk(e)
-			}
-		case v.IsObject():
-			for _, e := range v.ObjectValue() {
-				walk(e)
-			}
-		case v.IsAsset():
-			out = append(out, v.AssetValue().Text)
-		case v.IsOutput():
-			walk(v.OutputValue().Element)
-		}
-	}
-	walk(v)
-	return out
-}
+func PlainStrings(v resource.PropertyValue) []string { return mockrun.PlainStrings(v) }
 
 // InstalledFiles maps every config file's final path on its host to its
 // content: the staged copy's text followed through its install step.
