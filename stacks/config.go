@@ -74,6 +74,8 @@ type Config struct {
 	Updates   Updates           `json:"updates"`
 
 	Time TimeSync `json:"time"`
+	// SelfHealing configures the container watchdog on every host.
+	SelfHealing SelfHealing `json:"selfHealing"`
 
 	Secrets Secrets `json:"-"`
 }
@@ -253,6 +255,19 @@ type PostgresSettings struct {
 	// MaxConnections is a fixed ceiling (a change restarts PostgreSQL to
 	// apply): validation refuses one below what the application can open.
 	MaxConnections int `json:"maxConnections"`
+}
+
+// SelfHealing: the watchdog on every host (components/host, step watchdog)
+// restarts a container of this program that Docker reported unhealthy for
+// UnhealthyChecks[service] consecutive checks (UnhealthyChecks["default"]
+// for the services not named), every IntervalSeconds, waiting
+// BackoffSeconds x 2^(k-1) after the k-th restart of the last hour, and
+// giving up at MaxRestartsPerHour (the WatchdogGaveUp alert).
+type SelfHealing struct {
+	IntervalSeconds    int            `json:"intervalSeconds"`
+	UnhealthyChecks    map[string]int `json:"unhealthyChecks"`
+	BackoffSeconds     int            `json:"backoffSeconds"`
+	MaxRestartsPerHour int            `json:"maxRestartsPerHour"`
 }
 
 // TimeSync is the hosts' time synchronisation (chrony).

@@ -21,8 +21,9 @@ func objectKeys(c *Config) map[string]any {
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
 		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "placement": &c.Placement,
-		"time":    &c.Time,
-		"updates": &c.Updates,
+		"time":        &c.Time,
+		"updates":     &c.Updates,
+		"selfHealing": &c.SelfHealing,
 	}
 }
 
@@ -193,6 +194,7 @@ func applyDefaults(c *Config) {
 		c.App.DatasourceMinSize = 5
 	}
 	applyTimeDefaults(&c.Time)
+	applySelfHealingDefaults(&c.SelfHealing)
 }
 
 // ResourcesFor returns a service's resources: the stack's override, else the default.
@@ -209,4 +211,13 @@ func (c *Config) TierImage(tier string) string {
 		return img
 	}
 	return c.Release.Blue.Image
+}
+
+// applySelfHealingDefaults fills what the stack leaves out with the
+// watchdog's defaults (components/host); a default entry in
+// unhealthyChecks is always there.
+func applySelfHealingDefaults(s *SelfHealing) {
+	d := host.SelfHealing{IntervalSeconds: s.IntervalSeconds, UnhealthyChecks: s.UnhealthyChecks,
+		BackoffSeconds: s.BackoffSeconds, MaxRestartsPerHour: s.MaxRestartsPerHour}.WithDefaults()
+	s.IntervalSeconds, s.UnhealthyChecks, s.BackoffSeconds, s.MaxRestartsPerHour = d.IntervalSeconds, d.UnhealthyChecks, d.BackoffSeconds, d.MaxRestartsPerHour
 }

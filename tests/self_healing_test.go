@@ -1,0 +1,45 @@
+package tests
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/tests/harness"
+)
+
+// aurigraph:selfHealing reaches the watchdog step of every host: the check
+// interval in its timer, the per-service thresholds, the back-off and the
+// ceiling in its script; the stacks' own thresholds hold when unset.
+func TestSelfHealingSettingsReachEveryHost(t *testing.T) {
+	s := harness.Stack(t, "prod").Set("selfHealing",
+		`{"intervalSeconds":20,"unhealthyChecks":{"default":4,"redis":7,"aurigraph-v11":2},"backoffSeconds":90,"maxRestartsPerHour":3}`)
+	res := harness.Run(t, s)
+	var hosts []struct {
+		Name string `json:"name"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
+	require.NotEmpty(t, hosts)
+	for _, h := range hosts {
+		step := res.Named("command:remote:Command", h.Name+"-prepare-"+host.WatchdogStep)
+		require.NotNil(t, step, "%s has no %s step", h.Name, host.WatchdogStep)
+		script := harness.Str(step.Inputs, "stdin")
+		assert.Contains(t, script, "\nDEFAULT_CHECKS=4\n", h.Name)
+		assert.Contains(t, script, "\nCHECKS='aurigraph-v11=2 redis=7'\n", h.Name)
+		assert.Contains(t, script, "\nBACKOFF=90\nMAX_PER_HOUR=3\n", h.Name)
+		assert.Contains(t, script, "\nOnUnitActiveSec=20s\n", h.Name)
+		assert.Contains(t, script, "ensure_file "+host.WatchdogPath+" 0755 0:0", h.Name)
+	}
+
+	// Unset in the prod stack file but for the data services.
+	res = harness.Run(t, harness.Stack(t, "prod"))
+	step := res.Named("command:remote:Command", hosts[0].Name+"-prepare-"+host.WatchdogStep)
+	require.NotNil(t, step)
+	script := harness.Str(step.Inputs, "stdin")
+	assert.Contains(t, script, "\nDEFAULT_CHECKS=3\n")
+	assert.Contains(t, script, "\nCHECKS='elasticsearch=6 postgres=6 vault=6'\n")
+	assert.Contains(t, script, "\nOnUnitActiveSec=15s\n")
+}
