@@ -141,7 +141,9 @@ func RenderRules(v RulesValues) (string, error) {
 		AppJob             string
 		ClockOffsetMs      int
 		ClockOffsetSeconds string
-	}{v, AppJob, clock, strconv.FormatFloat(float64(clock)/1000, 'f', -1, 64)}
+		// The watchdog's metrics, named by components/host.
+		WatchdogRestarts, WatchdogGaveUp string
+	}{v, AppJob, clock, strconv.FormatFloat(float64(clock)/1000, 'f', -1, 64), host.WatchdogRestartsMetric, host.WatchdogGaveUpMetric}
 	var b strings.Builder
 	if err := rulesTmpl.Execute(&b, data); err != nil {
 		return "", err

@@ -195,6 +195,7 @@ func TestRenderRules(t *testing.T) {
 		"ClockOffsetHigh": "critical", "ClockNotSynchronised": "warning",
 		"ManagedFilesDrifted": "warning", "DriftCheckNotRunning": "warning",
 		"HostRebootRequired": "warning",
+		"ContainerRestartedByWatchdog": "warning", "WatchdogGaveUp": "critical",
 	}, seen)
 	assert.False(t, strings.Contains(out, "<no value>"))
 	_, err = RenderRules(RulesValues{})
