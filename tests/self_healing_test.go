@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/app"
+	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/tests/harness"
 )
@@ -42,4 +44,29 @@ func TestSelfHealingSettingsReachEveryHost(t *testing.T) {
 	assert.Contains(t, script, "\nDEFAULT_CHECKS=3\n")
 	assert.Contains(t, script, "\nCHECKS='elasticsearch=6 postgres=6 vault=6'\n")
 	assert.Contains(t, script, "\nOnUnitActiveSec=15s\n")
+}
+
+// Every application replica declares the SPEC's probes the way Docker
+// enforces them: liveness as the health check, the startup probe's budget
+// as its start period; and it carries the label the watchdog tends, so an
+// unhealthy replica is restarted. Every container of the stack carries it.
+func TestReplicasDeclareTheSpecProbesForDockerAndTheWatchdog(t *testing.T) {
+	for _, stack := range []string{"staging", "prod"} {
+		res := harness.Run(t, harness.Stack(t, stack))
+		replicas := 0
+		for name, c := range harness.Containers(res) {
+			assert.Equal(t, container.ManagedByValue, harness.Label(c, container.ManagedByLabel), "%s %s: the watchdog tends only labelled containers", stack, name)
+			if harness.Label(c, container.ServiceLabel) != app.Service {
+				continue
+			}
+			replicas++
+			hc := harness.Plain(c.Inputs["healthcheck"])
+			assert.Equal(t, []string{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://localhost:9003/q/health/live"}, harness.PlainStrings(harness.Field(hc, "tests")), name)
+			assert.Equal(t, "30s", harness.Field(hc, "interval").StringValue(), name)
+			assert.Equal(t, "5s", harness.Field(hc, "timeout").StringValue(), name)
+			assert.Equal(t, 2.0, harness.Field(hc, "retries").NumberValue(), name)
+			assert.Equal(t, "2m30s", harness.Field(hc, "startPeriod").StringValue(), name, "30 startup checks 5 s apart")
+		}
+		assert.NotZero(t, replicas, stack)
+	}
 }
