@@ -2,6 +2,8 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +12,7 @@ import (
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -69,4 +72,34 @@ func TestReplicasDeclareTheSpecProbesForDockerAndTheWatchdog(t *testing.T) {
 		}
 		assert.NotZero(t, replicas, stack)
 	}
+}
+
+// The gateway's host runs the readiness gate over every application
+// replica of both slots (REST probed, gRPC following), installed after
+// nginx runs its configuration.
+func TestGatewayReadinessGateCoversEveryReplica(t *testing.T) {
+	res := harness.Run(t, harness.Stack(t, "prod"))
+	var gate *mockrun.Resource
+	for _, r := range res.OfType("command:remote:Command") {
+		if strings.HasSuffix(r.Name, "-readiness-gate") {
+			require.Nil(t, gate, "one readiness gate")
+			r := r
+			gate = &r
+		}
+	}
+	require.NotNil(t, gate, "no readiness gate step")
+	install := harness.Str(gate.Inputs, "stdin")
+	assert.Contains(t, install, "systemctl enable --now 'aurigraph-readiness-gate.timer'")
+	replicas := 0
+	for name, c := range harness.Containers(res) {
+		if harness.Label(c, container.ServiceLabel) != app.Service {
+			continue
+		}
+		replicas++
+		assert.Contains(t, install, fmt.Sprintf("%s:%d,%s:%d", name, app.RESTPort, name, app.GRPCPort), "%s is probed", name)
+	}
+	assert.NotZero(t, replicas)
+	assert.Equal(t, replicas, strings.Count(install, fmt.Sprintf(":%d,", app.RESTPort)), "each replica once")
+	nginx := harness.Containers(res)["nginx"]
+	assert.True(t, harness.Closure(res, gate.URN)[nginx.URN], "installed after nginx runs")
 }

@@ -46,6 +46,7 @@ var notStackCA = []struct {
 	why  string
 }{
 	{"download.docker.com", httpsPort, "Docker's public apt repository (host preparation)"},
+	{"github.com", httpsPort, "runbook links in alert annotations (docs/runbooks): followed by people, never by the program"},
 	{"", vault.ClusterPort, "Vault's cluster listener serves certificates Vault generates itself"},
 }
 

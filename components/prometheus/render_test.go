@@ -194,7 +194,7 @@ func TestRenderRules(t *testing.T) {
 		"ConsensusLeaderElectionsHigh": "warning", "TargetDown": "warning", "VaultSealed": "critical", "AvailabilityBelowSLO": "warning",
 		"ClockOffsetHigh": "critical", "ClockNotSynchronised": "warning",
 		"ManagedFilesDrifted": "warning", "DriftCheckNotRunning": "warning",
-		"HostRebootRequired": "warning",
+		"HostRebootRequired":           "warning",
 		"ContainerRestartedByWatchdog": "warning", "WatchdogGaveUp": "critical",
 	}, seen)
 	assert.False(t, strings.Contains(out, "<no value>"))
