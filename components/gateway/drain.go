@@ -37,7 +37,7 @@ func ConfHash(conf string) string {
 // rotation does not make the live file differ from the deployed one.
 func LiveConfHashCommand(dir string) string {
 	return `SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"; $SUDO cat ` + shell.Quote(ConfFile(dir)) +
-		` | sed ` + shell.Quote(`s/ down;`+GateMark+`$/;/`) + ` | sha256sum | cut -d' ' -f1`
+		` | sed ` + shell.Quote(unmarkSed) + ` | sha256sum | cut -d' ' -f1`
 }
 
 // InstallConfScript installs the configuration staged at staged (uploaded

@@ -67,6 +67,7 @@ type checked struct{ Slot, Server string }
 type guardView struct {
 	GuardValues
 	UID, GID string
+	Unmark   string // sed expression taking the readiness gate's marks out
 	Checked  []checked
 	Weights  string
 }
@@ -133,7 +134,7 @@ var (
 )
 
 func newGuardView(v GuardValues) guardView {
-	vw := guardView{GuardValues: v}
+	vw := guardView{GuardValues: v, Unmark: unmarkSed}
 	vw.UID, vw.GID, _ = strings.Cut(v.Owner, ":")
 	var weights []string
 	for _, s := range v.Slots {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
 	"github.com/aurigraph/infra/internal/shell"
 )
@@ -40,6 +41,10 @@ const (
 	GateRetries         = 3
 )
 
+// unmarkSed is the sed expression that takes the gate's marks out of a
+// configuration: what the release guard and the reboot drain compare.
+const unmarkSed = "s/ down;" + GateMark + "$/;/"
+
 //go:embed readiness-gate.sh.tmpl
 var gateTemplate string
 
@@ -64,7 +69,7 @@ type GateValues struct {
 
 type gateView struct {
 	GateValues
-	UID, GID, Replicas, Mark, Tag, Unit string
+	UID, GID, Replicas, Mark, Tag, Unit, ManifestDir string
 }
 
 // CheckGate reports values that would give a broken or unsafe script.
@@ -136,7 +141,7 @@ func RenderGate(v GateValues) (string, error) {
 	if err := CheckGate(v); err != nil {
 		return "", err
 	}
-	vw := gateView{GateValues: v, Replicas: strings.Join(gateReplicas(v.Slots), " "), Mark: GateMark, Tag: GateTag, Unit: GateUnit}
+	vw := gateView{GateValues: v, Replicas: strings.Join(gateReplicas(v.Slots), " "), Mark: GateMark, Tag: GateTag, Unit: GateUnit, ManifestDir: host.ManifestDir}
 	vw.UID, vw.GID, _ = strings.Cut(v.Owner, ":")
 	var b strings.Builder
 	if err := gateTmpl.ExecuteTemplate(&b, "gate", vw); err != nil {

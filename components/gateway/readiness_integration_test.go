@@ -52,6 +52,11 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	logFile := filepath.Join(dir, "gate.log")
 	logger := filepath.Join(dir, "logger")
 	require.NoError(t, os.WriteFile(logger, []byte("#!/bin/sh\nprintf '%s\\n' \"$*\" >>"+shell.Quote(logFile)+"\n"), 0o755))
+	// The drift check's record of nginx.conf, as the configfile step writes it.
+	manifests := filepath.Join(dir, "manifest.d")
+	require.NoError(t, os.MkdirAll(manifests, 0o755))
+	manifest := filepath.Join(manifests, "nginx-conf-install.sha256")
+	require.NoError(t, os.WriteFile(manifest, []byte(ConfHash(deployed)+"  "+ng.conf+"\n"), 0o644))
 	gv := GateValues{
 		Slots:    values().Slots,
 		ConfPath: ng.conf, Owner: fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()), Mode: "0644",
@@ -76,7 +81,7 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	run := func() string {
 		t.Helper()
 		cmd := exec.Command("bash", gate)
-		cmd.Env = append(os.Environ(), "LOGGER="+logger)
+		cmd.Env = append(os.Environ(), "LOGGER="+logger, "MANIFEST_DIR="+manifests)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		t.Logf("gate: %s", out)
@@ -122,6 +127,24 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	t.Logf("MEASURED readiness gate: %d runs; unready -> out of rotation %v (production: runs %d s apart, so about %d s)",
 		GateRetries, outAt.Sub(unreadyAt).Round(time.Millisecond), GateIntervalSeconds, GateRetries*GateIntervalSeconds)
 
+	// The gate's own write is no drift: the record follows it.
+	check, err := exec.Command("sha256sum", "-c", manifest).CombinedOutput()
+	assert.NoError(t, err, "%s", check)
+	assert.NotContains(t, readFile(t, manifest), ConfHash(deployed))
+
+	// The release guard's known-good step sees the deployed file too, and
+	// records it without the marks.
+	staged, good := filepath.Join(dir, "staged-nginx.conf"), ng.conf+GoodSuffix
+	require.NoError(t, os.WriteFile(staged, []byte(deployed), 0o644))
+	record, err := RenderRecordGood(GuardValues{
+		Slots: values().Slots, ConfPath: ng.conf, GoodPath: good, StagedPath: staged,
+		Owner: gv.Owner, Mode: "0644", Nginx: gv.Nginx, Attempts: 1, Interval: 1, Timeout: 1, ReadyPath: ReadyPath,
+	})
+	require.NoError(t, err)
+	out = runScript(t, record).out
+	assert.Contains(t, out, "recorded the known-good nginx configuration")
+	assert.Equal(t, deployed, readFile(t, good))
+
 	// The reboot drain's check sees the deployed file: the marks are left out.
 	confDir := filepath.Join(dir, "gw")
 	require.NoError(t, os.MkdirAll(filepath.Join(confDir, "conf"), 0o755))
@@ -137,7 +160,7 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	before = ng.workers()
 	for i := 0; i < GateRetries; i++ {
 		cmd := exec.Command("bash", gate)
-		cmd.Env = append(os.Environ(), "LOGGER="+logger)
+		cmd.Env = append(os.Environ(), "LOGGER="+logger, "MANIFEST_DIR="+manifests)
 		b, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", b)
 		last = string(b)
@@ -162,6 +185,7 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	run()
 	ng.awaitReload(t, before)
 	assert.Equal(t, deployed, readFile(t, ng.conf))
+	assert.Equal(t, ConfHash(deployed)+"  "+ng.conf+"\n", readFile(t, manifest), "the record is the deployed file's again")
 	counts, failed = share()
 	assert.Zero(t, failed)
 	assert.Positive(t, counts["r2"], "r2 takes traffic again")
@@ -174,7 +198,7 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	r2Ready.Store(false)
 	for i := 0; i < GateRetries; i++ {
 		cmd := exec.Command("bash", gate)
-		cmd.Env = append(os.Environ(), "LOGGER="+logger)
+		cmd.Env = append(os.Environ(), "LOGGER="+logger, "MANIFEST_DIR="+manifests)
 		b, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", b)
 	}
