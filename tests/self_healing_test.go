@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -23,25 +22,21 @@ func TestSelfHealingSettingsReachEveryHost(t *testing.T) {
 	s := harness.Stack(t, "prod").Set("selfHealing",
 		`{"intervalSeconds":20,"unhealthyChecks":{"default":4,"redis":7,"aurigraph-v11":2},"backoffSeconds":90,"maxRestartsPerHour":3}`)
 	res := harness.Run(t, s)
-	var hosts []struct {
-		Name string `json:"name"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
-	require.NotEmpty(t, hosts)
+	hosts := harness.HostNames(t, s)
 	for _, h := range hosts {
-		step := res.Named("command:remote:Command", h.Name+"-prepare-"+host.WatchdogStep)
-		require.NotNil(t, step, "%s has no %s step", h.Name, host.WatchdogStep)
+		step := res.Named("command:remote:Command", h+"-prepare-"+host.WatchdogStep)
+		require.NotNil(t, step, "%s has no %s step", h, host.WatchdogStep)
 		script := harness.Str(step.Inputs, "stdin")
-		assert.Contains(t, script, "\nDEFAULT_CHECKS=4\n", h.Name)
-		assert.Contains(t, script, "\nCHECKS='aurigraph-v11=2 redis=7'\n", h.Name)
-		assert.Contains(t, script, "\nBACKOFF=90\nMAX_PER_HOUR=3\n", h.Name)
-		assert.Contains(t, script, "\nOnUnitActiveSec=20s\n", h.Name)
-		assert.Contains(t, script, "ensure_file "+host.WatchdogPath+" 0755 0:0", h.Name)
+		assert.Contains(t, script, "\nDEFAULT_CHECKS=4\n", h)
+		assert.Contains(t, script, "\nCHECKS='aurigraph-v11=2 redis=7'\n", h)
+		assert.Contains(t, script, "\nBACKOFF=90\nMAX_PER_HOUR=3\n", h)
+		assert.Contains(t, script, "\nOnUnitActiveSec=20s\n", h)
+		assert.Contains(t, script, "ensure_file "+host.WatchdogPath+" 0755 0:0", h)
 	}
 
 	// Unset in the prod stack file but for the data services.
 	res = harness.Run(t, harness.Stack(t, "prod"))
-	step := res.Named("command:remote:Command", hosts[0].Name+"-prepare-"+host.WatchdogStep)
+	step := res.Named("command:remote:Command", hosts[0]+"-prepare-"+host.WatchdogStep)
 	require.NotNil(t, step)
 	script := harness.Str(step.Inputs, "stdin")
 	assert.Contains(t, script, "\nDEFAULT_CHECKS=3\n")

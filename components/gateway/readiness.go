@@ -91,17 +91,9 @@ func CheckGate(v GateValues) error {
 			add("path %q is not absolute or has unsafe characters", p)
 		}
 	}
-	if !ownerRE.MatchString(v.Owner) || !modeRE.MatchString(v.Mode) {
-		add("owner %q or mode %q is not plain", v.Owner, v.Mode)
-	}
-	if !commandRE.MatchString(v.DockerExec) || !commandRE.MatchString(v.Nginx) || strings.TrimSpace(v.Nginx) == "" {
-		add("commands %q / %q are empty or have unsafe characters", v.DockerExec, v.Nginx)
-	}
+	checkScriptValues(add, v.Owner, v.Mode, v.DockerExec, v.Nginx, v.ReadyPath)
 	if v.Timeout < 1 || v.Retries < 1 || v.IntervalSeconds < 1 {
 		add("bounds: %d s timeout, %d retries, every %d s", v.Timeout, v.Retries, v.IntervalSeconds)
-	}
-	if !pathRE.MatchString(v.ReadyPath) {
-		add("readiness path %q is invalid", v.ReadyPath)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("readiness gate: %s", strings.Join(problems, "; "))

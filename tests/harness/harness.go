@@ -4,6 +4,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -44,6 +45,21 @@ func Stack(t testing.TB, name string) *stackfile.Stack {
 	s, err := stackfile.Load(RepoRoot(t), name)
 	require.NoError(t, err)
 	return s.WithPlaceholders()
+}
+
+// HostNames are the names of the hosts s lists, in inventory order.
+func HostNames(t testing.TB, s *stackfile.Stack) []string {
+	t.Helper()
+	var hosts []struct {
+		Name string `json:"name"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
+	require.NotEmpty(t, hosts)
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Name
+	}
+	return names
 }
 
 // Run runs the real program on s and fails the test on error.
