@@ -4,6 +4,7 @@ package stacks
 
 import (
 	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
 )
 
 // Service kinds deployed besides the application tiers.
@@ -268,6 +269,12 @@ type SelfHealing struct {
 	UnhealthyChecks    map[string]int `json:"unhealthyChecks"`
 	BackoffSeconds     int            `json:"backoffSeconds"`
 	MaxRestartsPerHour int            `json:"maxRestartsPerHour"`
+}
+
+// Host is the watchdog's configuration as components/host takes it.
+func (s SelfHealing) Host() host.SelfHealing {
+	return host.SelfHealing{IntervalSeconds: s.IntervalSeconds, UnhealthyChecks: s.UnhealthyChecks,
+		BackoffSeconds: s.BackoffSeconds, MaxRestartsPerHour: s.MaxRestartsPerHour}
 }
 
 // TimeSync is the hosts' time synchronisation (chrony).

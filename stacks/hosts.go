@@ -49,8 +49,7 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 	a.StepTimeout = fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes)
 	a.Updates = host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)}
 	a.TimeServers, a.MaxClockOffsetMs = c.Time.Servers, c.Time.MaxOffsetMs
-	a.SelfHealing = host.SelfHealing{IntervalSeconds: c.SelfHealing.IntervalSeconds, UnhealthyChecks: c.SelfHealing.UnhealthyChecks,
-		BackoffSeconds: c.SelfHealing.BackoffSeconds, MaxRestartsPerHour: c.SelfHealing.MaxRestartsPerHour}
+	a.SelfHealing = c.SelfHealing.Host()
 	return a
 }
 

@@ -217,7 +217,6 @@ func (c *Config) TierImage(tier string) string {
 // watchdog's defaults (components/host); a default entry in
 // unhealthyChecks is always there.
 func applySelfHealingDefaults(s *SelfHealing) {
-	d := host.SelfHealing{IntervalSeconds: s.IntervalSeconds, UnhealthyChecks: s.UnhealthyChecks,
-		BackoffSeconds: s.BackoffSeconds, MaxRestartsPerHour: s.MaxRestartsPerHour}.WithDefaults()
+	d := s.Host().WithDefaults()
 	s.IntervalSeconds, s.UnhealthyChecks, s.BackoffSeconds, s.MaxRestartsPerHour = d.IntervalSeconds, d.UnhealthyChecks, d.BackoffSeconds, d.MaxRestartsPerHour
 }
