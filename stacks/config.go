@@ -4,6 +4,7 @@ package stacks
 
 import (
 	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/host"
 )
 
 // Service kinds deployed besides the application tiers.
@@ -76,6 +77,8 @@ type Config struct {
 
 	Time     TimeSync `json:"time"`
 	Alerting Alerting `json:"alerting"`
+	// SelfHealing configures the container watchdog on every host.
+	SelfHealing SelfHealing `json:"selfHealing"`
 
 	Secrets Secrets `json:"-"`
 }
@@ -255,6 +258,25 @@ type PostgresSettings struct {
 	// MaxConnections is a fixed ceiling (a change restarts PostgreSQL to
 	// apply): validation refuses one below what the application can open.
 	MaxConnections int `json:"maxConnections"`
+}
+
+// SelfHealing: the watchdog on every host (components/host, step watchdog)
+// restarts a container of this program that Docker reported unhealthy for
+// UnhealthyChecks[service] consecutive checks (UnhealthyChecks["default"]
+// for the services not named), every IntervalSeconds, waiting
+// BackoffSeconds x 2^(k-1) after the k-th restart of the last hour, and
+// giving up at MaxRestartsPerHour (the WatchdogGaveUp alert).
+type SelfHealing struct {
+	IntervalSeconds    int            `json:"intervalSeconds"`
+	UnhealthyChecks    map[string]int `json:"unhealthyChecks"`
+	BackoffSeconds     int            `json:"backoffSeconds"`
+	MaxRestartsPerHour int            `json:"maxRestartsPerHour"`
+}
+
+// Host is the watchdog's configuration as components/host takes it.
+func (s SelfHealing) Host() host.SelfHealing {
+	return host.SelfHealing{IntervalSeconds: s.IntervalSeconds, UnhealthyChecks: s.UnhealthyChecks,
+		BackoffSeconds: s.BackoffSeconds, MaxRestartsPerHour: s.MaxRestartsPerHour}
 }
 
 // TimeSync is the hosts' time synchronisation (chrony).

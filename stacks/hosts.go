@@ -55,6 +55,7 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 	a.StepTimeout = fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes)
 	a.Updates = host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)}
 	a.TimeServers, a.MaxClockOffsetMs = c.Time.Servers, c.Time.MaxOffsetMs
+	a.SelfHealing = c.SelfHealing.Host()
 	return a
 }
 

@@ -21,9 +21,10 @@ func objectKeys(c *Config) map[string]any {
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
 		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "placement": &c.Placement,
-		"time":     &c.Time,
-		"updates":  &c.Updates,
-		"alerting": &c.Alerting,
+		"time":        &c.Time,
+		"updates":     &c.Updates,
+		"alerting":    &c.Alerting,
+		"selfHealing": &c.SelfHealing,
 	}
 }
 
@@ -198,6 +199,7 @@ func applyDefaults(c *Config) {
 	}
 	applyTimeDefaults(&c.Time)
 	applyAlertingDefaults(&c.Alerting)
+	applySelfHealingDefaults(&c.SelfHealing)
 }
 
 // ResourcesFor returns a service's resources: the stack's override, else the default.
@@ -214,4 +216,12 @@ func (c *Config) TierImage(tier string) string {
 		return img
 	}
 	return c.Release.Blue.Image
+}
+
+// applySelfHealingDefaults fills what the stack leaves out with the
+// watchdog's defaults (components/host); a default entry in
+// unhealthyChecks is always there.
+func applySelfHealingDefaults(s *SelfHealing) {
+	d := s.Host().WithDefaults()
+	s.IntervalSeconds, s.UnhealthyChecks, s.BackoffSeconds, s.MaxRestartsPerHour = d.IntervalSeconds, d.UnhealthyChecks, d.BackoffSeconds, d.MaxRestartsPerHour
 }

@@ -437,6 +437,29 @@ func validateMisc(c *Config, ps *Problems) {
 	}
 	validateLogDisk(c, ps)
 	validateTime(c, ps)
+	validateSelfHealing(c, ps)
+}
+
+// validateSelfHealing: the watchdog's bounds, and per-service thresholds
+// only for services this program deploys (a misspelt service would
+// silently take the default).
+func validateSelfHealing(c *Config, ps *Problems) {
+	s := c.SelfHealing
+	checkRange(ps, "selfHealing.intervalSeconds", s.IntervalSeconds, host.MinWatchdogIntervalSeconds, host.MaxWatchdogIntervalSeconds)
+	checkRange(ps, "selfHealing.backoffSeconds", s.BackoffSeconds, 1, host.MaxWatchdogBackoffSeconds)
+	checkRange(ps, "selfHealing.maxRestartsPerHour", s.MaxRestartsPerHour, 1, host.MaxWatchdogMaxPerHour)
+	known := map[string]bool{host.WatchdogDefaultKey: true, App: true}
+	for _, svc := range Services {
+		known[svc] = true
+	}
+	for _, k := range sortedKeys(s.UnhealthyChecks) {
+		key := fmt.Sprintf("selfHealing.unhealthyChecks.%q", k)
+		if !known[k] {
+			ps.Add(key, "is not a service of this stack", fmt.Sprintf("use %s or one of %s, %s", host.WatchdogDefaultKey, strings.Join(Services, ", "), App))
+			continue
+		}
+		checkRange(ps, key, s.UnhealthyChecks[k], 1, host.MaxWatchdogChecks)
+	}
 }
 
 // validateTime: chrony's servers are names or addresses and nothing else

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -18,24 +17,20 @@ import (
 func TestTimeSettingsReachEveryHost(t *testing.T) {
 	s := harness.Stack(t, "prod").Set("time", `{"servers":["ntp1.example.net","192.0.2.123"],"maxOffsetMs":250}`)
 	res := harness.Run(t, s)
-	var hosts []struct {
-		Name string `json:"name"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
-	require.NotEmpty(t, hosts)
+	hosts := harness.HostNames(t, s)
 	for _, h := range hosts {
-		step := res.Named("command:remote:Command", h.Name+"-prepare-"+host.TimeSyncStep)
-		require.NotNil(t, step, "%s has no %s step", h.Name, host.TimeSyncStep)
+		step := res.Named("command:remote:Command", h+"-prepare-"+host.TimeSyncStep)
+		require.NotNil(t, step, "%s has no %s step", h, host.TimeSyncStep)
 		script := harness.Str(step.Inputs, "stdin")
-		assert.Contains(t, script, "\nserver ntp1.example.net iburst\nserver 192.0.2.123 iburst\nkeyfile", h.Name)
-		assert.NotContains(t, script, "debian.pool.ntp.org", h.Name)
-		assert.Contains(t, script, "MAX_OFFSET='0.250'", h.Name)
-		pre := res.Named("command:remote:Command", h.Name+"-preflight")
+		assert.Contains(t, script, "\nserver ntp1.example.net iburst\nserver 192.0.2.123 iburst\nkeyfile", h)
+		assert.NotContains(t, script, "debian.pool.ntp.org", h)
+		assert.Contains(t, script, "MAX_OFFSET='0.250'", h)
+		pre := res.Named("command:remote:Command", h+"-preflight")
 		require.NotNil(t, pre)
-		assert.Contains(t, harness.Str(pre.Inputs, "stdin"), "\nmax_clock_offset_ms=250\n", h.Name)
-		docker := res.Named("command:remote:Command", h.Name+"-prepare-docker")
+		assert.Contains(t, harness.Str(pre.Inputs, "stdin"), "\nmax_clock_offset_ms=250\n", h)
+		docker := res.Named("command:remote:Command", h+"-prepare-docker")
 		require.NotNil(t, docker)
-		assert.True(t, harness.Closure(res, docker.URN)[step.URN], "%s installs Docker after its clock is synchronised", h.Name)
+		assert.True(t, harness.Closure(res, docker.URN)[step.URN], "%s installs Docker after its clock is synchronised", h)
 	}
 
 	rules := 0
@@ -49,7 +44,7 @@ func TestTimeSettingsReachEveryHost(t *testing.T) {
 
 	// Unset: Debian's pool and 100 ms.
 	res = harness.Run(t, harness.Stack(t, "prod"))
-	step := res.Named("command:remote:Command", hosts[0].Name+"-prepare-"+host.TimeSyncStep)
+	step := res.Named("command:remote:Command", hosts[0]+"-prepare-"+host.TimeSyncStep)
 	require.NotNil(t, step)
 	assert.Contains(t, harness.Str(step.Inputs, "stdin"), "\nserver 0.debian.pool.ntp.org iburst\nserver 1.debian.pool.ntp.org iburst\nserver 2.debian.pool.ntp.org iburst\nserver 3.debian.pool.ntp.org iburst\n")
 	assert.Contains(t, harness.Str(step.Inputs, "stdin"), "MAX_OFFSET='0.100'")

@@ -259,6 +259,15 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"misspelt time setting", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("time", `{"maxOffsetSeconds":1}`)
 		}, []string{`aurigraph:time has unknown field "maxOffsetSeconds"`}},
+		// A misspelt service would silently take the default threshold.
+		{"watchdog threshold for an unknown service, and out of bounds", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("selfHealing", `{"intervalSeconds":1,"unhealthyChecks":{"postgre":5,"redis":0},"backoffSeconds":0,"maxRestartsPerHour":1000}`)
+		}, []string{
+			`aurigraph:selfHealing.intervalSeconds is 1; use 5-300`,
+			`aurigraph:selfHealing.unhealthyChecks."postgre" is not a service of this stack; use default or one of postgres, redis`,
+			`aurigraph:selfHealing.unhealthyChecks."redis" is 0; use 1-100`,
+			`aurigraph:selfHealing.maxRestartsPerHour is 1000; use 1-60`,
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,7 +26,8 @@ import (
 const Service = "aurigraph-v11"
 
 // WaitTimeout bounds how long the provider waits for a replica to become
-// healthy: start period 60 s plus the startup probe's 150 s, with margin.
+// healthy: the start period (the startup probe's 150 s) plus a liveness
+// interval, with margin.
 const WaitTimeout = 5 * time.Minute
 
 // Replica is one application container and where it runs.

@@ -170,11 +170,13 @@ func TestContainerSettings(t *testing.T) {
 	assert.Equal(t, "16.0", in["cpus"].StringValue(), "as the Docker provider reads it back")
 
 	hc := in["healthcheck"].ObjectValue()
-	assert.Equal(t, []any{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://localhost:9003/q/health"}, hc["tests"].Mappable())
+	// Liveness, as Docker enforces it, with the startup probe's budget as
+	// start period (SPEC: 30 checks 5 s apart).
+	assert.Equal(t, []any{"CMD", "curl", "-fsS", "-o", "/dev/null", "http://localhost:9003/q/health/live"}, hc["tests"].Mappable())
 	assert.Equal(t, "30s", hc["interval"].StringValue())
-	assert.Equal(t, "10s", hc["timeout"].StringValue())
-	assert.Equal(t, "1m0s", hc["startPeriod"].StringValue())
-	assert.Equal(t, 3.0, hc["retries"].NumberValue())
+	assert.Equal(t, "5s", hc["timeout"].StringValue())
+	assert.Equal(t, "2m30s", hc["startPeriod"].StringValue())
+	assert.Equal(t, 2.0, hc["retries"].NumberValue())
 
 	var mounts []string
 	for _, m := range in["mounts"].ArrayValue() {

@@ -58,23 +58,40 @@ func (p Probe) String() string {
 	return s
 }
 
-// The SPEC's probes. Health is the container health check ("main document").
+// The SPEC's probes.
 var (
 	Liveness  = Probe{Path: "/q/health/live", Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 2, StartPeriod: 60 * time.Second}
 	Readiness = Probe{Path: "/q/health/ready", Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 60 * time.Second}
 	Startup   = Probe{Path: "/q/health/startup", Interval: 5 * time.Second, Timeout: 5 * time.Second, Retries: 30}
-	Health    = Probe{Path: "/q/health", Interval: 30 * time.Second, Timeout: 10 * time.Second, Retries: 3, StartPeriod: 60 * time.Second}
 )
 
-// HealthCheck is the Docker health check: exec form (no shell needed in the
-// image), failing on any non-2xx answer of /q/health.
+// StartupBudget is the longest start the SPEC's startup probe allows:
+// 30 checks 5 s apart, 150 s.
+func StartupBudget() time.Duration { return time.Duration(Startup.Retries) * Startup.Interval }
+
+// HealthCheck is the Docker health check: the SPEC's three probes as Docker
+// can enforce them with its single check (exec form, no shell in the image).
+//   - Liveness: GET /q/health/live every 30 s, timeout 5 s, unhealthy after 2
+//     failures in a row. Docker only reports it; the watchdog on every host
+//     (components/host, step watchdog) restarts a container it reports
+//     unhealthy. Readiness is deliberately not the health check: a replica
+//     that is alive but not ready (its database is away) must leave the
+//     gateway's rotation (components/gateway's readiness gate), not be
+//     restarted with every other replica at once.
+//   - Startup: the start period is the startup probe's budget (150 s):
+//     failures during it do not count, and the first success ends it, so a
+//     slow start is never taken for a dead replica; the rolling update waits
+//     for that success (WaitHealthy). Docker 25's start interval would probe
+//     every 5 s inside it, but the hosts run Docker 20.10+ (host.MinDocker),
+//     which does not store it: the provider would see a difference on every
+//     refresh.
 func HealthCheck() container.Health {
 	return container.Health{
-		Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", fmt.Sprintf("http://localhost:%d%s", RESTPort, Health.Path)},
-		Interval:    Health.Interval,
-		Timeout:     Health.Timeout,
-		StartPeriod: Health.StartPeriod,
-		Retries:     Health.Retries,
+		Test:        []string{"CMD", "curl", "-fsS", "-o", "/dev/null", fmt.Sprintf("http://localhost:%d%s", RESTPort, Liveness.Path)},
+		Interval:    Liveness.Interval,
+		Timeout:     Liveness.Timeout,
+		StartPeriod: StartupBudget(),
+		Retries:     Liveness.Retries,
 	}
 }
 

@@ -29,6 +29,8 @@ const (
 	StopTimeoutSec = 30
 	// ManagedByLabel marks every container this program owns.
 	ManagedByLabel = "com.aurigraph.managed-by"
+	// ManagedByValue is ManagedByLabel's value on those containers.
+	ManagedByValue = "pulumi"
 	// ServiceLabel names the service kind; log lines carry it (json-file
 	// "labels" option) so Logstash can tell the services apart.
 	ServiceLabel = "com.aurigraph.service"
@@ -177,7 +179,7 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	labels := map[string]string{ManagedByLabel: "pulumi", ServiceLabel: s.Service}
+	labels := map[string]string{ManagedByLabel: ManagedByValue, ServiceLabel: s.Service}
 	for k, v := range s.Labels {
 		labels[k] = v
 	}

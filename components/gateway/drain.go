@@ -32,9 +32,12 @@ func ConfHash(conf string) string {
 }
 
 // LiveConfHashCommand prints the SHA-256 of the live nginx.conf (readable by
-// root and the nginx user only, hence sudo for the SSH user).
+// root and the nginx user only, hence sudo for the SSH user), with the
+// readiness gate's marks taken out: a replica the gate holds out of
+// rotation does not make the live file differ from the deployed one.
 func LiveConfHashCommand(dir string) string {
-	return `SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"; $SUDO sha256sum ` + shell.Quote(ConfFile(dir)) + ` | cut -d' ' -f1`
+	return `SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"; $SUDO cat ` + shell.Quote(ConfFile(dir)) +
+		` | sed ` + shell.Quote(unmarkSed) + ` | sha256sum | cut -d' ' -f1`
 }
 
 // InstallConfScript installs the configuration staged at staged (uploaded

@@ -217,6 +217,9 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	if err := newReleaseGuard(ctx, name, args, files, c, parent); err != nil {
 		return nil, err
 	}
+	if err := newReadinessGate(ctx, name, args, []pulumi.Resource{files.Reloaded, c}, parent); err != nil {
+		return nil, err
+	}
 	g.ContainerName = c.Name
 	g.ConfigHash = pulumi.String(files.Hash).ToStringOutput()
 	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{

@@ -67,6 +67,7 @@ type checked struct{ Slot, Server string }
 type guardView struct {
 	GuardValues
 	UID, GID string
+	Unmark   string // sed expression taking the readiness gate's marks out
 	Checked  []checked
 	Weights  string
 }
@@ -109,22 +110,29 @@ func CheckGuard(v GuardValues) error {
 	if v.GoodPath == v.ConfPath || v.StagedPath == v.ConfPath || v.GoodPath == v.StagedPath {
 		add("configuration, known-good and staged paths must differ")
 	}
-	if !ownerRE.MatchString(v.Owner) || !modeRE.MatchString(v.Mode) {
-		add("owner %q or mode %q is not plain", v.Owner, v.Mode)
-	}
-	if !commandRE.MatchString(v.DockerExec) || !commandRE.MatchString(v.Nginx) || strings.TrimSpace(v.Nginx) == "" {
-		add("commands %q / %q are empty or have unsafe characters", v.DockerExec, v.Nginx)
-	}
+	checkScriptValues(add, v.Owner, v.Mode, v.DockerExec, v.Nginx, v.ReadyPath)
 	if v.Attempts < 1 || v.Interval < 0 || v.Timeout < 1 {
 		add("bounds: %d attempts, %d s apart, %d s timeout", v.Attempts, v.Interval, v.Timeout)
-	}
-	if !pathRE.MatchString(v.ReadyPath) {
-		add("readiness path %q is invalid", v.ReadyPath)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("release guard: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// checkScriptValues checks what the release guard and the readiness gate
+// both put in their scripts: the owner and mode nginx.conf is written
+// with, the probe's prefix, the nginx command and the readiness path.
+func checkScriptValues(add func(string, ...any), owner, mode, dockerExec, nginx, readyPath string) {
+	if !ownerRE.MatchString(owner) || !modeRE.MatchString(mode) {
+		add("owner %q or mode %q is not plain", owner, mode)
+	}
+	if !commandRE.MatchString(dockerExec) || !commandRE.MatchString(nginx) || strings.TrimSpace(nginx) == "" {
+		add("commands %q / %q are empty or have unsafe characters", dockerExec, nginx)
+	}
+	if !pathRE.MatchString(readyPath) {
+		add("readiness path %q is invalid", readyPath)
+	}
 }
 
 var (
@@ -133,7 +141,7 @@ var (
 )
 
 func newGuardView(v GuardValues) guardView {
-	vw := guardView{GuardValues: v}
+	vw := guardView{GuardValues: v, Unmark: unmarkSed}
 	vw.UID, vw.GID, _ = strings.Cut(v.Owner, ":")
 	var weights []string
 	for _, s := range v.Slots {

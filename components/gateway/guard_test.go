@@ -104,8 +104,10 @@ func TestGuardRefusesUnsafeValues(t *testing.T) {
 func TestRecordGoodOnlyCopiesTheDeployedFile(t *testing.T) {
 	s, err := RenderRecordGood(ProductionGuard(sampleValues(95, 5), "/srv/aurigraph/nginx", testStaged, 0, 0))
 	require.NoError(t, err)
-	assert.Contains(t, s, `if $SUDO cmp -s "$STAGED" "$CONF"; then`)
-	assert.Contains(t, s, `install_file "$CONF" "$GOOD"`)
+	// The live file, without the readiness gate's marks, is the deployed one.
+	assert.Contains(t, s, `$SUDO sed 's/ down;`+GateMark+`$/;/' "$CONF" | $SUDO cmp -s "$1" -`)
+	assert.Contains(t, s, `if live_is "$STAGED"; then`)
+	assert.Contains(t, s, `install_file "$STAGED" "$GOOD"`)
 	assert.NotContains(t, s, "reload", "recording never reloads")
 	assert.NotContains(t, s, "wget")
 }

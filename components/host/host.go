@@ -104,6 +104,8 @@ type HostArgs struct {
 	MaxClockOffsetMs int
 	// Updates: unattended security updates and their reboot policy.
 	Updates Updates
+	// SelfHealing configures the container watchdog (step WatchdogStep).
+	SelfHealing SelfHealing
 }
 
 // Host is a prepared machine with its own Docker provider.

@@ -432,7 +432,7 @@ step=time-sync changed=yes mode=apply
 	require.NoError(t, os.WriteFile(filepath.Join(root, "etc/sysctl.d/90-aurigraph.conf"), []byte("vm.max_map_count = 65530\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "var/lib/aurigraph/pending/daemon-json"), nil, 0o644))
 	changed, outs = runSteps(t, c, steps, "apply", root, true)
-	assert.Equal(t, map[string]bool{TimeSyncStep: false, "daemon-json": true, "sysctl": true, "dirs": true, "firewall": false, "exporters": true, SecurityUpdatesStep: false, "logging": false, DriftCheckStep: false}, changed)
+	assert.Equal(t, map[string]bool{TimeSyncStep: false, "daemon-json": true, "sysctl": true, "dirs": true, "firewall": false, "exporters": true, SecurityUpdatesStep: false, "logging": false, WatchdogStep: false, DriftCheckStep: false}, changed)
 	assert.Equal(t, "  write /usr/local/lib/aurigraph/container-metrics\nstep=exporters changed=yes mode=apply\n", outs["exporters"], "only the edited script is rewritten")
 	installed, err = os.ReadFile(metrics)
 	require.NoError(t, err)

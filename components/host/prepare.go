@@ -94,6 +94,7 @@ var Steps = []Step{
 	{"exporters", "installs prometheus-node-exporter (and cadvisor where the distribution has it), binds them to <cluster address>:9100 / :9280 with systemd drop-ins, installs " + ContainerMetricsPath + " and " + ContainerMetricsUnit + ".timer (per-container memory and restart metrics into node exporter's textfile directory every " + ContainerMetricsInterval + "), " + CertMetricsPath + " and " + CertMetricsUnit + ".timer (expiry of every certificate under the data path, every " + CertMetricsInterval + "), " + LoggingMetricsPath + " and " + LoggingMetricsUnit + ".timer (Elasticsearch health and Logstash events where they run, every " + LoggingMetricsInterval + "), restarts them when changed", true},
 	{SecurityUpdatesStep, "installs unattended-upgrades and writes " + UnattendedUpgradesConf + " (Debian security updates only, " + strings.Join(HeldPackages, " ") + " held because a Docker upgrade restarts every container, automatic reboots off unless updates.automaticReboot, daily lists and upgrades), enables apt-daily(-upgrade).timer, installs " + RebootRequiredPath + " and " + RebootRequiredUnit + ".timer (" + RebootRequiredMetric + " into node exporter's textfile directory every " + RebootRequiredInterval + ")", true},
 	{"logging", "installs rsyslog, rsyslog-gnutls and logrotate, writes " + RsyslogConfPath + " forwarding the journal, every container's json-file log and the service log files on the host to Logstash on <logging host>:5514/tcp (JSON lines over TLS with the host's client certificate from " + LogTLSDir + ") and " + LogrotateConfPath + " (logs whose writer reopens on a signal), validates and restarts rsyslog", true},
+	{WatchdogStep, "installs " + WatchdogPath + " and " + WatchdogUnit + ".timer (state in " + WatchdogStateDir + "): every selfHealing.intervalSeconds it restarts a container labelled " + container.ManagedByLabel + "=" + container.ManagedByValue + " that Docker reported unhealthy for the service's number of consecutive checks, with exponential back-off and a ceiling per hour, logs each restart (syslog tag " + WatchdogTag + ") and writes " + WatchdogRestartsMetric + " and " + WatchdogGaveUpMetric + " into node exporter's textfile directory", true},
 	{DriftCheckStep, "installs " + DriftCheckPath + " and " + DriftCheckUnit + ".timer: every " + DriftCheckInterval + " it compares the files every step recorded in " + ManifestDir + " with their checksums and writes aurigraph_managed_files_drifted into node exporter's textfile directory", true},
 }
 
@@ -160,6 +161,13 @@ type PrepareValues struct {
 	RebootTimer            string
 	RebootPath             string
 	RebootUnit             string
+	// Step watchdog: the script and its units.
+	Watchdog         string
+	WatchdogService  string
+	WatchdogTimer    string
+	WatchdogPath     string
+	WatchdogUnit     string
+	WatchdogStateDir string
 }
 
 var (
@@ -233,8 +241,14 @@ func NewPrepareValues(a HostArgs) (PrepareValues, error) {
 	}
 	v.RebootScript, v.RebootService, v.RebootTimer = RebootRequiredScript, rebootRequired.service(), rebootRequired.timer()
 	v.RebootPath, v.RebootUnit, v.UnattendedUpgradesPath = RebootRequiredPath, RebootRequiredUnit, UnattendedUpgradesConf
+	if v.Watchdog, err = RenderWatchdog(a.SelfHealing); err != nil {
+		return v, err
+	}
+	wu := watchdogUnits(a.SelfHealing)
+	v.WatchdogService, v.WatchdogTimer = wu.service(), wu.timer()
+	v.WatchdogPath, v.WatchdogUnit, v.WatchdogStateDir = WatchdogPath, WatchdogUnit, WatchdogStateDir
 	for _, f := range []*string{&v.ChronyConf, &v.ClockMetrics, &v.ClockMetricsService, &v.ClockMetricsTimer, &v.DaemonJSON, &v.SysctlConf, &v.Firewall, &v.FirewallUnit, &v.NodeExporterDropIn, &v.ContainerMetrics, &v.MetricsService, &v.MetricsTimer, &v.CadvisorDropIn, &v.Rsyslog, &v.Logrotate,
-		&v.DriftCheck, &v.DriftCheckService, &v.DriftCheckTimer, &v.UnattendedUpgrades, &v.RebootScript, &v.RebootService, &v.RebootTimer} {
+		&v.DriftCheck, &v.DriftCheckService, &v.DriftCheckTimer, &v.UnattendedUpgrades, &v.RebootScript, &v.RebootService, &v.RebootTimer, &v.Watchdog, &v.WatchdogService, &v.WatchdogTimer} {
 		if *f, err = fileContent("host "+a.Name, *f); err != nil {
 			return v, err
 		}

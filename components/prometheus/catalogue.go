@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/postgres"
 )
 
@@ -281,7 +282,7 @@ func ExportersWith(components fs.FS, renderedRules string) (map[string][]string,
 		return nil, err
 	}
 	// Scripts that take their metric names as template values declare them in Go.
-	textfile = append(textfile, postgres.TextfileMetrics()...)
+	textfile = append(append(textfile, postgres.TextfileMetrics()...), host.WatchdogMetrics()...)
 	rules, err := ParseRules(renderedRules)
 	if err != nil {
 		return nil, err

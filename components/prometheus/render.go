@@ -167,6 +167,8 @@ func RenderRules(v RulesValues) (string, error) {
 		BackupEvery, DrillEvery                 string
 		BackupMaxAge, DrillMaxAge               string
 		BackupMaxAgeSeconds, DrillMaxAgeSeconds int64
+		// The watchdog's metrics, named by components/host.
+		WatchdogRestarts, WatchdogGaveUp string
 	}{
 		RulesValues: v, AppJob: AppJob, ClockOffsetMs: clock, ClockOffsetSeconds: strconv.FormatFloat(float64(clock)/1000, 'f', -1, 64),
 		FilesystemFilter: `fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs"`,
@@ -177,6 +179,7 @@ func RenderRules(v RulesValues) (string, error) {
 		BackupEvery: postgres.BackupEvery, DrillEvery: postgres.DrillEvery,
 		BackupMaxAge: humanDuration(postgres.BackupMaxAge), DrillMaxAge: humanDuration(postgres.DrillMaxAge),
 		BackupMaxAgeSeconds: int64(postgres.BackupMaxAge / time.Second), DrillMaxAgeSeconds: int64(postgres.DrillMaxAge / time.Second),
+		WatchdogRestarts: host.WatchdogRestartsMetric, WatchdogGaveUp: host.WatchdogGaveUpMetric,
 	}
 	var b strings.Builder
 	if err := rulesTmpl.Execute(&b, data); err != nil {

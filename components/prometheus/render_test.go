@@ -208,6 +208,7 @@ func TestRenderRules(t *testing.T) {
 		"CertificateExpiringSoon": "warning", "CertificateExpiringCritical": "critical",
 		"BackupTooOld": "critical", "PostgresBackupFailed": "warning", "RestoreDrillFailed": "warning", "RestoreDrillOverdue": "warning",
 		"ElasticsearchClusterNotGreen": "warning", "ElasticsearchClusterRed": "critical", "LogstashNotReceiving": "warning",
+		"ContainerRestartedByWatchdog": "warning", "WatchdogGaveUp": "critical",
 	}, seen)
 	assert.False(t, strings.Contains(out, "<no value>"))
 	_, err = RenderRules(RulesValues{})

@@ -105,8 +105,13 @@ func TestIntegrationBrokenPrometheusFilesNeverGoLive(t *testing.T) {
 	awaitLoaded := func(replica string) string {
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			yaml, at, err := tryLoaded()
+			yaml, _, err := tryLoaded()
 			if err == nil && strings.Contains(yaml, replica) {
+				// The new configuration shows before the reload that loads
+				// it (with its rules) records its time: read the time once
+				// the reload is over, or a later read differs.
+				time.Sleep(500 * time.Millisecond)
+				_, at := loaded()
 				return at
 			}
 			require.True(t, time.Now().Before(deadline), "Prometheus did not load the configuration naming %s", replica)

@@ -4,6 +4,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -63,6 +64,21 @@ func FakeAlertingSecret(stack, key string) string {
 		return "https://hooks.example.invalid/" + v
 	}
 	return v
+}
+
+// HostNames are the names of the hosts s lists, in inventory order.
+func HostNames(t testing.TB, s *stackfile.Stack) []string {
+	t.Helper()
+	var hosts []struct {
+		Name string `json:"name"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
+	require.NotEmpty(t, hosts)
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Name
+	}
+	return names
 }
 
 // Run runs the real program on s and fails the test on error.
