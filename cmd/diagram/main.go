@@ -11,7 +11,6 @@ import (
 	"os"
 
 	"github.com/aurigraph/infra/internal/diagram"
-	"github.com/aurigraph/infra/internal/plan"
 )
 
 func main() {
@@ -26,12 +25,11 @@ func main() {
 	// The program's own prints go to stderr, as in cmd/plan.
 	stdout := os.Stdout
 	os.Stdout = os.Stderr
-	p, err := plan.Build(*dir, *stack)
+	src, err := diagram.ForStack(*dir, *stack)
 	os.Stdout = stdout
 	if err != nil {
-		fail("plan %s: %v", *stack, err)
+		fail("%v", err)
 	}
-	src := diagram.DOT(diagram.Build(p))
 	files := diagram.Files(*out, *stack)
 	if err := os.WriteFile(files.DOT, []byte(src), 0o644); err != nil {
 		fail("%v", err)

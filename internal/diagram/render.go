@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+
+	"github.com/aurigraph/infra/internal/plan"
 )
 
 // Paths are where one stack's diagram lives.
@@ -69,4 +71,14 @@ func SourceOf(svg []byte) (name, hash string, ok bool) {
 		return "", "", false
 	}
 	return string(m[1]), string(m[2]), true
+}
+
+// ForStack is what `make diagram` writes for stack: the DOT source of the
+// offline plan of the stack files in dir.
+func ForStack(dir, stack string) (string, error) {
+	p, err := plan.Build(dir, stack)
+	if err != nil {
+		return "", fmt.Errorf("plan %s: %w", stack, err)
+	}
+	return DOT(Build(p)), nil
 }
