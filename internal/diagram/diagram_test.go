@@ -151,7 +151,7 @@ func TestDOTIsDeterministicAndDrawsHostsNodesAndEdges(t *testing.T) {
 		`"web" [label="web\nnginx:1\npublishes 0.0.0.0:443→443/tcp", fillcolor="#dbe9f6"];`,
 		`"web" -> "h-app/app/blue" [label=":8080"`,
 		`"h-app/app/blue" -> "db" [label=":5432"`,
-		`network net (overlay 10.9.0.0/16, encrypted, attachable)`,
+		`"network:net" [label="network net\noverlay 10.9.0.0/16\nencrypted, attachable", fillcolor="#dbe9f6"];`,
 	} {
 		assert.Contains(t, want, line)
 	}

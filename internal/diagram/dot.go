@@ -64,7 +64,10 @@ func DOT(g Graph) string {
 
 	w("\n  subgraph \"cluster_legend\" {\n")
 	w("    label=\"Legend\"; style=\"dashed\"; color=\"#aaaaaa\";\n")
-	w("    \"legend\" [shape=note, style=\"filled\", fillcolor=\"#ffffff\", label=%s];\n", quote(legend(g)))
+	w("    \"legend\" [shape=note, style=\"filled\", fillcolor=\"#ffffff\", label=%s];\n", quote(legend()))
+	for i, n := range g.Networks {
+		w("    %s [label=%s, fillcolor=%s];\n", quote("network:"+n.Name), quote(networkLabel(n)), quote(palette[i%len(palette)]))
+	}
 	w("  }\n")
 	w("}\n")
 	return b.String()
@@ -124,7 +127,7 @@ func nodeLabel(n Node) string {
 	return strings.Join(lines, `\n`)
 }
 
-func legend(g Graph) string {
+func legend() string {
 	lines := []string{
 		`Cluster: a host (inventory order), its address and roles.`,
 		`Box: a container: name, image, published ports.`,
@@ -134,34 +137,31 @@ func legend(g Graph) string {
 		`names B's network alias with that port (e.g. postgres:5432). Deploy order`,
 		`(the plan's dependsOn) is not drawn: it is not traffic.`,
 		`Arrow colour: one per source service.`,
-	}
-	for _, n := range g.Networks {
-		d := "Fill " + colourName(g, n.Name) + ": network " + n.Name + " (" + n.Driver
-		if n.Subnet != "" {
-			d += " " + n.Subnet
-		}
-		if n.Encrypted {
-			d += ", encrypted"
-		}
-		if n.Attachable {
-			d += ", attachable"
-		}
-		if n.Internal {
-			d += ", internal"
-		}
-		lines = append(lines, d+")")
+		`Box fill: the network the container joins (the coloured boxes here).`,
 	}
 	// \l left-justifies each line in Graphviz labels.
 	return strings.Join(lines, `\l`) + `\l`
 }
 
-func colourName(g Graph, network string) string {
-	for i, n := range g.Networks {
-		if n.Name == network {
-			return palette[i%len(palette)]
-		}
+func networkLabel(n Network) string {
+	l := "network " + n.Name + `\n` + n.Driver
+	if n.Subnet != "" {
+		l += " " + n.Subnet
 	}
-	return noNetwork
+	var opts []string
+	if n.Encrypted {
+		opts = append(opts, "encrypted")
+	}
+	if n.Attachable {
+		opts = append(opts, "attachable")
+	}
+	if n.Internal {
+		opts = append(opts, "internal")
+	}
+	if len(opts) > 0 {
+		l += `\n` + strings.Join(opts, ", ")
+	}
+	return l
 }
 
 // quote makes a DOT double-quoted string. Backslash sequences the labels use
