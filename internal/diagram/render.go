@@ -80,5 +80,8 @@ func ForStack(dir, stack string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("plan %s: %w", stack, err)
 	}
-	return DOT(Build(p)), nil
+	return Source(p), nil
 }
+
+// Source is the DOT source of a plan's diagram.
+func Source(p *plan.Plan) string { return DOT(Build(p)) }
