@@ -13,7 +13,6 @@
 package diagram
 
 import (
-	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
@@ -183,15 +182,7 @@ func readContainer(r *plan.Resource, host string, byURN map[string]*plan.Resourc
 		c.networks = append(c.networks, mode)
 	}
 	sort.Strings(c.networks)
-	for _, pt := range arr(in["ports"]) {
-		m, _ := pt.(map[string]any)
-		internal := fmtNum(num(m["internal"]))
-		external := fmtNum(num(m["external"]))
-		if external == "0" {
-			external = internal
-		}
-		c.ports = append(c.ports, fmt.Sprintf("%s:%s→%s/%s", str(m["ip"], "0.0.0.0"), external, internal, str(m["protocol"], "tcp")))
-	}
+	c.ports = plan.PublishedPorts(in)
 	for _, e := range arr(in["envs"]) {
 		if s, ok := e.(string); ok && s != plan.Secret {
 			c.texts = append(c.texts, s)
@@ -341,19 +332,6 @@ func arr(v any) []any {
 	a, _ := v.([]any)
 	return a
 }
-
-func num(v any) float64 {
-	switch t := v.(type) {
-	case float64:
-		return t
-	case string:
-		f, _ := strconv.ParseFloat(t, 64)
-		return f
-	}
-	return 0
-}
-
-func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func nonEmpty(ss ...string) []string {
 	var out []string

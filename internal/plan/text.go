@@ -183,6 +183,14 @@ func toContainer(r Resource) containerRow {
 			c.Env++
 		}
 	}
+	c.Ports = PublishedPorts(in)
+	return c
+}
+
+// PublishedPorts are a container's published ports as "ip:external→internal/proto"
+// (external defaults to internal, ip to 0.0.0.0, proto to tcp).
+func PublishedPorts(in map[string]any) []string {
+	var out []string
 	for _, pt := range arr(in["ports"]) {
 		m, ok := pt.(map[string]any)
 		if !ok {
@@ -194,9 +202,9 @@ func toContainer(r Resource) containerRow {
 		if ext == "0" {
 			ext = fmtNum(num(m["internal"]))
 		}
-		c.Ports = append(c.Ports, fmt.Sprintf("%s:%s→%s/%s", ip, ext, fmtNum(num(m["internal"])), proto))
+		out = append(out, fmt.Sprintf("%s:%s→%s/%s", ip, ext, fmtNum(num(m["internal"])), proto))
 	}
-	return c
+	return out
 }
 
 func str(v any, def string) string {
