@@ -78,8 +78,8 @@ type Network struct {
 var hostPort = regexp.MustCompile(`(?:^|[^A-Za-z0-9_.-])([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{2,5})\b`)
 
 type ctr struct {
-	urn, name, host, service, slot, tier, image string
-	aliases, networks, ports, texts             []string
+	name, host, service, slot, tier, image string
+	aliases, networks, ports, texts        []string
 }
 
 // Build derives the picture from a plan.
@@ -156,7 +156,7 @@ func Build(p *plan.Plan) Graph {
 
 func readContainer(r *plan.Resource, host string, byURN map[string]*plan.Resource) *ctr {
 	in := r.Inputs
-	c := &ctr{urn: r.URN, name: str(in["name"], r.Name), host: host, image: imageref.Short(str(in["image"], "?"))}
+	c := &ctr{name: str(in["name"], r.Name), host: host, image: imageref.Short(str(in["image"], "?"))}
 	for _, l := range arr(in["labels"]) {
 		m, _ := l.(map[string]any)
 		switch str(m["label"], "") {
