@@ -32,6 +32,11 @@ pin: ## resolve every image tag of STACK to its registry digest and write it int
 reboot: ## reboot STACK's hosts that need it (HOSTS=a,b: those), one at a time, gateway drained first; ARGS=-dry-run to look first
 	scripts/with-deploy-key $(STACK) -- $(GO) run ./cmd/reboot -stack $(STACK) $(if $(HOSTS),-hosts $(HOSTS)) $(ARGS)
 
+.PHONY: diagram
+DIAGRAM_STACKS ?= prod staging
+diagram: ## redraw docs/architecture-<stack>.dot and .svg from the offline plans (needs Graphviz: make deps)
+	@for s in $(DIAGRAM_STACKS); do $(GO) run ./cmd/diagram -stack $$s || exit 1; done
+
 build: ## compile the program and the policy pack
 	$(GO) build ./...
 	$(GO) build -o bin/policy-pack ./policy

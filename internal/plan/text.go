@@ -16,7 +16,7 @@ import (
 
 // Type tokens the text form reads.
 const (
-	containerType  = "docker:index/container:Container"
+	ContainerType  = "docker:index/container:Container"
 	hostType       = "aurigraph:host:Host"
 	dockerProvider = "pulumi:providers:docker"
 	serviceLabel   = "com.aurigraph.service"
@@ -70,34 +70,54 @@ func (p *Plan) containersByHost(hosts []string) map[string][]containerRow {
 	}
 	out := map[string][]containerRow{}
 	for _, r := range p.Resources {
-		if r.Type != containerType {
+		if r.Type != ContainerType {
 			continue
 		}
-		h := ""
-		if r.Provider != "" {
-			h = hostOf(r.Provider, byURN)
-			if h == "" {
-				if pr := byURN[r.Provider]; pr != nil && strings.HasPrefix(pr.Type, dockerProvider) {
-					h = strings.TrimSuffix(pr.Name, "-docker")
-				}
-			}
-		}
-		if h == "" {
-			h = hostOf(r.Parent, byURN)
-		}
+		h := containerHost(r, byURN)
 		if !known[h] {
 			h = ""
 		}
 		out[h] = append(out[h], toContainer(r))
 	}
 	for h := range out {
-		sort.Slice(out[h], func(i, j int) bool { return naturalLess(out[h][i].Name, out[h][j].Name) })
+		sort.Slice(out[h], func(i, j int) bool { return NaturalLess(out[h][i].Name, out[h][j].Name) })
 	}
 	return out
 }
 
-// naturalLess orders names with numbers by value: business-5 before business-10.
-func naturalLess(a, b string) bool {
+// containerHost is the host a container runs on: its Docker provider's
+// host, falling back to the container's own parents; "" when none.
+func containerHost(r Resource, byURN map[string]*Resource) string {
+	h := ""
+	if r.Provider != "" {
+		h = hostOf(r.Provider, byURN)
+		if h == "" {
+			if pr := byURN[r.Provider]; pr != nil && strings.HasPrefix(pr.Type, dockerProvider) {
+				h = strings.TrimSuffix(pr.Name, "-docker")
+			}
+		}
+	}
+	if h == "" {
+		h = hostOf(r.Parent, byURN)
+	}
+	return h
+}
+
+// ContainerHosts maps every container's URN to the name of the host it runs
+// on ("" when none can be told), as the text form attributes them.
+func (p *Plan) ContainerHosts() map[string]string {
+	byURN := p.byURN()
+	out := map[string]string{}
+	for _, r := range p.Resources {
+		if r.Type == ContainerType {
+			out[r.URN] = containerHost(r, byURN)
+		}
+	}
+	return out
+}
+
+// NaturalLess orders names with numbers by value: business-5 before business-10.
+func NaturalLess(a, b string) bool {
 	for a != "" && b != "" {
 		da, db := isDigit(a[0]), isDigit(b[0])
 		ca, cb := chunk(a, da), chunk(b, db)
@@ -163,6 +183,14 @@ func toContainer(r Resource) containerRow {
 			c.Env++
 		}
 	}
+	c.Ports = PublishedPorts(in)
+	return c
+}
+
+// PublishedPorts are a container's published ports as "ip:external→internal/proto"
+// (external defaults to internal, ip to 0.0.0.0, proto to tcp).
+func PublishedPorts(in map[string]any) []string {
+	var out []string
 	for _, pt := range arr(in["ports"]) {
 		m, ok := pt.(map[string]any)
 		if !ok {
@@ -174,9 +202,9 @@ func toContainer(r Resource) containerRow {
 		if ext == "0" {
 			ext = fmtNum(num(m["internal"]))
 		}
-		c.Ports = append(c.Ports, fmt.Sprintf("%s:%s→%s/%s", ip, ext, fmtNum(num(m["internal"])), proto))
+		out = append(out, fmt.Sprintf("%s:%s→%s/%s", ip, ext, fmtNum(num(m["internal"])), proto))
 	}
-	return c
+	return out
 }
 
 func str(v any, def string) string {
@@ -253,7 +281,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 		env = "(unset)"
 	}
 	ew.printf("Plan for stack %s (environment %s): %d hosts, %d containers, %d resources\n",
-		p.Stack, env, len(hosts), countType(p.Resources, containerType), len(p.Resources))
+		p.Stack, env, len(hosts), countType(p.Resources, ContainerType), len(p.Resources))
 	ew.printf("Secrets are shown as %s; CPU as limit/reservation in cores, memory as limit/reservation.\n", Secret)
 
 	var total sums

@@ -109,7 +109,7 @@ func section(t *testing.T, text, from, to string) string {
 
 func TestNaturalOrder(t *testing.T) {
 	names := []string{"b-10", "b-2", "a", "b-1", "b", "b-2x"}
-	sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
+	sort.Slice(names, func(i, j int) bool { return NaturalLess(names[i], names[j]) })
 	assert.Equal(t, []string{"a", "b", "b-1", "b-2", "b-2x", "b-10"}, names)
 }
 
