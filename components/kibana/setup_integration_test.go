@@ -32,30 +32,11 @@ func need(t *testing.T, bin string) string {
 }
 
 func TestIntegrationShellcheck(t *testing.T) {
-	need(t, "shellcheck")
 	script, err := RenderSetupScript(testArgs().Setup(elasticsearch.IndexPattern))
 	require.NoError(t, err)
-	dir := t.TempDir()
-	files := map[string]string{"setup.sh": script, "health.sh": "#!/bin/sh\n" + HealthCommand()[1] + "\n"}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
-		out, err := exec.Command("shellcheck", "-s", "sh", p).CombinedOutput()
-		assert.NoError(t, err, "%s:\n%s", name, out)
-	}
+	scripttest.Shellcheck(t, "sh", "the data view step", script)
+	scripttest.Shellcheck(t, "sh", "the health check", "#!/bin/sh\n"+HealthCommand()[1]+"\n")
 }
-
-// Fake docker: records its arguments and runs the command given to
-// `docker exec` here, stdin included, so the script's in-container bash
-// and the real curl run against the test server.
-const fakeDocker = `#!/bin/bash
-printf '%s\n' "$@" >> "$LOGDIR/docker.argv"
-[ "$1" = exec ] || exit 2
-shift
-while [ "${1#-}" != "$1" ]; do case "$1" in -e) shift 2 ;; *) shift ;; esac; done
-shift
-exec "$@"
-`
 
 // curl records its arguments, then is the real curl.
 const curlWrapper = `#!/bin/sh
@@ -137,7 +118,9 @@ func runSetup(t *testing.T, k *fakeKibana, password string, attempts int) setupR
 	bin, logs := filepath.Join(dir, "bin"), filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(bin, 0o755))
 	require.NoError(t, os.MkdirAll(logs, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(fakeDocker), 0o755))
+	// docker runs the script's in-container bash here, and the real curl
+	// in it reaches the test server.
+	scripttest.FakeDockerExec(t, bin)
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "curl"), []byte(strings.Replace(curlWrapper, "REAL", realCurl, 1)), 0o755))
 
 	v := testArgs().Setup(elasticsearch.IndexPattern)
@@ -241,7 +224,7 @@ func TestIntegrationSetupVerifiesKibanasCertificate(t *testing.T) {
 	srv := httptest.NewTLSServer(k) // Go's own certificate, for example.com
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "docker"), []byte(fakeDocker), 0o755))
+	scripttest.FakeDockerExec(t, dir)
 	v := testArgs().Setup(elasticsearch.IndexPattern)
 	v.Port = srv.Listener.Addr().(*net.TCPAddr).Port
 	v.CAPath = scripttest.NewServerTLS(t, Name).CAFile
