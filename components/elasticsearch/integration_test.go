@@ -19,13 +19,6 @@ import (
 	"github.com/aurigraph/infra/internal/scripttest"
 )
 
-func need(t *testing.T, bin string) string {
-	t.Helper()
-	p, err := exec.LookPath(bin)
-	require.NoError(t, err, "%s is required for this test (apt-get install %s)", bin, bin)
-	return p
-}
-
 func TestIntegrationShellcheck(t *testing.T) {
 	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60})
 	require.NoError(t, err)
@@ -61,8 +54,8 @@ type request struct {
 // script with sh, bash and sed for real (docker and curl faked) and checks
 // every request and that no password reaches an argument list.
 func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
-	need(t, "bash")
-	need(t, "sed")
+	scripttest.Need(t, "bash")
+	scripttest.Need(t, "sed")
 	dir := t.TempDir()
 	bin, logs := filepath.Join(dir, "bin"), filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(bin, 0o755))
@@ -136,7 +129,7 @@ func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
 // TestIntegrationHealthCommandKeepsPasswordOffCommandLine runs the health
 // command with sh and a fake curl.
 func TestIntegrationHealthCommandKeepsPasswordOffCommandLine(t *testing.T) {
-	need(t, "sed")
+	scripttest.Need(t, "sed")
 	dir := t.TempDir()
 	bin, logs := filepath.Join(dir, "bin"), filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(bin, 0o755))

@@ -24,13 +24,6 @@ import (
 	"github.com/aurigraph/infra/internal/scripttest"
 )
 
-func need(t *testing.T, bin string) string {
-	t.Helper()
-	p, err := exec.LookPath(bin)
-	require.NoError(t, err, "%s is required for this test (apt-get install %s)", bin, bin)
-	return p
-}
-
 func TestIntegrationShellcheck(t *testing.T) {
 	script, err := RenderSetupScript(testArgs().Setup(elasticsearch.IndexPattern))
 	require.NoError(t, err)
@@ -106,8 +99,8 @@ type setupRun struct {
 // sh, the password on stdin.
 func runSetup(t *testing.T, k *fakeKibana, password string, attempts int) setupRun {
 	t.Helper()
-	need(t, "bash")
-	realCurl := need(t, "curl")
+	scripttest.Need(t, "bash")
+	realCurl := scripttest.Need(t, "curl")
 	tlsCfg := scripttest.NewServerTLS(t, Name)
 	srv := httptest.NewUnstartedServer(k)
 	srv.TLS = tlsCfg.Config
@@ -219,7 +212,7 @@ func TestIntegrationSetupFailsOnARefusedDataView(t *testing.T) {
 // A server whose certificate the CA did not issue is refused: no request
 // reaches it, so no password does.
 func TestIntegrationSetupVerifiesKibanasCertificate(t *testing.T) {
-	need(t, "bash")
+	scripttest.Need(t, "bash")
 	k := &fakeKibana{dataViewStatus: http.StatusOK}
 	srv := httptest.NewTLSServer(k) // Go's own certificate, for example.com
 	t.Cleanup(srv.Close)

@@ -46,12 +46,20 @@ func FakeDockerInspect(t *testing.T) (bin, state string) {
 	return bin, state
 }
 
+// Need is the path of program bin, or fails the test with the Debian
+// package to install (named like the program).
+func Need(t *testing.T, bin string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	require.NoError(t, err, "%s is required for this test (apt-get install %s)", bin, bin)
+	return p
+}
+
 // Shellcheck checks a rendered script with the real shellcheck in dialect
 // (sh, bash); name says which in a failure.
 func Shellcheck(t *testing.T, dialect, name, script string) {
 	t.Helper()
-	_, err := exec.LookPath("shellcheck")
-	require.NoError(t, err, "shellcheck is required for this test (apt-get install shellcheck)")
+	Need(t, "shellcheck")
 	cmd := exec.Command("shellcheck", "-s", dialect, "-")
 	cmd.Stdin = strings.NewReader(script)
 	out, err := cmd.CombinedOutput()
