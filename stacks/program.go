@@ -58,7 +58,7 @@ func (d *deployment) appContainers() []pulumi.Resource {
 	return out
 }
 
-// loggingReady is what Logstash and Kibana wait for.
+// loggingReady is what Logstash waits for (Kibana is given the log store).
 func (d *deployment) loggingReady() []pulumi.Resource {
 	if d.logs == nil {
 		return nil
