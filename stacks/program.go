@@ -9,6 +9,7 @@ import (
 	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/cluster"
+	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/jaeger"
 	"github.com/aurigraph/infra/components/network"
@@ -38,9 +39,9 @@ type deployment struct {
 	// tracing is Jaeger: the application's tracing endpoints are its
 	// outputs, so the replicas wait for it.
 	tracing *jaeger.Jaeger
-	// logging is Elasticsearch's setup step (users, retention policy):
-	// Logstash and Kibana start after it.
-	logging pulumi.Resource
+	// logs is the log store: Logstash and Kibana start after its setup
+	// (users, retention policy), and Kibana's data views name its indices.
+	logs *elasticsearch.Elasticsearch
 	// alertmanager receives Prometheus's alerts: Prometheus is given it.
 	alertmanager *alertmanager.Alertmanager
 }
@@ -57,12 +58,12 @@ func (d *deployment) appContainers() []pulumi.Resource {
 	return out
 }
 
-// loggingReady is what Logstash and Kibana wait for.
+// loggingReady is what Logstash waits for (Kibana is given the log store).
 func (d *deployment) loggingReady() []pulumi.Resource {
-	if d.logging == nil {
+	if d.logs == nil {
 		return nil
 	}
-	return []pulumi.Resource{d.logging}
+	return []pulumi.Resource{d.logs.Ready}
 }
 
 // service deploys one service kind; dirs lists the host directories it needs.

@@ -42,7 +42,7 @@ func deployElasticsearch(d *deployment) error {
 	if err != nil {
 		return err
 	}
-	d.logging = es.Ready
+	d.logs = es
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/kibana"
+	"github.com/aurigraph/infra/components/logstash"
 )
 
 // deployKibana runs the log UI on the logging host, behind the gateway.
@@ -13,6 +14,9 @@ func deployKibana(d *deployment) error {
 	h := d.host(Kibana)
 	if h == nil {
 		return fmt.Errorf("no host is placed for %s", Kibana)
+	}
+	if d.logs == nil {
+		return fmt.Errorf("%s is deployed before %s: its data views name the log store's indices", Kibana, Elasticsearch)
 	}
 	name := d.cfg.Edge.MonitoringHosts[Kibana] // validateEdge requires it
 	img, err := d.image(h, Kibana)
@@ -39,16 +43,28 @@ func deployKibana(d *deployment) error {
 			SavedObjects: derivedSecret(elastic, "kibana/encryptedSavedObjects"),
 			Reporting:    derivedSecret(elastic, "kibana/reporting"),
 		},
-		CertPem:   cert.CertPem,
-		KeyPem:    cert.KeyPem,
-		CACertPem: d.pki.CACertPem,
-		DependsOn: d.loggingReady(),
+		CertPem:         cert.CertPem,
+		KeyPem:          cert.KeyPem,
+		CACertPem:       d.pki.CACertPem,
+		Logs:            d.logs,
+		Streams:         logStreams(),
+		ElasticPassword: elastic,
 	})
 	if err != nil {
 		return err
 	}
 	d.urls[Kibana] = k.PublicURL
 	return nil
+}
+
+// logStreams are Logstash's streams (LogServices' table) with the index
+// each is written to: Kibana gives each a data view.
+func logStreams() []kibana.Stream {
+	var out []kibana.Stream
+	for _, s := range LogServices.Streams() {
+		out = append(out, kibana.Stream{Name: s, Index: logstash.Index(s)})
+	}
+	return out
 }
 
 func dirsKibana(dataPath string) []host.Dir {

@@ -26,13 +26,15 @@ var (
 	ilmPolicyPut    = regexp.MustCompile(`(?m)^es PUT /_ilm/policy/(\S+) `)
 	templatePolicy  = regexp.MustCompile(`"index\.lifecycle\.name":\s*"([^"]+)"`)
 	streamField     = regexp.MustCompile(`%\{\[@metadata\]\[stream\]\}`)
+	dataViewTitle   = regexp.MustCompile(`(?m)^\{"data_view":\{.*"title":("[^"]+")`)
 	unsafeStream    = regexp.MustCompile(`[^A-Za-z0-9_-]`)
 )
 
-// Logstash writes one index per stream; Grafana's logs data source, the
-// retention (index template + ILM policy) and Logstash's own write
-// permission must all cover every one of them, or logs land where Grafana
-// shows nothing and retention never deletes them.
+// Logstash writes one index per stream; Grafana's logs data source,
+// Kibana's logs data view, the retention (index template + ILM policy) and
+// Logstash's own write permission must all cover every one of them, or logs
+// land where Grafana or Kibana shows nothing and retention never deletes
+// them. Kibana's per-stream views each search an index Logstash writes.
 func TestLogIndicesWrittenAreTheOnesSearchedAndRetained(t *testing.T) {
 	for _, stack := range []string{"staging", "prod"} {
 		t.Run(stack, func(t *testing.T) {
@@ -46,7 +48,12 @@ func TestLogIndicesWrittenAreTheOnesSearchedAndRetained(t *testing.T) {
 			require.NotNil(t, setup)
 			script := harness.Str(setup.Inputs, "create")
 
+			views := res.Named("command:remote:Command", "kibana-data-views")
+			require.NotNil(t, views)
+			titles := dataViewTitles(t, harness.Str(views.Inputs, "create"))
+
 			readers := map[string][]string{"Grafana logs data source": {m[1]}}
+			readers["Kibana logs data view"] = titles[:1]
 			readers["index template (retention)"] = jsonList(t, templatePattern, script)
 			readers["Logstash writer role"] = jsonList(t, rolePattern, script)
 			for reader, patterns := range readers {
@@ -54,6 +61,12 @@ func TestLogIndicesWrittenAreTheOnesSearchedAndRetained(t *testing.T) {
 					assert.True(t, matchesAny(t, patterns, index), "%s %v does not cover %s, which Logstash writes", reader, patterns, index)
 				}
 			}
+
+			assert.Equal(t, readers["index template (retention)"], titles[:1], "Kibana's logs data view searches exactly the pattern retention covers")
+			for _, title := range titles[1:] {
+				assert.Contains(t, written, title, "Kibana's stream data view searches an index Logstash writes")
+			}
+			assert.Len(t, titles[1:], len(written), "one Kibana data view per index written")
 
 			// The template applies the policy the setup creates.
 			policy := ilmPolicyPut.FindStringSubmatch(script)
@@ -88,6 +101,20 @@ func writtenIndices(t *testing.T, res *mockrun.Result, pipeline string) []string
 	sort.Strings(out)
 	want := stacks.LogServices.Streams()
 	assert.Len(t, out, len(want), "every stream of the table is written: %v", out)
+	return out
+}
+
+// dataViewTitles are the titles of the data views Kibana's step writes, in
+// order: the logs view first.
+func dataViewTitles(t *testing.T, script string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range dataViewTitle.FindAllStringSubmatch(script, -1) {
+		var title string
+		require.NoError(t, json.Unmarshal([]byte(m[1]), &title))
+		out = append(out, title)
+	}
+	require.NotEmpty(t, out, "Kibana's step writes data views")
 	return out
 }
 

@@ -15,41 +15,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/scripttest"
 )
 
-func need(t *testing.T, bin string) string {
-	t.Helper()
-	p, err := exec.LookPath(bin)
-	require.NoError(t, err, "%s is required for this test (apt-get install %s)", bin, bin)
-	return p
-}
-
 func TestIntegrationShellcheck(t *testing.T) {
-	need(t, "shellcheck")
 	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60})
 	require.NoError(t, err)
-	dir := t.TempDir()
-	files := map[string]string{"setup.sh": script, "health.sh": "#!/bin/sh\n" + HealthCommand()[1] + "\n"}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
-		out, err := exec.Command("shellcheck", "-s", "sh", p).CombinedOutput()
-		assert.NoError(t, err, "%s:\n%s", name, out)
-	}
+	scripttest.Shellcheck(t, "sh", "setup.sh", script)
+	scripttest.Shellcheck(t, "sh", "health.sh", "#!/bin/sh\n"+HealthCommand()[1]+"\n")
 }
 
-// Fake docker: runs the command given to `docker exec` here, so the script's
-// in-container bash code runs for real. Fake curl: records what it was given
-// and answers 200.
-const fakeDocker = `#!/bin/bash
-printf '%s\n' "$@" >> "$LOGDIR/docker.argv"
-[ "$1" = exec ] || exit 2
-shift
-while [ "${1#-}" != "$1" ]; do case "$1" in -e) shift 2 ;; *) shift ;; esac; done
-shift
-exec "$@"
-`
-
+// Fake curl: records what it was given and answers 200. (The fake docker,
+// scripttest.FakeDockerExec, runs the script's in-container bash for real.)
 const fakeCurl = `#!/bin/bash
 d=$(mktemp -d "$LOGDIR/req.XXXXXX")
 printf '%s\n' "$@" > "$d/argv"
@@ -76,13 +54,13 @@ type request struct {
 // script with sh, bash and sed for real (docker and curl faked) and checks
 // every request and that no password reaches an argument list.
 func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
-	need(t, "bash")
-	need(t, "sed")
+	scripttest.Need(t, "bash")
+	scripttest.Need(t, "sed")
 	dir := t.TempDir()
 	bin, logs := filepath.Join(dir, "bin"), filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(bin, 0o755))
 	require.NoError(t, os.MkdirAll(logs, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(fakeDocker), 0o755))
+	scripttest.FakeDockerExec(t, bin)
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "curl"), []byte(fakeCurl), 0o755))
 
 	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(14), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 3})
@@ -151,7 +129,7 @@ func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
 // TestIntegrationHealthCommandKeepsPasswordOffCommandLine runs the health
 // command with sh and a fake curl.
 func TestIntegrationHealthCommandKeepsPasswordOffCommandLine(t *testing.T) {
-	need(t, "sed")
+	scripttest.Need(t, "sed")
 	dir := t.TempDir()
 	bin, logs := filepath.Join(dir, "bin"), filepath.Join(dir, "logs")
 	require.NoError(t, os.MkdirAll(bin, 0o755))

@@ -1,9 +1,12 @@
 // Package kibana is the log UI: Kibana 8 over TLS, connected to Elasticsearch
 // as kibana_system with the stack's CA, reached only through the gateway
-// (no published port).
+// (no published port), with data views over the log indices Elasticsearch
+// names.
 package kibana
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"time"
@@ -13,7 +16,9 @@ import (
 
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
+	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/hostcmd"
 )
 
 // Container facts shared with the tests and the wiring.
@@ -63,8 +68,14 @@ type KibanaArgs struct {
 	CertPem          pulumi.StringInput // for TLSHosts
 	KeyPem           pulumi.StringInput
 	CACertPem        pulumi.StringInput
-	// DependsOn: the Elasticsearch setup (kibana_system's password).
-	DependsOn []pulumi.Resource
+	// Logs is the log store: Kibana starts after its setup (kibana_system's
+	// password), and the data view of all logs searches its IndexPattern.
+	Logs *elasticsearch.Elasticsearch
+	// Streams are Logstash's streams with their indices: one data view each.
+	Streams []Stream
+	// ElasticPassword is the elastic superuser's, for the data view step
+	// only (on its stdin), as the Elasticsearch setup uses it.
+	ElasticPassword pulumi.StringInput
 }
 
 // Kibana is the running UI.
@@ -72,6 +83,8 @@ type Kibana struct {
 	pulumi.ResourceState
 
 	Container *docker.Container
+	// DataViews is the step that writes the data views.
+	DataViews pulumi.Resource
 
 	URL           pulumi.StringOutput `pulumi:"url"`
 	PublicURL     pulumi.StringOutput `pulumi:"publicUrl"`
@@ -113,7 +126,24 @@ func HealthCommand() []string {
 		CAPath, Name, Port, URL())}
 }
 
-// NewKibana writes the settings and certificates and runs the container.
+// Setup are the data view step's values for the log index pattern.
+func (a KibanaArgs) Setup(pattern string) SetupValues {
+	return SetupValues{
+		Views: LogDataViews(pattern, a.Streams), Container: Name, CAPath: CAPath,
+		Host: Name, Port: Port,
+		// The container is healthy before the step runs: this covers a
+		// slow saved-objects migration, not a start.
+		WaitAttempts: 60, WaitSeconds: 5,
+	}
+}
+
+// SetupStdin is what the data view step reads: the elastic password.
+func SetupStdin(elastic pulumi.StringInput) pulumi.StringOutput {
+	return pulumi.ToSecret(pulumi.Sprintf("%s\n", elastic)).(pulumi.StringOutput)
+}
+
+// NewKibana writes the settings and certificates, runs the container and
+// writes the data views of the logs.
 func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi.ResourceOption) (*Kibana, error) {
 	if args.Host == nil || args.Host.Docker == nil {
 		return nil, fmt.Errorf("kibana %s: a host with a Docker provider is required", name)
@@ -123,6 +153,16 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 	}
 	if args.Password == nil || args.Keys.Security == nil || args.Keys.SavedObjects == nil || args.Keys.Reporting == nil {
 		return nil, fmt.Errorf("kibana %s: the password and the three encryption keys are required", name)
+	}
+	if args.Logs == nil || args.ElasticPassword == nil {
+		return nil, fmt.Errorf("kibana %s: the log store and the elastic password are required", name)
+	}
+	// The streams' views are checked now: the whole script is rendered
+	// once the log store's index pattern is known.
+	for _, v := range LogDataViews("", args.Streams)[1:] {
+		if _, err := RenderDataView(v); err != nil {
+			return nil, fmt.Errorf("kibana %s: %w", name, err)
+		}
 	}
 	cfg, err := args.Config()
 	if err != nil {
@@ -171,7 +211,7 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 		return nil, err
 	}
 	deps = append(deps, tls.Copies...)
-	deps = append(deps, args.DependsOn...)
+	deps = append(deps, args.Logs.Ready)
 
 	c, err := container.New(ctx, name, container.Spec{
 		Service:  Name,
@@ -202,6 +242,29 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 		return nil, err
 	}
 	k.Container = c
+
+	// The script names the index pattern Elasticsearch's output gives; a
+	// change of it (the rendered script) rewrites the views, a new password
+	// changes stdin only. No secret goes into triggers.
+	setup := args.Logs.IndexPattern.ApplyT(func(pattern string) (string, error) {
+		return RenderSetupScript(args.Setup(pattern))
+	}).(pulumi.StringOutput)
+	sum := setup.ApplyT(func(s string) string {
+		h := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(h[:])
+	}).(pulumi.StringOutput)
+	views, err := hostcmd.New(ctx, name+"-data-views", hostcmd.Args{
+		Connection:  args.Host.Connection,
+		Run:         setup,
+		Stdin:       SetupStdin(args.ElasticPassword),
+		SecretStdin: true,
+		Triggers:    pulumi.StringArray{sum},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{c}))
+	if err != nil {
+		return nil, err
+	}
+	k.DataViews = views
+
 	k.URL = pulumi.String(URL()).ToStringOutput()
 	k.PublicURL = pulumi.String(args.PublicBaseURL).ToStringOutput()
 	k.ContainerName = c.Name

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 //go:embed templates/*.tmpl
@@ -19,6 +21,7 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		b, err := json.Marshal(v)
 		return string(b), err
 	},
+	"quote": shell.Quote,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // ConfigValues are kibana.yml's values; secrets are environment names.
@@ -78,4 +81,117 @@ func render(name string, data any) (string, error) {
 		return "", fmt.Errorf("render %s: %w", name, err)
 	}
 	return buf.String(), nil
+}
+
+// TimeField is the time field of every log event: the logs data streams
+// require it (elasticsearch's index template maps it as a date).
+const TimeField = "@timestamp"
+
+// DataView is one Kibana data view over log indices.
+type DataView struct {
+	// ID is fixed, so every run writes the same saved object.
+	ID    string
+	Name  string
+	Title string // the index pattern it searches
+}
+
+var dataViewIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// dataViewRequest is the body of Kibana 8's POST /api/data_views/data_view.
+type dataViewRequest struct {
+	DataView struct {
+		ID            string `json:"id"`
+		Name          string `json:"name"`
+		Title         string `json:"title"`
+		TimeFieldName string `json:"timeFieldName"`
+	} `json:"data_view"`
+	// Override replaces an existing view of the same id or title instead
+	// of failing, which makes the request idempotent.
+	Override bool `json:"override"`
+}
+
+// RenderDataView is the create-or-overwrite request body for v.
+func RenderDataView(v DataView) (string, error) {
+	if !dataViewIDRE.MatchString(v.ID) {
+		return "", fmt.Errorf("data view id %q must be lowercase letters, digits, '_' or '-'", v.ID)
+	}
+	if v.Name == "" || v.Title == "" || strings.ContainsAny(v.Title, " ,\"\\/") {
+		return "", fmt.Errorf("data view %s: a name and an index pattern without spaces, commas, quotes or slashes are required, got %q", v.ID, v.Title)
+	}
+	var req dataViewRequest
+	req.DataView.ID, req.DataView.Name, req.DataView.Title, req.DataView.TimeFieldName = v.ID, v.Name, v.Title, TimeField
+	req.Override = true
+	b, err := json.Marshal(req)
+	return string(b), err
+}
+
+// LogsDataViewID is the data view of every log index.
+const LogsDataViewID = "aurigraph-logs"
+
+// Stream is one of Logstash's streams and the index it is written to.
+type Stream struct {
+	Name  string
+	Index string
+}
+
+// LogDataViews are the views of the logs: one over pattern, the index
+// pattern every log index falls under, then one per stream.
+func LogDataViews(pattern string, streams []Stream) []DataView {
+	out := []DataView{{ID: LogsDataViewID, Name: "Aurigraph logs", Title: pattern}}
+	for _, s := range streams {
+		out = append(out, DataView{ID: LogsDataViewID + "-" + s.Name, Name: "Aurigraph logs: " + s.Name, Title: s.Index})
+	}
+	return out
+}
+
+// SetupValues configure the data view step.
+type SetupValues struct {
+	Views     []DataView
+	Container string // container to docker exec into
+	CAPath    string // the CA certificate inside the container
+	// Host and Port are Kibana's name on its certificate and its port; the
+	// step resolves Host to 127.0.0.1 inside the container.
+	Host string
+	Port int
+	// WaitAttempts status checks, WaitSeconds apart, before giving up.
+	WaitAttempts int
+	WaitSeconds  int
+}
+
+// RenderSetupScript is the data view step run on the Kibana host. It reads
+// the elastic password from stdin (see SetupStdin) and holds no secret
+// itself.
+func RenderSetupScript(v SetupValues) (string, error) {
+	if len(v.Views) == 0 {
+		return "", fmt.Errorf("kibana setup: no data view to write")
+	}
+	if v.Container == "" || v.CAPath == "" || v.Host == "" || v.Port < 1 || v.WaitAttempts < 1 || v.WaitSeconds < 1 {
+		return "", fmt.Errorf("kibana setup: container, CA path, host, port, wait attempts and interval are required")
+	}
+	type view struct {
+		DataView
+		Body string
+	}
+	var views []view
+	summary := "kibana data views applied:"
+	seen := map[string]bool{}
+	for _, dv := range v.Views {
+		body, err := RenderDataView(dv)
+		if err != nil {
+			return "", fmt.Errorf("kibana setup: %w", err)
+		}
+		if seen[dv.ID] || seen[dv.Title] {
+			return "", fmt.Errorf("kibana setup: data view %s or its title %s is given twice", dv.ID, dv.Title)
+		}
+		seen[dv.ID], seen[dv.Title] = true, true
+		views = append(views, view{dv, body})
+		summary += " " + dv.ID + "=" + dv.Title
+	}
+	return render("setup.sh.tmpl", struct {
+		SetupValues
+		URL     string
+		Resolve string
+		Views   []view
+		Summary string
+	}{v, fmt.Sprintf("https://%s:%d", v.Host, v.Port), fmt.Sprintf("%s:%d:127.0.0.1", v.Host, v.Port), views, summary})
 }

@@ -1,6 +1,8 @@
 package kibana
 
 import (
+	"encoding/json"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -8,12 +10,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/aurigraph/infra/components/elasticsearch"
 )
 
 func testArgs() KibanaArgs {
 	return KibanaArgs{
 		PublicBaseURL: "https://kibana.ops.example.com", ElasticsearchURL: "https://elasticsearch:9200",
 		Username: "kibana_system",
+		Streams:  []Stream{{Name: "app", Index: "logs-aurigraph-app"}, {Name: "nginx", Index: "logs-aurigraph-nginx"}},
 	}
 }
 
@@ -86,7 +91,9 @@ func TestNodeOptionsAndHealth(t *testing.T) {
 // check) names one of TLSHosts, the list its certificate is issued for.
 func TestEveryURLItBuildsNamesATLSHost(t *testing.T) {
 	hosts := map[string]bool{}
-	for _, text := range []string{URL(), HealthCommand()[1]} {
+	script, err := RenderSetupScript(testArgs().Setup(elasticsearch.IndexPattern))
+	require.NoError(t, err)
+	for _, text := range []string{URL(), HealthCommand()[1], script} {
 		for _, m := range regexp.MustCompile(`https://([^:/"'\s]+)`).FindAllStringSubmatch(text, -1) {
 			hosts[m[1]] = true
 		}
@@ -96,4 +103,101 @@ func TestEveryURLItBuildsNamesATLSHost(t *testing.T) {
 		used = append(used, h)
 	}
 	assert.ElementsMatch(t, TLSHosts(), used)
+}
+
+// The logs data view is a valid create-or-overwrite request for Kibana 8's
+// data views API over the index pattern Elasticsearch owns, and every
+// stream's view searches an index under it.
+func TestLogDataViewsNameTheLogIndices(t *testing.T) {
+	views := LogDataViews(elasticsearch.IndexPattern, testArgs().Streams)
+	require.Len(t, views, 3)
+	ids := map[string]bool{}
+	for i, v := range views {
+		doc, err := RenderDataView(v)
+		require.NoError(t, err)
+		var req map[string]any
+		require.NoError(t, json.Unmarshal([]byte(doc), &req), doc)
+		assert.ElementsMatch(t, []string{"data_view", "override"}, keys(req), "the body of POST /api/data_views/data_view")
+		assert.Equal(t, true, req["override"], "a second run overwrites instead of failing")
+		dv := req["data_view"].(map[string]any)
+		assert.ElementsMatch(t, []string{"id", "name", "title", "timeFieldName"}, keys(dv))
+		assert.Equal(t, "@timestamp", dv["timeFieldName"])
+		assert.Equal(t, v.ID, dv["id"])
+		assert.Equal(t, v.Title, dv["title"])
+		assert.False(t, ids[v.ID], "ids are unique")
+		ids[v.ID] = true
+		if i == 0 {
+			assert.Equal(t, elasticsearch.IndexPattern, dv["title"])
+			assert.Equal(t, LogsDataViewID, dv["id"])
+			continue
+		}
+		ok, err := path.Match(elasticsearch.IndexPattern, v.Title)
+		require.NoError(t, err)
+		assert.True(t, ok, "%s falls under %s", v.Title, elasticsearch.IndexPattern)
+	}
+	assert.Equal(t, "logs-aurigraph-nginx", views[2].Title)
+	assert.Equal(t, LogsDataViewID+"-nginx", views[2].ID)
+}
+
+func keys(m map[string]any) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestRenderDataViewRefusesBadValues(t *testing.T) {
+	for _, v := range []DataView{
+		{ID: "", Name: "n", Title: "logs-*"},
+		{ID: "Bad ID", Name: "n", Title: "logs-*"},
+		{ID: "ok", Name: "", Title: "logs-*"},
+		{ID: "ok", Name: "n", Title: ""},
+		{ID: "ok", Name: "n", Title: "logs-*,other-*"},
+		{ID: "ok", Name: "n", Title: `logs-"x`},
+	} {
+		_, err := RenderDataView(v)
+		assert.Error(t, err, "%+v", v)
+	}
+}
+
+func TestSetupScriptHoldsNoSecretAndSendsEveryView(t *testing.T) {
+	v := testArgs().Setup(elasticsearch.IndexPattern)
+	script, err := RenderSetupScript(v)
+	require.NoError(t, err)
+	again, err := RenderSetupScript(v)
+	require.NoError(t, err)
+	assert.Equal(t, script, again, "deterministic, so its hash triggers a rerun only on a change")
+	// The password comes from stdin, one line, and never sits in a command.
+	assert.Equal(t, 1, strings.Count(script, "IFS= read -r ELASTIC_PASSWORD"))
+	assert.NotContains(t, script, "-u elastic")
+	assert.NotContains(t, script, "-e ELASTIC_PASSWORD")
+	assert.Contains(t, script, `docker exec -i "$CONTAINER"`)
+	assert.Contains(t, script, "CONTAINER='"+Name+"'")
+	assert.Contains(t, script, "CA='"+CAPath+"'", "Kibana's certificate is verified with the stack CA in the container")
+	assert.Contains(t, script, "kbn-xsrf")
+	for _, view := range v.Views {
+		body, err := RenderDataView(view)
+		require.NoError(t, err)
+		assert.Contains(t, script, "kibana POST /api/data_views/data_view <<'JSON'\n"+body+"\nJSON\n", "%s is sent as rendered", view.ID)
+	}
+	assert.Contains(t, script, "[ \"$attempt\" -ge 60 ]", "the wait is bounded")
+}
+
+func TestSetupScriptRefusesBadValues(t *testing.T) {
+	good := testArgs().Setup(elasticsearch.IndexPattern)
+	for name, change := range map[string]func(*SetupValues){
+		"no view":        func(v *SetupValues) { v.Views = nil },
+		"no container":   func(v *SetupValues) { v.Container = "" },
+		"no CA":          func(v *SetupValues) { v.CAPath = "" },
+		"no wait":        func(v *SetupValues) { v.WaitAttempts = 0 },
+		"duplicate id":   func(v *SetupValues) { v.Views = append(v.Views, v.Views[0]) },
+		"bad view title": func(v *SetupValues) { v.Views[0].Title = "a b" },
+	} {
+		v := good
+		v.Views = append([]DataView{}, good.Views...)
+		change(&v)
+		_, err := RenderSetupScript(v)
+		assert.Error(t, err, name)
+	}
 }

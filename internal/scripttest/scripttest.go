@@ -46,6 +46,46 @@ func FakeDockerInspect(t *testing.T) (bin, state string) {
 	return bin, state
 }
 
+// Need is the path of program bin, or fails the test with the Debian
+// package to install (named like the program).
+func Need(t *testing.T, bin string) string {
+	t.Helper()
+	p, err := exec.LookPath(bin)
+	require.NoError(t, err, "%s is required for this test (apt-get install %s)", bin, bin)
+	return p
+}
+
+// Shellcheck checks a rendered script with the real shellcheck in dialect
+// (sh, bash); name says which in a failure.
+func Shellcheck(t *testing.T, dialect, name, script string) {
+	t.Helper()
+	Need(t, "shellcheck")
+	cmd := exec.Command("shellcheck", "-s", dialect, "-")
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s:\n%s", name, out)
+}
+
+// fakeDockerExec records its arguments in $LOGDIR/docker.argv and runs the
+// command given to `docker exec` here, stdin included.
+const fakeDockerExec = `#!/bin/bash
+printf '%s\n' "$@" >> "$LOGDIR/docker.argv"
+[ "$1" = exec ] || exit 2
+shift
+while [ "${1#-}" != "$1" ]; do case "$1" in -e) shift 2 ;; *) shift ;; esac; done
+shift
+exec "$@"
+`
+
+// FakeDockerExec puts a `docker` in bin whose exec runs the command it is
+// given on this machine (flags and the container name dropped), so a
+// step's in-container code runs for real; it records every argument list
+// in $LOGDIR/docker.argv, for the test to check no secret is among them.
+func FakeDockerExec(t *testing.T, bin string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "docker"), []byte(fakeDockerExec), 0o755))
+}
+
 // Image is a local image holding one program of this machine and the shared
 // libraries it loads, nothing else.
 type Image struct {
