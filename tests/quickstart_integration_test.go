@@ -119,7 +119,7 @@ func TestIntegrationQuickStart(t *testing.T) {
 	ran := map[string]string{}
 	for _, c := range cmds {
 		fields := strings.Fields(c)
-		require.Equal(t, "make", fields[0], "quick start command %q: every entry point is a make target", c)
+		require.True(t, len(fields) >= 2 && fields[0] == "make", "quick start command %q: every entry point is a make target", c)
 		line := c
 		if fields[1] == "test" {
 			line += " PKGS=" + quickStartPackages
