@@ -3,19 +3,25 @@ STACK  ?= prod
 FORMAT ?= text
 BASE   ?= origin/main
 GO     ?= go
+# PKGS restricts lint's vet, unit and integration to some packages (make test PKGS=./components/pki/).
+PKGS   ?= ./...
 
 .PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-test: lint unit integration ## everything CI runs: lint, unit tests, tests against real software
+# The software check runs first and alone: lint and the tests may run in
+# parallel (make -j) but all need it.
+test: ## everything CI runs: installs missing test software (see deps), then lint, unit tests, tests against real software
+	@./.ci/install-deps --ensure
+	@$(MAKE) --no-print-directory lint unit integration
 
 unit: ## fast tests: mocked whole-stack runs, renderers, policies
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $(PKGS)
 
 integration: ## tests that hand generated files to real nginx, promtool, postgres, redis, sshd, shellcheck
-	$(GO) test -count=1 -tags integration -run Integration ./...
+	$(GO) test -count=1 -tags integration -run Integration $(PKGS)
 
 plan: ## offline plan of STACK (FORMAT=text|json): no Pulumi CLI, backend or secrets needed
 	@$(GO) run ./cmd/plan -stack $(STACK) -format $(FORMAT)
@@ -43,8 +49,8 @@ build: ## compile the program and the policy pack
 
 lint: ## formatting and vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
-	$(GO) vet ./...
-	$(GO) vet -tags integration ./...
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags integration $(PKGS)
 
-deps: ## install what the tests need (Debian/Ubuntu, as root)
-	./.ci/install-deps
+deps: ## install the Debian packages the tests need (as root: sudo make deps); the list is .ci/install-deps
+	@./.ci/install-deps
