@@ -31,9 +31,7 @@ import (
 func startRegistry(t *testing.T) string {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
-	if err != nil {
-		t.Skip("docker-registry is not installed (make deps)")
-	}
+	require.NoError(t, err, "docker-registry is required: make deps")
 	_, err = exec.LookPath("docker")
 	require.NoError(t, err, "Docker Engine is required")
 	dir := t.TempDir()
