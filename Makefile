@@ -4,7 +4,7 @@ FORMAT ?= text
 BASE   ?= origin/main
 GO     ?= go
 
-.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot
+.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +31,9 @@ pin: ## resolve every image tag of STACK to its registry digest and write it int
 
 reboot: ## reboot STACK's hosts that need it (HOSTS=a,b: those), one at a time, gateway drained first; ARGS=-dry-run to look first
 	scripts/with-deploy-key $(STACK) -- $(GO) run ./cmd/reboot -stack $(STACK) $(if $(HOSTS),-hosts $(HOSTS)) $(ARGS)
+
+docs: ## regenerate docs/configuration.md and Pulumi.yaml's descriptions from the config struct's tags (stacks/config.go)
+	$(GO) run ./cmd/configdocs
 
 build: ## compile the program and the policy pack
 	$(GO) build ./...
