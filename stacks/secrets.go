@@ -54,3 +54,45 @@ type Secrets struct {
 	PagerDutyRoutingKey  pulumi.StringOutput `config:"pagerdutyRoutingKey" doc:"PagerDuty Events API v2 routing key (with alerting.pagerduty)." check:"validateAlerting"`
 	OpsgenieAPIKey       pulumi.StringOutput `config:"opsgenieApiKey" doc:"Opsgenie API key (with alerting.opsgenie)." check:"validateAlerting"`
 }
+
+// NeededSecrets are the secret keys c needs set: the required ones, and
+// those of the features it turns on (pki.operatorCertificate, each alert
+// receiver), in that order. validateSecrets and validateAlerting refuse a
+// configuration that lacks one (a test holds them together).
+func NeededSecrets(c *Config) []string {
+	keys := append([]string{}, RequiredSecrets...)
+	if c.PKI.OperatorCertificate {
+		keys = append(keys, OperatorCertificateSecrets...)
+	}
+	a := c.Alerting
+	if a.Webhook != nil {
+		keys = append(keys, SecretAlertWebhookURL)
+	}
+	if a.Email != nil && a.Email.Username != "" {
+		keys = append(keys, SecretSMTPPassword)
+	}
+	if a.PagerDuty != nil {
+		keys = append(keys, SecretPagerDutyRoutingKey)
+	}
+	if a.Opsgenie != nil {
+		keys = append(keys, SecretOpsgenieAPIKey)
+	}
+	return keys
+}
+
+// NeededSecretsIn is NeededSecrets of a stack's config values (full keys,
+// objects as JSON, as internal/stackfile holds them), for tools that plan
+// without running the program. Values that do not decode count as unset:
+// validation reports them when the program runs.
+func NeededSecretsIn(values map[string]string) []string {
+	c := &Config{}
+	var pki PKI
+	if raw, ok := values[Namespace+":pki"]; ok && decodeStrict(raw, &pki) == nil {
+		c.PKI = pki
+	}
+	var alerting Alerting
+	if raw, ok := values[Namespace+":alerting"]; ok && decodeStrict(raw, &alerting) == nil {
+		c.Alerting = alerting
+	}
+	return NeededSecrets(c)
+}

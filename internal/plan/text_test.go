@@ -199,3 +199,24 @@ func TestSetSecretCommandQuotesForTheShell(t *testing.T) {
 			strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), cmd)
 	}
 }
+
+// A receiver configured without its secret is planned like a missing
+// required secret: a placeholder, and the command that sets it, instead of
+// a validation failure.
+func TestPlanListsTheSecretOfAConfiguredReceiver(t *testing.T) {
+	s, err := stackfile.Load(repoRoot, "staging")
+	require.NoError(t, err)
+	require.NotContains(t, s.MissingSecrets, "aurigraph:pagerdutyRoutingKey")
+	p, err := BuildStack(s.Set("alerting", `{"pagerduty": {}}`))
+	require.NoError(t, err)
+	assert.Contains(t, p.MissingSecrets, "aurigraph:pagerdutyRoutingKey")
+	assert.True(t, sort.StringsAreSorted(p.MissingSecrets))
+	var buf bytes.Buffer
+	require.NoError(t, p.WriteText(&buf))
+	assert.Contains(t, buf.String(), "\n  pulumi config set --stack staging --secret aurigraph:pagerdutyRoutingKey\n")
+
+	// Set, it is no longer missing.
+	p, err = BuildStack(s.Set("alerting", `{"pagerduty": {}}`).SetSecret("pagerdutyRoutingKey", "a-routing-key-0123456789"))
+	require.NoError(t, err)
+	assert.NotContains(t, p.MissingSecrets, "aurigraph:pagerdutyRoutingKey")
+}
