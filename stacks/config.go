@@ -78,7 +78,7 @@ type Config struct {
 	PKI       PKI               `json:"pki" doc:"The program's own certificate authority and the certificates it issues." check:"validateMisc"`
 	App       AppSettings       `json:"app" doc:"Application tuning, handed to every replica's environment." check:"validateMisc"`
 	Postgres  PostgresSettings  `json:"postgres" doc:"PostgreSQL sizing." check:"validateMisc"`
-	Placement map[string]string `json:"placement" doc:"Optional overrides of role-based placement: service name to the host that runs it." example:"vault: prod-data-01" check:"validatePlacement"` // optional service → host name override
+	Placement map[string]string `json:"placement" doc:"Optional overrides of role-based placement: service name to the host that runs it." example:"vault: prod-data-01" check:"validatePlacement"`
 	Updates   Updates           `json:"updates" doc:"Unattended security updates on every host (Debian security archive only; Docker is never upgraded unattended)." check:"validateMisc"`
 
 	Time     TimeSync `json:"time" doc:"Time synchronisation of every host (chrony)." check:"validateTime"`
@@ -92,12 +92,12 @@ type Config struct {
 // Host is one machine of the inventory.
 type Host struct {
 	Name     string   `json:"name" doc:"Unique host name: lower-case letters, digits and dashes." example:"prod-app-01" check:"validateHosts"`
-	Address  string   `json:"address" doc:"Public address the program connects to over SSH: a plain IPv4 or IPv6 literal." example:"198.51.100.41" check:"validateHosts"`  // public / SSH address
-	Private  string   `json:"privateAddress" doc:"Cluster address other hosts reach this one on." default:"the host's address" example:"192.0.2.41" check:"validateHosts"` // cluster address; defaults to Address
+	Address  string   `json:"address" doc:"Public address the program connects to over SSH: a plain IPv4 or IPv6 literal." example:"198.51.100.41" check:"validateHosts"`
+	Private  string   `json:"privateAddress" doc:"Cluster address other hosts reach this one on." default:"the host's address" example:"192.0.2.41" check:"validateHosts"`
 	SSHUser  string   `json:"sshUser" doc:"User the program logs in as (a POSIX user name)." example:"deploy" check:"validateHosts"`
 	SSHPort  int      `json:"sshPort" doc:"SSH port." range:"1-65535" check:"validateHosts"`
-	HostKey  string   `json:"hostKey" doc:"Pinned SSH host public key, one line: the output of ssh-keyscan -t ed25519 <address> without the host name." example:"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA…" check:"validateHosts"` // pinned SSH host public key ("ssh-ed25519 AAAA…")
-	Kind     string   `json:"kind" doc:"Kind of machine." allowed:"bare-metal|cloud" example:"bare-metal" check:"validateHosts"`                                                                                               // bare-metal | cloud
+	HostKey  string   `json:"hostKey" doc:"Pinned SSH host public key, one line: the output of ssh-keyscan -t ed25519 <address> without the host name." example:"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA…" check:"validateHosts"`
+	Kind     string   `json:"kind" doc:"Kind of machine." allowed:"bare-metal|cloud" example:"bare-metal" check:"validateHosts"`
 	Roles    []string `json:"roles" doc:"What the host runs: manager (Swarm control plane), edge (gateway), app (replicas), data (PostgreSQL, Redis, Vault), monitoring (Prometheus, Alertmanager, Grafana, Jaeger), logging (Elasticsearch, Logstash, Kibana)." allowed:"manager|edge|app|data|monitoring|logging" example:"[manager, edge]" check:"validateHosts"`
 	Capacity Capacity `json:"capacity" doc:"What the operator states the host has: the policy pack checks that reservations fit, preflight checks the real figures." check:"validateHosts"`
 }
@@ -174,8 +174,8 @@ type Network struct {
 // Tier is one application node tier.
 type Tier struct {
 	Replicas int    `json:"replicas" doc:"Replicas of the tier." range:"1-500" example:"5" check:"validateTiers"`
-	Groups   []int  `json:"groups" doc:"Rolling-update group sizes, updated one group at a time; they sum to replicas." default:"one group of all replicas" example:"[8, 7]" check:"validateTiers"` // rolling groups; sums to Replicas
-	Image    string `json:"image" doc:"Optional: overrides the blue slot's image for this tier." default:"release.blue.image" example:"aurigraph/v11:11.4.2" check:"validateTiers"`                 // optional: overrides the blue slot's image for this tier
+	Groups   []int  `json:"groups" doc:"Rolling-update group sizes, updated one group at a time; they sum to replicas." default:"one group of all replicas" example:"[8, 7]" check:"validateTiers"`
+	Image    string `json:"image" doc:"Optional: overrides the blue slot's image for this tier." default:"release.blue.image" example:"aurigraph/v11:11.4.2" check:"validateTiers"`
 }
 
 // Tiers are the three node tiers.
@@ -234,7 +234,7 @@ type Backups struct {
 type Edge struct {
 	APIHostname        string            `json:"apiHostname" doc:"Public DNS name of the API." example:"api.aurigraph.example.com" check:"validateEdge"`
 	GRPCHostname       string            `json:"grpcHostname" doc:"Public DNS name of the gRPC endpoint; empty: none." example:"grpc.aurigraph.example.com" check:"validateEdge"`
-	MonitoringHosts    map[string]string `json:"monitoringHostnames" doc:"DNS name the gateway serves each monitoring UI on (behind the monitoringHtpasswd users); every UI needs its own name." example:"grafana: grafana.ops.aurigraph.example.com" check:"validateEdge"` // MonitoringUIs → name
+	MonitoringHosts    map[string]string `json:"monitoringHostnames" doc:"DNS name the gateway serves each monitoring UI on (behind the monitoringHtpasswd users); every UI needs its own name." example:"grafana: grafana.ops.aurigraph.example.com" check:"validateEdge"`
 	RateLimitPerSecond int               `json:"rateLimitPerSecond" doc:"Requests per second a client may send to the API." range:"1-1000000" check:"validateEdge"`
 	RateLimitBurst     int               `json:"rateLimitBurst" doc:"Requests a client may send above the rate in a burst." range:"1-1000000" check:"validateEdge"`
 	// AllowedMonitoringCIDRs may reach the monitoring names (besides auth).
@@ -243,11 +243,11 @@ type Edge struct {
 
 // PKI settings for the program's own certificate authority.
 type PKI struct {
-	Rotation            int  `json:"rotation" doc:"Raise by one to replace every leaf certificate." range:"0-1048576" check:"validateMisc"` // bump to replace every leaf certificate
+	Rotation            int  `json:"rotation" doc:"Raise by one to replace every leaf certificate." range:"0-1048576" check:"validateMisc"`
 	ValidityHours       int  `json:"validityHours" doc:"Lifetime of a leaf certificate in hours; above earlyRenewalHours." range:"1-87600" check:"validateMisc"`
 	EarlyRenewalHours   int  `json:"earlyRenewalHours" doc:"A leaf certificate is renewed this many hours before it expires." range:"1-87600" check:"validateMisc"`
 	CAValidityHours     int  `json:"caValidityHours" doc:"Lifetime of the certificate authority in hours." range:"1-87600" check:"validateMisc"`
-	OperatorCertificate bool `json:"operatorCertificate" doc:"Serve the public names with the operator's certificate (the edgeCertificate and edgePrivateKey secrets) instead of one from the program's CA." check:"validateSecrets"` // use edgeCertificate/edgePrivateKey secrets
+	OperatorCertificate bool `json:"operatorCertificate" doc:"Serve the public names with the operator's certificate (the edgeCertificate and edgePrivateKey secrets) instead of one from the program's CA." check:"validateSecrets"`
 }
 
 // AppSettings tunes the application environment per stack.
@@ -322,8 +322,8 @@ type WebhookReceiver struct{}
 type EmailReceiver struct {
 	To        []string `json:"to" doc:"Addresses alerts are sent to." example:"[oncall@example.com]" check:"validateAlerting"`
 	From      string   `json:"from" doc:"Sender address." example:"alertmanager@example.com" check:"validateAlerting"`
-	Smarthost string   `json:"smarthost" doc:"SMTP relay as host:port (STARTTLS)." example:"smtp.example.com:587" check:"validateAlerting"`                                                          // host:port
-	Username  string   `json:"username" doc:"User at the relay; its password is the smtpPassword secret. Empty: the relay needs no authentication." example:"alertmanager" check:"validateAlerting"` // empty: the relay needs no authentication
+	Smarthost string   `json:"smarthost" doc:"SMTP relay as host:port (STARTTLS)." example:"smtp.example.com:587" check:"validateAlerting"`
+	Username  string   `json:"username" doc:"User at the relay; its password is the smtpPassword secret. Empty: the relay needs no authentication." example:"alertmanager" check:"validateAlerting"`
 }
 
 // PagerDutyReceiver has no plain settings.
@@ -331,7 +331,7 @@ type PagerDutyReceiver struct{}
 
 // OpsgenieReceiver may name the API of another region.
 type OpsgenieReceiver struct {
-	APIURL string `json:"apiUrl" doc:"Opsgenie API of another region, https; empty: Alertmanager's default (US)." example:"https://api.eu.opsgenie.com/" check:"validateAlerting"` // empty: Alertmanager's default (US)
+	APIURL string `json:"apiUrl" doc:"Opsgenie API of another region, https; empty: Alertmanager's default (US)." example:"https://api.eu.opsgenie.com/" check:"validateAlerting"`
 }
 
 // HasReceiver reports whether any alert leaves Alertmanager.

@@ -38,7 +38,8 @@ var OperatorCertificateSecrets = []string{SecretEdgeCertificate, SecretEdgePriva
 // operator certificate's: a plain-text value is refused by the program.
 var AlertingSecrets = []string{SecretAlertWebhookURL, SecretSMTPPassword, SecretPagerDutyRoutingKey, SecretOpsgenieAPIKey}
 
-// Secrets holds every secret value, each a secret Output.
+// Secrets holds every secret value, each a secret Output. The tags name
+// each key and document it (internal/configdoc, `make docs`).
 type Secrets struct {
 	SSHPrivateKey        pulumi.StringOutput `config:"sshPrivateKey" doc:"Private key (PEM) the program logs in to every host with." check:"validateSecrets"`
 	PostgresPassword     pulumi.StringOutput `config:"postgresPassword" doc:"Password of the PostgreSQL user aurigraph." check:"validateSecrets"`
