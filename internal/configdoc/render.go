@@ -173,7 +173,7 @@ func required(k TopKey) string {
 	case k.SecretValue && k.Required:
 		return "required"
 	case k.SecretValue:
-		return "when its feature is on"
+		return "required when its feature is on"
 	case k.Required:
 		return "required"
 	}
