@@ -6,7 +6,7 @@ GO     ?= go
 # PKGS restricts lint's vet, unit and integration to some packages (make test PKGS=./components/pki/).
 PKGS   ?= ./...
 
-.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot
+.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot docs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,9 @@ reboot: ## reboot STACK's hosts that need it (HOSTS=a,b: those), one at a time, 
 DIAGRAM_STACKS ?= prod staging
 diagram: ## redraw docs/architecture-<stack>.dot and .svg from the offline plans (needs Graphviz: make deps)
 	@for s in $(DIAGRAM_STACKS); do $(GO) run ./cmd/diagram -stack $$s || exit 1; done
+
+docs: ## regenerate docs/configuration.md and Pulumi.yaml's descriptions from the config struct's tags (stacks/config.go)
+	$(GO) run ./cmd/configdocs
 
 build: ## compile the program and the policy pack
 	$(GO) build ./...

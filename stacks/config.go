@@ -55,45 +55,51 @@ var TierOrder = []string{TierSlim, TierBusiness, TierValidator}
 
 // Config is the whole stack configuration, read once.
 type Config struct {
-	Project     string `json:"-"`
-	Stack       string `json:"-"`
-	Environment string `json:"environment"`
+	Project string `json:"-"`
+	Stack   string `json:"-"`
+	// The doc, range, allowed, example, check and default tags below (and
+	// in the types they hold) are the configuration reference: `make docs`
+	// writes docs/configuration.md and the descriptions in Pulumi.yaml from
+	// them (internal/configdoc). Defaults are not typed here: they are read
+	// from applyDefaults; a default tag only describes one that depends on
+	// another value.
+	Environment string `json:"environment" doc:"Environment kind. prod turns every policy mandatory and requires an alert receiver." allowed:"staging|prod" example:"prod" check:"Validate"`
 
-	Hosts     []Host            `json:"hosts"`
-	SSH       SSH               `json:"ssh"`
-	Preflight Preflight         `json:"preflight"`
-	Network   Network           `json:"network"`
-	Tiers     Tiers             `json:"tiers"`
-	Release   Release           `json:"release"`
-	Images    Images            `json:"images"`
-	Resources ResourceOverrides `json:"resources"`
-	Retention Retention         `json:"retention"`
-	Edge      Edge              `json:"edge"`
-	PKI       PKI               `json:"pki"`
-	App       AppSettings       `json:"app"`
-	Postgres  PostgresSettings  `json:"postgres"`
-	Placement map[string]string `json:"placement"` // optional service → host name override
-	Updates   Updates           `json:"updates"`
+	Hosts     []Host            `json:"hosts" doc:"Inventory: every machine the program prepares over SSH and places services on (at most 100). Exactly one host holds the edge role (or placement.nginx names one), at least one manager and one app." check:"validateHosts"`
+	SSH       SSH               `json:"ssh" doc:"SSH settings shared by every host." check:"validateSSH"`
+	Preflight Preflight         `json:"preflight" doc:"Thresholds a host must meet before anything is installed on it." check:"validateMisc"`
+	Network   Network           `json:"network" doc:"The cross-host overlay network the containers talk on." check:"validateMisc"`
+	Tiers     Tiers             `json:"tiers" doc:"The application's node tiers, updated in the order slim, business, validator." check:"validateTiers"`
+	Release   Release           `json:"release" doc:"Blue-green release slots; their weights (summing to 100) drive the gateway's traffic split." check:"validateRelease"`
+	Images    Images            `json:"images" doc:"Pinned image per service: a version tag or name:tag@sha256 digest as make pin writes it, never latest." example:"postgres:15.10-alpine" check:"validateImages"`
+	Resources ResourceOverrides `json:"resources" doc:"Per-service overrides of the CPU and memory limits and reservations in stacks/defaults.go; a service left out keeps its default." check:"validateResources"`
+	Retention Retention         `json:"retention" doc:"How long metrics, logs and PostgreSQL backups are kept." check:"validateMisc"`
+	Edge      Edge              `json:"edge" doc:"The public gateway (nginx): host names it serves and its limits." check:"validateEdge"`
+	PKI       PKI               `json:"pki" doc:"The program's own certificate authority and the certificates it issues." check:"validateMisc"`
+	App       AppSettings       `json:"app" doc:"Application tuning, handed to every replica's environment." check:"validateMisc"`
+	Postgres  PostgresSettings  `json:"postgres" doc:"PostgreSQL sizing." check:"validateMisc"`
+	Placement map[string]string `json:"placement" doc:"Optional overrides of role-based placement: service name to the host that runs it." example:"vault: prod-data-01" check:"validatePlacement"`
+	Updates   Updates           `json:"updates" doc:"Unattended security updates on every host (Debian security archive only; Docker is never upgraded unattended)." check:"validateMisc"`
 
-	Time     TimeSync `json:"time"`
-	Alerting Alerting `json:"alerting"`
+	Time     TimeSync `json:"time" doc:"Time synchronisation of every host (chrony)." check:"validateTime"`
+	Alerting Alerting `json:"alerting" doc:"Where Alertmanager sends alerts and how often. Critical alerts go to every configured receiver, warnings to e-mail and webhook only. prod refuses an empty set of receivers; a configured receiver needs its secret." check:"validateAlerting"`
 	// SelfHealing configures the container watchdog on every host.
-	SelfHealing SelfHealing `json:"selfHealing"`
+	SelfHealing SelfHealing `json:"selfHealing" doc:"Container watchdog on every host: restarts this program's containers that Docker reports unhealthy, never others." check:"validateSelfHealing"`
 
 	Secrets Secrets `json:"-"`
 }
 
 // Host is one machine of the inventory.
 type Host struct {
-	Name     string   `json:"name"`
-	Address  string   `json:"address"`        // public / SSH address
-	Private  string   `json:"privateAddress"` // cluster address; defaults to Address
-	SSHUser  string   `json:"sshUser"`
-	SSHPort  int      `json:"sshPort"`
-	HostKey  string   `json:"hostKey"` // pinned SSH host public key ("ssh-ed25519 AAAA…")
-	Kind     string   `json:"kind"`    // bare-metal | cloud
-	Roles    []string `json:"roles"`
-	Capacity Capacity `json:"capacity"`
+	Name     string   `json:"name" doc:"Unique host name: lower-case letters, digits and dashes." example:"prod-app-01" check:"validateHosts"`
+	Address  string   `json:"address" doc:"Public address the program connects to over SSH: a plain IPv4 or IPv6 literal." example:"198.51.100.41" check:"validateHosts"`
+	Private  string   `json:"privateAddress" doc:"Cluster address other hosts reach this one on." default:"the host's address" example:"192.0.2.41" check:"validateHosts"`
+	SSHUser  string   `json:"sshUser" doc:"User the program logs in as (a POSIX user name)." example:"deploy" check:"validateHosts"`
+	SSHPort  int      `json:"sshPort" doc:"SSH port." range:"1-65535" check:"validateHosts"`
+	HostKey  string   `json:"hostKey" doc:"Pinned SSH host public key, one line: the output of ssh-keyscan -t ed25519 <address> without the host name." example:"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA…" check:"validateHosts"`
+	Kind     string   `json:"kind" doc:"Kind of machine." allowed:"bare-metal|cloud" example:"bare-metal" check:"validateHosts"`
+	Roles    []string `json:"roles" doc:"What the host runs: manager (Swarm control plane), edge (gateway), app (replicas), data (PostgreSQL, Redis, Vault), monitoring (Prometheus, Alertmanager, Grafana, Jaeger), logging (Elasticsearch, Logstash, Kibana)." allowed:"manager|edge|app|data|monitoring|logging" example:"[manager, edge]" check:"validateHosts"`
+	Capacity Capacity `json:"capacity" doc:"What the operator states the host has: the policy pack checks that reservations fit, preflight checks the real figures." check:"validateHosts"`
 }
 
 // ClusterAddress is where other hosts reach this one.
@@ -117,66 +123,66 @@ func (h Host) HasRole(role string) bool {
 // Capacity is what the operator states a host has; the policy pack checks
 // that reservations fit, preflight checks the real figures.
 type Capacity struct {
-	CPUs     int `json:"cpus"`
-	MemoryGB int `json:"memoryGb"`
-	DiskGB   int `json:"diskGb"`
+	CPUs     int `json:"cpus" doc:"CPU cores." range:"1-1024" example:"64" check:"validateHosts"`
+	MemoryGB int `json:"memoryGb" doc:"Memory in GB." range:"1-16384" example:"256" check:"validateHosts"`
+	DiskGB   int `json:"diskGb" doc:"Data disk in GB; on the host running Elasticsearch at least what it keeps logs in (validateLogDisk)." range:"1-1048576" example:"1000" check:"validateHosts"`
 }
 
 // SSH holds connection settings shared by every host.
 type SSH struct {
-	Jump *JumpHost `json:"jumpHost"`
+	Jump *JumpHost `json:"jumpHost" doc:"Optional bastion every SSH connection goes through." check:"validateSSH"`
 	// AllowFrom are extra sources (addresses or CIDRs) the host firewalls
 	// accept SSH from; with a jump host or this list, nothing else may.
-	AllowFrom             []string `json:"allowFrom"`
-	DialErrorLimit        int      `json:"dialErrorLimit"`
-	PerDialTimeoutSeconds int      `json:"perDialTimeoutSeconds"`
-	StepTimeoutMinutes    int      `json:"stepTimeoutMinutes"`
+	AllowFrom             []string `json:"allowFrom" doc:"Required: addresses or CIDRs the host firewalls accept SSH from besides the jump host and the cluster peers (the operator's VPN, CI runners); the prod policy refuses 0.0.0.0/0 and ::/0." example:"[198.51.100.0/28]" check:"validateSSH"`
+	DialErrorLimit        int      `json:"dialErrorLimit" doc:"Failed SSH dials a remote step retries before it fails." range:"1-100" check:"validateSSH"`
+	PerDialTimeoutSeconds int      `json:"perDialTimeoutSeconds" doc:"Timeout of one SSH dial, in seconds." range:"1-600" check:"validateSSH"`
+	StepTimeoutMinutes    int      `json:"stepTimeoutMinutes" doc:"Timeout of one remote step, in minutes." range:"1-1440" check:"validateSSH"`
 }
 
 // JumpHost is an optional bastion in front of the hosts.
 type JumpHost struct {
-	Address string `json:"address"`
-	User    string `json:"user"`
-	Port    int    `json:"port"`
-	HostKey string `json:"hostKey"`
+	Address string `json:"address" doc:"The jump host's IPv4 or IPv6 address or DNS name." example:"203.0.113.5" check:"validateSSH"`
+	User    string `json:"user" doc:"User the program logs in to the jump host as." example:"deploy" check:"validateSSH"`
+	Port    int    `json:"port" doc:"The jump host's SSH port." range:"1-65535" check:"validateSSH"`
+	HostKey string `json:"hostKey" doc:"The jump host's pinned SSH public key, one line." example:"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA…" check:"validateSSH"`
 }
 
 // Updates: unattended security updates on every host (components/host,
 // step security-updates). Reboots go through cmd/reboot unless
 // AutomaticReboot lets unattended-upgrades reboot hosts by itself.
 type Updates struct {
-	AutomaticReboot bool `json:"automaticReboot"`
+	AutomaticReboot bool `json:"automaticReboot" doc:"Let unattended-upgrades reboot hosts by itself; false: reboot with make reboot STACK=…, one host at a time, gateway drained."`
 	// RebootTime "HH:MM" is the first host's automatic reboot; each next
 	// host of the inventory reboots RebootStagger later (RebootTimeFor).
-	RebootTime string `json:"rebootTime"`
+	RebootTime string `json:"rebootTime" doc:"With automaticReboot, the first host's reboot time (HH:MM, 24 hours); each next host of the inventory reboots 30 minutes later." example:"04:00" check:"validateMisc"`
 }
 
 // Preflight thresholds: a host below any of them is refused.
 type Preflight struct {
-	MinCPUs     int    `json:"minCpus"`
-	MinMemoryGB int    `json:"minMemoryGb"`
-	MinDiskGB   int    `json:"minDiskGb"`
-	DataPath    string `json:"dataPath"`
+	MinCPUs     int    `json:"minCpus" doc:"Fewest CPU cores a host may have." range:"1-1024" example:"32" check:"validateMisc"`
+	MinMemoryGB int    `json:"minMemoryGb" doc:"Least memory a host may have, in GB." range:"1-16384" example:"64" check:"validateMisc"`
+	MinDiskGB   int    `json:"minDiskGb" doc:"Least free disk under dataPath, in GB." range:"1-1048576" example:"200" check:"validateMisc"`
+	DataPath    string `json:"dataPath" doc:"Where every service keeps its data: an absolute, clean path outside system directories." check:"validateMisc"`
 }
 
 // Network is the cross-host overlay network.
 type Network struct {
-	Name   string `json:"name"`
-	Subnet string `json:"subnet"`
+	Name   string `json:"name" doc:"Docker network name." check:"validateMisc"`
+	Subnet string `json:"subnet" doc:"Private IPv4 subnet of /8 to /24." check:"validateMisc"`
 }
 
 // Tier is one application node tier.
 type Tier struct {
-	Replicas int    `json:"replicas"`
-	Groups   []int  `json:"groups"` // rolling groups; sums to Replicas
-	Image    string `json:"image"`  // optional: overrides the blue slot's image for this tier
+	Replicas int    `json:"replicas" doc:"Replicas of the tier." range:"1-500" example:"5" check:"validateTiers"`
+	Groups   []int  `json:"groups" doc:"Rolling-update group sizes, updated one group at a time; they sum to replicas." default:"one group of all replicas" example:"[8, 7]" check:"validateTiers"`
+	Image    string `json:"image" doc:"Optional: overrides the blue slot's image for this tier." default:"release.blue.image" example:"aurigraph/v11:11.4.2" check:"validateTiers"`
 }
 
 // Tiers are the three node tiers.
 type Tiers struct {
-	Validator Tier `json:"validator"`
-	Business  Tier `json:"business"`
-	Slim      Tier `json:"slim"`
+	Validator Tier `json:"validator" doc:"Validator nodes (updated last)." check:"validateTiers"`
+	Business  Tier `json:"business" doc:"Business nodes." check:"validateTiers"`
+	Slim      Tier `json:"slim" doc:"Slim nodes (updated first)." check:"validateTiers"`
 }
 
 // ByName returns the tier called name.
@@ -193,14 +199,14 @@ func (t Tiers) ByName(name string) Tier {
 
 // Slot is a blue-green release slot.
 type Slot struct {
-	Image  string `json:"image"`
-	Weight int    `json:"weight"`
+	Image  string `json:"image" doc:"Application image of the slot, pinned by tag or digest; required for blue, empty for an unused green." example:"aurigraph/v11:11.4.2" check:"validateRelease"`
+	Weight int    `json:"weight" doc:"Share of the traffic in percent; blue.weight + green.weight = 100 (canary steps 95/5, 80/20, 50/50, 0/100)." range:"0-100" example:"100" check:"validateRelease"`
 }
 
 // Release holds the two slots; weights decide the gateway's traffic split.
 type Release struct {
-	Blue  Slot `json:"blue"`
-	Green Slot `json:"green"`
+	Blue  Slot `json:"blue" doc:"The current release." check:"validateRelease"`
+	Green Slot `json:"green" doc:"The next release while it takes traffic." check:"validateRelease"`
 }
 
 // Images pins every service image by tag or digest.
@@ -211,53 +217,53 @@ type ResourceOverrides map[string]container.Resources
 
 // Retention settings.
 type Retention struct {
-	PrometheusDays    int     `json:"prometheusDays"`
-	ElasticsearchDays int     `json:"elasticsearchDays"`
-	Backups           Backups `json:"backups"`
+	PrometheusDays    int     `json:"prometheusDays" doc:"Days Prometheus keeps metrics." range:"1-3650" check:"validateMisc"`
+	ElasticsearchDays int     `json:"elasticsearchDays" doc:"Days Elasticsearch keeps logs." range:"1-3650" check:"validateMisc"`
+	Backups           Backups `json:"backups" doc:"PostgreSQL backup rotation: how many of each kind are kept. The defaults apply only when all four are left out." check:"validateMisc"`
 }
 
 // Backups is the PostgreSQL backup rotation.
 type Backups struct {
-	Hourly  int `json:"hourly"`
-	Daily   int `json:"daily"`
-	Weekly  int `json:"weekly"`
-	Monthly int `json:"monthly"`
+	Hourly  int `json:"hourly" doc:"Hourly backups kept." range:"0-1000" check:"validateMisc"`
+	Daily   int `json:"daily" doc:"Daily backups kept." range:"1-1000" check:"validateMisc"`
+	Weekly  int `json:"weekly" doc:"Weekly backups kept." range:"0-1000" check:"validateMisc"`
+	Monthly int `json:"monthly" doc:"Monthly backups kept." range:"0-1000" check:"validateMisc"`
 }
 
 // Edge is the public gateway's names and limits.
 type Edge struct {
-	APIHostname        string            `json:"apiHostname"`
-	GRPCHostname       string            `json:"grpcHostname"`
-	MonitoringHosts    map[string]string `json:"monitoringHostnames"` // MonitoringUIs → name
-	RateLimitPerSecond int               `json:"rateLimitPerSecond"`
-	RateLimitBurst     int               `json:"rateLimitBurst"`
+	APIHostname        string            `json:"apiHostname" doc:"Public DNS name of the API." example:"api.aurigraph.example.com" check:"validateEdge"`
+	GRPCHostname       string            `json:"grpcHostname" doc:"Public DNS name of the gRPC endpoint; empty: none." example:"grpc.aurigraph.example.com" check:"validateEdge"`
+	MonitoringHosts    map[string]string `json:"monitoringHostnames" doc:"DNS name the gateway serves each monitoring UI on (behind the monitoringHtpasswd users); every UI needs its own name." example:"grafana: grafana.ops.aurigraph.example.com" check:"validateEdge"`
+	RateLimitPerSecond int               `json:"rateLimitPerSecond" doc:"Requests per second a client may send to the API." range:"1-1000000" check:"validateEdge"`
+	RateLimitBurst     int               `json:"rateLimitBurst" doc:"Requests a client may send above the rate in a burst." range:"1-1000000" check:"validateEdge"`
 	// AllowedMonitoringCIDRs may reach the monitoring names (besides auth).
-	AllowedMonitoringCIDRs []string `json:"allowedMonitoringCidrs"`
+	AllowedMonitoringCIDRs []string `json:"allowedMonitoringCidrs" doc:"Networks that may reach the monitoring names (besides their password); empty: any." example:"[198.51.100.0/24]" check:"validateEdge"`
 }
 
 // PKI settings for the program's own certificate authority.
 type PKI struct {
-	Rotation            int  `json:"rotation"` // bump to replace every leaf certificate
-	ValidityHours       int  `json:"validityHours"`
-	EarlyRenewalHours   int  `json:"earlyRenewalHours"`
-	CAValidityHours     int  `json:"caValidityHours"`
-	OperatorCertificate bool `json:"operatorCertificate"` // use edgeCertificate/edgePrivateKey secrets
+	Rotation            int  `json:"rotation" doc:"Raise by one to replace every leaf certificate." range:"0-1048576" check:"validateMisc"`
+	ValidityHours       int  `json:"validityHours" doc:"Lifetime of a leaf certificate in hours; above earlyRenewalHours." range:"1-87600" check:"validateMisc"`
+	EarlyRenewalHours   int  `json:"earlyRenewalHours" doc:"A leaf certificate is renewed this many hours before it expires." range:"1-87600" check:"validateMisc"`
+	CAValidityHours     int  `json:"caValidityHours" doc:"Lifetime of the certificate authority in hours." range:"1-87600" check:"validateMisc"`
+	OperatorCertificate bool `json:"operatorCertificate" doc:"Serve the public names with the operator's certificate (the edgeCertificate and edgePrivateKey secrets) instead of one from the program's CA." check:"validateSecrets"`
 }
 
 // AppSettings tunes the application environment per stack.
 type AppSettings struct {
-	TargetTPS         int `json:"targetTps"`
-	BatchSize         int `json:"batchSize"`
-	ParallelThreads   int `json:"parallelThreads"`
-	DatasourceMaxSize int `json:"datasourceMaxSize"`
-	DatasourceMinSize int `json:"datasourceMinSize"`
+	TargetTPS         int `json:"targetTps" doc:"Transactions per second the application aims at." range:"1-100000000" check:"validateMisc"`
+	BatchSize         int `json:"batchSize" doc:"Transactions per batch." range:"1-10000000" check:"validateMisc"`
+	ParallelThreads   int `json:"parallelThreads" doc:"Worker threads of each replica." range:"1-4096" check:"validateMisc"`
+	DatasourceMaxSize int `json:"datasourceMaxSize" doc:"Largest PostgreSQL connection pool of each replica; postgres.maxConnections must hold every replica of both slots at this size." range:"1-1000" check:"validateMisc"`
+	DatasourceMinSize int `json:"datasourceMinSize" doc:"Smallest pool of each replica; at most datasourceMaxSize." range:"0-1000" check:"validateMisc"`
 }
 
 // PostgresSettings sizes the database.
 type PostgresSettings struct {
 	// MaxConnections is a fixed ceiling (a change restarts PostgreSQL to
 	// apply): validation refuses one below what the application can open.
-	MaxConnections int `json:"maxConnections"`
+	MaxConnections int `json:"maxConnections" doc:"Fixed ceiling of connections; at least every replica of both slots x app.datasourceMaxSize + 20. A change restarts PostgreSQL to apply." range:"1-100000" check:"validateMisc"`
 }
 
 // SelfHealing: the watchdog on every host (components/host, step watchdog)
@@ -267,10 +273,10 @@ type PostgresSettings struct {
 // BackoffSeconds x 2^(k-1) after the k-th restart of the last hour, and
 // giving up at MaxRestartsPerHour (the WatchdogGaveUp alert).
 type SelfHealing struct {
-	IntervalSeconds    int            `json:"intervalSeconds"`
-	UnhealthyChecks    map[string]int `json:"unhealthyChecks"`
-	BackoffSeconds     int            `json:"backoffSeconds"`
-	MaxRestartsPerHour int            `json:"maxRestartsPerHour"`
+	IntervalSeconds    int            `json:"intervalSeconds" doc:"How often the watchdog checks, in seconds." range:"5-300" check:"validateSelfHealing"`
+	UnhealthyChecks    map[string]int `json:"unhealthyChecks" doc:"Consecutive unhealthy checks before a restart, per service; the key default applies to the services not named." range:"1-100" example:"postgres: 6" check:"validateSelfHealing"`
+	BackoffSeconds     int            `json:"backoffSeconds" doc:"Wait after a container's first restart in the last hour, doubled after each further one, in seconds." range:"1-3600" check:"validateSelfHealing"`
+	MaxRestartsPerHour int            `json:"maxRestartsPerHour" doc:"Restarts of one container in an hour before the watchdog gives up and WatchdogGaveUp fires." range:"1-60" check:"validateSelfHealing"`
 }
 
 // Host is the watchdog's configuration as components/host takes it.
@@ -282,11 +288,11 @@ func (s SelfHealing) Host() host.SelfHealing {
 // TimeSync is the hosts' time synchronisation (chrony).
 type TimeSync struct {
 	// Servers are chrony's only sources: DNS names or IP literals.
-	Servers []string `json:"servers"`
+	Servers []string `json:"servers" doc:"Chrony's only sources (1-16): DNS names or IP literals; hosts need UDP port 123 out to them." example:"[ntp1.example.net, ntp2.example.net]" check:"validateTime"`
 	// MaxOffsetMs bounds a host clock's offset: preflight refuses a host
 	// beyond it, host preparation waits until the clock is within it, and
 	// the ClockOffsetHigh alert fires above it.
-	MaxOffsetMs int `json:"maxOffsetMs"`
+	MaxOffsetMs int `json:"maxOffsetMs" doc:"Largest clock offset in ms: preflight refuses a host beyond it, preparation waits until the clock is within it, the ClockOffsetHigh alert fires above it." range:"1-10000" check:"validateTime"`
 }
 
 // Alerting is where Alertmanager sends alerts and how often. A receiver is
@@ -294,19 +300,19 @@ type TimeSync struct {
 // (AlertingSecrets), never part of this object.
 type Alerting struct {
 	// Webhook posts every alert to the URL in the alertWebhookUrl secret.
-	Webhook *WebhookReceiver `json:"webhook"`
+	Webhook *WebhookReceiver `json:"webhook" doc:"Post every alert to the URL in the alertWebhookUrl secret; configured by being present." example:"{}" check:"validateAlerting"`
 	// Email sends through an SMTP relay (STARTTLS); with a username, the
 	// password is the smtpPassword secret.
-	Email *EmailReceiver `json:"email"`
+	Email *EmailReceiver `json:"email" doc:"Send alerts by e-mail through an SMTP relay (STARTTLS)." check:"validateAlerting"`
 	// PagerDuty pages critical alerts with the pagerdutyRoutingKey secret.
-	PagerDuty *PagerDutyReceiver `json:"pagerduty"`
+	PagerDuty *PagerDutyReceiver `json:"pagerduty" doc:"Page critical alerts with the pagerdutyRoutingKey secret; configured by being present." example:"{}" check:"validateAlerting"`
 	// Opsgenie pages critical alerts with the opsgenieApiKey secret.
-	Opsgenie *OpsgenieReceiver `json:"opsgenie"`
+	Opsgenie *OpsgenieReceiver `json:"opsgenie" doc:"Page critical alerts with the opsgenieApiKey secret." example:"{}" check:"validateAlerting"`
 
-	GroupWait              string `json:"groupWait"`
-	GroupInterval          string `json:"groupInterval"`
-	RepeatInterval         string `json:"repeatInterval"`
-	CriticalRepeatInterval string `json:"criticalRepeatInterval"`
+	GroupWait              string `json:"groupWait" doc:"Wait before the first notification of a new group of alerts (Alertmanager duration)." check:"validateAlerting"`
+	GroupInterval          string `json:"groupInterval" doc:"Wait before notifying about new alerts of a group already notified." check:"validateAlerting"`
+	RepeatInterval         string `json:"repeatInterval" doc:"Wait before repeating a notification of a warning still firing." check:"validateAlerting"`
+	CriticalRepeatInterval string `json:"criticalRepeatInterval" doc:"Wait before repeating a notification of a critical alert still firing." check:"validateAlerting"`
 }
 
 // WebhookReceiver has no plain settings: its URL often carries a token.
@@ -314,10 +320,10 @@ type WebhookReceiver struct{}
 
 // EmailReceiver is an SMTP relay and the addresses.
 type EmailReceiver struct {
-	To        []string `json:"to"`
-	From      string   `json:"from"`
-	Smarthost string   `json:"smarthost"` // host:port
-	Username  string   `json:"username"`  // empty: the relay needs no authentication
+	To        []string `json:"to" doc:"Addresses alerts are sent to." example:"[oncall@example.com]" check:"validateAlerting"`
+	From      string   `json:"from" doc:"Sender address." example:"alertmanager@example.com" check:"validateAlerting"`
+	Smarthost string   `json:"smarthost" doc:"SMTP relay as host:port (STARTTLS)." example:"smtp.example.com:587" check:"validateAlerting"`
+	Username  string   `json:"username" doc:"User at the relay; its password is the smtpPassword secret. Empty: the relay needs no authentication." example:"alertmanager" check:"validateAlerting"`
 }
 
 // PagerDutyReceiver has no plain settings.
@@ -325,7 +331,7 @@ type PagerDutyReceiver struct{}
 
 // OpsgenieReceiver may name the API of another region.
 type OpsgenieReceiver struct {
-	APIURL string `json:"apiUrl"` // empty: Alertmanager's default (US)
+	APIURL string `json:"apiUrl" doc:"Opsgenie API of another region, https; empty: Alertmanager's default (US)." example:"https://api.eu.opsgenie.com/" check:"validateAlerting"`
 }
 
 // HasReceiver reports whether any alert leaves Alertmanager.

@@ -38,19 +38,62 @@ var OperatorCertificateSecrets = []string{SecretEdgeCertificate, SecretEdgePriva
 // operator certificate's: a plain-text value is refused by the program.
 var AlertingSecrets = []string{SecretAlertWebhookURL, SecretSMTPPassword, SecretPagerDutyRoutingKey, SecretOpsgenieAPIKey}
 
-// Secrets holds every secret value, each a secret Output.
+// Secrets holds every secret value, each a secret Output. The tags name
+// each key and document it (internal/configdoc, `make docs`).
 type Secrets struct {
-	SSHPrivateKey        pulumi.StringOutput
-	PostgresPassword     pulumi.StringOutput
-	RedisPassword        pulumi.StringOutput
-	GrafanaAdminPassword pulumi.StringOutput
-	ElasticPassword      pulumi.StringOutput
-	KibanaSystemPassword pulumi.StringOutput
-	MonitoringHtpasswd   pulumi.StringOutput
-	EdgeCertificate      pulumi.StringOutput
-	EdgePrivateKey       pulumi.StringOutput
-	AlertWebhookURL      pulumi.StringOutput
-	SMTPPassword         pulumi.StringOutput
-	PagerDutyRoutingKey  pulumi.StringOutput
-	OpsgenieAPIKey       pulumi.StringOutput
+	SSHPrivateKey        pulumi.StringOutput `config:"sshPrivateKey" doc:"Private key (PEM) the program logs in to every host with." check:"validateSecrets"`
+	PostgresPassword     pulumi.StringOutput `config:"postgresPassword" doc:"Password of the PostgreSQL user aurigraph." check:"validateSecrets"`
+	RedisPassword        pulumi.StringOutput `config:"redisPassword" doc:"Redis requirepass." check:"validateSecrets"`
+	GrafanaAdminPassword pulumi.StringOutput `config:"grafanaAdminPassword" doc:"Grafana admin password." check:"validateSecrets"`
+	ElasticPassword      pulumi.StringOutput `config:"elasticPassword" doc:"Password of the Elasticsearch elastic user." check:"validateSecrets"`
+	KibanaSystemPassword pulumi.StringOutput `config:"kibanaSystemPassword" doc:"Password of the Elasticsearch kibana_system user." check:"validateSecrets"`
+	MonitoringHtpasswd   pulumi.StringOutput `config:"monitoringHtpasswd" doc:"htpasswd lines (user:hash) that may open the monitoring UIs through the gateway." check:"validateSecrets"`
+	EdgeCertificate      pulumi.StringOutput `config:"edgeCertificate" doc:"Operator-supplied PEM certificate chain for the public edge (with pki.operatorCertificate)." check:"validateSecrets"`
+	EdgePrivateKey       pulumi.StringOutput `config:"edgePrivateKey" doc:"Operator-supplied PEM private key for the public edge (with pki.operatorCertificate)." check:"validateSecrets"`
+	AlertWebhookURL      pulumi.StringOutput `config:"alertWebhookUrl" doc:"URL Alertmanager posts every alert to (with alerting.webhook); it often carries a token." check:"validateAlerting"`
+	SMTPPassword         pulumi.StringOutput `config:"smtpPassword" doc:"Password of alerting.email.username at the SMTP relay (with alerting.email.username)." check:"validateAlerting"`
+	PagerDutyRoutingKey  pulumi.StringOutput `config:"pagerdutyRoutingKey" doc:"PagerDuty Events API v2 routing key (with alerting.pagerduty)." check:"validateAlerting"`
+	OpsgenieAPIKey       pulumi.StringOutput `config:"opsgenieApiKey" doc:"Opsgenie API key (with alerting.opsgenie)." check:"validateAlerting"`
+}
+
+// NeededSecrets are the secret keys c needs set: the required ones, and
+// those of the features it turns on (pki.operatorCertificate, each alert
+// receiver), in that order. validateSecrets and validateAlerting refuse a
+// configuration that lacks one (a test holds them together).
+func NeededSecrets(c *Config) []string {
+	keys := append([]string{}, RequiredSecrets...)
+	if c.PKI.OperatorCertificate {
+		keys = append(keys, OperatorCertificateSecrets...)
+	}
+	a := c.Alerting
+	if a.Webhook != nil {
+		keys = append(keys, SecretAlertWebhookURL)
+	}
+	if a.Email != nil && a.Email.Username != "" {
+		keys = append(keys, SecretSMTPPassword)
+	}
+	if a.PagerDuty != nil {
+		keys = append(keys, SecretPagerDutyRoutingKey)
+	}
+	if a.Opsgenie != nil {
+		keys = append(keys, SecretOpsgenieAPIKey)
+	}
+	return keys
+}
+
+// NeededSecretsIn is NeededSecrets of a stack's config values (full keys,
+// objects as JSON, as internal/stackfile holds them), for tools that plan
+// without running the program. Values that do not decode count as unset:
+// validation reports them when the program runs.
+func NeededSecretsIn(values map[string]string) []string {
+	c := &Config{}
+	var pki PKI
+	if raw, ok := values[Namespace+":pki"]; ok && decodeStrict(raw, &pki) == nil {
+		c.PKI = pki
+	}
+	var alerting Alerting
+	if raw, ok := values[Namespace+":alerting"]; ok && decodeStrict(raw, &alerting) == nil {
+		c.Alerting = alerting
+	}
+	return NeededSecrets(c)
 }

@@ -321,8 +321,11 @@ func validateResources(c *Config, ps *Problems) {
 			ps.Add(key, "has no CPU or memory limit", "set cpus and memoryMb above 0")
 			continue
 		}
-		if r.CPUs > maxCPUs || r.CPUsReservation < 0 {
-			ps.Add(key+".cpus", fmt.Sprintf("%g (reservation %g) is out of range", r.CPUs, r.CPUsReservation), fmt.Sprintf("use 0-%d cores", maxCPUs))
+		if r.CPUs > maxCPUs {
+			ps.Add(key+".cpus", fmt.Sprintf("%g is out of range", r.CPUs), fmt.Sprintf("use 0-%d cores", maxCPUs))
+		}
+		if r.CPUsReservation < 0 {
+			ps.Add(key+".cpusReservation", fmt.Sprintf("%g is negative", r.CPUsReservation), fmt.Sprintf("use 0-%d cores, at most cpus", maxCPUs))
 		}
 		checkRange(ps, key+".memoryMb", r.MemoryMB, 1, maxMemoryGB*1024)
 		checkRange(ps, key+".memoryReservationMb", r.MemoryReservationMB, 0, maxMemoryGB*1024)

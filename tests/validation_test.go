@@ -53,6 +53,9 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"memory reservation above limit", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("resources", `{"redis":{"cpus":2,"cpusReservation":1,"memoryMb":4096,"memoryReservationMb":8192}}`)
 		}, []string{`aurigraph:resources.redis.memoryReservationMb 8192 is above the limit 4096; lower the reservation or raise memoryMb`}},
+		{"negative CPU reservation, named by its own key", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("resources", `{"redis":{"cpus":2,"cpusReservation":-1,"memoryMb":4096,"memoryReservationMb":2048}}`)
+		}, []string{`aurigraph:resources.redis.cpusReservation -1 is negative; use 0-1024 cores, at most cpus`}},
 		{"database too small for the application", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("postgres", `{"maxConnections":1000}`)
 		}, []string{`aurigraph:postgres.maxConnections 1000 is below the 1520 connections the application can open`, `raise it to at least 1520`}},

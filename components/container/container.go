@@ -41,10 +41,10 @@ const (
 
 // Resources are a container's CPU and memory limits and reservations.
 type Resources struct {
-	CPUs                float64 `json:"cpus"`
-	CPUsReservation     float64 `json:"cpusReservation"`
-	MemoryMB            int     `json:"memoryMb"`
-	MemoryReservationMB int     `json:"memoryReservationMb"`
+	CPUs                float64 `json:"cpus" doc:"CPU limit in cores, above 0 (fractions allowed)." range:"0-1024" example:"4" check:"validateResources"`
+	CPUsReservation     float64 `json:"cpusReservation" doc:"CPU cores reserved; at most cpus." range:"0-1024" example:"2" check:"validateResources"`
+	MemoryMB            int     `json:"memoryMb" doc:"Memory limit in MB." range:"1-16777216" example:"8192" check:"validateResources"`
+	MemoryReservationMB int     `json:"memoryReservationMb" doc:"Memory reserved in MB; at most memoryMb." range:"0-16777216" example:"4096" check:"validateResources"`
 }
 
 // Health is a container health check.

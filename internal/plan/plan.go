@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,7 +26,8 @@ type Plan struct {
 	Stack     string     `json:"stack"`
 	Resources []Resource `json:"resources"` // sorted by URN
 	// MissingSecrets are the full config keys ("aurigraph:postgresPassword")
-	// of required secrets that have no readable value here: as in Pulumi.yaml
+	// of the secrets the stack needs (required, or turned on by its config:
+	// stacks.NeededSecrets) that have no readable value here: as in Pulumi.yaml
 	// and in `pulumi config set --secret aurigraph:postgresPassword …`.
 	MissingSecrets []string `json:"missingSecrets"`
 	Policy         Policy   `json:"policy"`
@@ -64,6 +66,7 @@ func Build(dir, stack string) (*Plan, error) {
 
 // BuildStack plans a loaded stack (tests derive changed configs with Set).
 func BuildStack(s *stackfile.Stack) (*Plan, error) {
+	s = withNeededSecrets(s)
 	run := s.WithPlaceholders()
 	res, err := mockrun.RunStack(stacks.Run, run)
 	if err != nil {
@@ -82,6 +85,23 @@ func BuildStack(s *stackfile.Stack) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// withNeededSecrets adds to s's missing secrets the optional ones its
+// config turns on (an alert receiver's credential, the operator
+// certificate) but leaves unset: they are planned with placeholders and
+// listed like the required ones, instead of failing validation.
+func withNeededSecrets(s *stackfile.Stack) *stackfile.Stack {
+	c := *s
+	c.MissingSecrets = append([]string{}, s.MissingSecrets...)
+	for _, key := range stacks.NeededSecretsIn(s.Config) {
+		full := stacks.Namespace + ":" + key
+		if s.Config[full] == "" && !slices.Contains(c.MissingSecrets, full) {
+			c.MissingSecrets = append(c.MissingSecrets, full)
+		}
+	}
+	sort.Strings(c.MissingSecrets)
+	return &c
 }
 
 // FromResult turns a recorded run into a plan (without policy results).

@@ -174,7 +174,7 @@ func TestTextListsEveryHostAndTheTotals(t *testing.T) {
 		assert.Contains(t, text, "aurigraph:host:Host")
 		assert.Contains(t, text, "\nPolicy: ")
 		for _, k := range s.MissingSecrets {
-			assert.Contains(t, text, "\n  "+k+"\n")
+			assert.Contains(t, text, "\n  "+SetSecretCommand(stack, k)+"\n")
 		}
 	}
 }

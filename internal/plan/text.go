@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/aurigraph/infra/internal/imageref"
+	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/policy/check"
 	"github.com/aurigraph/infra/stacks"
 )
@@ -334,13 +335,32 @@ func (p *Plan) WriteText(w io.Writer) error {
 	if len(p.MissingSecrets) == 0 {
 		ew.printf("\nMissing secrets: none\n")
 	} else {
-		ew.printf("\nMissing secrets (%d): planned with placeholders; set each with `pulumi config set --secret <key> <value>` before `pulumi up`\n", len(p.MissingSecrets))
+		ew.printf("\nMissing secrets (%d): planned with placeholders. Before `pulumi up`, run these; each prompts\n", len(p.MissingSecrets))
+		ew.printf("for its value (pipe a multi-line one, such as a PEM key, on stdin: `... < key.pem`):\n")
 		for _, k := range p.MissingSecrets {
-			ew.printf("  %s\n", k)
+			ew.printf("  %s\n", SetSecretCommand(p.Stack, k))
 		}
 	}
 	writePolicy(ew, p.Policy.Violations)
 	return ew.err
+}
+
+// SetSecretCommand is the command that sets secret config key (a full key,
+// "aurigraph:postgresPassword") on stack. It gives no value: pulumi then
+// prompts for it, so the secret stays out of the shell's history.
+func SetSecretCommand(stack, key string) string {
+	return strings.Join([]string{"pulumi", "config", "set", "--stack", shellWord(stack), "--secret", shellWord(key)}, " ")
+}
+
+var plainWord = regexp.MustCompile(`^[A-Za-z0-9_./:-]+$`)
+
+// shellWord is s as one shell word: as it is when nothing in it is special
+// to a shell, quoted otherwise.
+func shellWord(s string) string {
+	if plainWord.MatchString(s) {
+		return s
+	}
+	return shell.Quote(s)
 }
 
 func writeContainers(ew *errWriter, cs []containerRow, s *sums) {

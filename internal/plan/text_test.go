@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
@@ -154,4 +155,68 @@ func TestTextShowsEachImagesDigest(t *testing.T) {
 	var js bytes.Buffer
 	require.NoError(t, p.WriteJSON(&js))
 	assert.Contains(t, js.String(), `"image": "nginx:1.27.3-alpine@`+d+`"`)
+}
+
+// For a stack with missing secrets the text form ends with the exact
+// commands that set them: one per missing secret, for this stack, in the
+// order of the list, and nothing else; a stack with none prints none.
+func TestTextPrintsTheCommandThatSetsEachMissingSecret(t *testing.T) {
+	for _, stack := range []string{"prod", "staging"} {
+		p := cachedPlan(t, stack)
+		require.NotEmpty(t, p.MissingSecrets, "the committed stack files hold no secrets")
+		var want []string
+		for _, k := range p.MissingSecrets {
+			want = append(want, "pulumi config set --stack "+stack+" --secret "+k)
+		}
+		var got []string
+		for _, line := range strings.Split(section(t, planText(t, stack), "\nMissing secrets (", "\nPolicy"), "\n") {
+			if strings.HasPrefix(line, "  ") {
+				got = append(got, strings.TrimPrefix(line, "  "))
+			}
+		}
+		assert.Equal(t, want, got, stack)
+		for _, k := range stacks.RequiredSecrets {
+			assert.Contains(t, got, "pulumi config set --stack "+stack+" --secret "+stacks.Namespace+":"+k)
+		}
+	}
+
+	var buf bytes.Buffer
+	require.NoError(t, (&Plan{Stack: "prod", MissingSecrets: []string{}}).WriteText(&buf))
+	assert.Contains(t, buf.String(), "\nMissing secrets: none\n")
+	assert.NotContains(t, buf.String(), "pulumi config set")
+}
+
+// The command is one shell word per argument whatever the stack is called
+// (a shell splits it back into exactly these words), and it carries no value.
+func TestSetSecretCommandQuotesForTheShell(t *testing.T) {
+	assert.Equal(t, "pulumi config set --stack acme/aurigraph/prod --secret aurigraph:redisPassword",
+		SetSecretCommand("acme/aurigraph/prod", "aurigraph:redisPassword"))
+	for _, stack := range []string{"prod", "my stack", "it's; rm -rf /", "$(id)", "a\nb"} {
+		cmd := SetSecretCommand(stack, "aurigraph:postgresPassword")
+		out, err := exec.Command("sh", "-c", `f() { printf '%s\0' "$@"; }; f `+strings.TrimPrefix(cmd, "pulumi ")).Output()
+		require.NoError(t, err, cmd)
+		assert.Equal(t, []string{"config", "set", "--stack", stack, "--secret", "aurigraph:postgresPassword"},
+			strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"), cmd)
+	}
+}
+
+// A receiver configured without its secret is planned like a missing
+// required secret: a placeholder, and the command that sets it, instead of
+// a validation failure.
+func TestPlanListsTheSecretOfAConfiguredReceiver(t *testing.T) {
+	s, err := stackfile.Load(repoRoot, "staging")
+	require.NoError(t, err)
+	require.NotContains(t, s.MissingSecrets, "aurigraph:pagerdutyRoutingKey")
+	p, err := BuildStack(s.Set("alerting", `{"pagerduty": {}}`))
+	require.NoError(t, err)
+	assert.Contains(t, p.MissingSecrets, "aurigraph:pagerdutyRoutingKey")
+	assert.True(t, sort.StringsAreSorted(p.MissingSecrets))
+	var buf bytes.Buffer
+	require.NoError(t, p.WriteText(&buf))
+	assert.Contains(t, buf.String(), "\n  pulumi config set --stack staging --secret aurigraph:pagerdutyRoutingKey\n")
+
+	// Set, it is no longer missing.
+	p, err = BuildStack(s.Set("alerting", `{"pagerduty": {}}`).SetSecret("pagerdutyRoutingKey", "a-routing-key-0123456789"))
+	require.NoError(t, err)
+	assert.NotContains(t, p.MissingSecrets, "aurigraph:pagerdutyRoutingKey")
 }
