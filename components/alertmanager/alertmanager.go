@@ -157,13 +157,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			{HostPath: hostDir, Target: configMount, ReadOnly: true},
 			{HostPath: DataDir(args.ServiceDir), Target: dataMount},
 		},
-		Health: container.Health{
-			Test:        []string{"CMD", "wget", "-q", "--spider", fmt.Sprintf("http://localhost:%d/-/healthy", Port)},
-			Interval:    30 * time.Second,
-			Timeout:     5 * time.Second,
-			StartPeriod: 30 * time.Second,
-			Retries:     3,
-		},
+		Health: container.HTTPHealth(Port, "/-/healthy", 30*time.Second),
 	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(files.Copies))
 	if err != nil {
 		return nil, err

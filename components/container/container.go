@@ -56,6 +56,19 @@ type Health struct {
 	Retries     int
 }
 
+// HTTPHealth is the health check of a service that answers plain HTTP on
+// localhost inside its container, probed with the image's wget: every 30 s,
+// 5 s to answer, unhealthy after 3 failures once startPeriod has passed.
+func HTTPHealth(port int, path string, startPeriod time.Duration) Health {
+	return Health{
+		Test:        []string{"CMD", "wget", "-q", "--spider", fmt.Sprintf("http://localhost:%d%s", port, path)},
+		Interval:    30 * time.Second,
+		Timeout:     5 * time.Second,
+		StartPeriod: startPeriod,
+		Retries:     3,
+	}
+}
+
 // Port publishes a container port. IP must be a named address: the defaults
 // never bind 0.0.0.0 unless the caller says so explicitly (only the gateway).
 type Port struct {

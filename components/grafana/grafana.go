@@ -184,13 +184,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			{HostPath: certsDir(args.ServiceDir), Target: certsMount, ReadOnly: true},
 			{HostPath: dataDir(args.ServiceDir), Target: dataMount},
 		},
-		Health: container.Health{
-			Test:        []string{"CMD", "wget", "-q", "--spider", fmt.Sprintf("http://localhost:%d/api/health", Port)},
-			Interval:    30 * time.Second,
-			Timeout:     5 * time.Second,
-			StartPeriod: 90 * time.Second, // first start installs the plugin
-			Retries:     3,
-		},
+		Health: container.HTTPHealth(Port, "/api/health", 90*time.Second), // first start installs the plugin
 	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(ready))
 	if err != nil {
 		return nil, err

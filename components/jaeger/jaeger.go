@@ -163,13 +163,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=64m"},
 		Env:            Env(args.SpanRetention),
 		Mounts:         []container.Mount{{HostPath: DataDir(args.ServiceDir), Target: dataMount}},
-		Health: container.Health{
-			Test:        []string{"CMD", "wget", "-q", "--spider", fmt.Sprintf("http://localhost:%d/", AdminPort)},
-			Interval:    30 * time.Second,
-			Timeout:     5 * time.Second,
-			StartPeriod: 30 * time.Second,
-			Retries:     3,
-		},
+		Health:         container.HTTPHealth(AdminPort, "/", 30*time.Second),
 	}, pulumi.Parent(j), pulumi.Provider(args.Host.Docker), pulumi.DependsOn([]pulumi.Resource{args.Host.Prepared}))
 	if err != nil {
 		return nil, err

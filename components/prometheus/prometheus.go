@@ -166,13 +166,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			{HostPath: hostDir, Target: configMount, ReadOnly: true},
 			{HostPath: DataDir(args.ServiceDir), Target: dataMount},
 		},
-		Health: container.Health{
-			Test:        []string{"CMD", "wget", "-q", "--spider", fmt.Sprintf("http://localhost:%d/-/healthy", Port)},
-			Interval:    30 * time.Second,
-			Timeout:     5 * time.Second,
-			StartPeriod: 60 * time.Second,
-			Retries:     3,
-		},
+		Health: container.HTTPHealth(Port, "/-/healthy", 60*time.Second),
 	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(append(ready, args.Alertmanager.Container)))
 	if err != nil {
 		return nil, err
