@@ -1,33 +1,30 @@
 package stacks
 
 import (
-	"fmt"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/kibana"
 )
 
-// deployKibana runs the log UI on the logging host, behind the gateway.
-func deployKibana(d *deployment) error {
+// deployKibana runs the log UI on the logging host, behind the gateway,
+// once Elasticsearch's setup (its kibana_system user) is done.
+func deployKibana(d *deployment, es *elasticsearch.Elasticsearch) error {
 	h := d.host(Kibana)
-	if h == nil {
-		return fmt.Errorf("no host is placed for %s", Kibana)
-	}
-	name := d.cfg.Edge.MonitoringHosts[Kibana] // validateEdge requires it
 	img, err := d.image(h, Kibana)
 	if err != nil {
 		return err
 	}
 	cert := d.certs.Kibana
 	elastic := d.cfg.Secrets.ElasticPassword
-	k, err := kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
+	_, err = kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
 		Host:             h,
 		Image:            img,
 		Network:          d.network.Name,
 		Resources:        d.cfg.ResourcesFor(Kibana),
 		HostDir:          d.serviceDir(Kibana),
-		PublicBaseURL:    edgeURL(name),
+		PublicBaseURL:    edgeURL(d.cfg.Edge.MonitoringHosts[Kibana]),
 		ElasticsearchURL: elasticsearch.URL(),
 		Username:         elasticsearch.KibanaSystemUser,
 		Password:         d.cfg.Secrets.KibanaSystemPassword,
@@ -42,13 +39,9 @@ func deployKibana(d *deployment) error {
 		CertPem:   cert.CertPem,
 		KeyPem:    cert.KeyPem,
 		CACertPem: d.pki.CACertPem,
-		DependsOn: d.loggingReady(),
+		DependsOn: []pulumi.Resource{es.Ready},
 	})
-	if err != nil {
-		return err
-	}
-	d.urls[Kibana] = k.PublicURL
-	return nil
+	return err
 }
 
 func dirsKibana(dataPath string) []host.Dir {
