@@ -285,7 +285,7 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 		Delete("postgresPassword").
 		Set("release", `{"blue":{"image":"aurigraph/v11","weight":100},"green":{"image":"","weight":0}}`).
 		Set("tiers", `{"validator":{"replicas":0},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`)
-	res, err := runRecording(s)
+	res, err := harness.Try(s)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "has 3 configuration problem(s)")
 	assert.Contains(t, err.Error(), "aurigraph:postgresPassword")
@@ -305,7 +305,7 @@ func TestHostileValuesAreAllReportedBeforeAnyResource(t *testing.T) {
 		Set("preflight", `{"dataPath":"/tmp","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`).
 		Set("tiers", `{"validator":{"replicas":9223372036854775807},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`).
 		Set("network", `{"name":"n;id","subnet":"172.28.0.0/16"}`)
-	res, err := runRecording(s)
+	res, err := harness.Try(s)
 	require.Error(t, err)
 	for _, key := range []string{"hosts[0].address", "ssh.jumpHost.user", "preflight.dataPath", "tiers.validator.replicas", "network.name"} {
 		assert.Contains(t, err.Error(), "aurigraph:"+key+" ")

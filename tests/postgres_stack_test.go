@@ -1,8 +1,7 @@
-package postgres_test
+package tests
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,33 +13,11 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
-
 	"github.com/aurigraph/infra/tests/harness"
 )
 
-const (
-	containerType = "docker:index/container:Container"
-	commandType   = "command:remote:Command"
-)
-
-var repoRoot = filepath.Join("..", "..")
-
-func loadStack(t *testing.T, name string) *stackfile.Stack {
-	t.Helper()
-	s, err := stackfile.Load(repoRoot, name)
-	require.NoError(t, err)
-	return s.WithPlaceholders()
-}
-
-func run(t *testing.T, s *stackfile.Stack) *mockrun.Result {
-	t.Helper()
-	res, err := mockrun.RunStack(stacks.Run, s)
-	require.NoError(t, err)
-	return res
-}
-
-// dataHost is the first host with the data role, as placement chooses it.
-func dataHost(t *testing.T, s *stackfile.Stack) string {
+// pgDataHost is the first host with the data role, as placement chooses it.
+func pgDataHost(t *testing.T, s *stackfile.Stack) string {
 	t.Helper()
 	var hosts []stacks.Host
 	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
@@ -53,8 +30,8 @@ func dataHost(t *testing.T, s *stackfile.Stack) string {
 	return ""
 }
 
-// expectedResources is the stack's override for svc, else the SPEC default.
-func expectedResources(t *testing.T, s *stackfile.Stack, svc string) container.Resources {
+// pgExpectedResources is the stack's override for svc, else the SPEC default.
+func pgExpectedResources(t *testing.T, s *stackfile.Stack, svc string) container.Resources {
 	t.Helper()
 	if raw, ok := s.Config["aurigraph:resources"]; ok {
 		var over map[string]container.Resources
@@ -66,7 +43,7 @@ func expectedResources(t *testing.T, s *stackfile.Stack, svc string) container.R
 	return stacks.DefaultResources[svc]
 }
 
-func placeholders(s *stackfile.Stack) []string {
+func pgPlaceholders(s *stackfile.Stack) []string {
 	var out []string
 	for _, k := range s.SecretKeys {
 		if v := s.Config[k]; strings.HasPrefix(v, "plan-placeholder-") {
@@ -76,15 +53,15 @@ func placeholders(s *stackfile.Stack) []string {
 	return out
 }
 
-// array is v's elements; nothing when the input is absent.
-func array(v resource.PropertyValue) []resource.PropertyValue {
+// pgArray is v's elements; nothing when the input is absent.
+func pgArray(v resource.PropertyValue) []resource.PropertyValue {
 	if v.IsArray() {
 		return v.ArrayValue()
 	}
 	return nil
 }
 
-func envSecrets(t *testing.T, r *mockrun.Resource) map[string]bool {
+func pgEnvSecrets(t *testing.T, r *mockrun.Resource) map[string]bool {
 	t.Helper()
 	out := map[string]bool{}
 	for _, e := range r.Inputs["envs"].ArrayValue() {
@@ -98,24 +75,24 @@ func envSecrets(t *testing.T, r *mockrun.Resource) map[string]bool {
 	return out
 }
 
-func TestStackContainers(t *testing.T) {
+func TestStackPostgresContainers(t *testing.T) {
 	for _, stack := range []string{"prod", "staging"} {
 		t.Run(stack, func(t *testing.T) {
-			s := loadStack(t, stack)
-			res := run(t, s)
-			provider := res.Named("pulumi:providers:docker", dataHost(t, s)+"-docker")
+			s := harness.Stack(t, stack)
+			res := harness.Run(t, s)
+			provider := res.Named("pulumi:providers:docker", pgDataHost(t, s)+"-docker")
 			require.NotNil(t, provider)
 
-			db := res.Named(containerType, "postgres")
-			exp := res.Named(containerType, "postgres-exporter")
+			db := res.Named(harness.ContainerType, "postgres")
+			exp := res.Named(harness.ContainerType, "postgres-exporter")
 			require.NotNil(t, db)
 			require.NotNil(t, exp)
 			for _, c := range []*mockrun.Resource{db, exp} {
 				assert.Equal(t, provider.URN, c.Provider, "%s runs on the data host", c.Name)
 				assert.Contains(t, c.Parent, "aurigraph:postgres:Postgres")
-				assert.Empty(t, array(c.Inputs["ports"]), "%s publishes no port", c.Name)
+				assert.Empty(t, pgArray(c.Inputs["ports"]), "%s publishes no port", c.Name)
 			}
-			want := expectedResources(t, s, stacks.Postgres)
+			want := pgExpectedResources(t, s, stacks.Postgres)
 			assert.Equal(t, float64(want.MemoryMB), db.Inputs["memory"].NumberValue())
 			assert.Equal(t, float64(want.MemoryReservationMB), db.Inputs["memoryReservation"].NumberValue())
 			assert.Equal(t, float64(int(want.CPUsReservation*1024)), db.Inputs["cpuShares"].NumberValue())
@@ -124,15 +101,15 @@ func TestStackContainers(t *testing.T) {
 			assert.Equal(t, float64(wantExp.MemoryMB), exp.Inputs["memory"].NumberValue())
 
 			assert.Equal(t, map[string]bool{"POSTGRES_DB": false, "POSTGRES_USER": false, "POSTGRES_INITDB_ARGS": false,
-				"POSTGRES_HOST_AUTH_METHOD": false, "PGDATA": false, "POSTGRES_PASSWORD": true}, envSecrets(t, db))
-			assert.True(t, envSecrets(t, exp)["DATA_SOURCE_PASS"])
+				"POSTGRES_HOST_AUTH_METHOD": false, "PGDATA": false, "POSTGRES_PASSWORD": true}, pgEnvSecrets(t, db))
+			assert.True(t, pgEnvSecrets(t, exp)["DATA_SOURCE_PASS"])
 			assert.Equal(t, "70:70", db.Inputs["user"].StringValue())
 			caps := db.Inputs["capabilities"].ObjectValue()
-			assert.Empty(t, array(caps["adds"]), "no capability added back")
-			assert.Equal(t, "ALL", array(caps["drops"])[0].StringValue())
+			assert.Empty(t, pgArray(caps["adds"]), "no capability added back")
+			assert.Equal(t, "ALL", pgArray(caps["drops"])[0].StringValue())
 
 			// No placeholder secret appears in clear anywhere in the stack.
-			secrets := placeholders(s)
+			secrets := pgPlaceholders(s)
 			require.NotEmpty(t, secrets)
 			for _, r := range res.Resources {
 				var strs []string
@@ -147,9 +124,9 @@ func TestStackContainers(t *testing.T) {
 	}
 }
 
-func predeployTriggers(t *testing.T, res *mockrun.Result) []string {
+func pgPredeployTriggers(t *testing.T, res *mockrun.Result) []string {
 	t.Helper()
-	cmd := res.Named(commandType, "postgres-predeploy-backup")
+	cmd := res.Named("command:remote:Command", "postgres-predeploy-backup")
 	require.NotNil(t, cmd)
 	var out []string
 	for _, v := range cmd.Inputs["triggers"].ArrayValue() {
@@ -159,23 +136,23 @@ func predeployTriggers(t *testing.T, res *mockrun.Result) []string {
 }
 
 func TestPreDeployBackupTriggers(t *testing.T) {
-	base := loadStack(t, "prod")
-	res := run(t, base)
-	before := predeployTriggers(t, res)
+	base := harness.Stack(t, "prod")
+	res := harness.Run(t, base)
+	before := pgPredeployTriggers(t, res)
 	assert.Equal(t, []string{"aurigraph/v11:11.4.2"}, before, "the release image from Pulumi.prod.yaml")
 
 	// The backup runs on the data host and waits for the database.
-	cmd := res.Named(commandType, "postgres-predeploy-backup")
+	cmd := res.Named("command:remote:Command", "postgres-predeploy-backup")
 	assert.Contains(t, cmd.Inputs["create"].StringValue(), "/srv/aurigraph/postgres/bin/backup.sh predeploy")
-	db := res.Named(containerType, "postgres")
+	db := res.Named(harness.ContainerType, "postgres")
 	assert.Contains(t, cmd.DependsOn, db.URN)
 
-	unrelated := run(t, base.Set("retention", `{"prometheusDays": 30, "elasticsearchDays": 30, "backups": {"hourly": 24, "daily": 7, "weekly": 4, "monthly": 12}}`))
-	assert.Equal(t, before, predeployTriggers(t, unrelated), "no release, no new trigger")
+	unrelated := harness.Run(t, base.Set("retention", `{"prometheusDays": 30, "elasticsearchDays": 30, "backups": {"hourly": 24, "daily": 7, "weekly": 4, "monthly": 12}}`))
+	assert.Equal(t, before, pgPredeployTriggers(t, unrelated), "no release, no new trigger")
 
-	release := run(t, base.Set("release", `{"blue": {"image": "aurigraph/v11:11.4.3", "weight": 100}, "green": {"image": "", "weight": 0}}`))
-	assert.Equal(t, []string{"aurigraph/v11:11.4.3"}, predeployTriggers(t, release))
+	release := harness.Run(t, base.Set("release", `{"blue": {"image": "aurigraph/v11:11.4.3", "weight": 100}, "green": {"image": "", "weight": 0}}`))
+	assert.Equal(t, []string{"aurigraph/v11:11.4.3"}, pgPredeployTriggers(t, release))
 
-	green := run(t, base.Set("release", `{"blue": {"image": "aurigraph/v11:11.4.2", "weight": 100}, "green": {"image": "aurigraph/v11:11.5.0", "weight": 0}}`))
-	assert.Equal(t, []string{"aurigraph/v11:11.4.2", "aurigraph/v11:11.5.0"}, predeployTriggers(t, green), "distinct, sorted")
+	green := harness.Run(t, base.Set("release", `{"blue": {"image": "aurigraph/v11:11.4.2", "weight": 100}, "green": {"image": "aurigraph/v11:11.5.0", "weight": 0}}`))
+	assert.Equal(t, []string{"aurigraph/v11:11.4.2", "aurigraph/v11:11.5.0"}, pgPredeployTriggers(t, green), "distinct, sorted")
 }
