@@ -53,6 +53,12 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"memory reservation above limit", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("resources", `{"redis":{"cpus":2,"cpusReservation":1,"memoryMb":4096,"memoryReservationMb":8192}}`)
 		}, []string{`aurigraph:resources.redis.memoryReservationMb 8192 is above the limit 4096; lower the reservation or raise memoryMb`}},
+		{"log store too small for its heap", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("resources", `{"elasticsearch":{"cpus":2,"cpusReservation":1,"memoryMb":3000,"memoryReservationMb":2048},"logstash":{"cpus":1,"cpusReservation":0.5,"memoryMb":1024,"memoryReservationMb":512}}`)
+		}, []string{
+			`aurigraph:resources.elasticsearch.memoryMb 3000 MB cannot hold elasticsearch's 2048 MB heap; raise it to at least 4096`,
+			`aurigraph:resources.logstash.memoryMb 1024 MB cannot hold logstash's 1024 MB heap; raise it to at least 1025`,
+		}},
 		{"database too small for the application", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("postgres", `{"maxConnections":1000}`)
 		}, []string{`aurigraph:postgres.maxConnections 1000 is below the 1520 connections the application can open`, `raise it to at least 1520`}},
