@@ -36,10 +36,20 @@ build: ## compile the program and the policy pack
 	$(GO) build ./...
 	$(GO) build -o bin/policy-pack ./policy
 
-lint: ## formatting and vet
+# The linters are pinned in tools/go.mod (their own module: nothing of theirs
+# enters the program's dependency graph) and built into bin/lint.
+LINT_BIN := bin/lint
+
+$(LINT_BIN)/staticcheck $(LINT_BIN)/deadcode: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(LINT_BIN)/ honnef.co/go/tools/cmd/staticcheck golang.org/x/tools/cmd/deadcode
+
+lint: $(LINT_BIN)/staticcheck $(LINT_BIN)/deadcode ## formatting, vet, staticcheck and deadcode, over the integration tests too
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	$(LINT_BIN)/staticcheck -tags integration ./...
+	@# -test: what only tests call is used; -tags integration: by those tests too.
+	@out=$$($(LINT_BIN)/deadcode -test -tags integration ./...) && test -z "$$out" || { echo "$$out"; echo "deadcode: the functions above are never called: delete them"; exit 1; }
 
 deps: ## install what the tests need (Debian/Ubuntu, as root)
 	./.ci/install-deps
