@@ -16,8 +16,9 @@ import (
 	"github.com/aurigraph/infra/tests/harness"
 )
 
-// pgDataHost is the first host with the data role, as placement chooses it.
-func pgDataHost(t *testing.T, s *stackfile.Stack) string {
+// dataHostOf is the first host with the data role, as placement chooses it
+// (PostgreSQL, Redis and Vault run there).
+func dataHostOf(t *testing.T, s *stackfile.Stack) string {
 	t.Helper()
 	var hosts []stacks.Host
 	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
@@ -53,8 +54,8 @@ func pgPlaceholders(s *stackfile.Stack) []string {
 	return out
 }
 
-// pgArray is v's elements; nothing when the input is absent.
-func pgArray(v resource.PropertyValue) []resource.PropertyValue {
+// propArray is v's elements; nothing when the input is absent.
+func propArray(v resource.PropertyValue) []resource.PropertyValue {
 	if v.IsArray() {
 		return v.ArrayValue()
 	}
@@ -75,12 +76,27 @@ func pgEnvSecrets(t *testing.T, r *mockrun.Resource) map[string]bool {
 	return out
 }
 
+// assertNoPlaceholderInClear: no placeholder secret of s appears in clear
+// in any input of the run.
+func assertNoPlaceholderInClear(t *testing.T, s *stackfile.Stack, res *mockrun.Result) {
+	t.Helper()
+	secrets := pgPlaceholders(s)
+	require.NotEmpty(t, secrets)
+	for _, r := range res.Resources {
+		for _, str := range harness.PlainStrings(resource.NewObjectProperty(r.Inputs)) {
+			for _, p := range secrets {
+				assert.NotContains(t, str, p, "%s leaks a secret", r.URN)
+			}
+		}
+	}
+}
+
 func TestStackPostgresContainers(t *testing.T) {
 	for _, stack := range []string{"prod", "staging"} {
 		t.Run(stack, func(t *testing.T) {
 			s := harness.Stack(t, stack)
 			res := harness.Run(t, s)
-			provider := res.Named("pulumi:providers:docker", pgDataHost(t, s)+"-docker")
+			provider := res.Named("pulumi:providers:docker", dataHostOf(t, s)+"-docker")
 			require.NotNil(t, provider)
 
 			db := res.Named(harness.ContainerType, "postgres")
@@ -90,7 +106,7 @@ func TestStackPostgresContainers(t *testing.T) {
 			for _, c := range []*mockrun.Resource{db, exp} {
 				assert.Equal(t, provider.URN, c.Provider, "%s runs on the data host", c.Name)
 				assert.Contains(t, c.Parent, "aurigraph:postgres:Postgres")
-				assert.Empty(t, pgArray(c.Inputs["ports"]), "%s publishes no port", c.Name)
+				assert.Empty(t, propArray(c.Inputs["ports"]), "%s publishes no port", c.Name)
 			}
 			want := pgExpectedResources(t, s, stacks.Postgres)
 			assert.Equal(t, float64(want.MemoryMB), db.Inputs["memory"].NumberValue())
@@ -105,21 +121,10 @@ func TestStackPostgresContainers(t *testing.T) {
 			assert.True(t, pgEnvSecrets(t, exp)["DATA_SOURCE_PASS"])
 			assert.Equal(t, "70:70", db.Inputs["user"].StringValue())
 			caps := db.Inputs["capabilities"].ObjectValue()
-			assert.Empty(t, pgArray(caps["adds"]), "no capability added back")
-			assert.Equal(t, "ALL", pgArray(caps["drops"])[0].StringValue())
+			assert.Empty(t, propArray(caps["adds"]), "no capability added back")
+			assert.Equal(t, "ALL", propArray(caps["drops"])[0].StringValue())
 
-			// No placeholder secret appears in clear anywhere in the stack.
-			secrets := pgPlaceholders(s)
-			require.NotEmpty(t, secrets)
-			for _, r := range res.Resources {
-				var strs []string
-				strs = append(strs, harness.PlainStrings(resource.NewObjectProperty(r.Inputs))...)
-				for _, str := range strs {
-					for _, p := range secrets {
-						assert.NotContains(t, str, p, "%s leaks a secret", r.URN)
-					}
-				}
-			}
+			assertNoPlaceholderInClear(t, s, res)
 		})
 	}
 }

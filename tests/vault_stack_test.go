@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -20,23 +19,15 @@ func TestStackVault(t *testing.T) {
 			s := harness.Stack(t, stack)
 			res := harness.Run(t, s)
 
-			var hosts []stacks.Host
-			require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
-			var dataHost string
-			for _, h := range hosts {
-				if h.HasRole(stacks.RoleData) && dataHost == "" {
-					dataHost = h.Name
-				}
-			}
-			provider := res.Named("pulumi:providers:docker", dataHost+"-docker")
+			provider := res.Named("pulumi:providers:docker", dataHostOf(t, s)+"-docker")
 			require.NotNil(t, provider)
 
 			v := res.Named("docker:index/container:Container", "vault")
 			require.NotNil(t, v)
 			assert.Equal(t, provider.URN, v.Provider)
 			assert.Contains(t, v.Parent, "aurigraph:vault:Vault")
-			assert.Empty(t, pgArray(v.Inputs["ports"]), "vault publishes no port")
-			assert.Equal(t, []resource.PropertyValue{resource.NewProperty("server")}, pgArray(v.Inputs["command"]), "server mode, not -dev")
+			assert.Empty(t, propArray(v.Inputs["ports"]), "vault publishes no port")
+			assert.Equal(t, []resource.PropertyValue{resource.NewProperty("server")}, propArray(v.Inputs["command"]), "server mode, not -dev")
 			want := stacks.DefaultResources[stacks.Vault]
 			assert.Equal(t, float64(want.MemoryMB), v.Inputs["memory"].NumberValue())
 
