@@ -56,14 +56,11 @@ func LogClientCert(hostName string) string { return "log-client-" + hostName }
 
 // deployLogForwarding gives every host's rsyslog the stack's CA and the
 // host's own client certificate and key, as secret files, and restarts
-// rsyslog when they change (after the preparation wrote its config). Without
-// a logging host nothing is forwarded. The steps are top-level, like the
-// swarm joins: under the host they would tie a targeted run of the host's
-// preparation to the PKI.
+// rsyslog when they change (after the preparation wrote its config).
+// Validate places Logstash on a host in every valid stack. The steps are
+// top-level, like the swarm joins: under the host they would tie a targeted
+// run of the host's preparation to the PKI.
 func (d *deployment) deployLogForwarding() error {
-	if d.host(Logstash) == nil {
-		return nil
-	}
 	for _, h := range d.order {
 		cert := d.pki.Cert(LogClientCert(h.Name))
 		if cert == nil {
