@@ -50,10 +50,21 @@ build: ## compile the program and the policy pack
 	$(GO) build ./...
 	$(GO) build -o bin/policy-pack ./policy
 
-lint: ## formatting and vet
+# The linters are pinned in tools/go.mod (their own module: nothing of theirs
+# enters the program's dependency graph) and built into bin/lint.
+LINT_BIN := bin/lint
+
+$(LINT_BIN)/staticcheck $(LINT_BIN)/deadcode: tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(LINT_BIN)/ honnef.co/go/tools/cmd/staticcheck golang.org/x/tools/cmd/deadcode
+
+lint: $(LINT_BIN)/staticcheck $(LINT_BIN)/deadcode ## formatting, vet, staticcheck and deadcode, over the integration tests too
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
+	$(LINT_BIN)/staticcheck -tags integration $(PKGS)
+	@# -test: what only tests call is used; -tags integration: by those tests too. The whole
+	@# program only: over a few packages (PKGS) every export would look unused.
+	$(if $(filter ./...,$(PKGS)),@out=$$($(LINT_BIN)/deadcode -test -tags integration ./...) && test -z "$$out" || { echo "$$out"; echo "deadcode: the functions above are never called: delete them"; exit 1; })
 
 deps: ## install the Debian packages the tests need (as root: sudo make deps); the list is .ci/install-deps
 	@./.ci/install-deps

@@ -16,41 +16,42 @@ import (
 // deployHosts creates every host in inventory order: preflight and
 // preparation. Docker engine restarts go one host at a time, in this order:
 // each host's daemon-json step waits for the previous host's.
-func (d *deployment) deployHosts() error {
+func deployHosts(ctx *pulumi.Context, c *Config, p Placement) (map[string]*host.Host, []*host.Host, error) {
+	hosts := map[string]*host.Host{}
+	var order []*host.Host
 	var engineRestart pulumi.Resource
-	for _, h := range d.cfg.Hosts {
-		a := d.hostArgs(h)
+	for _, h := range c.Hosts {
+		a := hostArgs(c, p, h)
 		a.EngineRestartAfter = engineRestart
-		hh, err := host.NewHost(d.ctx, h.Name, a)
+		hh, err := host.NewHost(ctx, h.Name, a)
 		if err != nil {
-			return fmt.Errorf("host %s: %w", h.Name, err)
+			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
 		}
 		engineRestart = hh.EngineRestart
-		d.hosts[h.Name] = hh
-		d.order = append(d.order, hh)
+		hosts[h.Name] = hh
+		order = append(order, hh)
 	}
-	return nil
+	return hosts, order, nil
 }
 
 // hostArgs is everything a host's preparation needs, from config and placement.
-func (d *deployment) hostArgs(h Host) host.HostArgs {
-	c := d.cfg
+func hostArgs(c *Config, p Placement, h Host) host.HostArgs {
 	a := ConnectionArgs(c, h)
 	a.PrivateKey = c.Secrets.SSHPrivateKey
 	a.Kind, a.Roles = h.Kind, h.Roles
 	a.Capacity = host.Capacity{CPUs: h.Capacity.CPUs, MemoryGB: h.Capacity.MemoryGB, DiskGB: h.Capacity.DiskGB}
 	a.DataPath = c.Preflight.DataPath
 	a.Thresholds = host.Thresholds{MinCPUs: c.Preflight.MinCPUs, MinMemoryGB: c.Preflight.MinMemoryGB, MinDiskGB: c.Preflight.MinDiskGB}
-	a.Dirs = d.hostDirs(h.Name)
-	a.Sysctls = HostSysctls(d.place, h.Name)
-	a.PublicTCPPorts = HostPublicPorts(d.place, h.Name)
+	a.Dirs = hostDirs(c, p, h.Name)
+	a.Sysctls = HostSysctls(p, h.Name)
+	a.PublicTCPPorts = HostPublicPorts(p, h.Name)
 	a.ClusterPeers = clusterPeers(c, h.Name)
-	a.MonitoringFrom = serviceAddresses(c, d.place, Prometheus)
-	a.LoggingTarget = firstOrEmpty(serviceAddresses(c, d.place, Logstash))
+	a.MonitoringFrom = serviceAddresses(c, p, Prometheus)
+	a.LoggingTarget = firstOrEmpty(serviceAddresses(c, p, Logstash))
 	a.LoggingPort = logstash.SyslogPort
 	a.LoggingPeer = logstash.TLSName
-	a.LogFiles = d.logFiles(h.Name)
-	a.LogProbe = HostLogProbe(d.place, h.Name)
+	a.LogFiles = logFiles(c, p, h.Name)
+	a.LogProbe = HostLogProbe(p, h.Name)
 	a.SSHAllowFrom = c.SSH.AllowFrom
 	a.StepTimeout = fmt.Sprintf("%dm", c.SSH.StepTimeoutMinutes)
 	a.Updates = host.Updates{AutomaticReboot: c.Updates.AutomaticReboot, RebootTime: RebootTimeFor(c, h.Name)}
@@ -62,13 +63,13 @@ func (d *deployment) hostArgs(h Host) host.HostArgs {
 // logFiles are the service log files on a host that its rsyslog forwards
 // besides the containers' own logs: Vault's audit log, the application's
 // /app/logs.
-func (d *deployment) logFiles(name string) []host.LogFile {
+func logFiles(c *Config, p Placement, name string) []host.LogFile {
 	var out []host.LogFile
-	if d.place.Services[Vault] == name {
-		out = append(out, vault.LogFiles(d.serviceDir(Vault))...)
+	if p.Services[Vault] == name {
+		out = append(out, vault.LogFiles(ServiceDir(c, Vault))...)
 	}
-	if len(d.place.ReplicasOn(name)) > 0 {
-		out = append(out, app.LogFiles(d.serviceDir(App))...)
+	if len(p.ReplicasOn(name)) > 0 {
+		out = append(out, app.LogFiles(ServiceDir(c, App))...)
 	}
 	return out
 }

@@ -18,12 +18,8 @@ const EdgeCert = "edge"
 // certificate), Elasticsearch, Kibana and Vault. The Docker daemons get none:
 // the program reaches them over SSH, not TCP. Raising pki.rotation replaces
 // every leaf certificate and key, and only those (see package pki).
-func deployPKI(d *deployment) (*pki.PKI, error) {
-	p, err := pki.New(d.ctx, "pki", pkiArgs(d.cfg))
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+func deployPKI(ctx *pulumi.Context, c *Config) (*pki.PKI, error) {
+	return pki.New(ctx, "pki", pkiArgs(c))
 }
 
 // pkiArgs lists the certificates to issue, from config alone.

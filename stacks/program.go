@@ -6,18 +6,17 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/aurigraph/infra/components/alertmanager"
-	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/cluster"
-	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/components/jaeger"
 	"github.com/aurigraph/infra/components/network"
 	"github.com/aurigraph/infra/components/pki"
 )
 
 // deployment is what every service's wiring needs: the config, where things
-// run, the prepared hosts, the network and the certificates.
+// run, the prepared hosts, the network and the certificates. Deploy builds it
+// whole before the first service and nothing changes it afterwards: what one
+// service's wiring needs from another's is that step's return value, passed
+// as a parameter (Deploy), so the order is checked by the compiler.
 type deployment struct {
 	ctx     *pulumi.Context
 	cfg     *Config
@@ -28,65 +27,26 @@ type deployment struct {
 	pki     *pki.PKI
 	// certs are the service certificates, complete once the PKI exists.
 	certs serviceCerts
-	urls  pulumi.StringMap
-	// services collects each service's outputs for the stack.
-	services map[string]pulumi.Map
-	// backup is the pre-deployment PostgreSQL backup: application
-	// containers wait for it, so every release starts from a fresh dump.
-	backup pulumi.Resource
-	// app is the application: the gateway waits for its containers.
-	app *app.Application
-	// tracing is Jaeger: the application's tracing endpoints are its
-	// outputs, so the replicas wait for it.
-	tracing *jaeger.Jaeger
-	// logs is the log store: Logstash and Kibana start after its setup
-	// (users, retention policy), and Kibana's data views name its indices.
-	logs *elasticsearch.Elasticsearch
-	// alertmanager receives Prometheus's alerts: Prometheus is given it.
-	alertmanager *alertmanager.Alertmanager
 }
 
-// appContainers are every application container, for the gateway to wait on.
-func (d *deployment) appContainers() []pulumi.Resource {
-	if d.app == nil {
-		return nil
-	}
-	out := make([]pulumi.Resource, 0, len(d.app.Containers))
-	for _, c := range d.app.Containers {
-		out = append(out, c)
-	}
-	return out
-}
-
-// loggingReady is what Logstash waits for (Kibana is given the log store).
-func (d *deployment) loggingReady() []pulumi.Resource {
-	if d.logs == nil {
-		return nil
-	}
-	return []pulumi.Resource{d.logs.Ready}
-}
-
-// service deploys one service kind; dirs lists the host directories it needs.
-type service struct {
-	name   string
-	deploy func(*deployment) error
-	dirs   func(dataPath string) []host.Dir
-}
-
-// services in deployment order: data first, the gateway last.
-var services = []service{
-	{Postgres, deployPostgres, dirsPostgres},
-	{Redis, deployRedis, dirsRedis},
-	{Vault, deployVault, dirsVault},
-	{Elasticsearch, deployElasticsearch, dirsElasticsearch},
-	{Logstash, deployLogstash, dirsLogstash},
-	{Kibana, deployKibana, dirsKibana},
-	{Jaeger, deployJaeger, dirsJaeger},
-	{Alertmanager, deployAlertmanager, dirsAlertmanager},
-	{Prometheus, deployPrometheus, dirsPrometheus},
-	{Grafana, deployGrafana, dirsGrafana},
-	{App, deployApp, dirsApp},
-	{Nginx, deployGateway, dirsGateway},
+// serviceDirs lists, for each service kind, the host directories it needs,
+// in deployment order (host preparation creates them).
+var serviceDirs = []struct {
+	name string
+	dirs func(dataPath string) []host.Dir
+}{
+	{Postgres, dirsPostgres},
+	{Redis, dirsRedis},
+	{Vault, dirsVault},
+	{Elasticsearch, dirsElasticsearch},
+	{Logstash, dirsLogstash},
+	{Kibana, dirsKibana},
+	{Jaeger, dirsJaeger},
+	{Alertmanager, dirsAlertmanager},
+	{Prometheus, dirsPrometheus},
+	{Grafana, dirsGrafana},
+	{App, dirsApp},
+	{Nginx, dirsGateway},
 }
 
 // Run is the Pulumi program: load and validate config, then build the platform.
@@ -121,37 +81,96 @@ type Outputs struct {
 	Services map[string]pulumi.Map
 }
 
-// Deploy builds every resource from a validated configuration.
+// Deploy builds every resource from a validated configuration: hosts,
+// cluster and PKI first, then the services, data first and the gateway last.
+// Each step returns what it built and the steps after it that wait for it
+// take it as a parameter.
 func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
-	d := &deployment{ctx: ctx, cfg: cfg, place: Place(cfg), hosts: map[string]*host.Host{}, urls: pulumi.StringMap{}, services: map[string]pulumi.Map{}}
-	if err := d.deployHosts(); err != nil {
-		return nil, err
-	}
-	if err := d.deployCluster(); err != nil {
-		return nil, err
-	}
-	p, err := deployPKI(d)
+	d, err := newDeployment(ctx, cfg)
 	if err != nil {
-		return nil, err
-	}
-	d.pki = p
-	if d.certs, err = issuedCerts(p); err != nil {
 		return nil, err
 	}
 	if err := d.deployLogForwarding(); err != nil {
 		return nil, err
 	}
-	for _, s := range services {
-		if err := s.deploy(d); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
-		}
+	wrap := func(svc string, err error) error { return fmt.Errorf("%s: %w", svc, err) }
+	pg, err := deployPostgres(d)
+	if err != nil {
+		return nil, wrap(Postgres, err)
+	}
+	rd, err := deployRedis(d)
+	if err != nil {
+		return nil, wrap(Redis, err)
+	}
+	vlt, err := deployVault(d)
+	if err != nil {
+		return nil, wrap(Vault, err)
+	}
+	es, err := deployElasticsearch(d)
+	if err != nil {
+		return nil, wrap(Elasticsearch, err)
+	}
+	ls, err := deployLogstash(d, es)
+	if err != nil {
+		return nil, wrap(Logstash, err)
+	}
+	if err := deployKibana(d, es); err != nil {
+		return nil, wrap(Kibana, err)
+	}
+	tracing, err := deployJaeger(d)
+	if err != nil {
+		return nil, wrap(Jaeger, err)
+	}
+	am, err := deployAlertmanager(d)
+	if err != nil {
+		return nil, wrap(Alertmanager, err)
+	}
+	if err := deployPrometheus(d, am); err != nil {
+		return nil, wrap(Prometheus, err)
+	}
+	if err := deployGrafana(d); err != nil {
+		return nil, wrap(Grafana, err)
+	}
+	application, err := deployApp(d, pg.PreDeployBackup, tracing)
+	if err != nil {
+		return nil, wrap(App, err)
+	}
+	if err := deployGateway(d, application); err != nil {
+		return nil, wrap(Nginx, err)
 	}
 	roles := pulumi.StringMap{}
 	for _, h := range d.order {
 		roles[h.Name] = h.RoleOutput
 	}
-	return &Outputs{HostRoles: roles, URLs: d.urls, CACertificate: d.pki.CACertPem,
-		PKIRenewalDue: d.pki.RenewalDue, Services: d.services}, nil
+	urls := publicURLs(cfg)
+	urls["logstashSyslog"] = ls.SyslogEndpoint
+	return &Outputs{HostRoles: roles, URLs: urls, CACertificate: d.pki.CACertPem,
+		PKIRenewalDue: d.pki.RenewalDue, Services: map[string]pulumi.Map{
+			Postgres: postgresOutputs(pg), Redis: redisOutputs(rd), Vault: vaultOutputs(vlt),
+		}}, nil
+}
+
+// newDeployment prepares the hosts, joins them into the cluster, creates
+// the overlay network and the PKI: everything every service's wiring needs.
+func newDeployment(ctx *pulumi.Context, cfg *Config) (*deployment, error) {
+	place := Place(cfg)
+	hosts, order, err := deployHosts(ctx, cfg, place)
+	if err != nil {
+		return nil, err
+	}
+	overlay, err := deployCluster(ctx, cfg, hosts, order)
+	if err != nil {
+		return nil, err
+	}
+	p, err := deployPKI(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := issuedCerts(p)
+	if err != nil {
+		return nil, err
+	}
+	return &deployment{ctx: ctx, cfg: cfg, place: place, hosts: hosts, order: order, network: overlay, pki: p, certs: certs}, nil
 }
 
 // serviceCerts are the certificates of the services that speak TLS on the
@@ -189,42 +208,43 @@ func (d *deployment) image(h *host.Host, key string) (pulumi.StringOutput, error
 }
 
 // hostDirs is every directory the services placed on a host need.
-func (d *deployment) hostDirs(name string) []host.Dir {
+func hostDirs(c *Config, p Placement, name string) []host.Dir {
 	var dirs []host.Dir
-	for _, s := range services {
-		placed := d.place.Services[s.name] == name
+	for _, s := range serviceDirs {
+		placed := p.Services[s.name] == name
 		if s.name == App {
-			placed = len(d.place.ReplicasOn(name)) > 0
+			placed = len(p.ReplicasOn(name)) > 0
 		}
 		if placed {
-			dirs = append(dirs, s.dirs(d.cfg.Preflight.DataPath)...)
+			dirs = append(dirs, s.dirs(c.Preflight.DataPath)...)
 		}
 	}
 	return dirs
 }
 
-func (d *deployment) deployCluster() error {
+// deployCluster joins the hosts into the Swarm, connects each host's Docker
+// provider once it has joined, and creates the overlay network.
+func deployCluster(ctx *pulumi.Context, cfg *Config, hosts map[string]*host.Host, order []*host.Host) (*network.Overlay, error) {
 	var managers []string
-	for _, h := range d.cfg.Hosts {
+	for _, h := range cfg.Hosts {
 		if h.HasRole(RoleManager) {
 			managers = append(managers, h.Name)
 		}
 	}
-	swarm, err := cluster.NewSwarm(d.ctx, "swarm", cluster.SwarmArgs{
-		Hosts: d.order, Managers: managers, StepTimeout: fmt.Sprintf("%dm", d.cfg.SSH.StepTimeoutMinutes),
+	swarm, err := cluster.NewSwarm(ctx, "swarm", cluster.SwarmArgs{
+		Hosts: order, Managers: managers, StepTimeout: fmt.Sprintf("%dm", cfg.SSH.StepTimeoutMinutes),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, h := range d.order {
-		if err := h.ConnectDocker(d.ctx, []pulumi.Resource{swarm.Joined(h.Name)}); err != nil {
-			return err
+	for _, h := range order {
+		if err := h.ConnectDocker(ctx, []pulumi.Resource{swarm.Joined(h.Name)}); err != nil {
+			return nil, err
 		}
 	}
-	d.network, err = network.NewOverlay(d.ctx, d.cfg.Network.Name, network.OverlayArgs{
-		Manager: d.hosts[managers[0]], Name: d.cfg.Network.Name, Subnet: d.cfg.Network.Subnet,
+	return network.NewOverlay(ctx, cfg.Network.Name, network.OverlayArgs{
+		Manager: hosts[managers[0]], Name: cfg.Network.Name, Subnet: cfg.Network.Subnet,
 	})
-	return err
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -29,9 +29,9 @@ func TestConnectionArgsAreTheProgramsConnection(t *testing.T) {
 		SSH:       SSH{Jump: &JumpHost{Address: "198.51.100.5", User: "jump", Port: 22, HostKey: "ssh-ed25519 AAAA3"}, DialErrorLimit: 4, PerDialTimeoutSeconds: 9, StepTimeoutMinutes: 20},
 		Preflight: Preflight{DataPath: "/srv/aurigraph"},
 	}
-	d := &deployment{cfg: c, place: Place(c)}
+	p := Place(c)
 	for _, h := range c.Hosts {
-		assert.Equal(t, host.ConnectionSettings(d.hostArgs(h)), host.ConnectionSettings(ConnectionArgs(c, h)), h.Name)
+		assert.Equal(t, host.ConnectionSettings(hostArgs(c, p, h)), host.ConnectionSettings(ConnectionArgs(c, h)), h.Name)
 	}
 	assert.Equal(t, "/srv/aurigraph/nginx", ServiceDir(c, Nginx))
 }

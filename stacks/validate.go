@@ -18,6 +18,7 @@ import (
 	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/imageref"
@@ -311,6 +312,20 @@ func validateImages(c *Config, ps *Problems) {
 }
 
 func validateResources(c *Config, ps *Problems) {
+	// The JVM services' heaps are fixed (wire_elasticsearch.go,
+	// wire_logstash.go): their memory limits must hold them.
+	for _, j := range []struct {
+		svc        string
+		heap, need int
+	}{
+		{Elasticsearch, elasticsearch.DefaultHeapMB, elasticsearch.MinMemoryMB(elasticsearch.DefaultHeapMB)},
+		{Logstash, logstash.DefaultHeapMB, logstash.MinMemoryMB(logstash.DefaultHeapMB)},
+	} {
+		if m := c.ResourcesFor(j.svc).MemoryMB; m > 0 && m < j.need {
+			ps.Add("resources."+j.svc+".memoryMb", fmt.Sprintf("%d MB cannot hold %s's %d MB heap", m, j.svc, j.heap),
+				fmt.Sprintf("raise it to at least %d", j.need))
+		}
+	}
 	for svc, r := range c.Resources {
 		key := "resources." + keyName(svc)
 		if _, ok := DefaultResources[svc]; !ok {

@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"fmt"
 	"path"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -12,21 +11,18 @@ import (
 
 // deployAlertmanager runs the receiver of Prometheus's alerts on the
 // monitoring host, with the stack's receivers; Prometheus is given it.
-func deployAlertmanager(d *deployment) error {
+func deployAlertmanager(d *deployment) (*alertmanager.Alertmanager, error) {
 	h := d.host(Alertmanager)
-	if h == nil {
-		return fmt.Errorf("no host holds the %s role", RoleMonitoring)
-	}
 	img, err := d.image(h, Alertmanager)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	externalURL := edgeURL(d.cfg.Edge.MonitoringHosts[Alertmanager])
 	if externalURL != "" {
 		externalURL += "/"
 	}
 	s := d.cfg.Secrets
-	d.alertmanager, err = alertmanager.New(d.ctx, Alertmanager, alertmanager.Args{
+	return alertmanager.New(d.ctx, Alertmanager, alertmanager.Args{
 		Host:        h,
 		Image:       img,
 		Network:     d.network.Name,
@@ -37,7 +33,6 @@ func deployAlertmanager(d *deployment) error {
 		Secrets: alertmanager.Secrets{WebhookURL: s.AlertWebhookURL, SMTPPassword: s.SMTPPassword,
 			PagerDutyRoutingKey: s.PagerDutyRoutingKey, OpsgenieAPIKey: s.OpsgenieAPIKey},
 	}, pulumi.Provider(h.Docker))
-	return err
 }
 
 // AlertmanagerValues are the routing and the configured receivers, without

@@ -1,13 +1,13 @@
 package stacks
 
 import (
-	"fmt"
 	"path"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/jaeger"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/redis"
 )
@@ -15,7 +15,11 @@ import (
 // deployApp deploys every application replica of the placement, in rolling
 // order, each on its host's Docker provider. Release weights are not read
 // here: they live in the gateway config only, so a switch touches no container.
-func deployApp(d *deployment) error {
+//
+// backup is the pre-deployment PostgreSQL backup: the containers wait for
+// it, so every release starts from a fresh dump. tracing is Jaeger: the
+// replicas report to its endpoints.
+func deployApp(d *deployment, backup pulumi.Resource, tracing *jaeger.Jaeger) (*app.Application, error) {
 	var replicas []app.Replica
 	for _, r := range d.place.Replicas {
 		replicas = append(replicas, app.Replica{
@@ -23,19 +27,8 @@ func deployApp(d *deployment) error {
 			Host: d.hosts[r.Host], Image: r.Image,
 		})
 	}
-	if len(replicas) == 0 {
-		return nil // Validate refuses a stack without app hosts; nothing to deploy.
-	}
-	if d.tracing == nil {
-		return fmt.Errorf("the application's tracing endpoints come from Jaeger: deploy %s before %s", Jaeger, App)
-	}
-	var waitFor []pulumi.Resource
-	if d.backup != nil {
-		// Pre-deployment backup: a release starts from a fresh dump.
-		waitFor = append(waitFor, d.backup)
-	}
 	s := d.cfg.App
-	a, err := app.NewApplication(d.ctx, App, app.ApplicationArgs{
+	return app.NewApplication(d.ctx, App, app.ApplicationArgs{
 		Replicas:  replicas,
 		Network:   d.network.Name,
 		Resources: d.cfg.ResourcesFor(App),
@@ -45,15 +38,13 @@ func deployApp(d *deployment) error {
 		},
 		Endpoints: app.Endpoints{
 			PostgresJDBC: postgres.JDBCURL(), PostgresUser: postgres.User, RedisHosts: redis.URL(),
-			OTLP: d.tracing.OTLPEndpoint, JaegerGRPC: d.tracing.CollectorGRPCEndpoint,
+			OTLP: tracing.OTLPEndpoint, JaegerGRPC: tracing.CollectorGRPCEndpoint,
 		},
 		DataDir:          d.serviceDir(App),
 		PostgresPassword: d.cfg.Secrets.PostgresPassword,
 		RedisPassword:    d.cfg.Secrets.RedisPassword,
-		DependsOn:        waitFor,
+		DependsOn:        []pulumi.Resource{backup},
 	})
-	d.app = a
-	return err
 }
 
 // dirsApp is the application's directory on each app host, owned by the

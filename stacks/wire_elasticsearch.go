@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -14,17 +13,15 @@ import (
 
 // deployElasticsearch runs the log store on the logging host with the
 // stack's retention, and creates the users Logstash and Kibana log in as.
-func deployElasticsearch(d *deployment) error {
+// Its Ready step (users, retention policy) is what Logstash and Kibana wait for.
+func deployElasticsearch(d *deployment) (*elasticsearch.Elasticsearch, error) {
 	h := d.host(Elasticsearch)
-	if h == nil {
-		return fmt.Errorf("no host is placed for %s", Elasticsearch)
-	}
 	img, err := d.image(h, Elasticsearch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cert := d.certs.Elasticsearch
-	es, err := elasticsearch.NewElasticsearch(d.ctx, Elasticsearch, elasticsearch.ElasticsearchArgs{
+	return elasticsearch.NewElasticsearch(d.ctx, Elasticsearch, elasticsearch.ElasticsearchArgs{
 		Host:                   h,
 		Image:                  img,
 		Network:                d.network.Name,
@@ -39,11 +36,6 @@ func deployElasticsearch(d *deployment) error {
 		LogstashWriterPassword: logstashWriterPassword(d.cfg),
 		RetentionDays:          d.cfg.Retention.ElasticsearchDays,
 	})
-	if err != nil {
-		return err
-	}
-	d.logs = es
-	return nil
 }
 
 func dirsElasticsearch(dataPath string) []host.Dir {

@@ -37,7 +37,7 @@ var uiUpstreams = map[string]gateway.UI{
 func SlotUpstream(slot string) string { return "app_" + slot }
 
 // deployGateway runs the public edge in front of every application replica.
-func deployGateway(d *deployment) error {
+func deployGateway(d *deployment, application *app.Application) error {
 	c := d.cfg
 	h := d.host(Nginx)
 	img, err := d.image(h, Nginx)
@@ -58,22 +58,34 @@ func deployGateway(d *deployment) error {
 		Htpasswd:    c.Secrets.MonitoringHtpasswd,
 		// The gateway's config names every replica: it is installed and
 		// reloaded only once they exist and are healthy.
-		DependsOn: d.appContainers(),
+		DependsOn: appContainers(application),
 		// A new image in a slot re-runs the release guard once its replicas
 		// are replaced; weights and replicas come with Config.
 		SlotImages: slotImages(d.place),
 	})
-	if err != nil {
-		return err
-	}
-	d.urls["api"] = pulumi.String(edgeURL(c.Edge.APIHostname))
+	return err
+}
+
+// publicURLs are the names the gateway answers, as URLs for the stack
+// outputs: the API, gRPC and every monitoring UI.
+func publicURLs(c *Config) pulumi.StringMap {
+	urls := pulumi.StringMap{"api": pulumi.String(edgeURL(c.Edge.APIHostname))}
 	if c.Edge.GRPCHostname != "" {
-		d.urls["grpc"] = pulumi.String(c.Edge.GRPCHostname + ":443")
+		urls["grpc"] = pulumi.String(c.Edge.GRPCHostname + ":443")
 	}
 	for _, ui := range MonitoringUIs {
-		d.urls[ui] = pulumi.String(edgeURL(c.Edge.MonitoringHosts[ui]))
+		urls[ui] = pulumi.String(edgeURL(c.Edge.MonitoringHosts[ui]))
 	}
-	return nil
+	return urls
+}
+
+// appContainers are every application container, for the gateway to wait on.
+func appContainers(a *app.Application) []pulumi.Resource {
+	out := make([]pulumi.Resource, 0, len(a.Containers))
+	for _, c := range a.Containers {
+		out = append(out, c)
+	}
+	return out
 }
 
 // slotImages is every image each slot's replicas run, from the placement: a

@@ -1,7 +1,6 @@
 package stacks
 
 import (
-	"fmt"
 	"path"
 	"time"
 
@@ -16,16 +15,13 @@ import (
 const JaegerSpanRetention = 7 * 24 * time.Hour
 
 // deployJaeger runs the tracing backend the application reports to.
-func deployJaeger(d *deployment) error {
+func deployJaeger(d *deployment) (*jaeger.Jaeger, error) {
 	h := d.host(Jaeger)
-	if h == nil {
-		return fmt.Errorf("no host holds the %s role", RoleMonitoring)
-	}
 	img, err := d.image(h, Jaeger)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d.tracing, err = jaeger.New(d.ctx, Jaeger, jaeger.Args{
+	return jaeger.New(d.ctx, Jaeger, jaeger.Args{
 		Host:          h,
 		Image:         img,
 		Network:       d.network.Name,
@@ -33,7 +29,6 @@ func deployJaeger(d *deployment) error {
 		ServiceDir:    d.serviceDir(Jaeger),
 		SpanRetention: JaegerSpanRetention,
 	}, pulumi.Provider(h.Docker))
-	return err
 }
 
 // dirsJaeger: the Badger span store (the image's jaeger user).

@@ -1,37 +1,29 @@
 package stacks
 
 import (
-	"fmt"
-
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/kibana"
 	"github.com/aurigraph/infra/components/logstash"
 )
 
-// deployKibana runs the log UI on the logging host, behind the gateway.
-func deployKibana(d *deployment) error {
+// deployKibana runs the log UI on the logging host, behind the gateway,
+// once Elasticsearch's setup (its kibana_system user) is done.
+func deployKibana(d *deployment, es *elasticsearch.Elasticsearch) error {
 	h := d.host(Kibana)
-	if h == nil {
-		return fmt.Errorf("no host is placed for %s", Kibana)
-	}
-	if d.logs == nil {
-		return fmt.Errorf("%s is deployed before %s: its data views name the log store's indices", Kibana, Elasticsearch)
-	}
-	name := d.cfg.Edge.MonitoringHosts[Kibana] // validateEdge requires it
 	img, err := d.image(h, Kibana)
 	if err != nil {
 		return err
 	}
 	cert := d.certs.Kibana
 	elastic := d.cfg.Secrets.ElasticPassword
-	k, err := kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
+	_, err = kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
 		Host:             h,
 		Image:            img,
 		Network:          d.network.Name,
 		Resources:        d.cfg.ResourcesFor(Kibana),
 		HostDir:          d.serviceDir(Kibana),
-		PublicBaseURL:    edgeURL(name),
+		PublicBaseURL:    edgeURL(d.cfg.Edge.MonitoringHosts[Kibana]),
 		ElasticsearchURL: elasticsearch.URL(),
 		Username:         elasticsearch.KibanaSystemUser,
 		Password:         d.cfg.Secrets.KibanaSystemPassword,
@@ -46,15 +38,11 @@ func deployKibana(d *deployment) error {
 		CertPem:         cert.CertPem,
 		KeyPem:          cert.KeyPem,
 		CACertPem:       d.pki.CACertPem,
-		Logs:            d.logs,
+		Logs:            es,
 		Streams:         logStreams(),
 		ElasticPassword: elastic,
 	})
-	if err != nil {
-		return err
-	}
-	d.urls[Kibana] = k.PublicURL
-	return nil
+	return err
 }
 
 // logStreams are Logstash's streams (LogServices' table) with the index

@@ -7,6 +7,7 @@ import (
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // LogServices are the service names Logstash routes by (the containers'
@@ -18,16 +19,15 @@ var LogServices = logstash.Services{Nginx: Nginx, Postgres: Postgres, Redis: Red
 // (host preparation, TLS material from deployLogForwarding) forwards its
 // journal, container logs and service log files to its port
 // logstash.SyslogPort on the logging host's cluster address.
-func deployLogstash(d *deployment) error {
+//
+// It starts once Elasticsearch's setup (its writer user) is done.
+func deployLogstash(d *deployment, es *elasticsearch.Elasticsearch) (*logstash.Logstash, error) {
 	h := d.host(Logstash)
-	if h == nil {
-		return fmt.Errorf("no host is placed for %s", Logstash)
-	}
 	img, err := d.image(h, Logstash)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ls, err := logstash.NewLogstash(d.ctx, Logstash, logstash.LogstashArgs{
+	return logstash.NewLogstash(d.ctx, Logstash, logstash.LogstashArgs{
 		Host:             h,
 		Image:            img,
 		Network:          d.network.Name,
@@ -42,13 +42,8 @@ func deployLogstash(d *deployment) error {
 		CACertPem:        d.pki.CACertPem,
 		ServerCertPem:    d.certs.Logstash.CertPem,
 		ServerKeyPem:     d.certs.Logstash.KeyPkcs8Pem,
-		DependsOn:        d.loggingReady(),
+		DependsOn:        []pulumi.Resource{es.Ready},
 	})
-	if err != nil {
-		return err
-	}
-	d.urls["logstashSyslog"] = ls.SyslogEndpoint
-	return nil
 }
 
 func dirsLogstash(dataPath string) []host.Dir {
@@ -61,14 +56,11 @@ func LogClientCert(hostName string) string { return "log-client-" + hostName }
 
 // deployLogForwarding gives every host's rsyslog the stack's CA and the
 // host's own client certificate and key, as secret files, and restarts
-// rsyslog when they change (after the preparation wrote its config). Without
-// a logging host nothing is forwarded. The steps are top-level, like the
-// swarm joins: under the host they would tie a targeted run of the host's
-// preparation to the PKI.
+// rsyslog when they change (after the preparation wrote its config).
+// Validate places Logstash on a host in every valid stack. The steps are
+// top-level, like the swarm joins: under the host they would tie a targeted
+// run of the host's preparation to the PKI.
 func (d *deployment) deployLogForwarding() error {
-	if d.host(Logstash) == nil {
-		return nil
-	}
 	for _, h := range d.order {
 		cert := d.pki.Cert(LogClientCert(h.Name))
 		if cert == nil {

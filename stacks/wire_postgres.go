@@ -18,22 +18,24 @@ const postgresHeadroom = 20
 // rotation, so the last releases can always be rolled back to.
 const preDeployDumpsKept = 10
 
-func deployPostgres(d *deployment) error {
+// deployPostgres runs the database, its exporter and backups; the
+// application waits for its pre-deployment backup.
+func deployPostgres(d *deployment) (*postgres.Postgres, error) {
 	h := d.host(Postgres)
 	img, err := d.image(h, Postgres)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	exporterImg, err := d.image(h, ImagePostgresExporter)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var images []string
 	for _, r := range d.place.Replicas {
 		images = append(images, r.Image)
 	}
 	b := d.cfg.Retention.Backups
-	pg, err := postgres.NewPostgres(d.ctx, Postgres, postgres.Args{
+	return postgres.NewPostgres(d.ctx, Postgres, postgres.Args{
 		Host:             h,
 		Network:          d.network.Name,
 		Image:            img,
@@ -46,17 +48,16 @@ func deployPostgres(d *deployment) error {
 		Retention:        postgres.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly, PreDeploy: preDeployDumpsKept},
 		ReleaseImages:    images,
 	})
-	if err != nil {
-		return err
-	}
-	d.backup = pg.PreDeployBackup
-	d.services["postgres"] = pulumi.Map{
+}
+
+// postgresOutputs are PostgreSQL's stack outputs.
+func postgresOutputs(pg *postgres.Postgres) pulumi.Map {
+	return pulumi.Map{
 		"host":          pg.HostName,
 		"containerName": pg.ContainerName,
 		"address":       pg.Address,
 		"backupDir":     pg.BackupDir,
 	}
-	return nil
 }
 
 func dirsPostgres(dataPath string) []host.Dir {

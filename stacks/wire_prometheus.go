@@ -1,9 +1,9 @@
 package stacks
 
 import (
-	"fmt"
 	"path"
 
+	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/jaeger"
@@ -16,14 +16,9 @@ import (
 
 // deployPrometheus scrapes every replica of the placement, the data services'
 // exporters, the monitoring services and every host of the inventory.
-func deployPrometheus(d *deployment) error {
+// It sends its alerts to am.
+func deployPrometheus(d *deployment, am *alertmanager.Alertmanager) error {
 	h := d.host(Prometheus)
-	if h == nil {
-		return fmt.Errorf("no host holds the %s role", RoleMonitoring)
-	}
-	if d.alertmanager == nil {
-		return fmt.Errorf("alertmanager must be deployed before prometheus (services order)")
-	}
 	img, err := d.image(h, Prometheus)
 	if err != nil {
 		return err
@@ -43,7 +38,7 @@ func deployPrometheus(d *deployment) error {
 		Config:         prometheusScrapeConfig(d.cfg, d.place),
 		Rules:          prometheus.RulesValues{PoolMaxSize: d.cfg.App.DatasourceMaxSize, MaxClockOffsetMs: d.cfg.Time.MaxOffsetMs},
 		VaultCACertPem: d.pki.CACertPem,
-		Alertmanager:   d.alertmanager,
+		Alertmanager:   am,
 	}, pulumi.Provider(h.Docker))
 	return err
 }

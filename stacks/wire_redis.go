@@ -9,18 +9,19 @@ import (
 	"github.com/aurigraph/infra/components/redis"
 )
 
-func deployRedis(d *deployment) error {
+// deployRedis runs the cache and its exporter.
+func deployRedis(d *deployment) (*redis.Redis, error) {
 	h := d.host(Redis)
 	img, err := d.image(h, Redis)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	exporterImg, err := d.image(h, ImageRedisExporter)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res := d.cfg.ResourcesFor(Redis)
-	r, err := redis.NewRedis(d.ctx, Redis, redis.Args{
+	return redis.NewRedis(d.ctx, Redis, redis.Args{
 		Host:             h,
 		Network:          d.network.Name,
 		Image:            img,
@@ -33,11 +34,11 @@ func deployRedis(d *deployment) error {
 		// for the quarter kept as headroom (3072 MB of 4096 MB).
 		MaxMemoryMB: redis.MaxMemoryFor(res.MemoryMB),
 	})
-	if err != nil {
-		return err
-	}
-	d.services["redis"] = pulumi.Map{"host": r.HostName, "containerName": r.ContainerName, "address": r.Address}
-	return nil
+}
+
+// redisOutputs are Redis's stack outputs.
+func redisOutputs(r *redis.Redis) pulumi.Map {
+	return pulumi.Map{"host": r.HostName, "containerName": r.ContainerName, "address": r.Address}
 }
 
 func dirsRedis(dataPath string) []host.Dir {

@@ -10,16 +10,18 @@ import (
 	"github.com/aurigraph/infra/components/vault"
 )
 
-func deployVault(d *deployment) error {
+// deployVault runs the secrets store, its PKI for the services' names and
+// its database engine.
+func deployVault(d *deployment) (*vault.Vault, error) {
 	h := d.host(Vault)
 	img, err := d.image(h, Vault)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cert := d.certs.Vault
 	// Vault's PKI issues certificates for the services' network names.
 	domains := append(append([]string{}, Services...), App)
-	v, err := vault.NewVault(d.ctx, Vault, vault.Args{
+	return vault.NewVault(d.ctx, Vault, vault.Args{
 		Host:       h,
 		Network:    d.network.Name,
 		Image:      img,
@@ -35,13 +37,13 @@ func deployVault(d *deployment) error {
 		DBName:     postgres.Database,
 		DBUser:     postgres.User,
 	})
-	if err != nil {
-		return err
-	}
-	d.services["vault"] = pulumi.Map{
+}
+
+// vaultOutputs are Vault's stack outputs.
+func vaultOutputs(v *vault.Vault) pulumi.Map {
+	return pulumi.Map{
 		"host": v.HostName, "containerName": v.ContainerName, "address": v.Address, "postInitScript": v.PostInitPath,
 	}
-	return nil
 }
 
 func dirsVault(dataPath string) []host.Dir {

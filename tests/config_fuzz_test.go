@@ -475,7 +475,7 @@ func fuzzConfig(t *testing.T, long, shellcheck bool) fuzzReport {
 			for _, v := range values {
 				rep.inputs++
 				s := variant(t, base, l, v)
-				res, err := mockrun.RunStack(stacks.Run, s)
+				res, err := harness.Try(s)
 				if err != nil {
 					rep.refused++
 					// Config errors are Load's, all at once, before any

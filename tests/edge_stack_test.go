@@ -15,6 +15,7 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
+	"github.com/aurigraph/infra/tests/harness"
 )
 
 const (
@@ -25,16 +26,12 @@ const (
 
 func edgeStack(t *testing.T, name string) *stackfile.Stack {
 	t.Helper()
-	s, err := stackfile.Load("..", name)
-	require.NoError(t, err)
-	return s.WithPlaceholders()
+	return harness.Stack(t, name)
 }
 
 func edgeRun(t *testing.T, s *stackfile.Stack) *mockrun.Result {
 	t.Helper()
-	res, err := mockrun.RunStack(stacks.Run, s)
-	require.NoError(t, err)
-	return res
+	return harness.Run(t, s)
 }
 
 // edgeWithObject returns s with one field of an object config key changed.
@@ -231,7 +228,7 @@ func TestEdgeInvalidReleaseStepsAreRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := mockrun.RunStack(stacks.Run, edgeRelease(t, base, c.blue, c.green, c.greenImage))
+			err := harness.RunErr(edgeRelease(t, base, c.blue, c.green, c.greenImage))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
 		})
@@ -304,7 +301,7 @@ func TestEdgeOperatorCertificate(t *testing.T) {
 
 	// Without the secrets, operator mode is refused.
 	missing := edgeWithObject(t, base, "pki", func(m map[string]any) { m["operatorCertificate"] = true })
-	_, err := mockrun.RunStack(stacks.Run, missing)
+	err := harness.RunErr(missing)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "edgeCertificate")
 }

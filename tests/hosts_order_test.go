@@ -2,8 +2,6 @@ package tests
 
 import (
 	"encoding/json"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -14,7 +12,6 @@ import (
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
-	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -26,12 +23,8 @@ const (
 
 func hostsRun(t *testing.T, stack string) (*stackfile.Stack, *mockrun.Result) {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	s, err := stackfile.Load(filepath.Dir(filepath.Dir(file)), stack)
-	require.NoError(t, err)
-	res, err := mockrun.RunStack(stacks.Run, s.WithPlaceholders())
-	require.NoError(t, err)
-	return s, res
+	s := harness.Stack(t, stack)
+	return s, harness.Run(t, s)
 }
 
 func hostsNamed(t *testing.T, res *mockrun.Result, typ, name string) *mockrun.Resource {

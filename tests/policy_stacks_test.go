@@ -10,12 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/internal/imageref"
-	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/policy/check"
 	"github.com/aurigraph/infra/policy/config"
 	"github.com/aurigraph/infra/policy/rules"
-	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -86,7 +84,7 @@ func TestPolicyBrokenFixturesFailTheirRule(t *testing.T) {
 	for name, f := range loadFixtures(t, "broken") {
 		t.Run(name, func(t *testing.T) {
 			s := applyFixture(t, f)
-			res, err := mockrun.RunStack(stacks.Run, s)
+			res, err := harness.Try(s)
 			require.NoError(t, err, "a broken fixture must get past validation")
 			rep, err := check.EvaluateLevels(s, res, f.Levels)
 			require.NoError(t, err)
@@ -111,7 +109,7 @@ func TestPolicyBlockedFixturesAreRefusedByValidation(t *testing.T) {
 	for name, f := range loadFixtures(t, "blocked") {
 		t.Run(name, func(t *testing.T) {
 			require.NotEmpty(t, f.Error, "a blocked fixture names the validation error")
-			_, err := mockrun.RunStack(stacks.Run, applyFixture(t, f))
+			err := harness.RunErr(applyFixture(t, f))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), f.Error)
 		})
@@ -171,8 +169,7 @@ func TestPolicyImageDigestPassesOncePinned(t *testing.T) {
 	raw, err := json.Marshal(images)
 	require.NoError(t, err)
 	s = s.Set("aurigraph:images", string(raw))
-	res, err := mockrun.RunStack(stacks.Run, s)
-	require.NoError(t, err)
+	res := harness.Run(t, s)
 	rep, err := check.EvaluateLevels(s, res, f.Levels)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Violations)

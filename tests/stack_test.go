@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -169,28 +168,8 @@ func TestOnlyTheGatewayPublishesPorts(t *testing.T) {
 
 func TestStackOutputs(t *testing.T) {
 	s := harness.Stack(t, "prod")
-	var roles map[string]string
-	var urls map[string]string
-	var ca string
-	var services []string
-	_, err := mockrun.Run(func(ctx *pulumi.Context) error {
-		cfg, err := stacks.Load(ctx)
-		if err != nil {
-			return err
-		}
-		out, err := stacks.Deploy(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		out.HostRoles.ToStringMapOutput().ApplyT(func(m map[string]string) error { roles = m; return nil })
-		out.URLs.ToStringMapOutput().ApplyT(func(m map[string]string) error { urls = m; return nil })
-		out.CACertificate.ApplyT(func(s string) error { ca = s; return nil })
-		for name := range out.Services {
-			services = append(services, name)
-		}
-		return nil
-	}, mockrun.Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys})
-	require.NoError(t, err)
+	out := harness.StackOutputs(t, s)
+	roles, urls, ca, services := out.HostRoles, out.URLs, out.CACertificate, out.Services
 	assert.Equal(t, "manager,edge", roles["prod-edge-01"])
 	assert.Equal(t, "app", roles["prod-app-03"])
 	assert.Len(t, roles, 8)

@@ -56,6 +56,12 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"negative CPU reservation, named by its own key", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("resources", `{"redis":{"cpus":2,"cpusReservation":-1,"memoryMb":4096,"memoryReservationMb":2048}}`)
 		}, []string{`aurigraph:resources.redis.cpusReservation -1 is negative; use 0-1024 cores, at most cpus`}},
+		{"log store too small for its heap", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("resources", `{"elasticsearch":{"cpus":2,"cpusReservation":1,"memoryMb":3000,"memoryReservationMb":2048},"logstash":{"cpus":1,"cpusReservation":0.5,"memoryMb":1024,"memoryReservationMb":512}}`)
+		}, []string{
+			`aurigraph:resources.elasticsearch.memoryMb 3000 MB cannot hold elasticsearch's 2048 MB heap; raise it to at least 4096`,
+			`aurigraph:resources.logstash.memoryMb 1024 MB cannot hold logstash's 1024 MB heap; raise it to at least 1025`,
+		}},
 		{"database too small for the application", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("postgres", `{"maxConnections":1000}`)
 		}, []string{`aurigraph:postgres.maxConnections 1000 is below the 1520 connections the application can open`, `raise it to at least 1520`}},
@@ -288,7 +294,7 @@ func TestEveryProblemIsReportedAtOnce(t *testing.T) {
 		Delete("postgresPassword").
 		Set("release", `{"blue":{"image":"aurigraph/v11","weight":100},"green":{"image":"","weight":0}}`).
 		Set("tiers", `{"validator":{"replicas":0},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`)
-	res, err := runRecording(s)
+	res, err := harness.Try(s)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "has 3 configuration problem(s)")
 	assert.Contains(t, err.Error(), "aurigraph:postgresPassword")
@@ -308,7 +314,7 @@ func TestHostileValuesAreAllReportedBeforeAnyResource(t *testing.T) {
 		Set("preflight", `{"dataPath":"/tmp","minCpus":32,"minDiskGb":200,"minMemoryGb":64}`).
 		Set("tiers", `{"validator":{"replicas":9223372036854775807},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`).
 		Set("network", `{"name":"n;id","subnet":"172.28.0.0/16"}`)
-	res, err := runRecording(s)
+	res, err := harness.Try(s)
 	require.Error(t, err)
 	for _, key := range []string{"hosts[0].address", "ssh.jumpHost.user", "preflight.dataPath", "tiers.validator.replicas", "network.name"} {
 		assert.Contains(t, err.Error(), "aurigraph:"+key+" ")

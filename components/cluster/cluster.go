@@ -33,7 +33,6 @@ type Swarm struct {
 
 	joined   map[string]pulumi.Resource
 	joinDeps []pulumi.Resource // the token reads
-	labels   pulumi.Resource
 }
 
 // NewSwarm initialises the swarm on the first manager, joins the other
@@ -132,11 +131,9 @@ func NewSwarm(ctx *pulumi.Context, name string, args SwarmArgs, opts ...pulumi.R
 		}
 		return RenderLabels(v)
 	}).(pulumi.StringOutput)
-	labels, err := command(first, name+"-labels", hostcmd.Args{Stdin: labelsStdin}, allJoins)
-	if err != nil {
+	if _, err := command(first, name+"-labels", hostcmd.Args{Stdin: labelsStdin}, allJoins); err != nil {
 		return nil, err
 	}
-	s.labels = labels
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"managers":     pulumi.ToStringArray(args.Managers),
 		"workerToken":  s.WorkerToken,
@@ -146,6 +143,3 @@ func NewSwarm(ctx *pulumi.Context, name string, args SwarmArgs, opts ...pulumi.R
 
 // Joined is the step after which host name is a member of the swarm.
 func (s *Swarm) Joined(name string) pulumi.Resource { return s.joined[name] }
-
-// Labelled is the last step: every node carries its host and role labels.
-func (s *Swarm) Labelled() pulumi.Resource { return s.labels }

@@ -128,6 +128,10 @@ func Dirs(hostDir string) []host.Dir {
 	}
 }
 
+// MinMemoryMB is the smallest memory limit for a heap: the heap is at most
+// half the limit, Lucene needs the rest as page cache.
+func MinMemoryMB(heapMB int) int { return heapMB * 2 }
+
 // Env is the container's plain environment: single node, pinned heap,
 // security and TLS on HTTP and transport.
 func Env(heapMB int) map[string]string {
@@ -189,14 +193,10 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
 		return nil, fmt.Errorf("elasticsearch %s: an absolute host directory is required", name)
 	}
+	// The memory limit holds the heap (MinMemoryMB): stacks validates it.
 	heap := args.HeapMB
 	if heap == 0 {
 		heap = DefaultHeapMB
-	}
-	// The heap is at most half the limit: Lucene needs the rest as page cache.
-	if heap*2 > args.Resources.MemoryMB {
-		return nil, fmt.Errorf("elasticsearch %s: heap %d MB needs a memory limit of at least %d MB, got %d MB",
-			name, heap, heap*2, args.Resources.MemoryMB)
 	}
 	setup, err := RenderSetupScript(SetupValues{
 		Logs: DefaultLogs(args.RetentionDays), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60,

@@ -274,13 +274,3 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 		"containerName": k.ContainerName,
 	})
 }
-
-func sanitize(s string) string {
-	out := []byte(s)
-	for i, b := range out {
-		if b == '.' || b == '_' {
-			out[i] = '-'
-		}
-	}
-	return string(out)
-}

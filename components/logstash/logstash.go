@@ -140,6 +140,10 @@ func Settings() (string, error) {
 	})
 }
 
+// MinMemoryMB is the smallest memory limit for a heap: above it, for the
+// JVM's own memory besides the heap.
+func MinMemoryMB(heapMB int) int { return heapMB + 1 }
+
 // JavaOpts pins the heap (min = max): 1024 → "-Xms1g -Xmx1g".
 func JavaOpts(heapMB int) string {
 	size := fmt.Sprintf("%dm", heapMB)
@@ -179,12 +183,10 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 	if args.SyslogAddress == "" || args.SyslogAddress == "0.0.0.0" || args.SyslogAddress == "::" {
 		return nil, fmt.Errorf("logstash %s: the syslog port needs the logging host's cluster address, got %q", name, args.SyslogAddress)
 	}
+	// The memory limit holds the heap (MinMemoryMB): stacks validates it.
 	heap := args.HeapMB
 	if heap == 0 {
 		heap = DefaultHeapMB
-	}
-	if heap >= args.Resources.MemoryMB {
-		return nil, fmt.Errorf("logstash %s: heap %d MB does not fit the %d MB memory limit", name, heap, args.Resources.MemoryMB)
 	}
 	if args.CACertPem == nil || args.ServerCertPem == nil || args.ServerKeyPem == nil {
 		return nil, fmt.Errorf("logstash %s: the CA, and the certificate and key of the hosts' input, are required", name)

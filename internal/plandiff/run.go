@@ -103,7 +103,11 @@ func planBase(ctx context.Context, top, rel, sha string, o Options) (p *plan.Pla
 	}
 	fmt.Fprintf(o.Stderr, "plandiff: planning %s at %s (%s) with its own program...\n", o.Stack, o.Base, sha[:12])
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/plan", "-stack", o.Stack, "-format", "json")
+	// -trimpath: the worktree is a new directory every time, and without it
+	// the build cache keys every package of the module on its directory, so
+	// each run recompiled the whole program (its time grew with the load on
+	// the machine). Trimmed, a base already built is taken from the cache.
+	cmd := exec.CommandContext(ctx, "go", "run", "-trimpath", "./cmd/plan", "-stack", o.Stack, "-format", "json")
 	cmd.Dir = proj
 	cmd.Stdout = &out
 	cmd.Stderr = o.Stderr

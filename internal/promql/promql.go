@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -39,7 +40,7 @@ func MetricNames(expr string) ([]string, error) {
 		}
 		name := vs.Name
 		for _, m := range vs.LabelMatchers {
-			if m.Name != labels.MetricName {
+			if m.Name != model.MetricNameLabel {
 				continue
 			}
 			if m.Type != labels.MatchEqual {
@@ -86,7 +87,7 @@ func Unexported(expr string, exporters map[string][]string, anyJob string) ([]st
 		var jobs []*labels.Matcher
 		for _, m := range vs.LabelMatchers {
 			switch m.Name {
-			case labels.MetricName:
+			case model.MetricNameLabel:
 				name = m.Value
 			case "job":
 				jobs = append(jobs, m)

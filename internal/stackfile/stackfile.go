@@ -62,6 +62,7 @@ func LoadProject(dir string) (*Project, error) {
 func loadProject(dir string) (*Project, *workspace.Project, error) {
 	wp, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
 	if err != nil {
+		//lint:ignore ST1005 the message starts with the file name, as the user types it
 		return nil, nil, fmt.Errorf("Pulumi.yaml: %w", err)
 	}
 	p := &Project{Name: wp.Name.String(), Config: map[string]Key{}}
@@ -89,12 +90,14 @@ func Load(dir, stack string) (*Stack, error) {
 	file := filepath.Join(dir, "Pulumi."+stack+".yaml")
 	ps, err := workspace.LoadProjectStack(nil, wp, file)
 	if err != nil {
+		//lint:ignore ST1005 the message starts with the file name, as the user types it
 		return nil, fmt.Errorf("Pulumi.%s.yaml: %w", stack, err)
 	}
 	values := map[string]Value{}
 	for k, v := range ps.Config {
 		raw, err := v.Value(config.NopDecrypter) // ciphertext stays ciphertext
 		if err != nil {
+			//lint:ignore ST1005 the message starts with the file name, as the user types it
 			return nil, fmt.Errorf("Pulumi.%s.yaml: %s: %w", stack, k, err)
 		}
 		values[k.String()] = Value{Text: raw, Object: v.Object(), Secure: v.Secure()}
@@ -129,6 +132,7 @@ func FromValues(p *Project, stack string, values map[string]Value) (*Stack, erro
 		if k.Default != nil {
 			text, err := encode(k.Default)
 			if err != nil {
+				//lint:ignore ST1005 the message starts with the file name, as the user types it
 				return nil, fmt.Errorf("Pulumi.yaml: %s default: %w", key, err)
 			}
 			s.Config[key] = text

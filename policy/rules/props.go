@@ -21,24 +21,6 @@ const (
 	invalid              // present but of another kind
 )
 
-// get follows a path of map keys through nested maps.
-func get(m property.Map, path ...string) property.Value {
-	var v property.Value
-	for i, k := range path {
-		if i > 0 {
-			switch {
-			case v.IsComputed():
-				return v
-			case !v.IsMap():
-				return property.Value{}
-			}
-			m = v.AsMap()
-		}
-		v = m.Get(k)
-	}
-	return v
-}
-
 func kind(v property.Value, ok bool) state {
 	switch {
 	case v.IsNull():

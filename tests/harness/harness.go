@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
@@ -112,8 +113,62 @@ func RunRealTLS(t testing.TB, s *stackfile.Stack) (*mockrun.Result, *mockrun.Rea
 
 // RunErr runs the real program on s and returns its error.
 func RunErr(s *stackfile.Stack) error {
-	_, err := mockrun.RunStack(stacks.Run, s)
+	_, err := Try(s)
 	return err
+}
+
+// Try runs the real program on s and returns the recording and the error,
+// for tests that expect either (a refused config, a fuzzed one).
+func Try(s *stackfile.Stack) (*mockrun.Result, error) {
+	return mockrun.RunStack(stacks.Run, s)
+}
+
+// Config is the configuration the program loads from s (defaults applied,
+// validated), for tests that compare the recording with config facts.
+func Config(t testing.TB, s *stackfile.Stack) *stacks.Config {
+	t.Helper()
+	var cfg *stacks.Config
+	_, err := mockrun.Run(func(ctx *pulumi.Context) error {
+		var err error
+		cfg, err = stacks.Load(ctx)
+		return err
+	}, mockrun.Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys})
+	require.NoError(t, err)
+	return cfg
+}
+
+// Outputs are a run's stack outputs, resolved.
+type Outputs struct {
+	HostRoles     map[string]string
+	URLs          map[string]string
+	CACertificate string
+	// Services are the services that publish their own outputs.
+	Services []string
+}
+
+// StackOutputs runs the real program on s and returns its stack outputs.
+func StackOutputs(t testing.TB, s *stackfile.Stack) Outputs {
+	t.Helper()
+	var out Outputs
+	_, err := mockrun.Run(func(ctx *pulumi.Context) error {
+		cfg, err := stacks.Load(ctx)
+		if err != nil {
+			return err
+		}
+		o, err := stacks.Deploy(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		o.HostRoles.ToStringMapOutput().ApplyT(func(m map[string]string) error { out.HostRoles = m; return nil })
+		o.URLs.ToStringMapOutput().ApplyT(func(m map[string]string) error { out.URLs = m; return nil })
+		o.CACertificate.ApplyT(func(s string) error { out.CACertificate = s; return nil })
+		for name := range o.Services {
+			out.Services = append(out.Services, name)
+		}
+		return nil
+	}, mockrun.Options{Project: s.Project, Stack: s.Name, Config: s.Config, SecretKeys: s.SecretKeys})
+	require.NoError(t, err)
+	return out
 }
 
 // Containers returns the recorded containers by container name.

@@ -1,4 +1,4 @@
-package prometheus_test
+package tests
 
 import (
 	"strings"
@@ -11,42 +11,23 @@ import (
 
 	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/internal/mockrun"
-	"github.com/aurigraph/infra/internal/stackfile"
-	"github.com/aurigraph/infra/stacks"
+	"github.com/aurigraph/infra/tests/harness"
 )
 
-const (
-	containerType = "docker:index/container:Container"
-	copyType      = "command:remote:CopyToRemote"
-	compType      = "aurigraph:prometheus:Prometheus"
-)
+const promComponentType = "aurigraph:prometheus:Prometheus"
 
-func run(t *testing.T, s *stackfile.Stack) *mockrun.Result {
+// promRenderedConfig is the prometheus.yml the run copies to the host.
+func promRenderedConfig(t *testing.T, res *mockrun.Result) string {
 	t.Helper()
-	res, err := mockrun.RunStack(stacks.Run, s.WithPlaceholders())
-	require.NoError(t, err)
-	return res
-}
-
-func load(t *testing.T, stack string) *stackfile.Stack {
-	t.Helper()
-	s, err := stackfile.Load("../..", stack)
-	require.NoError(t, err)
-	return s
-}
-
-// renderedConfig is the prometheus.yml the run copies to the host.
-func renderedConfig(t *testing.T, res *mockrun.Result) string {
-	t.Helper()
-	cp := res.Named(copyType, "prometheus-config-prometheus-yml")
+	cp := res.Named("command:remote:CopyToRemote", "prometheus-config-prometheus-yml")
 	require.NotNil(t, cp, "prometheus.yml copy")
 	src := cp.Inputs["source"]
 	require.True(t, src.IsAsset(), "source is an asset")
 	return src.AssetValue().Text
 }
 
-// scrapeTargets maps job → targets of a rendered prometheus.yml.
-func scrapeTargets(t *testing.T, cfg string) map[string][]string {
+// promScrapeTargets maps job → targets of a rendered prometheus.yml.
+func promScrapeTargets(t *testing.T, cfg string) map[string][]string {
 	t.Helper()
 	var p struct {
 		ScrapeConfigs []struct {
@@ -72,9 +53,9 @@ func TestStackScrapesEveryReplicaAndHost(t *testing.T) {
 		replicas, hosts int
 	}{{"prod", 25, 8}, {"staging", 5, 3}} {
 		t.Run(tc.stack, func(t *testing.T) {
-			s := load(t, tc.stack)
-			res := run(t, s)
-			targets := scrapeTargets(t, renderedConfig(t, res))
+			s := harness.Stack(t, tc.stack)
+			res := harness.Run(t, s)
+			targets := promScrapeTargets(t, promRenderedConfig(t, res))
 			require.Len(t, targets[prometheus.AppJob], tc.replicas)
 			for _, tgt := range targets[prometheus.AppJob] {
 				assert.True(t, strings.HasPrefix(tgt, "aurigraph-v11-blue-") && strings.HasSuffix(tgt, ":9003"), tgt)
@@ -98,7 +79,7 @@ func TestStackScrapesEveryReplicaAndHost(t *testing.T) {
 // scrape configuration names would make its metrics look exported when
 // nothing collects them.
 func TestStackScrapesEveryCatalogueJob(t *testing.T) {
-	targets := scrapeTargets(t, renderedConfig(t, run(t, load(t, "prod"))))
+	targets := promScrapeTargets(t, promRenderedConfig(t, harness.Run(t, harness.Stack(t, "prod"))))
 	for _, e := range prometheus.Catalogue {
 		if e.Job != prometheus.AnyJob {
 			assert.NotEmpty(t, targets[e.Job], "catalogue job %s is not scraped", e.Job)
@@ -107,11 +88,11 @@ func TestStackScrapesEveryCatalogueJob(t *testing.T) {
 }
 
 func TestStackPrometheusContainer(t *testing.T) {
-	res := run(t, load(t, "prod"))
-	c := res.Named(containerType, prometheus.ContainerName)
+	res := harness.Run(t, harness.Stack(t, "prod"))
+	c := res.Named(harness.ContainerType, prometheus.ContainerName)
 	require.NotNil(t, c)
-	assert.Contains(t, c.Parent, compType, "the container is the component's child")
-	assert.Empty(t, publishedPorts(c), "no published port: the gateway proxies the UI")
+	assert.Contains(t, c.Parent, promComponentType, "the container is the component's child")
+	assert.Empty(t, promPublishedPorts(c), "no published port: the gateway proxies the UI")
 	assert.Equal(t, "65534:65534", c.Inputs["user"].StringValue())
 	assert.True(t, c.Inputs["readOnly"].BoolValue())
 	var cmd []string
@@ -139,8 +120,8 @@ func TestStackPrometheusContainer(t *testing.T) {
 }
 
 func TestStackStagingRetention(t *testing.T) {
-	res := run(t, load(t, "staging"))
-	c := res.Named(containerType, prometheus.ContainerName)
+	res := harness.Run(t, harness.Stack(t, "staging"))
+	c := res.Named(harness.ContainerType, prometheus.ContainerName)
 	require.NotNil(t, c)
 	var cmd []string
 	for _, v := range c.Inputs["command"].ArrayValue() {
@@ -149,11 +130,11 @@ func TestStackStagingRetention(t *testing.T) {
 	assert.Contains(t, cmd, "--storage.tsdb.retention.time=7d")
 }
 
-// children returns the inputs of every resource under the Prometheus component.
-func children(res *mockrun.Result) map[string]resource.PropertyMap {
+// promChildren returns the inputs of every resource under the Prometheus component.
+func promChildren(res *mockrun.Result) map[string]resource.PropertyMap {
 	out := map[string]resource.PropertyMap{}
 	for _, r := range res.Resources {
-		if strings.Contains(r.URN, compType+"$") {
+		if strings.Contains(r.URN, promComponentType+"$") {
 			out[r.Name] = r.Inputs
 		}
 	}
@@ -163,12 +144,12 @@ func children(res *mockrun.Result) map[string]resource.PropertyMap {
 // TestStackScaleUpOnlyReloads: adding a replica changes prometheus.yml and
 // its reload step, and nothing else of Prometheus (not the container).
 func TestStackScaleUpOnlyReloads(t *testing.T) {
-	base := load(t, "prod")
-	before := run(t, base)
-	after := run(t, base.Set("tiers", `{"validator":{"replicas":5},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":7}}`))
-	assert.Len(t, scrapeTargets(t, renderedConfig(t, after))[prometheus.AppJob], 27, "two more slim replicas")
+	base := harness.Stack(t, "prod")
+	before := harness.Run(t, base)
+	after := harness.Run(t, base.Set("tiers", `{"validator":{"replicas":5},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":7}}`))
+	assert.Len(t, promScrapeTargets(t, promRenderedConfig(t, after))[prometheus.AppJob], 27, "two more slim replicas")
 
-	b, a := children(before), children(after)
+	b, a := promChildren(before), promChildren(after)
 	require.NotEmpty(t, b)
 	require.Equal(t, len(b), len(a), "same Prometheus resources")
 	var changed []string
@@ -181,8 +162,8 @@ func TestStackScaleUpOnlyReloads(t *testing.T) {
 	assert.ElementsMatch(t, []string{"prometheus-config-prometheus-yml", "prometheus-config-install"}, changed)
 }
 
-// publishedPorts lists a container's host ports (none when the input is absent).
-func publishedPorts(c *mockrun.Resource) []resource.PropertyValue {
+// promPublishedPorts lists a container's host ports (none when the input is absent).
+func promPublishedPorts(c *mockrun.Resource) []resource.PropertyValue {
 	p, ok := c.Inputs["ports"]
 	if !ok || p.IsNull() {
 		return nil

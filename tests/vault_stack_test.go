@@ -1,8 +1,6 @@
-package vault_test
+package tests
 
 import (
-	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,50 +9,25 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/configfile"
-	"github.com/aurigraph/infra/internal/mockrun"
-	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
+	"github.com/aurigraph/infra/tests/harness"
 )
-
-func array(v resource.PropertyValue) []resource.PropertyValue {
-	if v.IsArray() {
-		return v.ArrayValue()
-	}
-	return nil
-}
-
-func runStack(t *testing.T, s *stackfile.Stack) *mockrun.Result {
-	t.Helper()
-	res, err := mockrun.RunStack(stacks.Run, s)
-	require.NoError(t, err)
-	return res
-}
 
 func TestStackVault(t *testing.T) {
 	for _, stack := range []string{"prod", "staging"} {
 		t.Run(stack, func(t *testing.T) {
-			loaded, err := stackfile.Load(filepath.Join("..", ".."), stack)
-			require.NoError(t, err)
-			s := loaded.WithPlaceholders()
-			res := runStack(t, s)
+			s := harness.Stack(t, stack)
+			res := harness.Run(t, s)
 
-			var hosts []stacks.Host
-			require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
-			var dataHost string
-			for _, h := range hosts {
-				if h.HasRole(stacks.RoleData) && dataHost == "" {
-					dataHost = h.Name
-				}
-			}
-			provider := res.Named("pulumi:providers:docker", dataHost+"-docker")
+			provider := res.Named("pulumi:providers:docker", dataHostOf(t, s)+"-docker")
 			require.NotNil(t, provider)
 
 			v := res.Named("docker:index/container:Container", "vault")
 			require.NotNil(t, v)
 			assert.Equal(t, provider.URN, v.Provider)
 			assert.Contains(t, v.Parent, "aurigraph:vault:Vault")
-			assert.Empty(t, array(v.Inputs["ports"]), "vault publishes no port")
-			assert.Equal(t, []resource.PropertyValue{resource.NewProperty("server")}, array(v.Inputs["command"]), "server mode, not -dev")
+			assert.Empty(t, propArray(v.Inputs["ports"]), "vault publishes no port")
+			assert.Equal(t, []resource.PropertyValue{resource.NewProperty("server")}, propArray(v.Inputs["command"]), "server mode, not -dev")
 			want := stacks.DefaultResources[stacks.Vault]
 			assert.Equal(t, float64(want.MemoryMB), v.Inputs["memory"].NumberValue())
 
@@ -83,11 +56,9 @@ func TestStackVault(t *testing.T) {
 }
 
 func TestVaultCertRotationKeepsContainer(t *testing.T) {
-	loaded, err := stackfile.Load(filepath.Join("..", ".."), "prod")
-	require.NoError(t, err)
-	base := loaded.WithPlaceholders()
-	before := runStack(t, base)
-	after := runStack(t, base.Set("pki", `{"rotation": 1, "validityHours": 2160, "earlyRenewalHours": 720, "caValidityHours": 87600}`))
+	base := harness.Stack(t, "prod")
+	before := harness.Run(t, base)
+	after := harness.Run(t, base.Set("pki", `{"rotation": 1, "validityHours": 2160, "earlyRenewalHours": 720, "caValidityHours": 87600}`))
 	c1 := before.Named("docker:index/container:Container", "vault")
 	c2 := after.Named("docker:index/container:Container", "vault")
 	require.NotNil(t, c1)

@@ -1,4 +1,4 @@
-package stacks_test
+package tests
 
 import (
 	"crypto/hmac"
@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -22,20 +20,11 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
-
 	"github.com/aurigraph/infra/tests/harness"
 )
 
-const containerType = "docker:index/container:Container"
-
-func repoRoot(t *testing.T) string {
-	_, file, _, ok := runtime.Caller(0)
-	require.True(t, ok)
-	return filepath.Dir(filepath.Dir(file))
-}
-
-// loggingHost is the stack file's first host with the logging role.
-func loggingHost(t *testing.T, s *stackfile.Stack) (name, clusterAddr string) {
+// logHostOf is the stack file's first host with the logging role.
+func logHostOf(t *testing.T, s *stackfile.Stack) (name, clusterAddr string) {
 	var hosts []stacks.Host
 	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
 	for _, h := range hosts {
@@ -47,24 +36,17 @@ func loggingHost(t *testing.T, s *stackfile.Stack) (name, clusterAddr string) {
 	return "", ""
 }
 
-func retentionDays(t *testing.T, s *stackfile.Stack) int {
+func logRetentionDays(t *testing.T, s *stackfile.Stack) int {
 	var r stacks.Retention
 	require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:retention"]), &r))
 	require.Positive(t, r.ElasticsearchDays)
 	return r.ElasticsearchDays
 }
 
-func runStack(t *testing.T, s *stackfile.Stack) *mockrun.Result {
+// logEnvs returns a container's environment: name → (value, secret).
+func logEnvs(t *testing.T, r *mockrun.Resource) map[string]logEnvVar {
 	t.Helper()
-	res, err := mockrun.RunStack(stacks.Run, s)
-	require.NoError(t, err)
-	return res
-}
-
-// envs returns a container's environment: name → (value, secret).
-func envs(t *testing.T, r *mockrun.Resource) map[string]envVar {
-	t.Helper()
-	out := map[string]envVar{}
+	out := map[string]logEnvVar{}
 	for _, v := range r.Inputs["envs"].ArrayValue() {
 		secret := v.IsSecret()
 		if secret {
@@ -72,17 +54,17 @@ func envs(t *testing.T, r *mockrun.Resource) map[string]envVar {
 		}
 		k, val, ok := strings.Cut(v.StringValue(), "=")
 		require.True(t, ok, "env element %q", v.StringValue())
-		out[k] = envVar{val, secret}
+		out[k] = logEnvVar{val, secret}
 	}
 	return out
 }
 
-type envVar struct {
+type logEnvVar struct {
 	value  string
 	secret bool
 }
 
-func str(v resource.PropertyValue) string {
+func logStr(v resource.PropertyValue) string {
 	if v.IsSecret() {
 		v = v.SecretValue().Element
 	}
@@ -92,13 +74,13 @@ func str(v resource.PropertyValue) string {
 	return ""
 }
 
-func derived(base, purpose string) string {
+func logDerived(base, purpose string) string {
 	mac := hmac.New(sha256.New, []byte(base))
 	mac.Write([]byte("aurigraph/" + purpose))
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-func isLogging(urn string) bool {
+func isLoggingURN(urn string) bool {
 	for _, tok := range []string{"aurigraph:elasticsearch:", "aurigraph:logstash:", "aurigraph:kibana:"} {
 		if strings.Contains(urn, tok) {
 			return true
@@ -110,25 +92,23 @@ func isLogging(urn string) bool {
 func TestLoggingStack(t *testing.T) {
 	for _, stack := range []string{"prod", "staging"} {
 		t.Run(stack, func(t *testing.T) {
-			s, err := stackfile.Load(repoRoot(t), stack)
-			require.NoError(t, err)
-			s = s.WithPlaceholders()
-			res := runStack(t, s)
-			hostName, clusterAddr := loggingHost(t, s)
+			s := harness.Stack(t, stack)
+			res := harness.Run(t, s)
+			hostName, clusterAddr := logHostOf(t, s)
 			provider := fmt.Sprintf("urn:pulumi:%s::%s::pulumi:providers:docker::%s-docker", stack, s.Project, hostName)
 
 			byName := map[string]*mockrun.Resource{}
 			for _, name := range []string{elasticsearch.Name, logstash.Name, "kibana"} {
-				c := res.Named(containerType, name)
+				c := res.Named(harness.ContainerType, name)
 				require.NotNil(t, c, "container %s", name)
 				byName[name] = c
 				assert.Equal(t, provider, c.Provider, "%s runs on the logging host %s", name, hostName)
-				assert.Equal(t, "1000:0", str(c.Inputs["user"]), name)
+				assert.Equal(t, "1000:0", logStr(c.Inputs["user"]), name)
 				assert.False(t, c.Inputs["privileged"].BoolValue(), name)
 			}
 
 			es := byName[elasticsearch.Name]
-			env := envs(t, es)
+			env := logEnvs(t, es)
 			assert.Equal(t, "-Xms2g -Xmx2g -Des.enforce.bootstrap.checks=true", env["ES_JAVA_OPTS"].value)
 			for _, k := range []string{"xpack.security.enabled", "xpack.security.http.ssl.enabled", "xpack.security.transport.ssl.enabled", "bootstrap.memory_lock"} {
 				assert.Equal(t, "true", env[k].value, k)
@@ -147,7 +127,7 @@ func TestLoggingStack(t *testing.T) {
 			assert.Contains(t, health[1].StringValue(), "$ELASTIC_PASSWORD", "expanded in the container")
 			assert.Contains(t, health[1].StringValue(), "/_cluster/health")
 
-			lsEnv := envs(t, byName[logstash.Name])
+			lsEnv := logEnvs(t, byName[logstash.Name])
 			assert.Equal(t, "-Xms1g -Xmx1g", lsEnv["LS_JAVA_OPTS"].value)
 
 			// Published ports: only Logstash's 5514/tcp, on the cluster address.
@@ -172,7 +152,7 @@ func TestLoggingStack(t *testing.T) {
 				"kibana":           {"AURIGRAPH_ES_PASSWORD", "AURIGRAPH_SECURITY_KEY", "AURIGRAPH_SAVED_OBJECTS_KEY", "AURIGRAPH_REPORTING_KEY"},
 			}
 			for name, keys := range credentials {
-				env := envs(t, byName[name])
+				env := logEnvs(t, byName[name])
 				for _, k := range keys {
 					require.Contains(t, env, k, name)
 					assert.True(t, env[k].secret, "%s %s must be secret", name, k)
@@ -183,12 +163,12 @@ func TestLoggingStack(t *testing.T) {
 					}
 				}
 			}
-			kEnv := envs(t, byName["kibana"])
+			kEnv := logEnvs(t, byName["kibana"])
 			elastic := s.Config["aurigraph:elasticPassword"]
 			require.NotEmpty(t, elastic)
-			assert.Equal(t, derived(elastic, "kibana/encryptedSavedObjects"), kEnv["AURIGRAPH_SAVED_OBJECTS_KEY"].value)
+			assert.Equal(t, logDerived(elastic, "kibana/encryptedSavedObjects"), kEnv["AURIGRAPH_SAVED_OBJECTS_KEY"].value)
 			assert.GreaterOrEqual(t, len(kEnv["AURIGRAPH_SECURITY_KEY"].value), 32)
-			assert.Equal(t, derived(elastic, "logstash_writer"), lsEnv[logstash.PasswordEnv].value)
+			assert.Equal(t, logDerived(elastic, "logstash_writer"), lsEnv[logstash.PasswordEnv].value)
 			assert.NotEqual(t, elastic, lsEnv[logstash.PasswordEnv].value, "logstash_writer does not reuse the elastic password")
 
 			// No secret, placeholder or derived, appears in plain text in any
@@ -200,11 +180,11 @@ func TestLoggingStack(t *testing.T) {
 				}
 			}
 			for _, p := range []string{"logstash_writer", "kibana/security", "kibana/encryptedSavedObjects", "kibana/reporting"} {
-				secrets = append(secrets, derived(elastic, p))
+				secrets = append(secrets, logDerived(elastic, p))
 			}
 			checked := 0
 			for _, r := range res.Resources {
-				if !isLogging(r.URN) {
+				if !isLoggingURN(r.URN) {
 					continue
 				}
 				checked++
@@ -225,8 +205,8 @@ func TestLoggingStack(t *testing.T) {
 			require.NotNil(t, setup)
 			assert.Contains(t, setup.DependsOn, es.URN)
 			assert.True(t, setup.Inputs["stdin"].IsSecret())
-			assert.Contains(t, str(setup.Inputs["create"]), fmt.Sprintf(`"min_age": "%dd"`, retentionDays(t, s)))
-			assert.Equal(t, float64(0), float64(strings.Count(str(setup.Inputs["create"]), "plan-placeholder-")))
+			assert.Contains(t, logStr(setup.Inputs["create"]), fmt.Sprintf(`"min_age": "%dd"`, logRetentionDays(t, s)))
+			assert.Equal(t, float64(0), float64(strings.Count(logStr(setup.Inputs["create"]), "plan-placeholder-")))
 			for _, name := range []string{logstash.Name, "kibana"} {
 				assert.Contains(t, byName[name].DependsOn, setup.URN, "%s waits for the setup", name)
 			}
@@ -238,7 +218,7 @@ func TestLoggingStack(t *testing.T) {
 			require.NotNil(t, lsTLS)
 			assert.True(t, lsTLS.Inputs["stdin"].IsSecret())
 			assert.Contains(t, byName[logstash.Name].DependsOn, lsTLS.URN)
-			written, err := configfile.SecretFiles(str(lsTLS.Inputs["create"]), str(lsTLS.Inputs["stdin"]))
+			written, err := configfile.SecretFiles(logStr(lsTLS.Inputs["create"]), logStr(lsTLS.Inputs["stdin"]))
 			require.NoError(t, err)
 			files := map[string]string{}
 			for p, content := range written {
@@ -249,22 +229,20 @@ func TestLoggingStack(t *testing.T) {
 			assert.Contains(t, files[path.Base(logstash.CAPath)], "BEGIN CERTIFICATE")
 			assert.Contains(t, files[path.Base(logstash.ServerCertPath)], "BEGIN CERTIFICATE")
 			assert.Contains(t, files[path.Base(logstash.ServerKeyPath)], "-----BEGIN PRIVATE KEY-----", "PKCS#8, the only form Logstash's tcp input reads")
-			assert.Contains(t, str(lsTLS.Inputs["create"]), "docker restart "+logstash.Name)
-			assert.Contains(t, str(lsTLS.Inputs["create"]), "openssl pkey -pubout", "the pair is checked before it replaces the live one")
+			assert.Contains(t, logStr(lsTLS.Inputs["create"]), "docker restart "+logstash.Name)
+			assert.Contains(t, logStr(lsTLS.Inputs["create"]), "openssl pkey -pubout", "the pair is checked before it replaces the live one")
 			assert.True(t, es.Inputs["wait"].BoolValue(), "the setup starts after a healthy container")
 		})
 	}
 }
 
 func TestRetentionChangeReappliesSetup(t *testing.T) {
-	s, err := stackfile.Load(repoRoot(t), "staging")
-	require.NoError(t, err)
-	s = s.WithPlaceholders()
+	s := harness.Stack(t, "staging")
 	triggers := func(s *stackfile.Stack) (string, string) {
-		res := runStack(t, s)
+		res := harness.Run(t, s)
 		setup := res.Named("command:remote:Command", "elasticsearch-setup")
 		require.NotNil(t, setup)
-		return str(setup.Inputs["triggers"].ArrayValue()[0]), str(setup.Inputs["create"])
+		return logStr(setup.Inputs["triggers"].ArrayValue()[0]), logStr(setup.Inputs["create"])
 	}
 	hashA, scriptA := triggers(s)
 	hashB, scriptB := triggers(s.Set("retention", `{"prometheusDays":7,"elasticsearchDays":21,"backups":{"hourly":6,"daily":3}}`))

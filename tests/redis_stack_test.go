@@ -1,63 +1,38 @@
-package redis_test
+package tests
 
 import (
-	"encoding/json"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/mockrun"
-	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
-
 	"github.com/aurigraph/infra/tests/harness"
 )
-
-const containerType = "docker:index/container:Container"
-
-func array(v resource.PropertyValue) []resource.PropertyValue {
-	if v.IsArray() {
-		return v.ArrayValue()
-	}
-	return nil
-}
 
 func TestStackRedis(t *testing.T) {
 	for _, stack := range []string{"prod", "staging"} {
 		t.Run(stack, func(t *testing.T) {
-			loaded, err := stackfile.Load(filepath.Join("..", ".."), stack)
-			require.NoError(t, err)
-			s := loaded.WithPlaceholders()
-			res, err := mockrun.RunStack(stacks.Run, s)
-			require.NoError(t, err)
+			s := harness.Stack(t, stack)
+			res := harness.Run(t, s)
 
-			var hosts []stacks.Host
-			require.NoError(t, json.Unmarshal([]byte(s.Config["aurigraph:hosts"]), &hosts))
-			var dataHost string
-			for _, h := range hosts {
-				if h.HasRole(stacks.RoleData) && dataHost == "" {
-					dataHost = h.Name
-				}
-			}
-			provider := res.Named("pulumi:providers:docker", dataHost+"-docker")
+			provider := res.Named("pulumi:providers:docker", dataHostOf(t, s)+"-docker")
 			require.NotNil(t, provider)
 
-			srv := res.Named(containerType, "redis")
-			exp := res.Named(containerType, "redis-exporter")
+			srv := res.Named(harness.ContainerType, "redis")
+			exp := res.Named(harness.ContainerType, "redis-exporter")
 			require.NotNil(t, srv)
 			require.NotNil(t, exp)
 			for _, c := range []*mockrun.Resource{srv, exp} {
 				assert.Equal(t, provider.URN, c.Provider)
 				assert.Contains(t, c.Parent, "aurigraph:redis:Redis")
-				assert.Empty(t, array(c.Inputs["ports"]), "%s publishes no port", c.Name)
-				for _, e := range array(c.Inputs["envs"]) {
+				assert.Empty(t, propArray(c.Inputs["ports"]), "%s publishes no port", c.Name)
+				for _, e := range propArray(c.Inputs["envs"]) {
 					if e.IsSecret() {
 						continue
 					}
@@ -70,7 +45,7 @@ func TestStackRedis(t *testing.T) {
 			assert.Equal(t, float64(want.MemoryReservationMB), srv.Inputs["memoryReservation"].NumberValue())
 			assert.Equal(t, container.FormatCPUs(want.CPUs), srv.Inputs["cpus"].StringValue())
 			var secretEnvs int
-			for _, e := range array(srv.Inputs["envs"]) {
+			for _, e := range propArray(srv.Inputs["envs"]) {
 				if e.IsSecret() {
 					secretEnvs++
 					assert.True(t, strings.HasPrefix(e.SecretValue().Element.StringValue(), "REDIS_PASSWORD="))
@@ -84,22 +59,8 @@ func TestStackRedis(t *testing.T) {
 			conf := cp.Inputs["source"].AssetValue().Text
 			assert.Contains(t, conf, "maxmemory "+strconv.Itoa(redis.MaxMemoryFor(want.MemoryMB))+"mb")
 
-			var secrets []string
-			for _, k := range s.SecretKeys {
-				if v := s.Config[k]; strings.HasPrefix(v, "plan-placeholder-") {
-					secrets = append(secrets, v)
-				}
-			}
-			require.NotEmpty(t, secrets)
-			for _, r := range res.Resources {
-				var strs []string
-				strs = append(strs, harness.PlainStrings(resource.NewObjectProperty(r.Inputs))...)
-				for _, str := range strs {
-					for _, p := range secrets {
-						assert.NotContains(t, str, p, "%s leaks a secret", r.URN)
-					}
-				}
-			}
+			// No placeholder secret appears in clear anywhere in the stack.
+			assertNoPlaceholderInClear(t, s, res)
 		})
 	}
 }

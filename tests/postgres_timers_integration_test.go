@@ -1,6 +1,6 @@
 //go:build integration
 
-package postgres_test
+package tests
 
 import (
 	"testing"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/testhost"
+	"github.com/aurigraph/infra/tests/harness"
 )
 
 var backupTimers = []string{"aurigraph-pg-backup.timer", "aurigraph-pg-drill.timer"}
@@ -20,7 +21,7 @@ type timerStep struct{ command, stdin string }
 
 func timerSteps(t *testing.T, res *mockrun.Result) (create, del timerStep, r *mockrun.Resource) {
 	t.Helper()
-	r = res.Named(commandType, "postgres-backup-timers")
+	r = res.Named("command:remote:Command", "postgres-backup-timers")
 	require.NotNil(t, r)
 	create = timerStep{r.Inputs["create"].StringValue(), r.Inputs["stdin"].StringValue()}
 	del = timerStep{r.Inputs["delete"].StringValue(), ""}
@@ -67,7 +68,7 @@ func allTimers(state string) map[string]string {
 
 func TestIntegrationBackupTimersOnRealSystemd(t *testing.T) {
 	t.Parallel()
-	create, del, _ := timerSteps(t, run(t, loadStack(t, "prod")))
+	create, del, _ := timerSteps(t, harness.Run(t, harness.Stack(t, "prod")))
 	h := testhost.Start(t)
 	standInDocker(t, h)
 
@@ -96,9 +97,9 @@ func TestIntegrationBackupTimersOnRealSystemd(t *testing.T) {
 // on a real systemd, the timers must still be there afterwards.
 func TestIntegrationBackupTimersSurviveReplacement(t *testing.T) {
 	t.Parallel()
-	base := loadStack(t, "prod")
-	oldCreate, oldDelete, old := timerSteps(t, run(t, base))
-	newCreate, _, next := timerSteps(t, run(t, base.Set("retention",
+	base := harness.Stack(t, "prod")
+	oldCreate, oldDelete, old := timerSteps(t, harness.Run(t, base))
+	newCreate, _, next := timerSteps(t, harness.Run(t, base.Set("retention",
 		`{"prometheusDays": 30, "elasticsearchDays": 30, "backups": {"hourly": 48, "daily": 7, "weekly": 4, "monthly": 12}}`)))
 	require.NotEqual(t, old.Inputs["triggers"], next.Inputs["triggers"], "new backup scripts replace the timers command")
 

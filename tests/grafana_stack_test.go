@@ -1,4 +1,4 @@
-package grafana_test
+package tests
 
 import (
 	"strings"
@@ -10,8 +10,6 @@ import (
 
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/internal/mockrun"
-	"github.com/aurigraph/infra/internal/stackfile"
-	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -21,10 +19,7 @@ func TestStackGrafana(t *testing.T) {
 		{"staging", "https://grafana.staging.aurigraph.example.com/"},
 	} {
 		t.Run(tc.stack, func(t *testing.T) {
-			s, err := stackfile.Load("../..", tc.stack)
-			require.NoError(t, err)
-			res, err := mockrun.RunStack(stacks.Run, s.WithPlaceholders())
-			require.NoError(t, err)
+			res := harness.Run(t, harness.Stack(t, tc.stack))
 			c := res.Named("docker:index/container:Container", grafana.ContainerName)
 			require.NotNil(t, c)
 			assert.Contains(t, c.Parent, "aurigraph:grafana:Grafana")
@@ -70,14 +65,14 @@ func TestStackGrafana(t *testing.T) {
 				}
 			}
 			assert.Equal(t, 5, dashboards)
-			assertNoSecretInPlainText(t, res)
+			grafanaAssertNoSecretInPlainText(t, res)
 		})
 	}
 }
 
-// assertNoSecretInPlainText: no placeholder secret value appears unwrapped
+// grafanaAssertNoSecretInPlainText: no placeholder secret value appears unwrapped
 // in any input of the Grafana component's resources.
-func assertNoSecretInPlainText(t *testing.T, res *mockrun.Result) {
+func grafanaAssertNoSecretInPlainText(t *testing.T, res *mockrun.Result) {
 	t.Helper()
 	for _, r := range res.Resources {
 		if !strings.Contains(r.URN, "aurigraph:grafana:Grafana") {
