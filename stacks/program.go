@@ -2,7 +2,8 @@ package stacks
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -63,7 +64,7 @@ func Run(ctx *pulumi.Context) error {
 	ctx.Export("urls", out.URLs)
 	ctx.Export("caCertificate", out.CACertificate)
 	ctx.Export("pkiRenewalDue", out.PKIRenewalDue)
-	for _, name := range sortedKeys(out.Services) {
+	for _, name := range slices.Sorted(maps.Keys(out.Services)) {
 		ctx.Export(name, out.Services[name])
 	}
 	return nil
@@ -245,13 +246,4 @@ func deployCluster(ctx *pulumi.Context, cfg *Config, hosts map[string]*host.Host
 	return network.NewOverlay(ctx, cfg.Network.Name, network.OverlayArgs{
 		Manager: hosts[managers[0]], Name: cfg.Network.Name, Subnet: cfg.Network.Subnet,
 	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

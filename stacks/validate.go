@@ -3,12 +3,14 @@ package stacks
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"net/netip"
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -470,7 +472,7 @@ func validateSelfHealing(c *Config, ps *Problems) {
 	for _, svc := range Services {
 		known[svc] = true
 	}
-	for _, k := range sortedKeys(s.UnhealthyChecks) {
+	for _, k := range slices.Sorted(maps.Keys(s.UnhealthyChecks)) {
 		key := fmt.Sprintf("selfHealing.unhealthyChecks.%q", k)
 		if !known[k] {
 			ps.Add(key, "is not a service of this stack", fmt.Sprintf("use %s or one of %s, %s", host.WatchdogDefaultKey, strings.Join(Services, ", "), App))

@@ -6,8 +6,10 @@ package container
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -152,7 +154,7 @@ func (s Spec) Validate() error {
 			problems = append(problems, fmt.Sprintf("port %d is not bound to a named address", p.Internal))
 		}
 	}
-	for _, k := range sortedKeys(s.EnvFrom) {
+	for _, k := range slices.Sorted(maps.Keys(s.EnvFrom)) {
 		_, plain := s.Env[k]
 		_, secret := s.SecretEnv[k]
 		switch {
@@ -325,15 +327,6 @@ func intOr(v, def int) int {
 	return v
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func sortedCopy(in []string) []string {
 	out := append([]string{}, in...)
 	sort.Strings(out)
@@ -346,7 +339,7 @@ func ulimits(extra map[string]int) docker.ContainerUlimitArray {
 		all[k] = v
 	}
 	var out docker.ContainerUlimitArray
-	for _, k := range sortedKeys(all) {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		out = append(out, &docker.ContainerUlimitArgs{Name: pulumi.String(k), Soft: pulumi.Int(all[k]), Hard: pulumi.Int(all[k])})
 	}
 	return out
@@ -354,7 +347,7 @@ func ulimits(extra map[string]int) docker.ContainerUlimitArray {
 
 func containerLabels(m map[string]string) docker.ContainerLabelArray {
 	var out docker.ContainerLabelArray
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, &docker.ContainerLabelArgs{Label: pulumi.String(k), Value: pulumi.String(m[k])})
 	}
 	return out
@@ -373,14 +366,14 @@ func envs(plain map[string]string, from, secret map[string]pulumi.StringInput) p
 		all[k] = v
 	}
 	var out pulumi.StringArray
-	for _, k := range sortedKeys(all) {
+	for _, k := range slices.Sorted(maps.Keys(all)) {
 		if v, ok := plain[k]; ok {
 			out = append(out, pulumi.String(k+"="+v))
 			continue
 		}
 		out = append(out, pulumi.Sprintf("%s=%s", k, all[k]))
 	}
-	for _, k := range sortedKeys(secret) {
+	for _, k := range slices.Sorted(maps.Keys(secret)) {
 		out = append(out, pulumi.ToSecret(pulumi.Sprintf("%s=%s", k, secret[k])).(pulumi.StringOutput))
 	}
 	return out

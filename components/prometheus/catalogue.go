@@ -2,7 +2,9 @@ package prometheus
 
 import (
 	"io/fs"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -243,7 +245,7 @@ func Exporters(extra map[string][]string) map[string][]string {
 	for _, e := range Catalogue {
 		add(e.Job, e.Metrics)
 	}
-	for _, job := range sortedKeys(extra) {
+	for _, job := range slices.Sorted(maps.Keys(extra)) {
 		add(job, extra[job])
 	}
 	for n, jobs := range out {
@@ -306,15 +308,6 @@ func compact(xs []string) []string {
 		}
 	}
 	return out
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TextfileMetricsIn reads every shell script (and script template) under

@@ -13,7 +13,9 @@
 package diagram
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -243,7 +245,7 @@ func group(host, service, slot string, members []*ctr) Node {
 		}
 		byTier[c.tier] = append(byTier[c.tier], idx)
 	}
-	for _, t := range sortedKeys(byTier) {
+	for _, t := range slices.Sorted(maps.Keys(byTier)) {
 		n.Replicas = append(n.Replicas, strings.TrimSpace(t+" "+strings.Join(byTier[t], ", ")))
 	}
 	n.Ports = uniqSorted(n.Ports)
@@ -354,13 +356,4 @@ func uniqSorted(ss []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

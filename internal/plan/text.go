@@ -3,7 +3,9 @@ package plan
 import (
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -326,7 +328,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 		perType[r.Type]++
 	}
 	ew.printf("  resources by type:\n")
-	for _, t := range sortedKeys(perType) {
+	for _, t := range slices.Sorted(maps.Keys(perType)) {
 		ew.printf("    %-50s %d\n", t, perType[t])
 	}
 
@@ -408,7 +410,7 @@ func writeImages(ew *errWriter, byHost map[string][]containerRow) {
 	}
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  IMAGE\tDIGEST\tCONTAINERS\n")
-	for _, ref := range sortedKeys(perImage) {
+	for _, ref := range slices.Sorted(maps.Keys(perImage)) {
 		name, digest := ref, "not pinned"
 		if r, err := imageref.Parse(ref); err == nil && r.Digest != "" {
 			name, digest = r.WithDigest(""), r.Digest
@@ -446,7 +448,7 @@ func writePolicy(ew *errWriter, vs []check.Violation) {
 		byPolicy[v.Level+" "+v.Policy]++
 	}
 	ew.printf("\nPolicy: %d violations:%s\n", len(vs), counts(byLevel))
-	for _, k := range sortedKeys(byPolicy) {
+	for _, k := range slices.Sorted(maps.Keys(byPolicy)) {
 		ew.printf("  %-60s %d\n", k, byPolicy[k])
 	}
 	ew.printf("  (details: -format json, .policy.violations)\n")
@@ -457,7 +459,7 @@ func counts(m map[string]int) string {
 		return " none"
 	}
 	var parts []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return " " + strings.Join(parts, ", ")
@@ -471,15 +473,6 @@ func countType(rs []Resource, typ string) int {
 		}
 	}
 	return n
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func orDash(s string) string {

@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -187,7 +189,7 @@ func diffValue(path string, a, b any, out *[]Change) {
 			for k := range bv {
 				keys[k] = true
 			}
-			for _, k := range sortedKeys(keys) {
+			for _, k := range slices.Sorted(maps.Keys(keys)) {
 				x, inA := av[k]
 				y, inB := bv[k]
 				p := path + "." + k
@@ -301,15 +303,6 @@ func edits(a, b []string) []editRun {
 		pi, pj = mt[0]+1, mt[1]+1
 	}
 	return runs
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // compact is a value as one line of JSON, HTML characters kept as is.
