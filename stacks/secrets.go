@@ -56,15 +56,22 @@ type Secrets struct {
 	OpsgenieAPIKey       pulumi.StringOutput `config:"opsgenieApiKey" doc:"Opsgenie API key (with alerting.opsgenie)." check:"validateAlerting"`
 }
 
+// configuredSecrets are the required secrets and those pki.operatorCertificate
+// turns on: what validateSecrets checks.
+func configuredSecrets(c *Config) []string {
+	keys := append([]string{}, RequiredSecrets...)
+	if c.PKI.OperatorCertificate {
+		keys = append(keys, OperatorCertificateSecrets...)
+	}
+	return keys
+}
+
 // NeededSecrets are the secret keys c needs set: the required ones, and
 // those of the features it turns on (pki.operatorCertificate, each alert
 // receiver), in that order. validateSecrets and validateAlerting refuse a
 // configuration that lacks one (a test holds them together).
 func NeededSecrets(c *Config) []string {
-	keys := append([]string{}, RequiredSecrets...)
-	if c.PKI.OperatorCertificate {
-		keys = append(keys, OperatorCertificateSecrets...)
-	}
+	keys := configuredSecrets(c)
 	a := c.Alerting
 	if a.Webhook != nil {
 		keys = append(keys, SecretAlertWebhookURL)

@@ -566,11 +566,9 @@ func validateSSH(c *Config, ps *Problems) {
 }
 
 func validateSecrets(c *Config, raw map[string]string, ps *Problems) {
-	required := append([]string{}, RequiredSecrets...)
-	if c.PKI.OperatorCertificate {
-		required = append(required, OperatorCertificateSecrets...)
-	}
-	for _, key := range required {
+	// The alert receivers' secrets are checked by validateAlerting, which
+	// can say which receiver needs them.
+	for _, key := range configuredSecrets(c) {
 		v, ok := raw[key]
 		switch {
 		case !ok || v == "":
