@@ -16,8 +16,7 @@ import (
 // deployHosts creates every host in inventory order: preflight and
 // preparation. Docker engine restarts go one host at a time, in this order:
 // each host's daemon-json step waits for the previous host's.
-func deployHosts(ctx *pulumi.Context, c *Config, p Placement) (map[string]*host.Host, []*host.Host, error) {
-	hosts := map[string]*host.Host{}
+func deployHosts(ctx *pulumi.Context, c *Config, p Placement) ([]*host.Host, error) {
 	var order []*host.Host
 	var engineRestart pulumi.Resource
 	for _, h := range c.Hosts {
@@ -25,13 +24,12 @@ func deployHosts(ctx *pulumi.Context, c *Config, p Placement) (map[string]*host.
 		a.EngineRestartAfter = engineRestart
 		hh, err := host.NewHost(ctx, h.Name, a)
 		if err != nil {
-			return nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
+			return nil, fmt.Errorf("host %s: %w", h.Name, err)
 		}
 		engineRestart = hh.EngineRestart
-		hosts[h.Name] = hh
 		order = append(order, hh)
 	}
-	return hosts, order, nil
+	return order, nil
 }
 
 // hostArgs is everything a host's preparation needs, from config and placement.

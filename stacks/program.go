@@ -14,16 +14,18 @@ import (
 )
 
 // deployment is what every service's wiring needs: the config, where things
-// run, the prepared hosts, the network and the certificates. Deploy builds it
-// whole before the first service and nothing changes it afterwards: what one
+// run, the hosts' Docker engines, the network and the certificates. Deploy
+// builds it whole before the first service and nothing changes it afterwards: what one
 // service's wiring needs from another's is that step's return value, passed
 // as a parameter (Deploy), so the order is checked by the compiler.
 type deployment struct {
-	ctx     *pulumi.Context
-	cfg     *Config
-	place   Placement
-	hosts   map[string]*host.Host
-	order   []*host.Host
+	ctx   *pulumi.Context
+	cfg   *Config
+	place Placement
+	// engines are the hosts' Docker engines by host name (order: in inventory
+	// order), each its host joined to the swarm, with its provider.
+	engines map[string]*host.Engine
+	order   []*host.Engine
 	network *network.Overlay
 	pki     *pki.PKI
 	// certs are the service certificates, complete once the PKI exists.
@@ -155,11 +157,11 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 // the overlay network and the PKI: everything every service's wiring needs.
 func newDeployment(ctx *pulumi.Context, cfg *Config) (*deployment, error) {
 	place := Place(cfg)
-	hosts, order, err := deployHosts(ctx, cfg, place)
+	hosts, err := deployHosts(ctx, cfg, place)
 	if err != nil {
 		return nil, err
 	}
-	overlay, err := deployCluster(ctx, cfg, hosts, order)
+	engines, order, overlay, err := deployCluster(ctx, cfg, hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +173,7 @@ func newDeployment(ctx *pulumi.Context, cfg *Config) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &deployment{ctx: ctx, cfg: cfg, place: place, hosts: hosts, order: order, network: overlay, pki: p, certs: certs}, nil
+	return &deployment{ctx: ctx, cfg: cfg, place: place, engines: engines, order: order, network: overlay, pki: p, certs: certs}, nil
 }
 
 // serviceCerts are the certificates of the services that speak TLS on the
@@ -197,15 +199,15 @@ func issuedCerts(p *pki.PKI) (serviceCerts, error) {
 	return out, nil
 }
 
-// host returns the host a service is placed on.
-func (d *deployment) host(svc string) *host.Host { return d.hosts[d.place.Services[svc]] }
+// engine returns the Docker engine of the host a service is placed on.
+func (d *deployment) engine(svc string) *host.Engine { return d.engines[d.place.Services[svc]] }
 
 // serviceDir is a service's directory on its host, e.g. /srv/aurigraph/nginx.
 func (d *deployment) serviceDir(svc string) string { return ServiceDir(d.cfg, svc) }
 
-// image pulls the pinned image of key on h.
-func (d *deployment) image(h *host.Host, key string) (pulumi.StringOutput, error) {
-	return h.Image(d.ctx, d.cfg.Images[key])
+// image pulls the pinned image of key on e.
+func (d *deployment) image(e *host.Engine, key string) (pulumi.StringOutput, error) {
+	return e.Image(d.ctx, d.cfg.Images[key])
 }
 
 // hostDirs is every directory the services placed on a host need.
@@ -223,9 +225,11 @@ func hostDirs(c *Config, p Placement, name string) []host.Dir {
 	return dirs
 }
 
-// deployCluster joins the hosts into the Swarm, connects each host's Docker
-// provider once it has joined, and creates the overlay network.
-func deployCluster(ctx *pulumi.Context, cfg *Config, hosts map[string]*host.Host, order []*host.Host) (*network.Overlay, error) {
+// deployCluster joins the hosts (inventory order) into the Swarm, builds
+// each host's Docker engine, which waits for its join, and creates the
+// overlay network through the first manager's engine. It returns the
+// engines by name and in inventory order.
+func deployCluster(ctx *pulumi.Context, cfg *Config, hosts []*host.Host) (map[string]*host.Engine, []*host.Engine, *network.Overlay, error) {
 	var managers []string
 	for _, h := range cfg.Hosts {
 		if h.HasRole(RoleManager) {
@@ -233,17 +237,26 @@ func deployCluster(ctx *pulumi.Context, cfg *Config, hosts map[string]*host.Host
 		}
 	}
 	swarm, err := cluster.NewSwarm(ctx, "swarm", cluster.SwarmArgs{
-		Hosts: order, Managers: managers, StepTimeout: fmt.Sprintf("%dm", cfg.SSH.StepTimeoutMinutes),
+		Hosts: hosts, Managers: managers, StepTimeout: fmt.Sprintf("%dm", cfg.SSH.StepTimeoutMinutes),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	for _, h := range order {
-		if err := h.ConnectDocker(ctx, []pulumi.Resource{swarm.Joined(h.Name)}); err != nil {
-			return nil, err
+	engines := map[string]*host.Engine{}
+	var order []*host.Engine
+	for _, h := range hosts {
+		e, err := host.NewEngine(ctx, h, host.EngineArgs{Joined: []pulumi.Resource{swarm.Joined(h.Name)}})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("host %s: %w", h.Name, err)
 		}
+		engines[h.Name] = e
+		order = append(order, e)
 	}
-	return network.NewOverlay(ctx, cfg.Network.Name, network.OverlayArgs{
-		Manager: hosts[managers[0]], Name: cfg.Network.Name, Subnet: cfg.Network.Subnet,
+	overlay, err := network.NewOverlay(ctx, cfg.Network.Name, network.OverlayArgs{
+		Manager: engines[managers[0]], Name: cfg.Network.Name, Subnet: cfg.Network.Subnet,
 	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return engines, order, overlay, nil
 }

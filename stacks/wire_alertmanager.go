@@ -12,7 +12,7 @@ import (
 // deployAlertmanager runs the receiver of Prometheus's alerts on the
 // monitoring host, with the stack's receivers; Prometheus is given it.
 func deployAlertmanager(d *deployment) (*alertmanager.Alertmanager, error) {
-	h := d.host(Alertmanager)
+	h := d.engine(Alertmanager)
 	img, err := d.image(h, Alertmanager)
 	if err != nil {
 		return nil, err
@@ -23,7 +23,7 @@ func deployAlertmanager(d *deployment) (*alertmanager.Alertmanager, error) {
 	}
 	s := d.cfg.Secrets
 	return alertmanager.New(d.ctx, Alertmanager, alertmanager.Args{
-		Host:        h,
+		Engine:      h,
 		Image:       img,
 		Network:     d.network.Name,
 		Resources:   d.cfg.ResourcesFor(Alertmanager),
@@ -32,7 +32,7 @@ func deployAlertmanager(d *deployment) (*alertmanager.Alertmanager, error) {
 		Config:      AlertmanagerValues(d.cfg.Alerting),
 		Secrets: alertmanager.Secrets{WebhookURL: s.AlertWebhookURL, SMTPPassword: s.SMTPPassword,
 			PagerDutyRoutingKey: s.PagerDutyRoutingKey, OpsgenieAPIKey: s.OpsgenieAPIKey},
-	}, pulumi.Provider(h.Docker))
+	}, pulumi.Provider(h.Provider))
 }
 
 // AlertmanagerValues are the routing and the configured receivers, without

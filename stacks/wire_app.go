@@ -24,7 +24,7 @@ func deployApp(d *deployment, backup pulumi.Resource, tracing *jaeger.Jaeger) (*
 	for _, r := range d.place.Replicas {
 		replicas = append(replicas, app.Replica{
 			Name: r.Name, Tier: r.Tier, Slot: r.Slot, Group: r.Group, Index: r.Index,
-			Host: d.hosts[r.Host], Image: r.Image,
+			Engine: d.engines[r.Host], Image: r.Image,
 		})
 	}
 	s := d.cfg.App

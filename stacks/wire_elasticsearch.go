@@ -15,14 +15,14 @@ import (
 // stack's retention, and creates the users Logstash and Kibana log in as.
 // Its Ready step (users, retention policy) is what Logstash and Kibana wait for.
 func deployElasticsearch(d *deployment) (*elasticsearch.Elasticsearch, error) {
-	h := d.host(Elasticsearch)
+	h := d.engine(Elasticsearch)
 	img, err := d.image(h, Elasticsearch)
 	if err != nil {
 		return nil, err
 	}
 	cert := d.certs.Elasticsearch
 	return elasticsearch.NewElasticsearch(d.ctx, Elasticsearch, elasticsearch.ElasticsearchArgs{
-		Host:                   h,
+		Engine:                 h,
 		Image:                  img,
 		Network:                d.network.Name,
 		Resources:              d.cfg.ResourcesFor(Elasticsearch),

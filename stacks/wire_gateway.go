@@ -39,14 +39,14 @@ func SlotUpstream(slot string) string { return "app_" + slot }
 // deployGateway runs the public edge in front of every application replica.
 func deployGateway(d *deployment, application *app.Application) error {
 	c := d.cfg
-	h := d.host(Nginx)
+	h := d.engine(Nginx)
 	img, err := d.image(h, Nginx)
 	if err != nil {
 		return err
 	}
 	cert, key := d.edgeTLS()
 	_, err = gateway.NewGateway(d.ctx, Nginx, gateway.GatewayArgs{
-		Host:        h,
+		Engine:      h,
 		Image:       img,
 		Network:     d.network.Name,
 		Resources:   c.ResourcesFor(Nginx),

@@ -16,7 +16,7 @@ import (
 // deployGrafana provisions Grafana's datasources and dashboards; passwords
 // travel only as secret environment values.
 func deployGrafana(d *deployment) error {
-	h := d.host(Grafana)
+	h := d.engine(Grafana)
 	img, err := d.image(h, Grafana)
 	if err != nil {
 		return err
@@ -26,7 +26,7 @@ func deployGrafana(d *deployment) error {
 		rootURL += "/"
 	}
 	_, err = grafana.New(d.ctx, Grafana, grafana.Args{
-		Host:       h,
+		Engine:     h,
 		Image:      img,
 		Network:    d.network.Name,
 		Resources:  d.cfg.ResourcesFor(Grafana),
@@ -46,7 +46,7 @@ func deployGrafana(d *deployment) error {
 		ElasticPassword: d.cfg.Secrets.ElasticPassword,
 		RedisPassword:   d.cfg.Secrets.RedisPassword,
 		CACertPem:       d.pki.CACertPem,
-	}, pulumi.Provider(h.Docker))
+	}, pulumi.Provider(h.Provider))
 	return err
 }
 

@@ -16,19 +16,19 @@ const JaegerSpanRetention = 7 * 24 * time.Hour
 
 // deployJaeger runs the tracing backend the application reports to.
 func deployJaeger(d *deployment) (*jaeger.Jaeger, error) {
-	h := d.host(Jaeger)
+	h := d.engine(Jaeger)
 	img, err := d.image(h, Jaeger)
 	if err != nil {
 		return nil, err
 	}
 	return jaeger.New(d.ctx, Jaeger, jaeger.Args{
-		Host:          h,
+		Engine:        h,
 		Image:         img,
 		Network:       d.network.Name,
 		Resources:     d.cfg.ResourcesFor(Jaeger),
 		ServiceDir:    d.serviceDir(Jaeger),
 		SpanRetention: JaegerSpanRetention,
-	}, pulumi.Provider(h.Docker))
+	}, pulumi.Provider(h.Provider))
 }
 
 // dirsJaeger: the Badger span store (the image's jaeger user).

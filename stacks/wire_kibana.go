@@ -10,7 +10,7 @@ import (
 // deployKibana runs the log UI on the logging host, behind the gateway,
 // once Elasticsearch's setup (its kibana_system user) is done.
 func deployKibana(d *deployment, es *elasticsearch.Elasticsearch) error {
-	h := d.host(Kibana)
+	h := d.engine(Kibana)
 	img, err := d.image(h, Kibana)
 	if err != nil {
 		return err
@@ -18,7 +18,7 @@ func deployKibana(d *deployment, es *elasticsearch.Elasticsearch) error {
 	cert := d.certs.Kibana
 	elastic := d.cfg.Secrets.ElasticPassword
 	_, err = kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
-		Host:             h,
+		Engine:           h,
 		Image:            img,
 		Network:          d.network.Name,
 		Resources:        d.cfg.ResourcesFor(Kibana),

@@ -22,13 +22,13 @@ var LogServices = logstash.Services{Nginx: Nginx, Postgres: Postgres, Redis: Red
 //
 // It starts once Elasticsearch's setup (its writer user) is done.
 func deployLogstash(d *deployment, es *elasticsearch.Elasticsearch) (*logstash.Logstash, error) {
-	h := d.host(Logstash)
+	h := d.engine(Logstash)
 	img, err := d.image(h, Logstash)
 	if err != nil {
 		return nil, err
 	}
 	return logstash.NewLogstash(d.ctx, Logstash, logstash.LogstashArgs{
-		Host:             h,
+		Engine:           h,
 		Image:            img,
 		Network:          d.network.Name,
 		Resources:        d.cfg.ResourcesFor(Logstash),
@@ -67,7 +67,7 @@ func (d *deployment) deployLogForwarding() error {
 			return fmt.Errorf("host %s: no log forwarding certificate is issued", h.Name)
 		}
 		if _, err := configfile.NewSecrets(d.ctx, h.Name+"-log-forwarding-tls", configfile.SecretsArgs{
-			Host: h,
+			Host: h.Host,
 			Files: []configfile.Secret{
 				{Path: host.LogCAPath, Content: d.pki.CACertPem},
 				{Path: host.LogCertPath, Content: cert.CertPem},

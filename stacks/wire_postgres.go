@@ -21,7 +21,7 @@ const preDeployDumpsKept = 10
 // deployPostgres runs the database, its exporter and backups; the
 // application waits for its pre-deployment backup.
 func deployPostgres(d *deployment) (*postgres.Postgres, error) {
-	h := d.host(Postgres)
+	h := d.engine(Postgres)
 	img, err := d.image(h, Postgres)
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func deployPostgres(d *deployment) (*postgres.Postgres, error) {
 	}
 	b := d.cfg.Retention.Backups
 	return postgres.NewPostgres(d.ctx, Postgres, postgres.Args{
-		Host:             h,
+		Engine:           h,
 		Network:          d.network.Name,
 		Image:            img,
 		ExporterImage:    exporterImg,

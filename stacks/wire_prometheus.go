@@ -18,7 +18,7 @@ import (
 // exporters, the monitoring services and every host of the inventory.
 // It sends its alerts to am.
 func deployPrometheus(d *deployment, am *alertmanager.Alertmanager) error {
-	h := d.host(Prometheus)
+	h := d.engine(Prometheus)
 	img, err := d.image(h, Prometheus)
 	if err != nil {
 		return err
@@ -28,7 +28,7 @@ func deployPrometheus(d *deployment, am *alertmanager.Alertmanager) error {
 		externalURL += "/"
 	}
 	_, err = prometheus.New(d.ctx, Prometheus, prometheus.Args{
-		Host:           h,
+		Engine:         h,
 		Image:          img,
 		Network:        d.network.Name,
 		Resources:      d.cfg.ResourcesFor(Prometheus),
@@ -39,7 +39,7 @@ func deployPrometheus(d *deployment, am *alertmanager.Alertmanager) error {
 		Rules:          prometheus.RulesValues{PoolMaxSize: d.cfg.App.DatasourceMaxSize, MaxClockOffsetMs: d.cfg.Time.MaxOffsetMs},
 		VaultCACertPem: d.pki.CACertPem,
 		Alertmanager:   am,
-	}, pulumi.Provider(h.Docker))
+	}, pulumi.Provider(h.Provider))
 	return err
 }
 

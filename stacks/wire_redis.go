@@ -11,7 +11,7 @@ import (
 
 // deployRedis runs the cache and its exporter.
 func deployRedis(d *deployment) (*redis.Redis, error) {
-	h := d.host(Redis)
+	h := d.engine(Redis)
 	img, err := d.image(h, Redis)
 	if err != nil {
 		return nil, err
@@ -22,7 +22,7 @@ func deployRedis(d *deployment) (*redis.Redis, error) {
 	}
 	res := d.cfg.ResourcesFor(Redis)
 	return redis.NewRedis(d.ctx, Redis, redis.Args{
-		Host:             h,
+		Engine:           h,
 		Network:          d.network.Name,
 		Image:            img,
 		ExporterImage:    exporterImg,

@@ -13,7 +13,7 @@ import (
 // deployVault runs the secrets store, its PKI for the services' names and
 // its database engine.
 func deployVault(d *deployment) (*vault.Vault, error) {
-	h := d.host(Vault)
+	h := d.engine(Vault)
 	img, err := d.image(h, Vault)
 	if err != nil {
 		return nil, err
@@ -22,7 +22,7 @@ func deployVault(d *deployment) (*vault.Vault, error) {
 	// Vault's PKI issues certificates for the services' network names.
 	domains := append(append([]string{}, Services...), App)
 	return vault.NewVault(d.ctx, Vault, vault.Args{
-		Host:       h,
+		Engine:     h,
 		Network:    d.network.Name,
 		Image:      img,
 		Resources:  d.cfg.ResourcesFor(Vault),

@@ -64,8 +64,8 @@ type Secrets struct {
 
 // Args configures Alertmanager on one host.
 type Args struct {
-	Host  *host.Host
-	Image pulumi.StringInput
+	Engine *host.Engine
+	Image  pulumi.StringInput
 	// Network is the overlay's Name output, so the container waits for it.
 	Network    pulumi.StringInput
 	Resources  container.Resources
@@ -93,8 +93,8 @@ type Alertmanager struct {
 
 // New renders the configuration, puts it on the host and runs the container.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Alertmanager, error) {
-	if args.Host == nil || args.Host.Docker == nil {
-		return nil, fmt.Errorf("alertmanager %s: a host with a Docker provider is required", name)
+	if args.Engine == nil {
+		return nil, fmt.Errorf("alertmanager %s: a Docker engine (host.NewEngine) is required", name)
 	}
 	secrets, err := secretInputs(args.Config, args.Secrets)
 	if err != nil {
@@ -122,7 +122,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	hostDir := ConfigDir(args.ServiceDir)
 	owner := fmt.Sprintf("%d:%d", UID, UID)
 	files, err := configfile.NewSecrets(ctx, name+"-config", configfile.SecretsArgs{
-		Host:      args.Host,
+		Host:      args.Engine.Host,
 		Files:     []configfile.Secret{{Path: path.Join(hostDir, configFile), Content: config, Owner: owner, Mode: "0600"}},
 		Container: ContainerName,
 		Reload:    ReloadCommand,
@@ -158,7 +158,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			{HostPath: DataDir(args.ServiceDir), Target: dataMount},
 		},
 		Health: container.HTTPHealth(Port, "/-/healthy", 30*time.Second),
-	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(files.Copies))
+	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files.Copies))
 	if err != nil {
 		return nil, err
 	}

@@ -172,12 +172,12 @@ func runComponent(t *testing.T, preview bool) *mockrun.Result {
 	v.Webhook, v.PagerDuty = &Webhook{}, &PagerDuty{}
 	v.Email.Password, v.Opsgenie.APIKey = "", ""
 	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
-		h, err := hosttest.New(ctx, "mon", "192.0.2.30")
+		h, err := hosttest.NewEngine(ctx, "mon", "192.0.2.30")
 		if err != nil {
 			return err
 		}
 		_, err = New(ctx, "alertmanager", Args{
-			Host: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Network: pulumi.String("aurigraph-network"),
+			Engine: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Network: pulumi.String("aurigraph-network"),
 			Resources: container.Resources{CPUs: 0.5, MemoryMB: 256}, ServiceDir: "/srv/aurigraph/alertmanager",
 			ExternalURL: "https://alertmanager.example.com/", Config: v,
 			Secrets: Secrets{WebhookURL: secret(webhookURL), SMTPPassword: secret(smtpPassword),

@@ -32,13 +32,13 @@ const WaitTimeout = 5 * time.Minute
 
 // Replica is one application container and where it runs.
 type Replica struct {
-	Name  string // container and DNS name, e.g. aurigraph-v11-blue-business-3
-	Tier  string
-	Slot  string
-	Group int // rolling group within the tier, from 1
-	Index int
-	Host  *host.Host
-	Image string // pinned image reference
+	Name   string // container and DNS name, e.g. aurigraph-v11-blue-business-3
+	Tier   string
+	Slot   string
+	Group  int // rolling group within the tier, from 1
+	Index  int
+	Engine *host.Engine
+	Image  string // pinned image reference
 }
 
 // ApplicationArgs configures the application.
@@ -136,8 +136,8 @@ func (a ApplicationArgs) validate() error {
 			problems = append(problems, fmt.Sprintf("replica name %q is not a DNS label", r.Name))
 		case seen[r.Name]:
 			problems = append(problems, fmt.Sprintf("replica %s appears twice", r.Name))
-		case r.Host == nil || r.Host.Docker == nil:
-			problems = append(problems, fmt.Sprintf("replica %s has no host with a Docker provider", r.Name))
+		case r.Engine == nil:
+			problems = append(problems, fmt.Sprintf("replica %s has no Docker engine (host.NewEngine)", r.Name))
 		case r.Image == "" || r.Tier == "" || r.Slot == "" || r.Group < 1:
 			problems = append(problems, fmt.Sprintf("replica %s needs an image, tier, slot and group", r.Name))
 		}
@@ -207,7 +207,7 @@ func containerNames(cs []*docker.Container) pulumi.StringArrayOutput {
 
 // newReplica creates the replica's directories on its host, then its container.
 func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, waitFor []pulumi.Resource) (*docker.Container, error) {
-	h := r.Host
+	h := r.Engine
 	dir := path.Join(args.DataDir, r.Name)
 	script, err := RenderDirsScript(DirsValues{Replica: r.Name, Dir: dir, UID: UID})
 	if err != nil {
@@ -261,7 +261,7 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 	deps := append(append([]pulumi.Resource{}, waitFor...), dirs)
 	return container.New(ctx, r.Name, spec,
 		pulumi.Parent(t),
-		pulumi.Provider(h.Docker),
+		pulumi.Provider(h.Provider),
 		pulumi.DependsOn(deps),
 	)
 }

@@ -29,7 +29,7 @@ type layout struct {
 
 var tierOrder = []string{"slim", "business", "validator"}
 
-func (l layout) replicas(hosts []*host.Host) []Replica {
+func (l layout) replicas(hosts []*host.Engine) []Replica {
 	var out []Replica
 	for _, slot := range []string{"blue", "green"} {
 		if slot == "green" && l.greenImage == "" {
@@ -46,7 +46,7 @@ func (l layout) replicas(hosts []*host.Host) []Replica {
 					n++
 					out = append(out, Replica{
 						Name: fmt.Sprintf("aurigraph-v11-%s-%s-%d", slot, tier, n), Tier: tier, Slot: slot,
-						Group: g + 1, Index: n, Host: hosts[(ti+n)%len(hosts)], Image: image,
+						Group: g + 1, Index: n, Engine: hosts[(ti+n)%len(hosts)], Image: image,
 					})
 				}
 			}
@@ -64,7 +64,7 @@ func baseLayout() layout {
 
 func program(l layout) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		var hosts []*host.Host
+		var hosts []*host.Engine
 		for i := 1; i <= 2; i++ {
 			h, err := host.NewHost(ctx, fmt.Sprintf("app-%d", i), host.HostArgs{
 				Name: fmt.Sprintf("app-%d", i), Address: fmt.Sprintf("192.0.2.%d", i), Port: 22, User: "deploy",
@@ -76,10 +76,11 @@ func program(l layout) pulumi.RunFunc {
 			if err != nil {
 				return err
 			}
-			if err := h.ConnectDocker(ctx, nil); err != nil {
+			e, err := host.NewEngine(ctx, h, host.EngineArgs{})
+			if err != nil {
 				return err
 			}
-			hosts = append(hosts, h)
+			hosts = append(hosts, e)
 		}
 		_, err := NewApplication(ctx, "aurigraph-v11", ApplicationArgs{
 			Replicas:         l.replicas(hosts),

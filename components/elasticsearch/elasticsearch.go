@@ -71,8 +71,8 @@ var RequiredSysctls = map[string]string{"vm.max_map_count": "262144"}
 
 // ElasticsearchArgs configure the log store.
 type ElasticsearchArgs struct {
-	Host  *host.Host
-	Image pulumi.StringInput // from Host.Image: carries the pull
+	Engine *host.Engine
+	Image  pulumi.StringInput // from Engine.Image: carries the pull
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network   pulumi.StringInput
 	Resources container.Resources
@@ -187,8 +187,8 @@ func SetupStdin(elastic, kibanaSystem, logstashWriter pulumi.StringInput) pulumi
 // NewElasticsearch creates the certificates on the host, the container and
 // the setup step.
 func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, opts ...pulumi.ResourceOption) (*Elasticsearch, error) {
-	if args.Host == nil || args.Host.Docker == nil {
-		return nil, fmt.Errorf("elasticsearch %s: a host with a Docker provider is required", name)
+	if args.Engine == nil {
+		return nil, fmt.Errorf("elasticsearch %s: a Docker engine (host.NewEngine) is required", name)
 	}
 	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
 		return nil, fmt.Errorf("elasticsearch %s: an absolute host directory is required", name)
@@ -217,7 +217,7 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		content pulumi.StringInput
 	}{{"elasticsearch.crt", args.CertPem}, {"elasticsearch.key", args.KeyPem}, {"ca.crt", args.CACertPem}} {
 		cmd, err := configfile.NewSecret(ctx, name+"-"+sanitize(f.file), configfile.SecretArgs{
-			Host: args.Host, Path: path.Join(args.HostDir, "certs", f.file), Content: f.content,
+			Host: args.Engine.Host, Path: path.Join(args.HostDir, "certs", f.file), Content: f.content,
 			Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0600",
 		}, parent)
 		if err != nil {
@@ -247,7 +247,7 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		},
 		WaitHealthy: true,
 		WaitTimeout: 10 * time.Minute,
-	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(files))
+	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files))
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +256,7 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 	stdin := SetupStdin(args.ElasticPassword, args.KibanaSystemPassword, args.LogstashWriterPassword)
 	sum := sha256.Sum256([]byte(setup))
 	ready, err := hostcmd.New(ctx, name+"-setup", hostcmd.Args{
-		Connection:  args.Host.Connection,
+		Connection:  args.Engine.Connection,
 		Run:         pulumi.String(setup),
 		Stdin:       stdin,
 		SecretStdin: true,
@@ -271,7 +271,7 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 
 	es.URL = pulumi.String(URL()).ToStringOutput()
 	es.ContainerName = c.Name
-	es.HostName = pulumi.String(args.Host.Name).ToStringOutput()
+	es.HostName = pulumi.String(args.Engine.Name).ToStringOutput()
 	es.IndexPattern = pulumi.String(IndexPattern).ToStringOutput()
 	es.ILMPolicy = pulumi.String(PolicyName).ToStringOutput()
 	es.RetentionDays = pulumi.Int(args.RetentionDays).ToIntOutput()

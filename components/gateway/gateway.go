@@ -80,8 +80,8 @@ var ValidateCommand = fmt.Sprintf(`docker run --rm --network none --user %[1]d:%
 
 // GatewayArgs configures the edge.
 type GatewayArgs struct {
-	Host  *host.Host
-	Image pulumi.StringInput
+	Engine *host.Engine
+	Image  pulumi.StringInput
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network   pulumi.StringInput
 	Resources container.Resources
@@ -131,8 +131,8 @@ func ProductionValues(v Values) Values {
 // of weights, replicas, limits or certificates rewrites files and reloads
 // nginx; the container itself never depends on their content.
 func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulumi.ResourceOption) (*Gateway, error) {
-	if args.Host == nil || args.Dir == "" || args.Certificate == nil || args.PrivateKey == nil || args.CACert == nil || args.Htpasswd == nil {
-		return nil, fmt.Errorf("gateway %s: host, dir, certificate, key, CA and htpasswd are required", name)
+	if args.Engine == nil || args.Dir == "" || args.Certificate == nil || args.PrivateKey == nil || args.CACert == nil || args.Htpasswd == nil {
+		return nil, fmt.Errorf("gateway %s: engine, dir, certificate, key, CA and htpasswd are required", name)
 	}
 	g := &Gateway{}
 	if err := ctx.RegisterComponentResource("aurigraph:gateway:Gateway", name, g, opts...); err != nil {
@@ -149,7 +149,7 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	owner := fmt.Sprintf("%d:%d", UID, UID)
 	cert, key := path.Join(args.Dir, "tls/edge.crt"), path.Join(args.Dir, "tls/edge.key")
 	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
-		Host: args.Host,
+		Host: args.Engine.Host,
 		Files: []configfile.Secret{
 			{Path: cert, Content: args.Certificate, Owner: owner, Mode: "0600"},
 			{Path: key, Content: args.PrivateKey, Owner: owner, Mode: "0600"},
@@ -164,7 +164,7 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	}
 	// The htpasswd file is read per request: it needs no reload.
 	htpasswd, err := configfile.NewSecret(ctx, name+"-htpasswd", configfile.SecretArgs{
-		Host: args.Host, Path: path.Join(args.Dir, "auth/htpasswd"), Content: args.Htpasswd, Owner: owner, Mode: "0600",
+		Host: args.Engine.Host, Path: path.Join(args.Dir, "auth/htpasswd"), Content: args.Htpasswd, Owner: owner, Mode: "0600",
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -172,7 +172,7 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 	// nginx -t loads the certificates the configuration names: the test of a
 	// new configuration runs once they are written.
 	files, err := configfile.New(ctx, name+"-conf", configfile.Args{
-		Host: args.Host,
+		Host: args.Engine.Host,
 		Files: []configfile.File{{
 			Path: path.Join(args.Dir, "conf", "nginx.conf"), Content: conf,
 			Owner: owner, Mode: ConfMode,
@@ -209,7 +209,7 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 		Health: container.Health{
 			Test: []string{"CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/healthz"},
 		},
-	}, parent, pulumi.Provider(args.Host.Docker),
+	}, parent, pulumi.Provider(args.Engine.Provider),
 		pulumi.DependsOn(append(append(append([]pulumi.Resource{}, files.Copies...), written...), args.DependsOn...)))
 	if err != nil {
 		return nil, err
@@ -275,7 +275,7 @@ func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *
 	// anything goes on; a reload waits in ReloadCommand. The image, not the
 	// container's id: triggers must be known in a preview.
 	ready, err := hostcmd.New(ctx, name+"-ready", hostcmd.Args{
-		Connection: args.Host.Connection,
+		Connection: args.Engine.Connection,
 		Run:        pulumi.String(WaitCommand),
 		Triggers:   pulumi.StringArray{args.Image},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{nginx, files.Reloaded}))
@@ -286,7 +286,7 @@ func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *
 	// every replica (re)created: a new image is checked once it runs.
 	after := append([]pulumi.Resource{files.Reloaded, nginx, ready}, args.DependsOn...)
 	guard, err := hostcmd.New(ctx, name+"-release-guard", hostcmd.Args{
-		Connection: args.Host.Connection,
+		Connection: args.Engine.Connection,
 		Run:        pulumi.String(guardScript),
 		Triggers:   triggers,
 	}, parent, pulumi.DependsOn(after))
@@ -294,7 +294,7 @@ func newReleaseGuard(ctx *pulumi.Context, name string, args GatewayArgs, files *
 		return err
 	}
 	_, err = hostcmd.New(ctx, name+"-conf-known-good", hostcmd.Args{
-		Connection: args.Host.Connection,
+		Connection: args.Engine.Connection,
 		Run:        pulumi.String(recordScript),
 		Triggers:   pulumi.StringArray{pulumi.String(files.Hash)},
 	}, parent, pulumi.DependsOn([]pulumi.Resource{guard}))

@@ -134,13 +134,13 @@ func runGateway(t *testing.T, v Values, greenImage string) *mockrun.Result {
 func runGatewayImage(t *testing.T, v Values, greenImage, nginxImage string) *mockrun.Result {
 	t.Helper()
 	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
-		h, err := hosttest.New(ctx, "edge", "192.0.2.10")
+		h, err := hosttest.NewEngine(ctx, "edge", "192.0.2.10")
 		if err != nil {
 			return err
 		}
 		secret := pulumi.ToSecret(pulumi.String("pem")).(pulumi.StringOutput)
 		_, err = NewGateway(ctx, "nginx", GatewayArgs{
-			Host: h, Image: pulumi.String(nginxImage), Network: pulumi.String("aurigraph-network"),
+			Engine: h, Image: pulumi.String(nginxImage), Network: pulumi.String("aurigraph-network"),
 			Resources: container.Resources{CPUs: 1, MemoryMB: 512},
 			Dir:       "/srv/aurigraph/nginx", Config: v,
 			Certificate: secret, PrivateKey: secret, CACert: secret, Htpasswd: secret,

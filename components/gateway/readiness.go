@@ -213,7 +213,7 @@ func newReadinessGate(ctx *pulumi.Context, name string, args GatewayArgs, after 
 		return fmt.Errorf("gateway %s: %w", name, err)
 	}
 	_, err = hostcmd.New(ctx, name+"-readiness-gate", hostcmd.Args{
-		Connection: args.Host.Connection,
+		Connection: args.Engine.Connection,
 		Run:        pulumi.String("bash -s"),
 		Stdin:      pulumi.String(install),
 		Owns:       gateOwned,

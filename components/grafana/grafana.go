@@ -60,8 +60,8 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Grafana on one host.
 type Args struct {
-	Host  *host.Host
-	Image pulumi.StringInput
+	Engine *host.Engine
+	Image  pulumi.StringInput
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network    pulumi.StringInput
 	Resources  container.Resources
@@ -89,8 +89,8 @@ type Grafana struct {
 
 // New renders the provisioning, puts it on the host and runs the container.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Grafana, error) {
-	if args.Host == nil || args.Host.Docker == nil {
-		return nil, fmt.Errorf("grafana %s: a host with a Docker provider is required", name)
+	if args.Engine == nil {
+		return nil, fmt.Errorf("grafana %s: a Docker engine (host.NewEngine) is required", name)
 	}
 	if args.AdminPassword == nil || args.ElasticPassword == nil || args.RedisPassword == nil || args.CACertPem == nil {
 		return nil, fmt.Errorf("grafana %s: the admin, Elasticsearch and Redis passwords and the CA are required", name)
@@ -118,7 +118,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	prov := provisioningDir(args.ServiceDir)
 
 	ca, err := configfile.NewSecret(ctx, name+"-ca", configfile.SecretArgs{
-		Host: args.Host, Path: path.Join(certsDir(args.ServiceDir), caFile), Content: args.CACertPem,
+		Host: args.Engine.Host, Path: path.Join(certsDir(args.ServiceDir), caFile), Content: args.CACertPem,
 		Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0644",
 	}, parent)
 	if err != nil {
@@ -126,7 +126,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	// Datasources are read at start only: a change restarts (never recreates) Grafana.
 	g.Provision, err = configfile.New(ctx, name+"-provisioning", configfile.Args{
-		Host: args.Host,
+		Host: args.Engine.Host,
 		Files: []configfile.File{
 			{Path: path.Join(prov, "datasources", "datasources.yml"), Content: datasources},
 			{Path: path.Join(prov, "dashboards", "dashboards.yml"), Content: provider},
@@ -142,7 +142,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	for _, d := range dashboards {
 		files = append(files, configfile.File{Path: path.Join(dashboardsDir(args.ServiceDir), d.File), Content: d.JSON})
 	}
-	g.Dashboards, err = configfile.New(ctx, name+"-dashboards", configfile.Args{Host: args.Host, Files: files}, parent)
+	g.Dashboards, err = configfile.New(ctx, name+"-dashboards", configfile.Args{Host: args.Engine.Host, Files: files}, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			{HostPath: dataDir(args.ServiceDir), Target: dataMount},
 		},
 		Health: container.HTTPHealth(Port, "/api/health", 90*time.Second), // first start installs the plugin
-	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(ready))
+	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(ready))
 	if err != nil {
 		return nil, err
 	}

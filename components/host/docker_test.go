@@ -41,10 +41,11 @@ func TestDockerProviderNeedsNothingAndImagesWaitForTheHost(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if err := h.ConnectDocker(ctx, nil); err != nil {
+		e, err := NewEngine(ctx, h, EngineArgs{})
+		if err != nil {
 			return err
 		}
-		_, err = h.Image(ctx, "grafana/grafana:11.3.1")
+		_, err = e.Image(ctx, "grafana/grafana:11.3.1")
 		return err
 	}, pulumi.WithMocks("aurigraph", "prod", rec))
 	require.NoError(t, err)
@@ -93,15 +94,16 @@ func TestImagePullsDigestPinnedReferencesAsWritten(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if err := h.ConnectDocker(ctx, nil); err != nil {
+		e, err := NewEngine(ctx, h, EngineArgs{})
+		if err != nil {
 			return err
 		}
 		for _, ref := range refs {
-			if _, err := h.Image(ctx, ref); err != nil {
+			if _, err := e.Image(ctx, ref); err != nil {
 				return err
 			}
 		}
-		got = h.ImageRefs()
+		got = e.ImageRefs()
 		return nil
 	}, pulumi.WithMocks("aurigraph", "prod", rec))
 	require.NoError(t, err)

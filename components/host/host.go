@@ -1,16 +1,12 @@
 // Package host turns a machine reached over SSH into a host the stack can use:
-// preflight, preparation, and a Docker provider that depends on both.
+// preflight and preparation (Host), then its Docker engine (Engine): the
+// provider and image pulls that wait for both and for the cluster join.
 package host
 
 import (
-	"fmt"
-	"regexp"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
-	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -108,7 +104,7 @@ type HostArgs struct {
 	SelfHealing SelfHealing
 }
 
-// Host is a prepared machine with its own Docker provider.
+// Host is a prepared machine; its Docker engine is an Engine (NewEngine).
 type Host struct {
 	pulumi.ResourceState
 
@@ -124,15 +120,10 @@ type Host struct {
 	// the current daemon.json and the host's containers are back. The next
 	// host's HostArgs.EngineRestartAfter.
 	EngineRestart pulumi.Resource
-	// Docker is the host's Docker provider, set by ConnectDocker.
-	Docker *docker.Provider
 
 	RoleOutput pulumi.StringOutput `pulumi:"role"`
 
-	args   HostArgs
-	ready  []pulumi.Resource // preparation and cluster join: see Ready
-	mu     sync.Mutex
-	images map[string]*docker.RemoteImage
+	args HostArgs
 }
 
 // NewHost registers the host component and its preflight and preparation.
@@ -140,7 +131,7 @@ func NewHost(ctx *pulumi.Context, name string, args HostArgs, opts ...pulumi.Res
 	h := &Host{
 		Name: args.Name, Address: args.Address, ClusterAddress: args.ClusterAddress,
 		Roles: append([]string{}, args.Roles...), DataPath: args.DataPath,
-		args: args, images: map[string]*docker.RemoteImage{},
+		args: args,
 	}
 	if h.ClusterAddress == "" {
 		h.ClusterAddress = h.Address
@@ -194,64 +185,4 @@ func (h *Host) HasRole(role string) bool {
 		}
 	}
 	return false
-}
-
-// ConnectDocker creates the host's Docker provider and records dependsOn
-// (the cluster join) with the preparation as what every Docker resource on
-// the host waits for (Ready). The provider itself depends on nothing: it
-// needs no prepared host to be configured, and the engine creates every
-// explicit provider in every run, `--target` or not, so a dependency here
-// would pull the whole host chain into any targeted run.
-func (h *Host) ConnectDocker(ctx *pulumi.Context, dependsOn []pulumi.Resource) error {
-	h.ready = append([]pulumi.Resource{h.Prepared}, dependsOn...)
-	p, err := newDockerProvider(ctx, h)
-	if err != nil {
-		return err
-	}
-	h.Docker = p
-	return nil
-}
-
-// Ready is what a Docker resource on this host must depend on, directly or
-// through another resource's outputs (a container through its image): the
-// last preparation step and the cluster join.
-func (h *Host) Ready() []pulumi.Resource { return append([]pulumi.Resource{}, h.ready...) }
-
-var imageNameRE = regexp.MustCompile(`[^a-z0-9]+`)
-
-// Image pulls ref onto this host once, however many containers use it, after
-// the host is prepared and joined (Ready), and returns the reference to give
-// containers: through it they wait for the pull and for Ready.
-func (h *Host) Image(ctx *pulumi.Context, ref string) (pulumi.StringOutput, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if img, ok := h.images[ref]; ok {
-		return img.Name, nil
-	}
-	if h.Docker == nil {
-		return pulumi.StringOutput{}, fmt.Errorf("host %s: Image(%s) before ConnectDocker", h.Name, ref)
-	}
-	name := fmt.Sprintf("%s-image-%s", h.Name, strings.Trim(imageNameRE.ReplaceAllString(strings.ToLower(ref), "-"), "-"))
-	img, err := docker.NewRemoteImage(ctx, name, &docker.RemoteImageArgs{
-		Name: pulumi.String(ref),
-		// Another container may still run the old image during a roll.
-		KeepLocally: pulumi.Bool(true),
-	}, pulumi.Parent(h), pulumi.Provider(h.Docker), pulumi.DependsOn(h.Ready()))
-	if err != nil {
-		return pulumi.StringOutput{}, err
-	}
-	h.images[ref] = img
-	return img.Name, nil
-}
-
-// ImageRefs lists the images pulled on this host (sorted), for tests.
-func (h *Host) ImageRefs() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for ref := range h.images {
-		out = append(out, ref)
-	}
-	sort.Strings(out)
-	return out
 }

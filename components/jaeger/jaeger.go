@@ -95,8 +95,8 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Jaeger on one host.
 type Args struct {
-	Host  *host.Host
-	Image pulumi.StringInput
+	Engine *host.Engine
+	Image  pulumi.StringInput
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network    pulumi.StringInput
 	Resources  container.Resources
@@ -142,8 +142,8 @@ func Env(retention time.Duration) map[string]string {
 
 // New runs the all-in-one container.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Jaeger, error) {
-	if args.Host == nil || args.Host.Docker == nil {
-		return nil, fmt.Errorf("jaeger %s: a host with a Docker provider is required", name)
+	if args.Engine == nil {
+		return nil, fmt.Errorf("jaeger %s: a Docker engine (host.NewEngine) is required", name)
 	}
 	if args.SpanRetention < time.Hour {
 		return nil, fmt.Errorf("jaeger %s: span retention must be at least one hour", name)
@@ -164,7 +164,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Env:            Env(args.SpanRetention),
 		Mounts:         []container.Mount{{HostPath: DataDir(args.ServiceDir), Target: dataMount}},
 		Health:         container.HTTPHealth(AdminPort, "/", 30*time.Second),
-	}, pulumi.Parent(j), pulumi.Provider(args.Host.Docker), pulumi.DependsOn([]pulumi.Resource{args.Host.Prepared}))
+	}, pulumi.Parent(j), pulumi.Provider(args.Engine.Provider), pulumi.DependsOn([]pulumi.Resource{args.Engine.Prepared}))
 	if err != nil {
 		return nil, err
 	}

@@ -53,8 +53,8 @@ type EncryptionKeys struct {
 
 // KibanaArgs configure the UI.
 type KibanaArgs struct {
-	Host  *host.Host
-	Image pulumi.StringInput
+	Engine *host.Engine
+	Image  pulumi.StringInput
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network   pulumi.StringInput
 	Resources container.Resources
@@ -145,8 +145,8 @@ func SetupStdin(elastic pulumi.StringInput) pulumi.StringOutput {
 // NewKibana writes the settings and certificates, runs the container and
 // writes the data views of the logs.
 func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi.ResourceOption) (*Kibana, error) {
-	if args.Host == nil || args.Host.Docker == nil {
-		return nil, fmt.Errorf("kibana %s: a host with a Docker provider is required", name)
+	if args.Engine == nil {
+		return nil, fmt.Errorf("kibana %s: a Docker engine (host.NewEngine) is required", name)
 	}
 	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
 		return nil, fmt.Errorf("kibana %s: an absolute host directory is required", name)
@@ -181,7 +181,7 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 
 	// Kibana reads its settings at start only: a change restarts it.
 	files, err := configfile.New(ctx, name+"-config", configfile.Args{
-		Host: args.Host,
+		Host: args.Engine.Host,
 		Files: []configfile.File{
 			{Path: path.Join(args.HostDir, "config", "kibana.yml"), Content: cfg},
 			{Path: path.Join(args.HostDir, "config", "node.options"), Content: nodeOpts},
@@ -196,7 +196,7 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 	certs := path.Join(args.HostDir, "certs")
 	owner := fmt.Sprintf("%d:%d", UID, GID)
 	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
-		Host: args.Host,
+		Host: args.Engine.Host,
 		Files: []configfile.Secret{
 			{Path: path.Join(certs, "kibana.crt"), Content: args.CertPem, Owner: owner, Mode: "0600"},
 			{Path: path.Join(certs, "kibana.key"), Content: args.KeyPem, Owner: owner, Mode: "0600"},
@@ -237,7 +237,7 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 		},
 		WaitHealthy: true,
 		WaitTimeout: 10 * time.Minute,
-	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(deps))
+	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 		return hex.EncodeToString(h[:])
 	}).(pulumi.StringOutput)
 	views, err := hostcmd.New(ctx, name+"-data-views", hostcmd.Args{
-		Connection:  args.Host.Connection,
+		Connection:  args.Engine.Connection,
 		Run:         setup,
 		Stdin:       SetupStdin(args.ElasticPassword),
 		SecretStdin: true,

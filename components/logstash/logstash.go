@@ -50,8 +50,8 @@ const (
 
 // LogstashArgs configure the shipper.
 type LogstashArgs struct {
-	Host  *host.Host
-	Image pulumi.StringInput
+	Engine *host.Engine
+	Image  pulumi.StringInput
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network   pulumi.StringInput
 	Resources container.Resources
@@ -174,8 +174,8 @@ func Command() []string {
 
 // NewLogstash writes the pipeline, settings and CA to the host and runs the container.
 func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pulumi.ResourceOption) (*Logstash, error) {
-	if args.Host == nil || args.Host.Docker == nil {
-		return nil, fmt.Errorf("logstash %s: a host with a Docker provider is required", name)
+	if args.Engine == nil {
+		return nil, fmt.Errorf("logstash %s: a Docker engine (host.NewEngine) is required", name)
 	}
 	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
 		return nil, fmt.Errorf("logstash %s: an absolute host directory is required", name)
@@ -210,7 +210,7 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 	// The pipeline reloads in place (SIGHUP, and config.reload.automatic);
 	// settings are read at start, so they restart the container.
 	pipelineFiles, err := configfile.New(ctx, name+"-pipeline", configfile.Args{
-		Host:      args.Host,
+		Host:      args.Engine.Host,
 		Files:     []configfile.File{{Path: path.Join(args.HostDir, "pipeline", "aurigraph.conf"), Content: pipeline}},
 		Container: Name, Reload: "docker kill --signal HUP " + Name,
 	}, parent)
@@ -218,7 +218,7 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 		return nil, err
 	}
 	settingsFiles, err := configfile.New(ctx, name+"-settings", configfile.Args{
-		Host:      args.Host,
+		Host:      args.Engine.Host,
 		Files:     []configfile.File{{Path: path.Join(args.HostDir, "settings", "logstash.yml"), Content: settings}},
 		Container: Name, Reload: "docker restart " + Name,
 	}, parent)
@@ -229,7 +229,7 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 	// the certificate and key of the hosts' input: the tcp input reads them
 	// when it starts, so a rotation restarts Logstash.
 	tlsFiles, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
-		Host: args.Host,
+		Host: args.Engine.Host,
 		Files: []configfile.Secret{
 			{Path: path.Join(args.HostDir, "certs", "ca.crt"), Content: args.CACertPem, Owner: owner, Mode: "0600"},
 			{Path: path.Join(args.HostDir, "certs", "logstash.crt"), Content: args.ServerCertPem, Owner: owner, Mode: "0600"},
@@ -266,7 +266,7 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 		},
 		WaitHealthy: true,
 		WaitTimeout: 5 * time.Minute,
-	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(deps))
+	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 
 // OverlayArgs configures the network; it is created through a manager.
 type OverlayArgs struct {
-	Manager *host.Host
+	Manager *host.Engine
 	Name    string
 	Subnet  string
 }
@@ -41,7 +41,7 @@ func NewOverlay(ctx *pulumi.Context, name string, args OverlayArgs, opts ...pulu
 		// IPsec between hosts: traffic between containers never crosses in clear.
 		Options:     pulumi.StringMap{"encrypted": pulumi.String("true")},
 		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(args.Subnet)}},
-	}, pulumi.Parent(o), pulumi.Provider(args.Manager.Docker), pulumi.DependsOn(args.Manager.Ready()))
+	}, pulumi.Parent(o), pulumi.Provider(args.Manager.Provider), pulumi.DependsOn(args.Manager.Ready()))
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func ExporterAddress() string { return fmt.Sprintf("%s:%d", ExporterName, Export
 // Args configure one PostgreSQL deployment. Every value is plain data
 // computed by the wiring, except the images and the password.
 type Args struct {
-	Host *host.Host
+	Engine *host.Engine
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network          pulumi.StringInput
 	Image            pulumi.StringInput // postgres (alpine)
@@ -151,8 +151,8 @@ func ReleaseTriggers(images []string) []string {
 
 // NewPostgres deploys the database, its exporter, its configuration and its backups.
 func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Postgres, error) {
-	if args.Host == nil || args.Host.Docker == nil {
-		return nil, fmt.Errorf("postgres %s: a host with a Docker provider is required", name)
+	if args.Engine == nil {
+		return nil, fmt.Errorf("postgres %s: a Docker engine (host.NewEngine) is required", name)
 	}
 	if args.Password == nil {
 		return nil, fmt.Errorf("postgres %s: the password is required", name)
@@ -162,7 +162,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 		return nil, err
 	}
 	parent := pulumi.Parent(p)
-	h := args.Host
+	h := args.Engine
 	confDir := path.Join(args.ServiceDir, "conf")
 	binDir := path.Join(args.ServiceDir, "bin")
 
@@ -174,7 +174,7 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	// those stay pending (pg_settings.pending_restart) until an operator
 	// restarts the container in a maintenance window: the step says which.
 	confFiles, err := configfile.New(ctx, name+"-conf", configfile.Args{
-		Host:      h,
+		Host:      h.Host,
 		Files:     []configfile.File{{Path: path.Join(confDir, "postgresql.conf"), Content: conf}},
 		Container: ContainerName,
 		Reload: fmt.Sprintf("docker exec %[1]s psql -U %[2]s -d %[3]s -c 'SELECT pg_reload_conf()'\n"+
@@ -186,12 +186,12 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	}
 
 	db, err := container.New(ctx, ContainerName, DatabaseSpec(args), parent,
-		pulumi.Provider(h.Docker), pulumi.DependsOn(confFiles.Copies))
+		pulumi.Provider(h.Provider), pulumi.DependsOn(confFiles.Copies))
 	if err != nil {
 		return nil, err
 	}
 	exporter, err := container.New(ctx, ExporterName, ExporterSpec(args), parent,
-		pulumi.Provider(h.Docker), pulumi.DependsOn([]pulumi.Resource{db}))
+		pulumi.Provider(h.Provider), pulumi.DependsOn([]pulumi.Resource{db}))
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +314,7 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 		}
 		files = append(files, configfile.File{Path: path.Join(binDir, s.file), Content: content, Mode: "0750"})
 	}
-	scripts, err := configfile.New(ctx, name+"-scripts", configfile.Args{Host: a.Host, Files: files}, parent)
+	scripts, err := configfile.New(ctx, name+"-scripts", configfile.Args{Host: a.Engine.Host, Files: files}, parent)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +328,7 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	}
 	// bash -s reads the script from stdin: no quoting of a script inside a command line.
 	if _, err := hostcmd.New(ctx, name+"-backup-timers", hostcmd.Args{
-		Connection: a.Host.Connection,
+		Connection: a.Engine.Connection,
 		Run:        pulumi.String("bash -s"),
 		Stdin:      pulumi.String(schedule),
 		Owns:       owned,
@@ -339,7 +339,7 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	// The dumps and scripts are root's (mode 0700/0750): sudo when the SSH user is not root.
 	backupCmd := fmt.Sprintf(`if [ "$(id -u)" -eq 0 ]; then bash %[1]s predeploy; else sudo -n bash %[1]s predeploy; fi`, path.Join(binDir, "backup.sh"))
 	return hostcmd.New(ctx, name+"-predeploy-backup", hostcmd.Args{
-		Connection: a.Host.Connection,
+		Connection: a.Engine.Connection,
 		Run:        pulumi.String(backupCmd),
 		Triggers:   pulumi.ToStringArray(ReleaseTriggers(a.ReleaseImages)),
 	}, parent, pulumi.DependsOn(append([]pulumi.Resource{db}, scripts.Copies...)))

@@ -50,8 +50,8 @@ func Dirs(serviceDir string) []host.Dir {
 
 // Args configures Prometheus on one host.
 type Args struct {
-	Host  *host.Host
-	Image pulumi.StringInput
+	Engine *host.Engine
+	Image  pulumi.StringInput
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network       pulumi.StringInput
 	Resources     container.Resources
@@ -83,8 +83,8 @@ type Prometheus struct {
 
 // New renders the configuration, puts it on the host and runs the container.
 func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Prometheus, error) {
-	if args.Host == nil || args.Host.Docker == nil {
-		return nil, fmt.Errorf("prometheus %s: a host with a Docker provider is required", name)
+	if args.Engine == nil {
+		return nil, fmt.Errorf("prometheus %s: a Docker engine (host.NewEngine) is required", name)
 	}
 	if args.Alertmanager == nil || args.Alertmanager.Container == nil {
 		return nil, fmt.Errorf("prometheus %s: an Alertmanager is required (its alerts reach no one otherwise)", name)
@@ -118,7 +118,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	var ready []pulumi.Resource
 	if args.VaultCACertPem != nil {
 		ca, err := configfile.NewSecret(ctx, name+"-vault-ca", configfile.SecretArgs{
-			Host: args.Host, Path: path.Join(hostDir, vaultCAFile), Content: args.VaultCACertPem,
+			Host: args.Engine.Host, Path: path.Join(hostDir, vaultCAFile), Content: args.VaultCACertPem,
 			Owner: fmt.Sprintf("%d:%d", UID, UID), Mode: "0644",
 		}, parent)
 		if err != nil {
@@ -127,7 +127,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		ready = append(ready, ca)
 	}
 	files, err := configfile.New(ctx, name+"-config", configfile.Args{
-		Host: args.Host,
+		Host: args.Engine.Host,
 		Files: []configfile.File{
 			{Path: path.Join(hostDir, configFile), Content: config},
 			{Path: path.Join(hostDir, rulesFile), Content: rules},
@@ -167,7 +167,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			{HostPath: DataDir(args.ServiceDir), Target: dataMount},
 		},
 		Health: container.HTTPHealth(Port, "/-/healthy", 60*time.Second),
-	}, parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(append(ready, args.Alertmanager.Container)))
+	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(append(ready, args.Alertmanager.Container)))
 	if err != nil {
 		return nil, err
 	}

@@ -17,19 +17,19 @@ import (
 
 func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing.T) {
 	res, err := mockrun.Run(func(ctx *pulumi.Context) error {
-		h, err := hosttest.New(ctx, "mon", "192.0.2.20")
+		h, err := hosttest.NewEngine(ctx, "mon", "192.0.2.20")
 		if err != nil {
 			return err
 		}
 		am, err := alertmanager.New(ctx, "alertmanager", alertmanager.Args{
-			Host: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Network: pulumi.String("aurigraph-network"),
+			Engine: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Network: pulumi.String("aurigraph-network"),
 			Resources: container.Resources{CPUs: 0.5, MemoryMB: 256}, ServiceDir: "/srv/aurigraph/alertmanager",
 		})
 		if err != nil {
 			return err
 		}
 		_, err = New(ctx, "prometheus", Args{
-			Host: h, Image: pulumi.String("prom/prometheus:v2.53.0"), Network: pulumi.String("aurigraph-network"),
+			Engine: h, Image: pulumi.String("prom/prometheus:v2.53.0"), Network: pulumi.String("aurigraph-network"),
 			Resources: container.Resources{CPUs: 1, MemoryMB: 1024}, RetentionDays: 15,
 			ServiceDir: "/srv/aurigraph/prometheus", Config: sampleValues(2), Rules: RulesValues{PoolMaxSize: 30},
 			VaultCACertPem: pulumi.String("ca"), Alertmanager: am,

@@ -61,7 +61,7 @@ func ExporterHealthTest(url string) []string {
 
 // Args configure one Redis deployment.
 type Args struct {
-	Host *host.Host
+	Engine *host.Engine
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network          pulumi.StringInput
 	Image            pulumi.StringInput
@@ -95,8 +95,8 @@ func Dirs(serviceDir string) []host.Dir {
 
 // NewRedis deploys Redis, its configuration and its exporter.
 func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Redis, error) {
-	if args.Host == nil || args.Host.Docker == nil || args.Password == nil {
-		return nil, fmt.Errorf("redis %s: a host with a Docker provider and the password are required", name)
+	if args.Engine == nil || args.Password == nil {
+		return nil, fmt.Errorf("redis %s: a Docker engine (host.NewEngine) and the password are required", name)
 	}
 	if args.MaxMemoryMB <= 0 || args.MaxMemoryMB > args.Resources.MemoryMB {
 		return nil, fmt.Errorf("redis %s: maxmemory %d MB must be positive and within the %d MB container limit", name, args.MaxMemoryMB, args.Resources.MemoryMB)
@@ -113,7 +113,7 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	// Redis has no config reload: CONFIG SET applies the changed values
 	// that can change live; the file holds them for the next start.
 	files, err := configfile.New(ctx, name+"-conf", configfile.Args{
-		Host:      args.Host,
+		Host:      args.Engine.Host,
 		Files:     []configfile.File{{Path: path.Join(args.ServiceDir, "conf", "redis.conf"), Content: content}},
 		Container: ContainerName,
 		Reload:    fmt.Sprintf(`docker exec %s sh -c 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli CONFIG SET maxmemory %dmb'`, ContainerName, args.MaxMemoryMB),
@@ -121,17 +121,17 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
-	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(files.Copies))
+	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files.Copies))
 	if err != nil {
 		return nil, err
 	}
-	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Host.Docker),
+	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Engine.Provider),
 		pulumi.DependsOn([]pulumi.Resource{c}))
 	if err != nil {
 		return nil, err
 	}
 	r.ContainerName = c.Name
-	r.HostName = pulumi.String(args.Host.Name).ToStringOutput()
+	r.HostName = pulumi.String(args.Engine.Name).ToStringOutput()
 	r.Address = pulumi.Sprintf("%s:%d", ContainerName, Port)
 	r.ExporterAddr = pulumi.Sprintf("%s:%d", e.Name, ExporterPort)
 	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{

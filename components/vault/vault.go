@@ -64,7 +64,7 @@ func selfURL() string { return "https://" + net.JoinHostPort(SelfAddr, strconv.I
 
 // Args configure one Vault deployment.
 type Args struct {
-	Host *host.Host
+	Engine *host.Engine
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network   pulumi.StringInput
 	Image     pulumi.StringInput
@@ -111,15 +111,15 @@ func Dirs(serviceDir string) []host.Dir {
 
 // NewVault deploys Vault with its configuration, TLS files and post-init script.
 func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Vault, error) {
-	if args.Host == nil || args.Host.Docker == nil || args.CertPem == nil || args.KeyPem == nil || args.CACertPem == nil {
-		return nil, fmt.Errorf("vault %s: a host with a Docker provider and TLS material are required", name)
+	if args.Engine == nil || args.CertPem == nil || args.KeyPem == nil || args.CACertPem == nil {
+		return nil, fmt.Errorf("vault %s: a Docker engine (host.NewEngine) and TLS material are required", name)
 	}
 	v := &Vault{}
 	if err := ctx.RegisterComponentResource("aurigraph:vault:Vault", name, v, opts...); err != nil {
 		return nil, err
 	}
 	parent := pulumi.Parent(v)
-	h := args.Host
+	h := args.Engine
 	hup := fmt.Sprintf("docker kill --signal=HUP %s", ContainerName)
 
 	conf, err := RenderConfig(Config())
@@ -132,7 +132,7 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 		return nil, err
 	}
 	confFiles, err := configfile.New(ctx, name+"-conf", configfile.Args{
-		Host:      h,
+		Host:      h.Host,
 		Files:     []configfile.File{{Path: path.Join(args.ServiceDir, "config", "vault.hcl"), Content: conf}},
 		Container: ContainerName,
 		Reload:    hup,
@@ -141,7 +141,7 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 		return nil, err
 	}
 	if _, err := configfile.New(ctx, name+"-scripts", configfile.Args{
-		Host: h, Files: []configfile.File{{Path: postInitPath, Content: script}},
+		Host: h.Host, Files: []configfile.File{{Path: postInitPath, Content: script}},
 	}, parent); err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	tlsDir := path.Join(args.ServiceDir, "tls")
 	owner := fmt.Sprintf("%d:%d", UID, GID)
 	tls, err := configfile.NewSecrets(ctx, name+"-tls", configfile.SecretsArgs{
-		Host: h,
+		Host: h.Host,
 		Files: []configfile.Secret{
 			{Path: path.Join(tlsDir, certFile), Content: args.CertPem, Owner: owner, Mode: "0644"},
 			{Path: path.Join(tlsDir, keyFile), Content: args.KeyPem, Owner: owner, Mode: "0600"},
@@ -168,7 +168,7 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	tlsFiles := tls.Copies
 
 	deps := append(append([]pulumi.Resource{}, confFiles.Copies...), tlsFiles...)
-	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(h.Docker), pulumi.DependsOn(deps))
+	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(h.Provider), pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, err
 	}
