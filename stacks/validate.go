@@ -605,6 +605,13 @@ func validateSecrets(c *Config, raw map[string]string, ps *Problems) {
 			ps.Add(key, "is a weak or default credential", "use at least 12 characters that are not a well-known default")
 		}
 	}
+	// PgBouncer's auth file carries PostgreSQL's password on one line.
+	if v := raw[SecretPostgresPassword]; v != "" {
+		if _, err := pgbouncer.RenderAuthFile(pgbouncer.AuthUsers(v)); err != nil {
+			ps.Add(SecretPostgresPassword, "holds a line break or NUL, which the pooler's auth file cannot carry",
+				fmt.Sprintf("choose a password on one line: `pulumi config set --secret %s <value>`", SecretPostgresPassword))
+		}
+	}
 }
 
 func isPassword(key string) bool { return strings.HasSuffix(key, "Password") }
