@@ -299,35 +299,75 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 		}
 	}()
 
-	// 500 concurrent clients, each a transaction of four statements (its
-	// server connection must stay its own from BEGIN to COMMIT).
+	// 500 clients connect (with pgjdbc's startup parameters and SCRAM) and
+	// hold their connections; then all at once each runs a transaction of
+	// several statements, whose server connection must stay its own from
+	// BEGIN to COMMIT.
 	start := time.Now()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failures []string
+	fail := func(i int, step string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		failures = append(failures, fmt.Sprintf("client %d: %s: %v", i, step, err))
+	}
+	connected := make(chan *pgConn, clients)
 	for i := 1; i <= clients; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			out, err := runErr(nil, pwEnv, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", conninfo(postgres.User, postgres.Database),
-				"-c", "BEGIN",
-				"-c", fmt.Sprintf("INSERT INTO pooled (client, backend) VALUES (%d, pg_backend_pid())", i),
-				"-c", "SELECT pg_sleep(0.1)",
-				"-c", fmt.Sprintf("UPDATE pooled SET at = now() WHERE client = %d AND backend = pg_backend_pid()", i),
-				"-c", "COMMIT")
+			c, err := dialPG(bAddr, postgres.User, testPassword, postgres.Database)
 			if err != nil {
-				mu.Lock()
-				failures = append(failures, fmt.Sprintf("client %d: %v: %s", i, err, out))
-				mu.Unlock()
+				fail(i, "connect", err)
+				return
 			}
+			connected <- c
 		}(i)
+	}
+	wg.Wait()
+	close(connected)
+	conns := make([]*pgConn, 0, clients)
+	for c := range connected {
+		conns = append(conns, c)
+	}
+	require.Empty(t, firstOf(failures, 5), "every client must connect through the pooler (%d failed); PgBouncer:\n%s", len(failures), srv.Logs())
+	require.Len(t, conns, clients)
+	held := time.Since(start)
+	for i, c := range conns {
+		wg.Add(1)
+		go func(i int, c *pgConn) {
+			defer wg.Done()
+			defer c.close()
+			var pids []string
+			for _, sql := range []string{
+				"BEGIN",
+				"SELECT pg_backend_pid()",
+				fmt.Sprintf("INSERT INTO pooled (client, backend) VALUES (%d, pg_backend_pid())", i+1),
+				"SELECT pg_sleep(0.1)",
+				fmt.Sprintf("UPDATE pooled SET at = now() WHERE client = %d AND backend = pg_backend_pid() RETURNING backend", i+1),
+				"COMMIT",
+			} {
+				rows, err := c.exec(sql)
+				if err != nil {
+					fail(i+1, sql, err)
+					return
+				}
+				if strings.Contains(sql, "pg_backend_pid()") && !strings.HasPrefix(sql, "INSERT") {
+					pids = append(pids, rows...)
+				}
+			}
+			if len(pids) != 2 || pids[0] != pids[1] {
+				fail(i+1, "one server connection per transaction", fmt.Errorf("backends %v", pids))
+			}
+		}(i, c)
 	}
 	wg.Wait()
 	wall := time.Since(start)
 	close(stop)
 	<-sampled
 
-	require.Empty(t, failures, "every client's transaction must succeed; PgBouncer:\n%s", srv.Logs())
+	require.Empty(t, firstOf(failures, 5), "every client's transaction must succeed (%d failed); PgBouncer:\n%s", len(failures), srv.Logs())
 	assert.Equal(t, strconv.Itoa(clients), psqlLocal(postgres.Database, "SELECT count(*) FROM pooled"))
 	backends, err := strconv.Atoi(psqlLocal(postgres.Database, "SELECT count(DISTINCT backend) FROM pooled"))
 	require.NoError(t, err)
@@ -336,6 +376,14 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 	assert.LessOrEqual(t, backends, pool.ServerPool(), "more server backends ran the transactions than the server pool")
 	// The load filled the pool: the bound was reached, not merely unneeded.
 	assert.GreaterOrEqual(t, maxSeen.Load(), int64(pool.DefaultPoolSize), "the pool never filled: the load proves nothing")
-	t.Logf("MEASURED %d clients through PgBouncer: wall %s, max server connections seen %d (server pool %d = %d + reserve %d) over %d samples, %d distinct server backends",
-		clients, wall.Round(time.Millisecond), maxSeen.Load(), pool.ServerPool(), pool.DefaultPoolSize, pool.ReservePoolSize, samples.Load(), backends)
+	t.Logf("MEASURED %d clients through PgBouncer: wall %s (all connected after %s), max server connections seen %d (server pool %d = %d + reserve %d) over %d samples, %d distinct server backends",
+		clients, wall.Round(time.Millisecond), held.Round(time.Millisecond), maxSeen.Load(), pool.ServerPool(), pool.DefaultPoolSize, pool.ReservePoolSize, samples.Load(), backends)
+}
+
+// firstOf is at most n elements of list, so a failure message stays readable.
+func firstOf(list []string, n int) []string {
+	if len(list) > n {
+		return list[:n]
+	}
+	return list
 }
