@@ -69,7 +69,7 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 			return s.Set("pooler", `{"maxClientConn":1000,"defaultPoolSize":150,"reservePoolSize":25}`)
 		}, []string{"aurigraph:pooler.maxClientConn 1000 is below the 1500 client connections the application can open (50 replicas of both slots x app.datasourceMaxSize 30); raise pooler.maxClientConn to at least 1500, or lower app.datasourceMaxSize or the tiers' replicas"}},
 		{"pooler image without prepared statements", func(s *stackfile.Stack) *stackfile.Stack {
-			return s.Set("images", strings.Replace(s.Config["aurigraph:images"], "edoburu/pgbouncer:v1.25.2-p0", "edoburu/pgbouncer:v1.20.1-p0", 1))
+			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], "edoburu/pgbouncer:v1.25.2-p0", "edoburu/pgbouncer:v1.20.1-p0"))
 		}, []string{`aurigraph:images.pgbouncer "edoburu/pgbouncer:v1.20.1-p0" is not PgBouncer 1.21 or later`}},
 		{"bad SSH source", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("ssh", `{"allowFrom":["198.51.100.0/33"]}`)
