@@ -257,8 +257,21 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 	assert.Equal(t, byte('R'), kind, "extra_float_digits refused: %s", text)
 	kind, text = startupReply(t, bAddr, map[string]string{"user": postgres.User, "database": postgres.Database, "search_path": "x"})
 	assert.Equal(t, byte('E'), kind, "an unknown startup parameter must be refused: %s", text)
+	// The container's health check, run as it is (only the port differs),
+	// passes against the running pooler without a password.
+	check := PoolerSpec(PgBouncerArgs{}).Health.Test
+	require.Equal(t, "CMD", check[0])
+	require.Equal(t, "pg_isready", check[1])
+	args := append([]string{}, check[2:]...)
+	for i := range args {
+		if args[i] == strconv.Itoa(Port) {
+			args[i] = strconv.Itoa(bPort)
+		}
+	}
+	out, err := runErr(nil, nil, filepath.Join(bin, "pg_isready"), args...)
+	assert.NoError(t, err, "health check %v: %s", args, out)
 	// A wrong password is refused.
-	out, err := runErr(nil, []string{"PGPASSWORD=not-the-password"}, psql, "-X", conninfo(postgres.User, postgres.Database), "-c", "SELECT 1")
+	out, err = runErr(nil, []string{"PGPASSWORD=not-the-password"}, psql, "-X", conninfo(postgres.User, postgres.Database), "-c", "SELECT 1")
 	assert.Error(t, err, "a wrong password must be refused: %s", out)
 	// The exporter's user reads the console's statistics, and only them.
 	out = run(t, nil, pwEnv, psql, "-X", "-A", "-t", conninfo(StatsUser, AdminDatabase), "-c", "SHOW POOLS")
