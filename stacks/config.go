@@ -78,6 +78,7 @@ type Config struct {
 	PKI       PKI               `json:"pki" doc:"The program's own certificate authority and the certificates it issues." check:"validateMisc"`
 	App       AppSettings       `json:"app" doc:"Application tuning, handed to every replica's environment." check:"validateMisc"`
 	Postgres  PostgresSettings  `json:"postgres" doc:"PostgreSQL sizing." check:"validateMisc"`
+	Pooler    PoolerSettings    `json:"pooler" doc:"PgBouncer, the connection pooler (transaction mode) on the PostgreSQL host: every replica's JDBC pool connects to it, and it to PostgreSQL with a bounded server pool." check:"validatePooler"`
 	Placement map[string]string `json:"placement" doc:"Optional overrides of role-based placement: service name to the host that runs it." example:"vault: prod-data-01" check:"validatePlacement"`
 	Updates   Updates           `json:"updates" doc:"Unattended security updates on every host (Debian security archive only; Docker is never upgraded unattended)." check:"validateMisc"`
 
@@ -255,15 +256,24 @@ type AppSettings struct {
 	TargetTPS         int `json:"targetTps" doc:"Transactions per second the application aims at." range:"1-100000000" check:"validateMisc"`
 	BatchSize         int `json:"batchSize" doc:"Transactions per batch." range:"1-10000000" check:"validateMisc"`
 	ParallelThreads   int `json:"parallelThreads" doc:"Worker threads of each replica." range:"1-4096" check:"validateMisc"`
-	DatasourceMaxSize int `json:"datasourceMaxSize" doc:"Largest PostgreSQL connection pool of each replica; postgres.maxConnections must hold every replica of both slots at this size." range:"1-1000" check:"validateMisc"`
+	DatasourceMaxSize int `json:"datasourceMaxSize" doc:"Largest JDBC connection pool of each replica (connections to the pooler); pooler.maxClientConn must hold every replica of both slots at this size." range:"1-1000" check:"validatePooler"`
 	DatasourceMinSize int `json:"datasourceMinSize" doc:"Smallest pool of each replica; at most datasourceMaxSize." range:"0-1000" check:"validateMisc"`
 }
 
 // PostgresSettings sizes the database.
 type PostgresSettings struct {
 	// MaxConnections is a fixed ceiling (a change restarts PostgreSQL to
-	// apply): validation refuses one below what the application can open.
-	MaxConnections int `json:"maxConnections" doc:"Fixed ceiling of connections; at least every replica of both slots x app.datasourceMaxSize + 20. A change restarts PostgreSQL to apply." range:"1-100000" check:"validateMisc"`
+	// apply): validation refuses one below the pooler's server pool plus
+	// the connections reserved for others (postgresReserved).
+	MaxConnections int `json:"maxConnections" doc:"Fixed ceiling of connections; at least pooler.defaultPoolSize + pooler.reservePoolSize + 20 reserved (superuser, exporter, backups, Vault, operators). A change restarts PostgreSQL to apply." range:"1-100000" check:"validatePooler"`
+}
+
+// PoolerSettings size PgBouncer (components/pgbouncer): the clients it
+// accepts and the server connections it opens.
+type PoolerSettings struct {
+	MaxClientConn   int `json:"maxClientConn" doc:"Client connections PgBouncer accepts (max_client_conn): at least every replica of both slots x app.datasourceMaxSize." range:"1-100000" check:"validatePooler"`
+	DefaultPoolSize int `json:"defaultPoolSize" doc:"Server connections to PostgreSQL of the application's pool (default_pool_size); with reservePoolSize at most postgres.maxConnections minus 20 reserved." range:"1-100000" check:"validatePooler"`
+	ReservePoolSize int `json:"reservePoolSize" doc:"Extra server connections for clients that waited 3 s (reserve_pool_size)." range:"0-100000" check:"validatePooler"`
 }
 
 // SelfHealing: the watchdog on every host (components/host, step watchdog)

@@ -152,8 +152,11 @@ func TestDocumentedRangesAreTheValidatedOnes(t *testing.T) {
 		"pki.validityHours lo":                      true, // above earlyRenewalHours
 		"pki.earlyRenewalHours hi":                  true, // below validityHours
 		"app.datasourceMinSize hi":                  true, // at most datasourceMaxSize
-		"postgres.maxConnections lo":                true, // holds every replica's pool
-		"app.datasourceMaxSize hi":                  true, // raises what postgres.maxConnections must hold
+		"postgres.maxConnections lo":                true, // holds the pooler's server pool
+		"app.datasourceMaxSize hi":                  true, // raises what pooler.maxClientConn must hold
+		"pooler.maxClientConn lo":                   true, // holds every replica's pool
+		"pooler.defaultPoolSize hi":                 true, // fits postgres.maxConnections
+		"pooler.reservePoolSize hi":                 true,
 		"release.blue.weight lo":                    true, // the weights sum to 100
 		"release.green.weight hi":                   true,
 		"resources.postgres.cpus lo":                true, // a limit of 0 is no limit: refused

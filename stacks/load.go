@@ -20,7 +20,7 @@ func objectKeys(c *Config) map[string]any {
 	return map[string]any{
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
-		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "placement": &c.Placement,
+		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "pooler": &c.Pooler, "placement": &c.Placement,
 		"time":        &c.Time,
 		"updates":     &c.Updates,
 		"alerting":    &c.Alerting,
@@ -197,6 +197,7 @@ func applyDefaults(c *Config) {
 	if c.App.DatasourceMinSize == 0 {
 		c.App.DatasourceMinSize = 5
 	}
+	applyPoolerDefaults(&c.Pooler)
 	applyTimeDefaults(&c.Time)
 	applyAlertingDefaults(&c.Alerting)
 	applySelfHealingDefaults(&c.SelfHealing)

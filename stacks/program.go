@@ -39,6 +39,7 @@ var serviceDirs = []struct {
 	dirs func(dataPath string) []host.Dir
 }{
 	{Postgres, dirsPostgres},
+	{Pooler, dirsPooler},
 	{Redis, dirsRedis},
 	{Vault, dirsVault},
 	{Elasticsearch, dirsElasticsearch},
@@ -101,6 +102,10 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	if err != nil {
 		return nil, wrap(Postgres, err)
 	}
+	pool, err := deployPooler(d, pg)
+	if err != nil {
+		return nil, wrap(Pooler, err)
+	}
 	rd, err := deployRedis(d)
 	if err != nil {
 		return nil, wrap(Redis, err)
@@ -134,7 +139,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	if err := deployGrafana(d); err != nil {
 		return nil, wrap(Grafana, err)
 	}
-	application, err := deployApp(d, pg.PreDeployBackup, tracing)
+	application, err := deployApp(d, pg.PreDeployBackup, pool, tracing)
 	if err != nil {
 		return nil, wrap(App, err)
 	}
@@ -149,7 +154,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	urls["logstashSyslog"] = ls.SyslogEndpoint
 	return &Outputs{HostRoles: roles, URLs: urls, CACertificate: d.pki.CACertPem,
 		PKIRenewalDue: d.pki.RenewalDue, Services: map[string]pulumi.Map{
-			Postgres: postgresOutputs(pg), Redis: redisOutputs(rd), Vault: vaultOutputs(vlt),
+			Postgres: postgresOutputs(pg), Pooler: poolerOutputs(pool), Redis: redisOutputs(rd), Vault: vaultOutputs(vlt),
 		}}, nil
 }
 
@@ -215,8 +220,11 @@ func hostDirs(c *Config, p Placement, name string) []host.Dir {
 	var dirs []host.Dir
 	for _, s := range serviceDirs {
 		placed := p.Services[s.name] == name
-		if s.name == App {
+		switch s.name {
+		case App:
 			placed = len(p.ReplicasOn(name)) > 0
+		case Pooler:
+			placed = p.Services[Postgres] == name
 		}
 		if placed {
 			dirs = append(dirs, s.dirs(c.Preflight.DataPath)...)

@@ -21,7 +21,7 @@ import (
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
-	"github.com/aurigraph/infra/components/postgres"
+	"github.com/aurigraph/infra/components/pgbouncer"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/imageref"
 )
@@ -93,6 +93,7 @@ func Validate(c *Config, raw map[string]string) Problems {
 	validateResources(c, &ps)
 	validateEdge(c, &ps)
 	validateMisc(c, &ps)
+	validatePooler(c, &ps)
 	validateSecrets(c, raw, &ps)
 	validateAlerting(c, raw, &ps)
 	return ps
@@ -451,10 +452,6 @@ func validateMisc(c *Config, ps *Problems) {
 		ps.Add("app.datasourceMinSize", fmt.Sprintf("%d is above datasourceMaxSize %d", a.DatasourceMinSize, a.DatasourceMaxSize), "keep the pool minimum at or below its maximum")
 	}
 	checkRange(ps, "postgres.maxConnections", c.Postgres.MaxConnections, 1, maxPostgresConnections)
-	if need, ok := postgresConnectionsNeeded(c); ok && c.Postgres.MaxConnections < need {
-		ps.Add("postgres.maxConnections", fmt.Sprintf("%d is below the %d connections the application can open (every replica of both slots with a pool of %d, plus headroom)", c.Postgres.MaxConnections, need, c.App.DatasourceMaxSize),
-			fmt.Sprintf("raise it to at least %d (PostgreSQL applies it on its next restart) or lower app.datasourceMaxSize", need))
-	}
 	validateLogDisk(c, ps)
 	validateTime(c, ps)
 	validateSelfHealing(c, ps)
@@ -503,23 +500,54 @@ func validateTime(c *Config, ps *Problems) {
 	checkRange(ps, "time.maxOffsetMs", t.MaxOffsetMs, 1, host.MaxClockOffsetBoundMs)
 }
 
-// postgresConnectionsNeeded is what the application can open at most: both
-// slots of every replica with a full pool, plus headroom. ok is false while
-// the figures it multiplies are out of range (reported elsewhere), so the
-// product never overflows.
-func postgresConnectionsNeeded(c *Config) (int, bool) {
-	replicas := 0
+// poolerClientsNeeded is what the application can open at most: every
+// replica of both slots (a release runs both) with a full JDBC pool, each
+// connection a client of the pooler. ok is false while the figures it
+// multiplies are out of range (reported elsewhere), so the product never
+// overflows.
+func poolerClientsNeeded(c *Config) (need, replicas int, ok bool) {
 	for _, name := range TierOrder {
 		r := c.Tiers.ByName(name).Replicas
 		if r < 0 || r > maxReplicas {
-			return 0, false
+			return 0, 0, false
 		}
 		replicas += r
 	}
 	if c.App.DatasourceMaxSize < 1 || c.App.DatasourceMaxSize > maxPool {
-		return 0, false
+		return 0, 0, false
 	}
-	return postgres.MaxConnections(2*replicas, c.App.DatasourceMaxSize, postgresHeadroom), true
+	return 2 * replicas * c.App.DatasourceMaxSize, 2 * replicas, true
+}
+
+// validatePooler checks the pool arithmetic. Clients: every replica's JDBC
+// pool fits the pooler's max_client_conn. Servers: the pooler's server pool
+// and its reserve fit PostgreSQL's max_connections once the connections
+// reserved for others (postgresReserved) are set aside. Each problem says
+// which number to change.
+func validatePooler(c *Config, ps *Problems) {
+	p := c.Pooler
+	clientsOK := inRange(ps, "pooler.maxClientConn", p.MaxClientConn, 1, maxPoolerClients)
+	poolOK := inRange(ps, "pooler.defaultPoolSize", p.DefaultPoolSize, 1, maxPostgresConnections)
+	reserveOK := inRange(ps, "pooler.reservePoolSize", p.ReservePoolSize, 0, maxPostgresConnections)
+	if need, replicas, ok := poolerClientsNeeded(c); ok && clientsOK && p.MaxClientConn < need {
+		ps.Add("pooler.maxClientConn", fmt.Sprintf("%d is below the %d client connections the application can open (%d replicas of both slots x app.datasourceMaxSize %d)", p.MaxClientConn, need, replicas, c.App.DatasourceMaxSize),
+			fmt.Sprintf("raise pooler.maxClientConn to at least %d, or lower app.datasourceMaxSize or the tiers' replicas", need))
+	}
+	maxConn := c.Postgres.MaxConnections
+	if poolOK && reserveOK && maxConn >= 1 && maxConn <= maxPostgresConnections {
+		reserved := postgresReservedTotal()
+		server := p.DefaultPoolSize + p.ReservePoolSize
+		if avail := maxConn - reserved; server > avail {
+			ps.Add("pooler.defaultPoolSize", fmt.Sprintf("%d + pooler.reservePoolSize %d = %d server connections do not fit postgres.maxConnections %d minus the %d reserved (%s)",
+				p.DefaultPoolSize, p.ReservePoolSize, server, maxConn, reserved, postgresReservedList()),
+				fmt.Sprintf("lower pooler.defaultPoolSize + pooler.reservePoolSize to at most %d, or raise postgres.maxConnections to at least %d (PostgreSQL applies it on its next restart)", max(avail, 0), server+reserved))
+		}
+	}
+	if ref := c.Images[ImagePgBouncer]; ref != "" && !pgbouncer.ImageSupportsPreparedStatements(ref) {
+		v := pgbouncer.MinPreparedStatementsVersion
+		ps.Add("images."+ImagePgBouncer, fmt.Sprintf("%q is not PgBouncer %d.%d or later: pgbouncer.ini sets max_prepared_statements, which JDBC's prepared statements need in transaction mode", ref, v[0], v[1]),
+			"pin an edoburu/pgbouncer tag of that version or later, e.g. edoburu/pgbouncer:v1.25.2-p0")
+	}
 }
 
 // validateLogDisk: Elasticsearch keeps the logs on its host's data disk.
@@ -577,6 +605,13 @@ func validateSecrets(c *Config, raw map[string]string, ps *Problems) {
 			ps.Add(key, "is a weak or default credential", "use at least 12 characters that are not a well-known default")
 		}
 	}
+	// PgBouncer's auth file carries PostgreSQL's password on one line.
+	if v := raw[SecretPostgresPassword]; v != "" {
+		if _, err := pgbouncer.RenderAuthFile(pgbouncer.AuthUsers(v)); err != nil {
+			ps.Add(SecretPostgresPassword, "holds a line break or NUL, which the pooler's auth file cannot carry",
+				fmt.Sprintf("choose a password on one line: `pulumi config set --secret %s <value>`", SecretPostgresPassword))
+		}
+	}
 }
 
 func isPassword(key string) bool { return strings.HasSuffix(key, "Password") }
@@ -608,6 +643,7 @@ const (
 	maxThreads             = 4096
 	maxPool                = 1000
 	maxPostgresConnections = 100000 // PostgreSQL's own ceiling is 262143
+	maxPoolerClients       = 100000 // 1,000 replicas of both slots at a pool of 50
 )
 
 var (
@@ -646,9 +682,17 @@ func keyName(k string) string {
 }
 
 func checkRange(ps *Problems, key string, v, lo, hi int) {
+	inRange(ps, key, v, lo, hi)
+}
+
+// inRange is checkRange that also says whether v is in range, for checks
+// that go on to compute with it.
+func inRange(ps *Problems, key string, v, lo, hi int) bool {
 	if v < lo || v > hi {
 		ps.Add(key, fmt.Sprintf("is %d", v), fmt.Sprintf("use %d-%d", lo, hi))
+		return false
 	}
+	return true
 }
 
 func checkPort(ps *Problems, key string, v int, fix string) {

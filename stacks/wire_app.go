@@ -8,6 +8,7 @@ import (
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/jaeger"
+	"github.com/aurigraph/infra/components/pgbouncer"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/redis"
 )
@@ -17,9 +18,10 @@ import (
 // here: they live in the gateway config only, so a switch touches no container.
 //
 // backup is the pre-deployment PostgreSQL backup: the containers wait for
-// it, so every release starts from a fresh dump. tracing is Jaeger: the
-// replicas report to its endpoints.
-func deployApp(d *deployment, backup pulumi.Resource, tracing *jaeger.Jaeger) (*app.Application, error) {
+// it, so every release starts from a fresh dump. pool is the connection
+// pooler the replicas reach the database through, which they wait for too.
+// tracing is Jaeger: the replicas report to its endpoints.
+func deployApp(d *deployment, backup pulumi.Resource, pool *pgbouncer.PgBouncer, tracing *jaeger.Jaeger) (*app.Application, error) {
 	var replicas []app.Replica
 	for _, r := range d.place.Replicas {
 		replicas = append(replicas, app.Replica{
@@ -37,13 +39,13 @@ func deployApp(d *deployment, backup pulumi.Resource, tracing *jaeger.Jaeger) (*
 			DatasourceMaxSize: s.DatasourceMaxSize, DatasourceMinSize: s.DatasourceMinSize,
 		},
 		Endpoints: app.Endpoints{
-			PostgresJDBC: postgres.JDBCURL(), PostgresUser: postgres.User, RedisHosts: redis.URL(),
+			PostgresJDBC: pgbouncer.JDBCURL(), PostgresUser: postgres.User, RedisHosts: redis.URL(),
 			OTLP: tracing.OTLPEndpoint, JaegerGRPC: tracing.CollectorGRPCEndpoint,
 		},
 		DataDir:          d.serviceDir(App),
 		PostgresPassword: d.cfg.Secrets.PostgresPassword,
 		RedisPassword:    d.cfg.Secrets.RedisPassword,
-		DependsOn:        []pulumi.Resource{backup},
+		DependsOn:        []pulumi.Resource{backup, pool.Container},
 	})
 }
 

@@ -9,11 +9,6 @@ import (
 	"github.com/aurigraph/infra/components/postgres"
 )
 
-// Connection headroom above the application pools: the exporter, the
-// backup and drill scripts, Vault's database engine and a few operator
-// sessions (superuser_reserved_connections come out of it too).
-const postgresHeadroom = 20
-
 // preDeployDumpsKept: pre-deployment dumps are kept apart from the hourly
 // rotation, so the last releases can always be rolled back to.
 const preDeployDumpsKept = 10

@@ -7,6 +7,7 @@ import (
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/jaeger"
+	"github.com/aurigraph/infra/components/pgbouncer"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/components/redis"
@@ -51,6 +52,7 @@ func prometheusScrapeConfig(c *Config, p Placement) prometheus.ConfigValues {
 		// Each service's metrics endpoint, by DNS name on the network, as its component publishes it.
 		Services: []prometheus.ServiceTarget{
 			{Job: prometheus.JobPostgres, Address: postgres.ExporterAddress()},
+			{Job: prometheus.JobPgBouncer, Address: pgbouncer.ExporterAddress()},
 			{Job: prometheus.JobRedis, Address: redis.ExporterAddress()},
 			{Job: prometheus.JobGrafana, Address: grafana.Address()},
 			{Job: prometheus.JobJaeger, Address: jaeger.AdminAddress()},

@@ -174,7 +174,7 @@ func TestStackOutputs(t *testing.T) {
 	assert.Equal(t, "app", roles["prod-app-03"])
 	assert.Len(t, roles, 8)
 	assert.Contains(t, ca, "BEGIN CERTIFICATE")
-	assert.ElementsMatch(t, []string{"postgres", "redis", "vault"}, services, "per-service outputs reach the stack")
+	assert.ElementsMatch(t, []string{"postgres", "pgbouncer", "redis", "vault"}, services, "per-service outputs reach the stack")
 	assert.Equal(t, "https://api.aurigraph.example.com", urls["api"])
 	for _, ui := range []string{"grafana", "kibana", "jaeger", "prometheus"} {
 		assert.True(t, strings.HasPrefix(urls[ui], "https://"+ui+".ops.aurigraph.example.com"), "%s URL: %q", ui, urls[ui])

@@ -62,12 +62,21 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 			`aurigraph:resources.elasticsearch.memoryMb 3000 MB cannot hold elasticsearch's 2048 MB heap; raise it to at least 4096`,
 			`aurigraph:resources.logstash.memoryMb 1024 MB cannot hold logstash's 1024 MB heap; raise it to at least 1025`,
 		}},
-		{"database too small for the application", func(s *stackfile.Stack) *stackfile.Stack {
-			return s.Set("postgres", `{"maxConnections":1000}`)
-		}, []string{`aurigraph:postgres.maxConnections 1000 is below the 1520 connections the application can open`, `raise it to at least 1520`}},
+		{"database too small for the pooler's server pool", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("postgres", `{"maxConnections":180}`)
+		}, []string{"aurigraph:pooler.defaultPoolSize 150 + pooler.reservePoolSize 25 = 175 server connections do not fit postgres.maxConnections 180 minus the 20 reserved (3 superuser_reserved_connections, 2 postgres-exporter, 3 backup, restore and drill scripts, 5 Vault's database secrets engine, 7 operators' psql sessions and migrations); lower pooler.defaultPoolSize + pooler.reservePoolSize to at most 160, or raise postgres.maxConnections to at least 195 (PostgreSQL applies it on its next restart)"}},
+		{"pooler too small for the application", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("pooler", `{"maxClientConn":1000,"defaultPoolSize":150,"reservePoolSize":25}`)
+		}, []string{"aurigraph:pooler.maxClientConn 1000 is below the 1500 client connections the application can open (50 replicas of both slots x app.datasourceMaxSize 30); raise pooler.maxClientConn to at least 1500, or lower app.datasourceMaxSize or the tiers' replicas"}},
+		{"pooler image without prepared statements", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("images", replaceOnce(t, s.Config["aurigraph:images"], "edoburu/pgbouncer:v1.25.2-p0", "edoburu/pgbouncer:v1.20.1-p0"))
+		}, []string{`aurigraph:images.pgbouncer "edoburu/pgbouncer:v1.20.1-p0" is not PgBouncer 1.21 or later`}},
 		{"bad SSH source", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("ssh", `{"allowFrom":["198.51.100.0/33"]}`)
 		}, []string{`aurigraph:ssh.allowFrom[0] "198.51.100.0/33" is neither an address nor a CIDR`}},
+		{"database password the pooler's auth file cannot carry", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.SetSecret("postgresPassword", "first-line-of-it\nsecond-line-of-it")
+		}, []string{"aurigraph:postgresPassword holds a line break or NUL, which the pooler's auth file cannot carry; choose a password on one line"}},
 		{"missing required secret", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Delete("postgresPassword")
 		}, []string{"aurigraph:postgresPassword required secret is not set; run `pulumi config set --secret postgresPassword <value>`"}},

@@ -107,7 +107,7 @@ type Settings struct {
 // Endpoints are the other services the application talks to, by network
 // name; each comes from the component that owns it (see stacks/wire_app.go).
 type Endpoints struct {
-	PostgresJDBC string // jdbc:postgresql://postgres:5432/aurigraph
+	PostgresJDBC string // jdbc:postgresql://pgbouncer:6432/aurigraph: through the pooler
 	PostgresUser string // aurigraph
 	RedisHosts   string // redis://redis:6379
 	// OTLP and JaegerGRPC are the Jaeger component's address outputs

@@ -131,7 +131,7 @@ func startServer(t *testing.T, conf string) *server {
 
 func TestIntegrationPostgresConfigBackupRestoreDrill(t *testing.T) {
 	// Small limits for a test machine; the arithmetic is the production one.
-	v := Sizing(512, 1, MaxConnections(3, 10, 20))
+	v := Sizing(512, 1, 3*10+20) // 3 clients with pools of 10, 20 for the rest
 	conf, err := RenderConfig(v)
 	require.NoError(t, err)
 	s := startServer(t, conf)

@@ -59,11 +59,6 @@ func TextfileMetrics() []string {
 	return []string{BackupSuccessMetric, BackupRunMetric, DrillSuccessMetric, DrillRunMetric}
 }
 
-// JDBCURL is how the application reaches the database on the network.
-func JDBCURL() string {
-	return fmt.Sprintf("jdbc:postgresql://%s:%d/%s", ContainerName, Port, Database)
-}
-
 // ExporterAddress is the exporter's /metrics endpoint Prometheus scrapes.
 func ExporterAddress() string { return fmt.Sprintf("%s:%d", ExporterName, ExporterPort) }
 

@@ -30,8 +30,9 @@ var templates = template.Must(template.New("postgres").Funcs(template.FuncMap{
 
 // ConfigValues are the plain numbers postgresql.conf is rendered from.
 type ConfigValues struct {
-	Port           int
-	MaxConnections int
+	Port              int
+	MaxConnections    int
+	SuperuserReserved int
 	// Memory sizing, in megabytes, derived from the container memory limit.
 	SharedBuffersMB      int
 	EffectiveCacheMB     int
@@ -45,12 +46,10 @@ type ConfigValues struct {
 	SlowQueryMs int
 }
 
-// MaxConnections sizes max_connections for the application: every replica
-// can open its whole pool at once, plus headroom for the exporter, backups,
-// the recovery drill, Vault's database engine and operators.
-func MaxConnections(replicas, poolMax, headroom int) int {
-	return replicas*poolMax + headroom
-}
+// SuperuserReservedConnections is superuser_reserved_connections
+// (PostgreSQL's default): slots only a superuser may take, so an operator
+// gets in when every other slot is used.
+const SuperuserReservedConnections = 3
 
 // Sizing derives the memory and parallelism settings from the container
 // limits. shared_buffers is the usual quarter of memory; the page cache the
@@ -82,6 +81,7 @@ func Sizing(memoryMB int, cpus float64, maxConnections int) ConfigValues {
 	return ConfigValues{
 		Port:                 5432,
 		MaxConnections:       maxConnections,
+		SuperuserReserved:    SuperuserReservedConnections,
 		SharedBuffersMB:      shared,
 		EffectiveCacheMB:     memoryMB * 3 / 4,
 		MaintenanceWorkMemMB: maint,
@@ -95,8 +95,8 @@ func Sizing(memoryMB int, cpus float64, maxConnections int) ConfigValues {
 
 // RenderConfig renders postgresql.conf.
 func RenderConfig(v ConfigValues) (string, error) {
-	if v.MaxConnections <= 0 || v.SharedBuffersMB <= 0 || v.Port <= 0 {
-		return "", fmt.Errorf("postgresql.conf: max connections, shared buffers and port are required")
+	if v.MaxConnections <= v.SuperuserReserved || v.SuperuserReserved < 0 || v.SharedBuffersMB <= 0 || v.Port <= 0 {
+		return "", fmt.Errorf("postgresql.conf: max connections (above the superuser reserved ones), shared buffers and port are required")
 	}
 	return render("postgresql.conf.tmpl", v)
 }

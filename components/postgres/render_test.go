@@ -12,12 +12,6 @@ import (
 	"github.com/aurigraph/infra/components/container"
 )
 
-func TestMaxConnectionsCoversEveryPool(t *testing.T) {
-	// 25 replicas with pools of 30 and 20 spare connections.
-	assert.Equal(t, 25*30+20, MaxConnections(25, 30, 20))
-	assert.Equal(t, 20, MaxConnections(0, 30, 20))
-}
-
 func TestSizingFollowsTheLimits(t *testing.T) {
 	v := Sizing(8192, 4, 770)
 	assert.Equal(t, 8192/4, v.SharedBuffersMB)
@@ -35,11 +29,12 @@ func TestSizingFollowsTheLimits(t *testing.T) {
 }
 
 func TestRenderConfig(t *testing.T) {
-	v := Sizing(8192, 4, MaxConnections(25, 30, 20))
+	v := Sizing(8192, 4, 770)
 	out, err := RenderConfig(v)
 	require.NoError(t, err)
 	for _, want := range []string{
 		"max_connections = 770",
+		"superuser_reserved_connections = 3",
 		"shared_buffers = 2048MB",
 		"effective_cache_size = 6144MB",
 		fmt.Sprintf("work_mem = %dMB", v.WorkMemMB),

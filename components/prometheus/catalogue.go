@@ -18,11 +18,12 @@ import (
 // (job="..."), the scrape configuration declares, and Catalogue keys.
 const (
 	JobPrometheus = "prometheus"
-	JobNode       = "node"     // node exporter on every host, textfile metrics included
-	JobDocker     = "docker"   // dockerd's metrics-addr on every host
-	JobCadvisor   = "cadvisor" // cAdvisor where the distribution packages it
-	JobPostgres   = "postgres" // postgres_exporter beside PostgreSQL
-	JobRedis      = "redis"    // redis_exporter beside Redis
+	JobNode       = "node"      // node exporter on every host, textfile metrics included
+	JobDocker     = "docker"    // dockerd's metrics-addr on every host
+	JobCadvisor   = "cadvisor"  // cAdvisor where the distribution packages it
+	JobPostgres   = "postgres"  // postgres_exporter beside PostgreSQL
+	JobRedis      = "redis"     // redis_exporter beside Redis
+	JobPgBouncer  = "pgbouncer" // pgbouncer_exporter beside PgBouncer
 	JobGrafana    = "grafana"
 	JobJaeger     = "jaeger" // Jaeger's admin port
 	JobVault      = "vault"
@@ -179,6 +180,16 @@ var Catalogue = []Exported{
 		"pg_stat_replication_pg_wal_lsn_diff", "pg_stat_replication_pg_current_wal_lsn_bytes",
 		"pg_stat_archiver_archived_count", "pg_stat_archiver_failed_count", "pg_stat_archiver_last_archive_age",
 		"pg_stat_bgwriter_checkpoints_timed_total", "pg_stat_bgwriter_checkpoints_req_total",
+	})},
+	{Job: JobPgBouncer, Source: "pgbouncer_exporter v0.12 (collector.go metric maps)", Metrics: join(goProcess, []string{
+		"pgbouncer_up", "pgbouncer_version_info", "pgbouncer_config_max_client_connections", "pgbouncer_config_max_user_connections",
+		"pgbouncer_pools_client_active_connections", "pgbouncer_pools_client_waiting_connections",
+		"pgbouncer_pools_server_active_connections", "pgbouncer_pools_server_idle_connections",
+		"pgbouncer_pools_server_used_connections", "pgbouncer_pools_server_login_connections",
+		"pgbouncer_pools_client_maxwait_seconds", "pgbouncer_databases_pool_size", "pgbouncer_databases_reserve_pool",
+		"pgbouncer_databases_max_connections", "pgbouncer_databases_current_connections",
+		"pgbouncer_stats_sql_transactions_pooled_total", "pgbouncer_stats_queries_pooled_total",
+		"pgbouncer_stats_client_wait_seconds_total", "pgbouncer_stats_server_in_transaction_seconds_total",
 	})},
 	{Job: JobRedis, Source: "redis_exporter v1.66", Metrics: join(goProcess, []string{
 		"redis_up", "redis_uptime_in_seconds", "redis_connected_clients", "redis_blocked_clients",

@@ -199,7 +199,7 @@ func TestRenderRules(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"HighErrorRateCritical": "critical", "HighLatencyP99Critical": "critical", "DBPoolExhausted": "critical",
 		"ContainerMemoryNearLimit": "critical", "ApplicationUnavailable": "critical", "AvailabilityErrorBudgetBurn": "critical",
-		"HighErrorRateWarning": "warning", "HighLatencyP95Warning": "warning", "DBConnectionsHigh": "warning",
+		"HighErrorRateWarning": "warning", "HighLatencyP95Warning": "warning", "DBConnectionsHigh": "warning", "PgBouncerClientsWaiting": "warning",
 		"ConsensusLeaderElectionsHigh": "warning", "TargetDown": "warning", "VaultSealed": "critical", "AvailabilityBelowSLO": "warning",
 		"ClockOffsetHigh": "critical", "ClockNotSynchronised": "warning",
 		"ManagedFilesDrifted": "warning", "DriftCheckNotRunning": "warning",

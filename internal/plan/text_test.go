@@ -146,7 +146,7 @@ func TestTextShowsEachImagesDigest(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, p.WriteText(&buf))
 	text := buf.String()
-	assert.Contains(t, text, "Images (14, 2 pinned by digest;")
+	assert.Contains(t, text, "Images (16, 2 pinned by digest;")
 	assert.Regexp(t, `\n  nginx:1\.27\.3-alpine +`+d+` +1\n`, text)
 	assert.Regexp(t, `\n  aurigraph/v11:11\.4\.2 +`+d+` +25\n`, text)
 	assert.Regexp(t, `\n  postgres:15\.10-alpine +not pinned +1\n`, text)
