@@ -51,7 +51,7 @@ func postgresReservedList() string {
 // deployPooler runs PgBouncer and its exporter on PostgreSQL's host, in
 // front of pg; the application connects to it (pgbouncer.JDBCURL).
 func deployPooler(d *deployment, pg *postgres.Postgres) (*pgbouncer.PgBouncer, error) {
-	h := d.host(Postgres)
+	h := d.engine(Postgres)
 	img, err := d.image(h, ImagePgBouncer)
 	if err != nil {
 		return nil, err
@@ -62,7 +62,7 @@ func deployPooler(d *deployment, pg *postgres.Postgres) (*pgbouncer.PgBouncer, e
 	}
 	p := d.cfg.Pooler
 	return pgbouncer.NewPgBouncer(d.ctx, Pooler, pgbouncer.PgBouncerArgs{
-		Host:             h,
+		Engine:           h,
 		Network:          d.network.Name,
 		Image:            img,
 		ExporterImage:    exporterImg,

@@ -98,7 +98,8 @@ func ImageSupportsPreparedStatements(ref string) bool {
 
 // PgBouncerArgs configure the pooler.
 type PgBouncerArgs struct {
-	Host *host.Host
+	// Engine is the PostgreSQL host's Docker engine.
+	Engine *host.Engine
 	// Network is the overlay's Name output, so the containers wait for it.
 	Network          pulumi.StringInput
 	Image            pulumi.StringInput
@@ -145,8 +146,8 @@ func AuthUsers(password string) []User {
 
 // NewPgBouncer deploys the pooler, its configuration, its auth file and its exporter.
 func NewPgBouncer(ctx *pulumi.Context, name string, args PgBouncerArgs, opts ...pulumi.ResourceOption) (*PgBouncer, error) {
-	if args.Host == nil || args.Host.Docker == nil || args.Password == nil || args.Postgres == nil {
-		return nil, fmt.Errorf("pgbouncer %s: a host with a Docker provider, PostgreSQL and its password are required", name)
+	if args.Engine == nil || args.Password == nil || args.Postgres == nil {
+		return nil, fmt.Errorf("pgbouncer %s: a Docker engine (host.NewEngine), PostgreSQL and its password are required", name)
 	}
 	b := &PgBouncer{}
 	if err := ctx.RegisterComponentResource("aurigraph:pgbouncer:PgBouncer", name, b, opts...); err != nil {
@@ -162,7 +163,7 @@ func NewPgBouncer(ctx *pulumi.Context, name string, args PgBouncerArgs, opts ...
 	// the container's init, forwards it); listen_addr/port need a restart.
 	reload := fmt.Sprintf("docker kill --signal HUP %s", ContainerName)
 	files, err := configfile.New(ctx, name+"-conf", configfile.Args{
-		Host:      args.Host,
+		Host:      args.Engine.Host,
 		Files:     []configfile.File{{Path: path.Join(confDir, "pgbouncer.ini"), Content: content}},
 		Container: ContainerName,
 		Reload:    reload,
@@ -174,7 +175,7 @@ func NewPgBouncer(ctx *pulumi.Context, name string, args PgBouncerArgs, opts ...
 		return RenderAuthFile(AuthUsers(pw))
 	}).(pulumi.StringOutput)
 	authFile, err := configfile.NewSecrets(ctx, name+"-auth", configfile.SecretsArgs{
-		Host: args.Host,
+		Host: args.Engine.Host,
 		Files: []configfile.Secret{{Path: path.Join(confDir, AuthFileName), Content: pulumi.ToSecret(auth).(pulumi.StringOutput),
 			Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0600"}},
 		Container: ContainerName,
@@ -184,18 +185,18 @@ func NewPgBouncer(ctx *pulumi.Context, name string, args PgBouncerArgs, opts ...
 		return nil, err
 	}
 	deps := append(append([]pulumi.Resource{args.Postgres.Container}, files.Copies...), authFile.Copies...)
-	c, err := container.New(ctx, ContainerName, PoolerSpec(args), parent, pulumi.Provider(args.Host.Docker), pulumi.DependsOn(deps))
+	c, err := container.New(ctx, ContainerName, PoolerSpec(args), parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, err
 	}
-	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Host.Docker),
+	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Engine.Provider),
 		pulumi.DependsOn([]pulumi.Resource{c}))
 	if err != nil {
 		return nil, err
 	}
 	b.Container = c
 	b.ContainerName = c.Name
-	b.HostName = pulumi.String(args.Host.Name).ToStringOutput()
+	b.HostName = pulumi.String(args.Engine.Name).ToStringOutput()
 	b.Address = pulumi.Sprintf("%s:%d", ContainerName, Port)
 	b.ExporterAddr = pulumi.Sprintf("%s:%d", e.Name, ExporterPort)
 	return b, ctx.RegisterResourceOutputs(b, pulumi.Map{
