@@ -114,7 +114,7 @@ func (p *PrometheusAnalysis) Analyse(ctx context.Context, slot string) error {
 			if r.Metric["slot"] != slot {
 				continue
 			}
-			what := c.Name
+			what := c.Name + " on the " + slot + " slot"
 			if inst := r.Metric["instance"]; inst != "" {
 				what += " on " + inst
 			}
