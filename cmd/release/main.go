@@ -43,6 +43,7 @@ func main() {
 	interval := flag.Duration("interval", 10*time.Second, "time between analyses")
 	window := flag.String("window", "1m", "rate window of the analysis queries (PromQL duration; the alert rules use 5m)")
 	promURL := flag.String("prometheus", "", "Prometheus base URL reachable from here (e.g. through the gateway's monitoring name)")
+	promUser := flag.String("prometheus-user", "", "user of the gateway's monitoring authentication; the password is read from $"+passwordEnv)
 	healthURL := flag.String("health-url", "", "the new slot's health URL ({slot} is replaced by the slot name)")
 	readyURL := flag.String("ready-url", "", "the new slot's readiness URL ({slot} is replaced)")
 	smokeURL := flag.String("smoke-url", "", "a real request through the gateway's route to the slot ({slot} is replaced)")
@@ -100,7 +101,7 @@ func main() {
 	}
 	checks, err := release.Checks(*window)
 	check(err)
-	c.Analysis = &release.PrometheusAnalysis{URL: *promURL, Checks: checks}
+	c.Analysis = &release.PrometheusAnalysis{URL: *promURL, User: *promUser, Password: os.Getenv(passwordEnv), Checks: checks}
 	c.Smoke = &release.HTTPSmoke{HealthURL: *healthURL, ReadyURL: *readyURL, RequestURL: *smokeURL}
 	c.Backup = &sshBackup{c: cfg}
 	if cmd == "resume" {
@@ -109,6 +110,10 @@ func main() {
 	}
 	check(c.Start(ctx, plan))
 }
+
+// passwordEnv holds the monitoring password: never a flag, which would
+// show it in the process list and shell history.
+const passwordEnv = "RELEASE_PROMETHEUS_PASSWORD"
 
 func parseSteps(s string) ([]int, error) {
 	var out []int

@@ -85,9 +85,12 @@ func Checks(window string) ([]Check, error) {
 
 // PrometheusAnalysis runs Checks against Prometheus's HTTP API.
 type PrometheusAnalysis struct {
-	URL    string // http://prometheus:9090
-	Checks []Check
-	Client *http.Client
+	URL string // http://prometheus:9090, or the gateway's monitoring name
+	// User and Password, when User is set, authenticate to the gateway
+	// (aurigraph:monitoringHtpasswd) with basic auth.
+	User, Password string
+	Checks         []Check
+	Client         *http.Client
 }
 
 type queryResponse struct {
@@ -135,6 +138,9 @@ func (p *PrometheusAnalysis) query(ctx context.Context, q string) (*queryRespons
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(p.URL, "/")+"/api/v1/query?"+url.Values{"query": {q}}.Encode(), nil)
 	if err != nil {
 		return nil, err
+	}
+	if p.User != "" {
+		req.SetBasicAuth(p.User, p.Password)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

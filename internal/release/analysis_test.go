@@ -1,6 +1,9 @@
 package release
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -53,3 +56,26 @@ func catalogued(metric string) bool {
 }
 
 func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func TestPrometheusAnalysisReadsTheSlotsSeriesWithAuth(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, pw, ok := r.BasicAuth(); !ok || u != "ops" || pw != "s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"status":"error","error":"unauthorized"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"slot":"green","instance":"g1:9003"},"value":[1,"0.2"]}]}}`))
+	}))
+	defer srv.Close()
+	a := &PrometheusAnalysis{URL: srv.URL, User: "ops", Password: "s3cret", Checks: []Check{{Name: "error rate > 5%", Query: "x"}}}
+	err := a.Analyse(context.Background(), Green)
+	var failed *Failed
+	require.ErrorAs(t, err, &failed)
+	assert.Equal(t, []string{"error rate > 5% on the green slot on g1:9003 (value 0.2)"}, failed.Reasons)
+	assert.NoError(t, a.Analyse(context.Background(), Blue), "another slot's series do not count")
+	a.Password = "wrong"
+	err = a.Analyse(context.Background(), Green)
+	require.Error(t, err)
+	assert.NotErrorAs(t, err, &failed, "an unanswered query is inconclusive, not a failure")
+	assert.Contains(t, err.Error(), "unauthorized")
+}
