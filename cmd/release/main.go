@@ -103,7 +103,8 @@ func main() {
 	check(err)
 	c.Analysis = &release.PrometheusAnalysis{URL: *promURL, User: *promUser, Password: os.Getenv(passwordEnv), Checks: checks}
 	c.Smoke = &release.HTTPSmoke{HealthURL: *healthURL, ReadyURL: *readyURL, RequestURL: *smokeURL}
-	c.Backup = &sshBackup{c: cfg}
+	c.Backup, err = newSSHBackup(cfg)
+	check(err)
 	if cmd == "resume" {
 		check(c.Resume(ctx))
 		return

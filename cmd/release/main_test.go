@@ -8,6 +8,7 @@ import (
 
 	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
 )
 
 func TestConfigKeyIsTheProjectsPathKey(t *testing.T) {
@@ -34,4 +35,15 @@ func TestCurrentReadsTheStackFile(t *testing.T) {
 	p, err := release.NewPlan(cur, release.Spec{Strategy: release.Canary, Image: "aurigraph/v11:11.5.0"})
 	require.NoError(t, err, "the committed prod stack is ready for a release")
 	assert.Equal(t, release.Blue, p.Old)
+}
+
+func TestBackupRunsOnPostgresHost(t *testing.T) {
+	c, err := loadConfig("../..", "prod")
+	require.NoError(t, err)
+	b, err := newSSHBackup(c)
+	require.NoError(t, err)
+	want := stacks.Place(c).Services[stacks.Postgres]
+	assert.Equal(t, want, b.set.Name)
+	assert.Equal(t, stacks.ServiceDir(c, stacks.Postgres)+"/bin/backup.sh", b.script)
+	assert.NotEmpty(t, b.set.Target.HostKey, "the host key is pinned")
 }
