@@ -6,7 +6,7 @@ GO     ?= go
 # PKGS restricts lint's vet, unit and integration to some packages (make test PKGS=./components/pki/).
 PKGS   ?= ./...
 
-.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot docs
+.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot docs release
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,9 @@ pin: ## resolve every image tag of STACK to its registry digest and write it int
 
 reboot: ## reboot STACK's hosts that need it (HOSTS=a,b: those), one at a time, gateway drained first; ARGS=-dry-run to look first
 	scripts/with-deploy-key $(STACK) -- $(GO) run ./cmd/reboot -stack $(STACK) $(if $(HOSTS),-hosts $(HOSTS)) $(ARGS)
+
+release: ## drive a release of STACK step by step (ARGS='-image I -prometheus URL … canary|blue-green|rolling', or status, promote, abort, resume; -dry-run): docs/runbooks/release.md
+	scripts/with-deploy-key $(STACK) -- $(GO) run ./cmd/release -stack $(STACK) $(ARGS)
 
 .PHONY: diagram
 DIAGRAM_STACKS ?= prod staging

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/release"
+	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/stacks"
+)
+
+func TestConfigKeyIsTheProjectsPathKey(t *testing.T) {
+	p, err := stackfile.LoadProject("../..")
+	require.NoError(t, err)
+	assert.Equal(t, p.Name, project, "config keys are namespaced by the project name in Pulumi.yaml")
+	assert.Equal(t, "aurigraph:release.green.weight", configKey(release.Change{Key: "release.green.weight", Value: "5"}))
+}
+
+func TestParseSteps(t *testing.T) {
+	got, err := parseSteps("5, 20,50,100")
+	require.NoError(t, err)
+	assert.Equal(t, []int{5, 20, 50, 100}, got)
+	_, err = parseSteps("5,twenty,100")
+	assert.ErrorContains(t, err, `"twenty" is not a whole percentage`)
+}
+
+func TestCurrentReadsTheStackFile(t *testing.T) {
+	c, err := loadConfig("../..", "prod")
+	require.NoError(t, err)
+	cur := current(c)
+	assert.Equal(t, c.Release.Blue.Image, cur.Blue.Image)
+	assert.Equal(t, 100, cur.Blue.Weight+cur.Green.Weight)
+	p, err := release.NewPlan(cur, release.Spec{Strategy: release.Canary, Image: "aurigraph/v11:11.5.0"})
+	require.NoError(t, err, "the committed prod stack is ready for a release")
+	assert.Equal(t, release.Blue, p.Old)
+}
+
+func TestBackupRunsOnPostgresHost(t *testing.T) {
+	c, err := loadConfig("../..", "prod")
+	require.NoError(t, err)
+	b, err := newSSHBackup(c)
+	require.NoError(t, err)
+	want := stacks.Place(c).Services[stacks.Postgres]
+	assert.Equal(t, want, b.set.Name)
+	assert.Equal(t, stacks.ServiceDir(c, stacks.Postgres)+"/bin/backup.sh", b.script)
+	assert.NotEmpty(t, b.set.Target.HostKey, "the host key is pinned")
+}

@@ -1,0 +1,124 @@
+package release
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func kinds(p *Plan) []string {
+	var out []string
+	for _, s := range p.Steps {
+		out = append(out, s.Kind)
+	}
+	return out
+}
+
+// weightsOf is the new slot's weight at each weight step.
+func weightsOf(p *Plan) []string {
+	var out []string
+	for _, s := range p.Steps {
+		if s.Kind == KindWeight {
+			for _, c := range s.Changes {
+				if c.Key == weightKey(p.New) {
+					out = append(out, c.Value)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestCanaryPlanDefaults(t *testing.T) {
+	p, err := NewPlan(blueLive, Spec{Strategy: Canary, Image: "aurigraph/v11:2.0.0"})
+	require.NoError(t, err)
+	assert.Equal(t, Blue, p.Old)
+	assert.Equal(t, Green, p.New)
+	assert.Equal(t, []string{KindBackup, KindDeploy, KindSmoke, KindWeight, KindWeight, KindWeight, KindWeight, KindWatch, KindDrain, KindScaleDown}, kinds(p))
+	assert.Equal(t, []string{"5", "20", "50", "100"}, weightsOf(p))
+	assert.Equal(t, []Change{{Key: "release.green.image", Value: "aurigraph/v11:2.0.0"}, {Key: "release.green.weight", Value: "0"}, {Key: "release.blue.weight", Value: "100"}}, p.Steps[1].Changes, "deploy: the new slot at weight 0")
+	for i, s := range p.Steps[3:6] {
+		assert.Equal(t, DefaultPause, s.Wait, "pause after canary step %d", i+1)
+	}
+	assert.Zero(t, p.Steps[6].Wait, "the last step is followed by the watch window, not a pause")
+	assert.Equal(t, DefaultWatch, p.Steps[7].Wait)
+	assert.Empty(t, p.Steps[9].Changes, "blue cannot be scaled down by config")
+	assert.NotEmpty(t, p.Steps[9].Note)
+	assert.Equal(t, []Change{{Key: "release.green.weight", Value: "0"}, {Key: "release.blue.weight", Value: "100"}}, p.Rollback())
+	for _, s := range p.Steps {
+		for _, c := range s.Changes {
+			assert.NotContains(t, c.Key, "tiers", "a weight release touches only aurigraph:release")
+		}
+	}
+}
+
+func TestBlueGreenFromGreenGoesBackToBlueAndScalesGreenDown(t *testing.T) {
+	cur := Current{Blue: SlotConfig{Image: "aurigraph/v11:1.0.0", Weight: 0}, Green: SlotConfig{Image: "aurigraph/v11:2.0.0", Weight: 100}}
+	p, err := NewPlan(cur, Spec{Strategy: BlueGreen, Image: "aurigraph/v11:3.0.0", Watch: time.Minute})
+	require.NoError(t, err)
+	assert.Equal(t, Green, p.Old)
+	assert.Equal(t, Blue, p.New)
+	assert.Equal(t, "aurigraph/v11:2.0.0", p.OldImage)
+	assert.Equal(t, []string{"100"}, weightsOf(p), "blue-green: 0 -> 100 in one step")
+	last := p.Steps[len(p.Steps)-1]
+	assert.Equal(t, KindScaleDown, last.Kind)
+	assert.Equal(t, []Change{{Key: "release.green.image", Value: ""}}, last.Changes, "green's replicas go once drained")
+	assert.Equal(t, time.Minute, p.Steps[len(p.Steps)-3].Wait)
+}
+
+func TestRollingPlanPhasesInSpecOrder(t *testing.T) {
+	p, err := NewPlan(blueLive, Spec{Strategy: Rolling, Image: "aurigraph/v11:2.0.0"})
+	require.NoError(t, err)
+	assert.Equal(t, Blue, p.New, "rolling stays on the live slot")
+	var phases []string
+	for _, s := range p.Steps {
+		if s.Kind == KindPhase {
+			require.Len(t, s.Changes, 1)
+			phases = append(phases, s.Changes[0].Key)
+		}
+	}
+	assert.Equal(t, []string{"tiers.slim.image", "tiers.business.image", "tiers.validator.image"}, phases)
+	assert.Equal(t, DefaultPause, p.Steps[1].Wait, "120 s between phases by default")
+	fin := p.Steps[len(p.Steps)-1]
+	assert.Equal(t, KindFinish, fin.Kind)
+	assert.Equal(t, Change{Key: "release.blue.image", Value: "aurigraph/v11:2.0.0"}, fin.Changes[0])
+	assert.Len(t, p.Rollback(), 3)
+}
+
+func TestPlanRefusals(t *testing.T) {
+	split := Current{Blue: SlotConfig{Image: "a:1", Weight: 80}, Green: SlotConfig{Image: "a:2", Weight: 20}}
+	for name, c := range map[string]struct {
+		cur  Current
+		spec Spec
+		want string
+	}{
+		"no image":             {blueLive, Spec{Strategy: Canary}, "--image is required"},
+		"unknown strategy":     {blueLive, Spec{Strategy: "yolo", Image: "a:2"}, `strategy "yolo"`},
+		"release in progress":  {split, Spec{Strategy: Canary, Image: "a:3"}, "splits the traffic (blue 80%, green 20%)"},
+		"steps not increasing": {blueLive, Spec{Strategy: Canary, Image: "a:2", CanarySteps: []int{20, 5, 100}}, "above the previous one"},
+		"steps not ending 100": {blueLive, Spec{Strategy: Canary, Image: "a:2", CanarySteps: []int{5, 50}}, "last step must be 100"},
+		"rolling tier image": {Current{Blue: blueLive.Blue, TierImages: map[string]string{"slim": "a:0"}},
+			Spec{Strategy: Rolling, Image: "a:2"}, "tiers slim have their own image"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewPlan(c.cur, c.spec)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), c.want)
+		})
+	}
+}
+
+func TestDryRunPrintsEveryStepAndChange(t *testing.T) {
+	p, err := NewPlan(blueLive, Spec{Strategy: Canary, Image: "aurigraph/v11:2.0.0", CanarySteps: []int{10, 100}})
+	require.NoError(t, err)
+	var b bytes.Buffer
+	DryRun(&b, p)
+	out := b.String()
+	assert.Contains(t, out, "[1/8] pre-deployment backup")
+	assert.Contains(t, out, `up: release.green.weight="10", release.blue.weight="90"`)
+	assert.Contains(t, out, "wait 2m0s, analysing the green slot")
+	assert.Contains(t, out, "[8/8] scale down the blue slot")
+}

@@ -1,0 +1,164 @@
+package tests
+
+// The release controller's steps (internal/release) applied to the prod
+// stack file one by one, as its Automation API runner sets them: each
+// step's mocked run is compared with the previous one, so each step kind
+// is shown to touch only what it should.
+
+import (
+	"encoding/json"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/release"
+	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/tests/harness"
+)
+
+// applyReleaseChanges sets each change by path inside its object key, as
+// `pulumi config set --path` does (a value that reads as an integer is
+// stored as one).
+func applyReleaseChanges(t *testing.T, s *stackfile.Stack, changes []release.Change) *stackfile.Stack {
+	t.Helper()
+	for _, ch := range changes {
+		parts := strings.Split(ch.Key, ".")
+		require.GreaterOrEqual(t, len(parts), 2, ch.Key)
+		obj := map[string]any{}
+		raw, ok := s.Config["aurigraph:"+parts[0]]
+		require.True(t, ok, "the stack sets %s", parts[0])
+		require.NoError(t, json.Unmarshal([]byte(raw), &obj))
+		m := obj
+		for _, p := range parts[1 : len(parts)-1] {
+			next, ok := m[p].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[p] = next
+			}
+			m = next
+		}
+		leaf := parts[len(parts)-1]
+		switch n, err := strconv.Atoi(ch.Value); {
+		case ch.Remove:
+			delete(m, leaf)
+		case err == nil:
+			m[leaf] = n
+		default:
+			m[leaf] = ch.Value
+		}
+		b, err := json.Marshal(obj)
+		require.NoError(t, err)
+		s = s.Set(parts[0], string(b))
+	}
+	return s
+}
+
+func currentRelease(t *testing.T, s *stackfile.Stack) release.Current {
+	c := harness.Config(t, s)
+	return release.Current{
+		Blue:  release.SlotConfig{Image: c.Release.Blue.Image, Weight: c.Release.Blue.Weight},
+		Green: release.SlotConfig{Image: c.Release.Green.Image, Weight: c.Release.Green.Weight},
+	}
+}
+
+// releaseTouched summarises a blast radius by resource type.
+func releaseTouched(op releaseOp) string {
+	count := map[string]int{}
+	for _, l := range []struct {
+		verb string
+		urns []string
+	}{{"added", op.changes.Added}, {"removed", op.changes.Removed}, {"changed", op.changes.Changed}} {
+		for _, urn := range l.urns {
+			count[l.verb+" "+op.resource(urn).Type]++
+		}
+	}
+	var out []string
+	for k, n := range count {
+		out = append(out, strconv.Itoa(n)+" "+k)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+func TestReleaseControllerStepsTouchOnlyWhatTheyShould(t *testing.T) {
+	base := harness.Stack(t, "prod")
+	p, err := release.NewPlan(currentRelease(t, base), release.Spec{Strategy: release.Canary, Image: releaseGreenImage})
+	require.NoError(t, err)
+	s := base
+	for _, st := range append(p.Steps, release.Step{Kind: "rollback", Name: "rollback", Changes: p.Rollback()}) {
+		if len(st.Changes) == 0 {
+			continue // no up
+		}
+		next := applyReleaseChanges(t, s, st.Changes)
+		op := releaseMeasure(t, s, next)
+		t.Logf("step %s (%s): %s", st.Kind, st.Name, releaseTouched(op))
+		switch st.Kind {
+		case release.KindDeploy:
+			var green int
+			for _, urn := range op.changes.Added {
+				if _, slot, ok := releaseAppContainer(op.resource(urn)); ok {
+					assert.Equal(t, "green", slot, urn)
+					green++
+				}
+			}
+			assert.Positive(t, green, "the deploy step creates the green replicas")
+			assert.Empty(t, op.changes.Removed, "nothing of blue goes")
+			backup := false
+			for _, urn := range op.changes.Changed {
+				r := op.resource(urn)
+				_, _, app := releaseAppContainer(r)
+				assert.False(t, app, "no running replica is touched: %s", urn)
+				backup = backup || releasePreDeployBackup(r)
+			}
+			assert.True(t, backup, "a new image re-runs the pre-deployment backup before the replicas")
+		case release.KindWeight, "rollback":
+			assert.Empty(t, op.changes.Added, st.Name)
+			assert.Empty(t, op.changes.Removed, st.Name)
+			require.NotEmpty(t, op.changes.Changed, st.Name)
+			for _, urn := range op.changes.Changed {
+				assert.True(t, releaseGatewayStep(op.resource(urn)), "%s touches %s (%v): only the gateway's upstream config may change", st.Name, urn, op.changes.Why[urn])
+			}
+		default:
+			t.Errorf("step kind %s changes config in a canary from blue: add its expectation here", st.Kind)
+		}
+		if st.Kind != "rollback" {
+			s = next
+		}
+	}
+}
+
+func TestReleaseControllerRollingPhasesTouchOneTierEach(t *testing.T) {
+	base := harness.Stack(t, "prod")
+	p, err := release.NewPlan(currentRelease(t, base), release.Spec{Strategy: release.Rolling, Image: releaseGreenImage})
+	require.NoError(t, err)
+	s := base
+	for _, st := range p.Steps {
+		if len(st.Changes) == 0 {
+			continue
+		}
+		next := applyReleaseChanges(t, s, st.Changes)
+		op := releaseMeasure(t, s, next)
+		t.Logf("step %s (%s): %s", st.Kind, st.Name, releaseTouched(op))
+		tiers := map[string]bool{}
+		for _, urn := range append(append(op.changes.Changed, op.changes.Added...), op.changes.Removed...) {
+			if tier, slot, ok := releaseAppContainer(op.resource(urn)); ok {
+				assert.Equal(t, "blue", slot, urn)
+				tiers[tier] = true
+			}
+		}
+		switch st.Kind {
+		case release.KindPhase:
+			tier := strings.Split(st.Changes[0].Key, ".")[1]
+			assert.Equal(t, map[string]bool{tier: true}, tiers, "%s replaces that tier's replicas only", st.Name)
+		case release.KindFinish:
+			assert.Empty(t, tiers, "recording the image the tiers already run replaces no replica")
+		default:
+			t.Errorf("step kind %s changes config in a rolling release: add its expectation here", st.Kind)
+		}
+		s = next
+	}
+}
