@@ -10,6 +10,8 @@ package release
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -208,7 +210,7 @@ func NewPlan(cur Current, s Spec) (*Plan, error) {
 			Step{Kind: KindWatch, Name: "watch the " + old + " slot", Wait: s.Watch},
 			Step{Kind: KindFinish, Name: "record " + s.Image + " as the " + old + " slot's image (no container changes)", Changes: fin})
 		if len(cur.TierImages) > 0 {
-			return nil, fmt.Errorf("release: rolling: tiers %s have their own image; remove tiers.<tier>.image first so the rolling phases own them", strings.Join(sortedKeys(cur.TierImages), ", "))
+			return nil, fmt.Errorf("release: rolling: tiers %s have their own image; remove tiers.<tier>.image first so the rolling phases own them", strings.Join(slices.Sorted(maps.Keys(cur.TierImages)), ", "))
 		}
 	default:
 		return nil, fmt.Errorf("release: strategy %q: use %s, %s or %s", s.Strategy, BlueGreen, Canary, Rolling)
