@@ -214,7 +214,7 @@ func hostDirs(c *Config, p Placement, name string) []host.Dir {
 	for _, s := range serviceDirs {
 		placed := p.Services[s.name] == name
 		if s.name == App {
-			placed = len(p.ReplicasOn(name)) > 0
+			placed = p.HasReplicas(name)
 		}
 		if placed {
 			dirs = append(dirs, s.dirs(c.Preflight.DataPath)...)

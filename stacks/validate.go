@@ -456,6 +456,7 @@ func validateMisc(c *Config, ps *Problems) {
 			fmt.Sprintf("raise it to at least %d (PostgreSQL applies it on its next restart) or lower app.datasourceMaxSize", need))
 	}
 	validateLogDisk(c, ps)
+	validatePlacementCapacity(c, ps)
 	validateTime(c, ps)
 	validateSelfHealing(c, ps)
 }
@@ -521,6 +522,79 @@ func postgresConnectionsNeeded(c *Config) (int, bool) {
 	}
 	return postgres.MaxConnections(2*replicas, c.App.DatasourceMaxSize, postgresHeadroom), true
 }
+
+// validatePlacementCapacity: the replicas fit the app hosts' stated
+// capacity, less what the services placed there reserve, as the policy
+// pack's host-capacity rule counts it (Place, HostLoad). Skipped while the
+// tiers, hosts or the application's resources are invalid (reported
+// elsewhere), so the placement only runs on figures in range.
+func validatePlacementCapacity(c *Config, ps *Problems) {
+	app := c.ResourcesFor(App)
+	if !tiersValid(c) || len(c.Hosts) == 0 || len(c.Hosts) > maxHosts || app.CPUsReservation < 0 || app.MemoryReservationMB < 0 {
+		return
+	}
+	for _, h := range c.Hosts {
+		if h.Capacity.CPUs < 1 || h.Capacity.MemoryGB < 1 {
+			return // validateHosts asks for it
+		}
+	}
+	p := Place(c)
+	var over []string
+	var overKeys []string
+	freeCores, freeMB, fit := 0.0, 0, 0
+	for _, l := range p.Loads {
+		if !l.App {
+			continue
+		}
+		freeCores += max(float64(l.Capacity.CPUs)-l.ServiceCores, 0)
+		freeMB += max(l.Capacity.MemoryGB*1024-l.ServiceMemoryMB, 0)
+		fit += room(l, app)
+		if l.Over() {
+			over = append(over, fmt.Sprintf("%s with %d replicas reserves %g of %d cores, %d of %d GB", l.Host, l.Replicas,
+				l.Cores, l.Capacity.CPUs, ceilGB(l.MemoryMB), l.Capacity.MemoryGB))
+			overKeys = append(overKeys, fmt.Sprintf("hosts[%d].capacity", l.Index))
+		}
+	}
+	if len(over) == 0 {
+		return
+	}
+	n := len(p.Replicas)
+	shown := over
+	if len(shown) > 5 {
+		shown = append(shown[:5:5], fmt.Sprintf("and %d more", len(over)-5))
+	}
+	keys := overKeys
+	if len(keys) > 3 {
+		keys = append(keys[:3:3], "…")
+	}
+	ps.Add("tiers", fmt.Sprintf("%d replicas reserve %g cores and %d GB (%g cores, %d MB each), but the app hosts have room for %d: %g cores and %d GB left after the services placed on them; over capacity: %s",
+		n, float64(n)*app.ReservedCores(), ceilGB(n*app.MemoryReservationMB), app.ReservedCores(), app.MemoryReservationMB,
+		fit, freeCores, freeMB/1024, strings.Join(shown, "; ")),
+		fmt.Sprintf("add hosts with the app role, raise %s (cpus, memoryGb), lower resources.%s.cpusReservation or memoryReservationMb, or lower tiers.*.replicas", strings.Join(keys, ", "), App))
+}
+
+// tiersValid reports tiers whose figures validateTiers accepts.
+func tiersValid(c *Config) bool {
+	for _, name := range TierOrder {
+		t := c.Tiers.ByName(name)
+		if t.Replicas < 1 || t.Replicas > maxReplicas || len(t.Groups) > maxReplicas {
+			return false
+		}
+		sum := 0
+		for _, g := range t.Groups {
+			if g < 1 || g > maxReplicas {
+				return false
+			}
+			sum += g
+		}
+		if sum != t.Replicas {
+			return false
+		}
+	}
+	return true
+}
+
+func ceilGB(mb int) int { return (mb + 1023) / 1024 }
 
 // validateLogDisk: Elasticsearch keeps the logs on its host's data disk.
 func validateLogDisk(c *Config, ps *Problems) {
@@ -593,7 +667,7 @@ func contains(list []string, v string) bool {
 // Upper bounds: no figure is unbounded, so no arithmetic on config overflows
 // and no script or file gets a figure its reader cannot take.
 const (
-	maxHosts               = 100
+	maxHosts               = 1000
 	maxReplicas            = 500 // per tier
 	maxCPUs                = 1024
 	maxMemoryGB            = 16384
