@@ -22,6 +22,7 @@ import (
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/components/postgres"
+	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/imageref"
 )
@@ -539,6 +540,7 @@ func validatePlacementCapacity(c *Config, ps *Problems) {
 		}
 	}
 	p := Place(c)
+	validatePrometheusLimits(c, p, ps)
 	var over []string
 	var overKeys []string
 	freeCores, freeMB, fit := 0.0, 0, 0
@@ -571,6 +573,41 @@ func validatePlacementCapacity(c *Config, ps *Problems) {
 		n, float64(n)*app.ReservedCores(), ceilGB(n*app.MemoryReservationMB), app.ReservedCores(), app.MemoryReservationMB,
 		fit, freeCores, freeMB/1024, strings.Join(shown, "; ")),
 		fmt.Sprintf("add hosts with the app role, raise %s (cpus, memoryGb), lower resources.%s.cpusReservation or memoryReservationMb, or lower tiers.*.replicas", strings.Join(keys, ", "), App))
+}
+
+// validatePrometheusLimits: Prometheus's memory limit holds the active
+// series of every target the placement gives it, and its host's disk the
+// samples it keeps (components/prometheus, Series).
+func validatePrometheusLimits(c *Config, p Placement, ps *Problems) {
+	v := prometheusScrapeConfig(c, p)
+	series := prometheus.Series(v)
+	targets := fmt.Sprintf("%d targets (%d replicas, %d hosts with 3 exporters each, %d services)",
+		len(v.Replicas)+3*len(v.Hosts)+len(v.Services)+len(v.Alertmanagers)+2, len(v.Replicas), len(v.Hosts), len(v.Services)+len(v.Alertmanagers)+2)
+	if mem, need := c.ResourcesFor(Prometheus).MemoryMB, prometheus.MemoryMBNeeded(series); mem > 0 && mem < need {
+		ps.Add("resources."+Prometheus+".memoryMb", fmt.Sprintf("%d MB is below the %d MB Prometheus needs for about %d active series from %s, %d KiB per series",
+			mem, need, series, targets, prometheus.BytesPerSeries>>10),
+			fmt.Sprintf("raise it to at least %d (with cpus and the reservations) on a monitoring host with room for it", need))
+	}
+	days := c.Retention.PrometheusDays
+	if days < 1 || days > maxRetentionDays {
+		return
+	}
+	for i, h := range c.Hosts {
+		if h.Name != p.Services[Prometheus] || h.Capacity.DiskGB < 1 {
+			continue
+		}
+		disk := h.Capacity.DiskGB
+		if p.Services[Elasticsearch] == h.Name {
+			disk -= elasticsearch.MinDataDiskGB // validateLogDisk's share
+		}
+		need := prometheus.DiskGBNeeded(series, prometheus.DefaultScrapeInterval, days)
+		if need > disk {
+			perDay := max(prometheus.DiskGBNeeded(series, prometheus.DefaultScrapeInterval, 1), 1)
+			ps.Add("retention.prometheusDays", fmt.Sprintf("%d days of about %d active series from %s take about %d GB, above the %d GB %s has for them",
+				days, series, targets, need, disk, h.Name),
+				fmt.Sprintf("lower it to at most %d or raise hosts[%d].capacity.diskGb to at least %d", max(disk/perDay, 1), i, h.Capacity.DiskGB+need-disk))
+		}
+	}
 }
 
 // tiersValid reports tiers whose figures validateTiers accepts.

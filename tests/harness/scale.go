@@ -57,7 +57,13 @@ func ScaleStack(t testing.TB, sc Scale) *stackfile.Stack {
 	// Until PgBouncer: every replica of both slots with prod's pool of 30,
 	// plus headroom (stacks.postgresConnectionsNeeded).
 	postgres := map[string]any{"maxConnections": 2*sc.Nodes*30 + 100}
-	return s.Set("hosts", mustJSON(t, kept)).Set("tiers", mustJSON(t, tiers)).Set("postgres", mustJSON(t, postgres))
+	// Prometheus holds every replica's series (stacks.validatePrometheusLimits):
+	// 12 GB on the observability host from 250 nodes on.
+	s = s.Set("hosts", mustJSON(t, kept)).Set("tiers", mustJSON(t, tiers)).Set("postgres", mustJSON(t, postgres))
+	if sc.Nodes > 250 {
+		s = s.Set("resources", `{"prometheus":{"cpus":4,"cpusReservation":2,"memoryMb":12288,"memoryReservationMb":8192}}`)
+	}
+	return s
 }
 
 // ScaleAppHost is the i-th generated application host (from 1): 128 cores
