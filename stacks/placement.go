@@ -70,11 +70,12 @@ func placedHost(c *Config, svc string) string {
 	return ""
 }
 
-// ServiceContainers are the reservations of the containers a service runs:
+// serviceContainers are the reservations of the containers a service runs:
 // the service's own and, for the data services, their metrics exporter.
 // Placement and validation count a host's load from them; the test
-// TestPlacementLoadsAreThePolicysSums holds them to what the program deploys.
-func ServiceContainers(c *Config, svc string) []container.Resources {
+// tests/scale_test.go (checkScaleStack) holds them to what the program
+// deploys, as the policy pack sums it.
+func serviceContainers(c *Config, svc string) []container.Resources {
 	out := []container.Resources{c.ResourcesFor(svc)}
 	if svc == Postgres || svc == Redis {
 		out = append(out, c.ResourcesFor(Exporter))
@@ -140,7 +141,7 @@ func serviceLoads(c *Config, services map[string]string) []HostLoad {
 		if !ok {
 			continue
 		}
-		for _, r := range ServiceContainers(c, svc) {
+		for _, r := range serviceContainers(c, svc) {
 			loads[i].ServiceCores += r.ReservedCores()
 			loads[i].ServiceMemoryMB += r.MemoryReservationMB
 		}
@@ -172,27 +173,28 @@ func room(l HostLoad, app container.Resources) int {
 
 // spread sets every replica's host and adds the replicas to the loads.
 //
-// The app hosts join one after the other in inventory order, starting with
-// every replica on the first. Each host that joins takes replicas from the
-// others, and only that way does anything move, so appending a host to the
-// inventory moves exactly the replicas that land on it (stable placement);
-// the replicas elsewhere stay where they run.
+// The app hosts arrive one after the other in inventory order, every
+// replica starting on the first. When a host arrives, each replica in
+// rolling order (slot, tier, index) either stays or moves to it, deciding
+// from where the replicas before it are by then, and nothing else moves.
+// Hence the two stabilities, exactly:
+//   - appending a host to the inventory moves only replicas onto it;
+//   - appending a replica to a tier (scaling up) moves no other replica,
+//     since no replica's decisions depend on the ones after it.
 //
-// A joining host takes, tier by tier and slot by slot, from the host whose
-// share of the tier is largest for its room (replicas of the tier over the
-// replicas it has room for) while that share stays above the joining host's
-// after the move, so every tier spreads over the hosts in proportion to
-// their room; it also takes a replica whose rolling group has another member
-// on the same host when the tier stays as even, so a group's members land on
-// different hosts where there are enough. Among equals it takes the replica
-// whose name ranks the joining host highest (rendezvous hashing), then by
-// name: the result is a function of the config alone. Room shapes the
-// shares but does not stop a move, or the first hosts, which hold
-// everything while few have joined, would decide the spread. Replicas over
-// a host's room once every host has joined move to the hosts with room left (only when capacity is short:
-// that is the one case in which a host's arrival can move replicas that do
-// not land on it); whatever still does not fit, validation refuses
-// (validatePlacementCapacity).
+// A replica moves when the arriving host holds less than its fair share
+// of the replicas of its tier and slot (its cohort) so far, this one
+// included, and the host it leaves would hold more than its own: a host's
+// fair share is in proportion to its room (what its capacity holds after
+// the services placed on it). Members of the replica's rolling group on
+// either host tip the choice, so a group's members land on different hosts
+// where they can. The result is a function of the config alone. The
+// spread is even to a few replicas per host, not exactly: exact evenness
+// would need a replica's place to depend on the replicas after it.
+// Replicas over a host's room once every host has arrived move to the
+// hosts with room left (relieve): only when capacity is short, the one
+// case in which adding a host or a replica can move others; whatever
+// still does not fit, validation refuses (validatePlacementCapacity).
 func spread(c *Config, replicas []Replica, loads []HostLoad) {
 	app := c.ResourcesFor(App)
 	var hosts []int // indexes into loads
@@ -209,23 +211,51 @@ func spread(c *Config, replicas []Replica, loads []HostLoad) {
 		roomOf[i] = room(loads[i], app)
 	}
 	on := make([]int, len(replicas)) // replica → loads index
-	count := make([]int, len(loads)) // replicas per host
 	for r := range replicas {
 		on[r] = hosts[0]
 	}
-	count[hosts[0]] = len(replicas)
-	// cohorts: the replicas of one slot and tier, which spread together.
-	var cohorts [][]int
-	for r := range replicas {
-		if r == 0 || replicas[r].Slot != replicas[r-1].Slot || replicas[r].Tier != replicas[r-1].Tier {
-			cohorts = append(cohorts, nil)
-		}
-		cohorts[len(cohorts)-1] = append(cohorts[len(cohorts)-1], r)
+	groups := 0
+	for _, r := range replicas {
+		groups = max(groups, r.Group)
 	}
-	for _, joining := range hosts[1:] {
-		for _, cohort := range cohorts {
-			join(replicas, cohort, on, count, roomOf, loads, joining)
+	n := len(loads)
+	cohort := make([]int, n)         // of the current cohort
+	group := make([]int, n*groups+n) // (group-1)*n + host, of the current cohort
+	// A host's fair share of a cohort is in proportion to its room.
+	weight := func(h int) int64 { return int64(roomOf[h]) }
+	weightSum := weight(hosts[0])
+	for _, arriving := range hosts[1:] {
+		weightSum += weight(arriving)
+		cohortSeen := 0
+		for r := range replicas {
+			if r == 0 || replicas[r].Slot != replicas[r-1].Slot || replicas[r].Tier != replicas[r-1].Tier {
+				clear(cohort)
+				clear(group)
+				cohortSeen = 0
+			}
+			from, g := on[r], (replicas[r].Group-1)*n
+			move := false
+			ga, gf := group[g+arriving], group[g+from]
+			j := int64(cohortSeen + 1)                                       // replicas of the cohort so far, this one included
+			behind := int64(cohort[arriving])*weightSum < j*weight(arriving) // below its fair share
+			over := int64(cohort[from]+1)*weightSum > j*weight(from)         // above it if it stays
+			switch {
+			case behind && over:
+				move = ga <= gf || int64(cohort[arriving]+1)*weightSum <= j*weight(arriving)-weightSum
+			case behind || over:
+				move = ga < gf
+			}
+			if move {
+				on[r] = arriving
+			}
+			cohort[on[r]]++
+			group[g+on[r]]++
+			cohortSeen++
 		}
+	}
+	count := make([]int, n)
+	for r := range replicas {
+		count[on[r]]++
 	}
 	relieve(replicas, on, count, roomOf, hosts, loads)
 	for r := range replicas {
@@ -235,93 +265,6 @@ func spread(c *Config, replicas []Replica, loads []HostLoad) {
 		loads[i].Replicas = count[i]
 		loads[i].Cores = loads[i].ServiceCores + float64(count[i])*app.ReservedCores()
 		loads[i].MemoryMB = loads[i].ServiceMemoryMB + count[i]*app.MemoryReservationMB
-	}
-}
-
-// join moves replicas of one cohort to the joining host (spread).
-func join(replicas []Replica, cohort, on, count, roomOf []int, loads []HostLoad, joining int) {
-	hosts := len(loads)
-	groups := 0
-	for _, r := range cohort {
-		groups = max(groups, replicas[r].Group)
-	}
-	tierOn := make([]int, hosts)         // host → replicas of the cohort
-	groupOn := make([]int, groups*hosts) // (group-1)*hosts + host → replicas
-	for _, r := range cohort {
-		tierOn[on[r]]++
-		groupOn[(replicas[r].Group-1)*hosts+on[r]]++
-	}
-	// A host's share of a load is the load over its room; a/ra against
-	// b/rb is a*rb against b*ra (exact; unlimited room still fits int64).
-	above := func(a, ha, b, hb int) int {
-		return cmpInt64(int64(a)*int64(max(roomOf[hb], 1)), int64(b)*int64(max(roomOf[ha], 1)))
-	}
-	score := scores(replicas, cohort, loads[joining].Host)
-	type candidate struct {
-		k          int
-		cohortGain bool // the cohort gets more even
-		fromTotal  int  // the giving host's replicas (its share decides)
-		fromCohort int
-		from       int
-		collisions int // change in group members sharing a host
-	}
-	better := func(a, b candidate) bool {
-		if a.collisions != b.collisions {
-			return a.collisions < b.collisions
-		}
-		if a.cohortGain != b.cohortGain {
-			return a.cohortGain
-		}
-		if c := above(a.fromTotal, a.from, b.fromTotal, b.from); c != 0 {
-			return c > 0
-		}
-		if c := above(a.fromCohort, a.from, b.fromCohort, b.from); c != 0 {
-			return c > 0
-		}
-		if score[a.k] != score[b.k] {
-			return score[a.k] > score[b.k]
-		}
-		return replicas[cohort[a.k]].Name < replicas[cohort[b.k]].Name
-	}
-	for {
-		var best *candidate
-		for k, r := range cohort {
-			from := on[r]
-			if from == joining {
-				continue
-			}
-			g := replicas[r].Group
-			c := candidate{k: k, from: from, fromTotal: count[from], fromCohort: tierOn[from]}
-			// The change in the sum of squares of the group's members per
-			// host, halved: below 0 the group gets more even.
-			c.collisions = groupOn[(g-1)*hosts+joining] + 1 - groupOn[(g-1)*hosts+from]
-			// The giving host must keep at least the joining host's share
-			// of the cohort after the move: strictly more spreads the
-			// tier; as much is worth it only if the host loads get more
-			// even or a rolling group's members get separated.
-			cohortCmp := above(tierOn[from], from, tierOn[joining]+1, joining)
-			totalCmp := above(count[from], from, count[joining]+1, joining)
-			c.cohortGain = cohortCmp > 0
-			if cohortCmp < 0 || cohortCmp == 0 && !(totalCmp > 0 && c.collisions <= 0 || totalCmp >= 0 && c.collisions < 0) {
-				continue
-			}
-			if best == nil || better(c, *best) {
-				c := c
-				best = &c
-			}
-		}
-		if best == nil {
-			return
-		}
-		r := cohort[best.k]
-		from := on[r]
-		tierOn[from]--
-		tierOn[joining]++
-		groupOn[(replicas[r].Group-1)*hosts+from]--
-		groupOn[(replicas[r].Group-1)*hosts+joining]++
-		count[from]--
-		count[joining]++
-		on[r] = joining
 	}
 }
 
@@ -355,15 +298,6 @@ func relieve(replicas []Replica, on, count, roomOf, hosts []int, loads []HostLoa
 	}
 }
 
-// scores are the cohort's rendezvous weights for a host.
-func scores(replicas []Replica, cohort []int, host string) []uint64 {
-	out := make([]uint64, len(cohort))
-	for k, r := range cohort {
-		out[k] = rendezvous(replicas[r].Name, host)
-	}
-	return out
-}
-
 // rendezvous is the weight of a (replica, host) pair in rendezvous hashing:
 // FNV-1a of both names, finished with a 64-bit mixer so that names differing
 // in one character still rank hosts independently.
@@ -379,16 +313,6 @@ func rendezvous(replica, host string) uint64 {
 	x *= 0xc4ceb9fe1a85ec53
 	x ^= x >> 33
 	return x
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // ReplicasOn lists the replicas placed on a host.

@@ -524,9 +524,9 @@ func postgresConnectionsNeeded(c *Config) (int, bool) {
 	return postgres.MaxConnections(2*replicas, c.App.DatasourceMaxSize, postgresHeadroom), true
 }
 
-// validatePlacementCapacity: the replicas fit the app hosts' stated
-// capacity, less what the services placed there reserve, as the policy
-// pack's host-capacity rule counts it (Place, HostLoad). Skipped while the
+// validatePlacementCapacity: the blue slot's replicas fit the app hosts'
+// stated capacity, less what the services placed there reserve, as the
+// policy pack's host-capacity rule counts it (Place, HostLoad). Skipped while the
 // tiers, hosts or the application's resources are invalid (reported
 // elsewhere), so the placement only runs on figures in range.
 func validatePlacementCapacity(c *Config, ps *Problems) {
@@ -539,8 +539,13 @@ func validatePlacementCapacity(c *Config, ps *Problems) {
 			return // validateHosts asks for it
 		}
 	}
-	p := Place(c)
-	validatePrometheusLimits(c, p, ps)
+	validatePrometheusLimits(c, Place(c), ps)
+	// The steady state must fit: the blue slot. A release's green replicas
+	// come on top for a while; they take the room left, and beyond it the
+	// policy pack's host-capacity rule (mandatory in prod) reports them.
+	blue := *c
+	blue.Release.Green = Slot{}
+	p := Place(&blue)
 	var over []string
 	var overKeys []string
 	freeCores, freeMB, fit := 0.0, 0, 0

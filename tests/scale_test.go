@@ -141,3 +141,11 @@ func addHost(t *testing.T, s *stackfile.Stack, h map[string]any) string {
 	require.NoError(t, err)
 	return raw[:len(raw)-1] + "," + string(one) + "]"
 }
+
+// The committed stacks hold to the same: their placement's loads are what
+// the policy sums, within capacity, every replica routed and scraped once.
+func TestScaleChecksHoldForTheCommittedStacks(t *testing.T) {
+	for _, name := range []string{"prod", "staging"} {
+		t.Run(name, func(t *testing.T) { checkScaleStack(t, harness.Stack(t, name)) })
+	}
+}
