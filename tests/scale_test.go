@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -55,7 +56,8 @@ func countMatches(re *regexp.Regexp, text string) map[string]int {
 // passes, every mandatory policy passes, host-capacity finds nothing, every
 // host's recorded reservations are the placement's and within capacity,
 // every replica runs on its placed host and is in the gateway's upstreams
-// and Prometheus's targets exactly once.
+// and Prometheus's targets exactly once, and the hosts running replicas
+// ship their log files.
 func checkScaleStack(t *testing.T, s *stackfile.Stack) {
 	cfg := harness.Config(t, s)
 	place := stacks.Place(cfg)
@@ -100,6 +102,14 @@ func checkScaleStack(t *testing.T, s *stackfile.Stack) {
 		assert.Equal(t, 1, targets[r.Name+":9003"], "%s is scraped exactly once", r.Name)
 	}
 	assert.Len(t, targets, len(place.Replicas), "Prometheus scrapes the replicas and nothing else under %s", prometheus.AppJob)
+
+	// Every host running replicas ships their log files, and only those.
+	for _, h := range cfg.Hosts {
+		logging := res.Named("command:remote:Command", h.Name+"-prepare-logging")
+		require.NotNil(t, logging, h.Name)
+		ships := strings.Contains(harness.Str(logging.Inputs, "stdin"), `/aurigraph-v11/*/logs/*.log" Tag="aurigraph-v11"`)
+		assert.Equal(t, place.HasReplicas(h.Name), ships, "%s ships the replicas' log files where they run", h.Name)
+	}
 }
 
 // A 100-node stack on 10 app hosts: everything checkScaleStack asserts.
