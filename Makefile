@@ -6,7 +6,7 @@ GO     ?= go
 # PKGS restricts lint's vet, unit and integration to some packages (make test PKGS=./components/pki/).
 PKGS   ?= ./...
 
-.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot docs release
+.PHONY: help test unit integration plan policy plan-diff pin lint deps build reboot docs release bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,6 +22,11 @@ unit: ## fast tests: mocked whole-stack runs, renderers, policies
 
 integration: ## tests that hand generated files to real nginx, promtool, postgres, redis, sshd, shellcheck
 	$(GO) test -count=1 -tags integration -run Integration $(PKGS)
+
+# -run '^$$': benchmarks only; BENCHTIME=5x for steadier figures.
+BENCHTIME ?= 3x
+bench: ## plan benchmarks at 25, 100, 250 and 1,000 application nodes: ns/op, allocations and resources per plan (README, Scale)
+	$(GO) test -run '^$$' -bench 'Plan' -benchtime $(BENCHTIME) ./tests/
 
 plan: ## offline plan of STACK (FORMAT=text|json): no Pulumi CLI, backend or secrets needed
 	@$(GO) run ./cmd/plan -stack $(STACK) -format $(FORMAT)

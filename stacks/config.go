@@ -65,7 +65,7 @@ type Config struct {
 	// another value.
 	Environment string `json:"environment" doc:"Environment kind. prod turns every policy mandatory and requires an alert receiver." allowed:"staging|prod" example:"prod" check:"Validate"`
 
-	Hosts     []Host            `json:"hosts" doc:"Inventory: every machine the program prepares over SSH and places services on (at most 100). Exactly one host holds the edge role (or placement.nginx names one), at least one manager and one app." check:"validateHosts"`
+	Hosts     []Host            `json:"hosts" doc:"Inventory: every machine the program prepares over SSH and places services on (at most 1000; the app hosts share the replicas, each within its capacity). Exactly one host holds the edge role (or placement.nginx names one), at least one manager and one app." check:"validateHosts"`
 	SSH       SSH               `json:"ssh" doc:"SSH settings shared by every host." check:"validateSSH"`
 	Preflight Preflight         `json:"preflight" doc:"Thresholds a host must meet before anything is installed on it." check:"validateMisc"`
 	Network   Network           `json:"network" doc:"The cross-host overlay network the containers talk on." check:"validateMisc"`

@@ -66,7 +66,7 @@ func logFiles(c *Config, p Placement, name string) []host.LogFile {
 	if p.Services[Vault] == name {
 		out = append(out, vault.LogFiles(ServiceDir(c, Vault))...)
 	}
-	if len(p.ReplicasOn(name)) > 0 {
+	if p.HasReplicas(name) {
 		out = append(out, app.LogFiles(ServiceDir(c, App))...)
 	}
 	return out

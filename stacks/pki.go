@@ -54,7 +54,7 @@ func pkiArgs(c *Config) pki.Args {
 // logstashAddress is the logging host's cluster address, where the hosts
 // connect to Logstash ("" without a logging host).
 func logstashAddress(c *Config) string {
-	return firstOrEmpty(serviceAddresses(c, Place(c), Logstash))
+	return firstOrEmpty(serviceAddresses(c, Placement{Services: placeServices(c)}, Logstash))
 }
 
 // edgeTLS is the public edge's certificate and key: the operator's secrets

@@ -1,6 +1,12 @@
 package stacks
 
-import "fmt"
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+
+	"github.com/aurigraph/infra/components/container"
+)
 
 // Replica is one application container: its tier, slot, rolling group and host.
 type Replica struct {
@@ -14,10 +20,40 @@ type Replica struct {
 }
 
 // Placement says where everything runs. It is plain data computed from the
-// config alone, so tests, the plan and the components share one answer.
+// config alone, so tests, the plan, validation and the components share one
+// answer.
 type Placement struct {
 	Services map[string]string // service → host name
 	Replicas []Replica         // every application container, in rolling order
+	// Loads are what every host of the inventory reserves, in inventory
+	// order: the services placed on it and its replicas, as the policy
+	// pack's host-capacity rule sums them.
+	Loads []HostLoad
+}
+
+// HostLoad is what the containers placed on a host reserve against the
+// capacity the operator states for it.
+type HostLoad struct {
+	Host     string
+	Index    int // in the inventory (hosts[Index])
+	App      bool
+	Capacity Capacity
+	// Services are the reservations of the services placed on the host.
+	ServiceCores    float64
+	ServiceMemoryMB int
+	Replicas        int
+	// Cores and MemoryMB are the host's whole reservation.
+	Cores    float64
+	MemoryMB int
+}
+
+// Over reports whether the reservations exceed the stated capacity (a host
+// that states none is never over: validation asks for one).
+func (l HostLoad) Over() bool {
+	if l.Capacity.CPUs < 1 || l.Capacity.MemoryGB < 1 {
+		return false
+	}
+	return l.Cores > float64(l.Capacity.CPUs)+1e-9 || l.MemoryMB > l.Capacity.MemoryGB*1024
 }
 
 // placedHost is the host a service runs on: its placement override, else
@@ -34,29 +70,32 @@ func placedHost(c *Config, svc string) string {
 	return ""
 }
 
+// serviceContainers are the reservations of the containers a service runs:
+// the service's own and, for the data services, their metrics exporter;
+// PostgreSQL's host also runs the pooler and its exporter.
+// Placement and validation count a host's load from them; the test
+// tests/scale_test.go (checkScaleStack) holds them to what the program
+// deploys, as the policy pack sums it.
+func serviceContainers(c *Config, svc string) []container.Resources {
+	out := []container.Resources{c.ResourcesFor(svc)}
+	if svc == Postgres || svc == Redis {
+		out = append(out, c.ResourcesFor(Exporter))
+	}
+	if svc == Postgres {
+		out = append(out, c.ResourcesFor(Pooler), c.ResourcesFor(Exporter))
+	}
+	return out
+}
+
 // Place computes the placement: each service on its override or the first
-// host holding its role; replicas spread round-robin over the app hosts.
+// host holding its role; the replicas spread over the app hosts (spread).
 func Place(c *Config) Placement {
-	p := Placement{Services: map[string]string{}}
-	for _, svc := range Services {
-		if h := placedHost(c, svc); h != "" {
-			p.Services[svc] = h
-		}
-	}
-	var appHosts []string
-	for _, h := range c.Hosts {
-		if h.HasRole(RoleApp) {
-			appHosts = append(appHosts, h.Name)
-		}
-	}
-	if len(appHosts) == 0 {
-		return p
-	}
+	p := Placement{Services: placeServices(c)}
 	for _, slot := range []string{"blue", "green"} {
 		if slot == "green" && c.Release.Green.Image == "" {
 			continue
 		}
-		for ti, tier := range TierOrder {
+		for _, tier := range TierOrder {
 			image := c.Release.Green.Image
 			if slot == "blue" {
 				image = c.TierImage(tier)
@@ -64,9 +103,6 @@ func Place(c *Config) Placement {
 			index := 0
 			for g, size := range c.Tiers.ByName(tier).Groups {
 				for k := 0; k < size; k++ {
-					// Each tier spreads from its own offset, so scaling one
-					// tier never moves another tier's replicas.
-					host := appHosts[(ti+index)%len(appHosts)]
 					index++
 					p.Replicas = append(p.Replicas, Replica{
 						Name:  fmt.Sprintf("%s-%s-%s-%d", App, slot, tier, index),
@@ -74,14 +110,213 @@ func Place(c *Config) Placement {
 						Slot:  slot,
 						Group: g + 1,
 						Index: index,
-						Host:  host,
 						Image: image,
 					})
 				}
 			}
 		}
 	}
+	p.Loads = serviceLoads(c, p.Services)
+	spread(c, p.Replicas, p.Loads)
 	return p
+}
+
+// placeServices is the services' part of the placement: service → host.
+func placeServices(c *Config) map[string]string {
+	out := map[string]string{}
+	for _, svc := range Services {
+		if h := placedHost(c, svc); h != "" {
+			out[svc] = h
+		}
+	}
+	return out
+}
+
+// serviceLoads is every host's load from the services placed on it.
+func serviceLoads(c *Config, services map[string]string) []HostLoad {
+	loads := make([]HostLoad, len(c.Hosts))
+	byName := map[string]int{}
+	for i, h := range c.Hosts {
+		loads[i] = HostLoad{Host: h.Name, Index: i, App: h.HasRole(RoleApp), Capacity: h.Capacity}
+		byName[h.Name] = i
+	}
+	for _, svc := range Services {
+		i, ok := byName[services[svc]]
+		if !ok {
+			continue
+		}
+		for _, r := range serviceContainers(c, svc) {
+			loads[i].ServiceCores += r.ReservedCores()
+			loads[i].ServiceMemoryMB += r.MemoryReservationMB
+		}
+	}
+	for i := range loads {
+		loads[i].Cores, loads[i].MemoryMB = loads[i].ServiceCores, loads[i].ServiceMemoryMB
+	}
+	return loads
+}
+
+// unlimited is the room of a host that states no capacity (validation
+// refuses such a stack; the placement still answers).
+const unlimited = math.MaxInt32
+
+// room is how many replicas of size app fit in what the services leave.
+func room(l HostLoad, app container.Resources) int {
+	if l.Capacity.CPUs < 1 || l.Capacity.MemoryGB < 1 {
+		return unlimited
+	}
+	n := unlimited
+	if cores := app.ReservedCores(); cores > 0 {
+		n = min(n, int(math.Floor((float64(l.Capacity.CPUs)-l.ServiceCores)/cores+1e-9)))
+	}
+	if mem := app.MemoryReservationMB; mem > 0 {
+		n = min(n, (l.Capacity.MemoryGB*1024-l.ServiceMemoryMB)/mem)
+	}
+	return max(n, 0)
+}
+
+// spread sets every replica's host and adds the replicas to the loads.
+//
+// The app hosts arrive one after the other in inventory order, every
+// replica starting on the first. When a host arrives, each replica in
+// rolling order (slot, tier, index) either stays or moves to it, deciding
+// from where the replicas before it are by then, and nothing else moves.
+// Hence the two stabilities, exactly:
+//   - appending a host to the inventory moves only replicas onto it;
+//   - appending a replica to a tier (scaling up) moves no other replica,
+//     since no replica's decisions depend on the ones after it.
+//
+// A replica moves when the arriving host holds less than its fair share
+// of the replicas of its tier and slot (its cohort) so far, this one
+// included, and the host it leaves would hold more than its own: a host's
+// fair share is in proportion to its room (what its capacity holds after
+// the services placed on it). Members of the replica's rolling group on
+// either host tip the choice, so a group's members land on different hosts
+// where they can. The result is a function of the config alone. The
+// spread is even to a few replicas per host, not exactly: exact evenness
+// would need a replica's place to depend on the replicas after it.
+// Replicas over a host's room once every host has arrived move to the
+// hosts with room left (relieve): only when capacity is short, the one
+// case in which adding a host or a replica can move others; whatever
+// still does not fit, validation refuses (validatePlacementCapacity).
+func spread(c *Config, replicas []Replica, loads []HostLoad) {
+	app := c.ResourcesFor(App)
+	var hosts []int // indexes into loads
+	for i, l := range loads {
+		if l.App {
+			hosts = append(hosts, i)
+		}
+	}
+	if len(hosts) == 0 {
+		return
+	}
+	roomOf := make([]int, len(loads))
+	for _, i := range hosts {
+		roomOf[i] = room(loads[i], app)
+	}
+	on := make([]int, len(replicas)) // replica → loads index
+	for r := range replicas {
+		on[r] = hosts[0]
+	}
+	groups := 0
+	for _, r := range replicas {
+		groups = max(groups, r.Group)
+	}
+	n := len(loads)
+	cohort := make([]int, n)         // of the current cohort
+	group := make([]int, n*groups+n) // (group-1)*n + host, of the current cohort
+	// A host's fair share of a cohort is in proportion to its room.
+	weight := func(h int) int64 { return int64(roomOf[h]) }
+	weightSum := weight(hosts[0])
+	for _, arriving := range hosts[1:] {
+		weightSum += weight(arriving)
+		cohortSeen := 0
+		for r := range replicas {
+			if r == 0 || replicas[r].Slot != replicas[r-1].Slot || replicas[r].Tier != replicas[r-1].Tier {
+				clear(cohort)
+				clear(group)
+				cohortSeen = 0
+			}
+			from, g := on[r], (replicas[r].Group-1)*n
+			move := false
+			ga, gf := group[g+arriving], group[g+from]
+			j := int64(cohortSeen + 1)                                       // replicas of the cohort so far, this one included
+			behind := int64(cohort[arriving])*weightSum < j*weight(arriving) // below its fair share
+			over := int64(cohort[from]+1)*weightSum > j*weight(from)         // above it if it stays
+			switch {
+			case behind && over:
+				move = ga <= gf || int64(cohort[arriving]+1)*weightSum <= j*weight(arriving)-weightSum
+			case behind || over:
+				move = ga < gf
+			}
+			if move {
+				on[r] = arriving
+			}
+			cohort[on[r]]++
+			group[g+on[r]]++
+			cohortSeen++
+		}
+	}
+	count := make([]int, n)
+	for r := range replicas {
+		count[on[r]]++
+	}
+	relieve(replicas, on, count, roomOf, hosts, loads)
+	for r := range replicas {
+		replicas[r].Host = loads[on[r]].Host
+	}
+	for i := range loads {
+		loads[i].Replicas = count[i]
+		loads[i].Cores = loads[i].ServiceCores + float64(count[i])*app.ReservedCores()
+		loads[i].MemoryMB = loads[i].ServiceMemoryMB + count[i]*app.MemoryReservationMB
+	}
+}
+
+// relieve moves replicas off hosts over their room to the hosts with room
+// left, most room first, the replicas that rank the receiving host highest.
+func relieve(replicas []Replica, on, count, roomOf, hosts []int, loads []HostLoad) {
+	for _, from := range hosts {
+		for count[from] > roomOf[from] {
+			to := -1
+			for _, h := range hosts {
+				if count[h] < roomOf[h] && (to < 0 || roomOf[h]-count[h] > roomOf[to]-count[to]) {
+					to = h
+				}
+			}
+			if to < 0 {
+				return // nothing has room: validation refuses the stack
+			}
+			best, bestScore := -1, uint64(0)
+			for r := range replicas {
+				if on[r] != from {
+					continue
+				}
+				if s := rendezvous(replicas[r].Name, loads[to].Host); best < 0 || s > bestScore {
+					best, bestScore = r, s
+				}
+			}
+			on[best] = to
+			count[from]--
+			count[to]++
+		}
+	}
+}
+
+// rendezvous is the weight of a (replica, host) pair in rendezvous hashing:
+// FNV-1a of both names, finished with a 64-bit mixer so that names differing
+// in one character still rank hosts independently.
+func rendezvous(replica, host string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(replica))
+	h.Write([]byte{0})
+	h.Write([]byte(host))
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // ReplicasOn lists the replicas placed on a host.
@@ -104,4 +339,14 @@ func (p Placement) ServicesOn(host string) []string {
 		}
 	}
 	return out
+}
+
+// HasReplicas reports whether any replica runs on host.
+func (p Placement) HasReplicas(host string) bool {
+	for _, l := range p.Loads {
+		if l.Host == host {
+			return l.Replicas > 0
+		}
+	}
+	return false
 }

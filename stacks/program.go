@@ -222,7 +222,7 @@ func hostDirs(c *Config, p Placement, name string) []host.Dir {
 		placed := p.Services[s.name] == name
 		switch s.name {
 		case App:
-			placed = len(p.ReplicasOn(name)) > 0
+			placed = p.HasReplicas(name)
 		case Pooler:
 			placed = p.Services[Postgres] == name
 		}

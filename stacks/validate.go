@@ -22,6 +22,7 @@ import (
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/components/pgbouncer"
+	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/imageref"
 )
@@ -453,6 +454,7 @@ func validateMisc(c *Config, ps *Problems) {
 	}
 	checkRange(ps, "postgres.maxConnections", c.Postgres.MaxConnections, 1, maxPostgresConnections)
 	validateLogDisk(c, ps)
+	validatePlacementCapacity(c, ps)
 	validateTime(c, ps)
 	validateSelfHealing(c, ps)
 }
@@ -550,6 +552,120 @@ func validatePooler(c *Config, ps *Problems) {
 	}
 }
 
+// validatePlacementCapacity: the blue slot's replicas fit the app hosts'
+// stated capacity, less what the services placed there reserve, as the
+// policy pack's host-capacity rule counts it (Place, HostLoad). Skipped while the
+// tiers, hosts or the application's resources are invalid (reported
+// elsewhere), so the placement only runs on figures in range.
+func validatePlacementCapacity(c *Config, ps *Problems) {
+	app := c.ResourcesFor(App)
+	if !tiersValid(c) || len(c.Hosts) == 0 || len(c.Hosts) > maxHosts || app.CPUsReservation < 0 || app.MemoryReservationMB < 0 {
+		return
+	}
+	for _, h := range c.Hosts {
+		if h.Capacity.CPUs < 1 || h.Capacity.MemoryGB < 1 {
+			return // validateHosts asks for it
+		}
+	}
+	validatePrometheusLimits(c, Place(c), ps)
+	// The steady state must fit: the blue slot. A release's green replicas
+	// come on top for a while; they take the room left, and beyond it the
+	// policy pack's host-capacity rule (mandatory in prod) reports them.
+	blue := *c
+	blue.Release.Green = Slot{}
+	p := Place(&blue)
+	var over []string
+	var overKeys []string
+	freeCores, freeMB, fit := 0.0, 0, 0
+	for _, l := range p.Loads {
+		if !l.App {
+			continue
+		}
+		freeCores += max(float64(l.Capacity.CPUs)-l.ServiceCores, 0)
+		freeMB += max(l.Capacity.MemoryGB*1024-l.ServiceMemoryMB, 0)
+		fit += room(l, app)
+		if l.Over() {
+			over = append(over, fmt.Sprintf("%s with %d replicas reserves %g of %d cores, %d of %d GB", l.Host, l.Replicas,
+				l.Cores, l.Capacity.CPUs, ceilGB(l.MemoryMB), l.Capacity.MemoryGB))
+			overKeys = append(overKeys, fmt.Sprintf("hosts[%d].capacity", l.Index))
+		}
+	}
+	if len(over) == 0 {
+		return
+	}
+	n := len(p.Replicas)
+	shown := over
+	if len(shown) > 5 {
+		shown = append(shown[:5:5], fmt.Sprintf("and %d more", len(over)-5))
+	}
+	keys := overKeys
+	if len(keys) > 3 {
+		keys = append(keys[:3:3], "…")
+	}
+	ps.Add("tiers", fmt.Sprintf("%d replicas reserve %g cores and %d GB (%g cores, %d MB each), but the app hosts have room for %d: %g cores and %d GB left after the services placed on them; over capacity: %s",
+		n, float64(n)*app.ReservedCores(), ceilGB(n*app.MemoryReservationMB), app.ReservedCores(), app.MemoryReservationMB,
+		fit, freeCores, freeMB/1024, strings.Join(shown, "; ")),
+		fmt.Sprintf("add hosts with the app role, raise %s (cpus, memoryGb), lower resources.%s.cpusReservation or memoryReservationMb, or lower tiers.*.replicas", strings.Join(keys, ", "), App))
+}
+
+// validatePrometheusLimits: Prometheus's memory limit holds the active
+// series of every target the placement gives it, and its host's disk the
+// samples it keeps (components/prometheus, Series).
+func validatePrometheusLimits(c *Config, p Placement, ps *Problems) {
+	v := prometheusScrapeConfig(c, p)
+	series := prometheus.Series(v)
+	targets := fmt.Sprintf("%d targets (%d replicas, %d hosts with 3 exporters each, %d services)",
+		len(v.Replicas)+3*len(v.Hosts)+len(v.Services)+len(v.Alertmanagers)+2, len(v.Replicas), len(v.Hosts), len(v.Services)+len(v.Alertmanagers)+2)
+	if mem, need := c.ResourcesFor(Prometheus).MemoryMB, prometheus.MemoryMBNeeded(series); mem > 0 && mem < need {
+		ps.Add("resources."+Prometheus+".memoryMb", fmt.Sprintf("%d MB is below the %d MB Prometheus needs for about %d active series from %s, %d KiB per series",
+			mem, need, series, targets, prometheus.BytesPerSeries>>10),
+			fmt.Sprintf("raise it to at least %d (with cpus and the reservations) on a monitoring host with room for it", need))
+	}
+	days := c.Retention.PrometheusDays
+	if days < 1 || days > maxRetentionDays {
+		return
+	}
+	for i, h := range c.Hosts {
+		if h.Name != p.Services[Prometheus] || h.Capacity.DiskGB < 1 {
+			continue
+		}
+		disk := h.Capacity.DiskGB
+		if p.Services[Elasticsearch] == h.Name {
+			disk -= elasticsearch.MinDataDiskGB // validateLogDisk's share
+		}
+		need := prometheus.DiskGBNeeded(series, prometheus.DefaultScrapeInterval, days)
+		if need > disk {
+			perDay := max(prometheus.DiskGBNeeded(series, prometheus.DefaultScrapeInterval, 1), 1)
+			ps.Add("retention.prometheusDays", fmt.Sprintf("%d days of about %d active series from %s take about %d GB, above the %d GB %s has for them",
+				days, series, targets, need, disk, h.Name),
+				fmt.Sprintf("lower it to at most %d or raise hosts[%d].capacity.diskGb to at least %d", max(disk/perDay, 1), i, h.Capacity.DiskGB+need-disk))
+		}
+	}
+}
+
+// tiersValid reports tiers whose figures validateTiers accepts.
+func tiersValid(c *Config) bool {
+	for _, name := range TierOrder {
+		t := c.Tiers.ByName(name)
+		if t.Replicas < 1 || t.Replicas > maxReplicas || len(t.Groups) > maxReplicas {
+			return false
+		}
+		sum := 0
+		for _, g := range t.Groups {
+			if g < 1 || g > maxReplicas {
+				return false
+			}
+			sum += g
+		}
+		if sum != t.Replicas {
+			return false
+		}
+	}
+	return true
+}
+
+func ceilGB(mb int) int { return (mb + 1023) / 1024 }
+
 // validateLogDisk: Elasticsearch keeps the logs on its host's data disk.
 func validateLogDisk(c *Config, ps *Problems) {
 	name := placedHost(c, Elasticsearch)
@@ -628,7 +744,7 @@ func contains(list []string, v string) bool {
 // Upper bounds: no figure is unbounded, so no arithmetic on config overflows
 // and no script or file gets a figure its reader cannot take.
 const (
-	maxHosts               = 100
+	maxHosts               = 1000
 	maxReplicas            = 500 // per tier
 	maxCPUs                = 1024
 	maxMemoryGB            = 16384

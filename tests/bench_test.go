@@ -20,18 +20,24 @@ func BenchmarkWholeStack(b *testing.B) {
 	}
 }
 
-// BenchmarkScale measures how the program grows with the application tiers:
-// prod's shape multiplied up to 8× (200 application containers).
-func BenchmarkScale(b *testing.B) {
-	base := harness.Stack(b, "prod")
-	for _, factor := range []int{1, 2, 4, 8} {
-		s := base.Set("tiers", fmt.Sprintf(`{"validator":{"replicas":%d},"business":{"replicas":%d,"groups":[%d,%d]},"slim":{"replicas":%d}}`,
-			5*factor, 15*factor, 8*factor, 7*factor, 5*factor))
-		b.Run(fmt.Sprintf("x%d", factor), func(b *testing.B) {
+// planScales are the sizes BenchmarkPlan measures (make bench, README):
+// application nodes on application hosts.
+var planScales = []harness.Scale{{Nodes: 25, AppHosts: 5}, {Nodes: 100, AppHosts: 10}, {Nodes: 250, AppHosts: 25}, {Nodes: 1000, AppHosts: 100}}
+
+// BenchmarkPlan measures how the mocked whole-stack run (the offline plan,
+// the policy check, every whole-stack test) grows with the application:
+// time and allocations per plan, and the resources each plan holds, so
+// ns/op can be read against the resource count.
+func BenchmarkPlan(b *testing.B) {
+	for _, sc := range planScales {
+		s := harness.ScaleStack(b, sc)
+		b.Run(fmt.Sprint(sc.Nodes), func(b *testing.B) {
+			b.ReportAllocs()
+			resources := 0
 			for i := 0; i < b.N; i++ {
-				res := harness.Run(b, s)
-				b.ReportMetric(float64(len(res.Resources)), "resources")
+				resources = len(harness.Run(b, s).Resources)
 			}
+			b.ReportMetric(float64(resources), "resources")
 		})
 	}
 }

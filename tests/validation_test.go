@@ -50,6 +50,15 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 			`aurigraph:hosts places elasticsearch on no host; give a host the logging role or set placement.elasticsearch`,
 			`aurigraph:hosts places kibana on no host`, `aurigraph:hosts places logstash on no host`,
 		}},
+		{"replicas beyond the app hosts' capacity", func(s *stackfile.Stack) *stackfile.Stack {
+			// 12 replicas of 8 reserved cores on each of 5 app hosts of 64.
+			return s.Set("tiers", `{"validator":{"replicas":40,"groups":[20,20]},"business":{"replicas":15,"groups":[8,7]},"slim":{"replicas":5}}`).
+				Set("postgres", `{"maxConnections":4000}`)
+		}, []string{
+			`aurigraph:tiers 60 replicas reserve 480 cores and 960 GB (8 cores, 16384 MB each), but the app hosts have room for 40: 320 cores and 1280 GB left after the services placed on them`,
+			`prod-app-01 with 12 replicas reserves 96 of 64 cores, 192 of 256 GB`,
+			`raise hosts[3].capacity, hosts[4].capacity, hosts[5].capacity, … (cpus, memoryGb), lower resources.aurigraph-v11.cpusReservation or memoryReservationMb, or lower tiers.*.replicas`,
+		}},
 		{"memory reservation above limit", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("resources", `{"redis":{"cpus":2,"cpusReservation":1,"memoryMb":4096,"memoryReservationMb":8192}}`)
 		}, []string{`aurigraph:resources.redis.memoryReservationMb 8192 is above the limit 4096; lower the reservation or raise memoryMb`}},

@@ -421,3 +421,8 @@ func ports(ps []Port) docker.ContainerPortArray {
 	}
 	return out
 }
+
+// ReservedCores is the reservation as Docker and the policy pack count it:
+// the cpuShares the container states, 1024 per core (no reservation weighs
+// as one core).
+func (r Resources) ReservedCores() float64 { return float64(cpuShares(r.CPUsReservation)) / 1024 }

@@ -118,7 +118,7 @@ func RenderConfig(v ConfigValues) (string, error) {
 		return "", fmt.Errorf("prometheus config: scraping Vault needs its CA file")
 	}
 	if v.ScrapeInterval == "" {
-		v.ScrapeInterval = "15s"
+		v.ScrapeInterval = DefaultScrapeInterval.String()
 	}
 	if v.ScrapeTimeout == "" {
 		v.ScrapeTimeout = "10s"
