@@ -262,6 +262,7 @@ func spread(c *Config, replicas []Replica, loads []HostLoad) {
 		count[on[r]]++
 	}
 	relieve(replicas, on, count, roomOf, hosts, loads)
+	separateValidatorGroups(replicas, on, count, roomOf, hosts)
 	for r := range replicas {
 		replicas[r].Host = loads[on[r]].Host
 	}
@@ -269,6 +270,62 @@ func spread(c *Config, replicas []Replica, loads []HostLoad) {
 		loads[i].Replicas = count[i]
 		loads[i].Cores = loads[i].ServiceCores + float64(count[i])*app.ReservedCores()
 		loads[i].MemoryMB = loads[i].ServiceMemoryMB + count[i]*app.MemoryReservationMB
+	}
+}
+
+// separateValidatorGroups keeps the members of a validator rolling group on
+// different hosts where hosts allow: a group rolls at once, and two of its
+// members on one host would fall together with it. A member sharing a host
+// moves to a host with room and none of its group, or, when no host has
+// room, trades places with a validator of another group. Spread leaves few
+// to separate, and the moves are a function of its result.
+func separateValidatorGroups(replicas []Replica, on, count, roomOf, hosts []int) {
+	type key struct {
+		slot  string
+		group int
+		host  int
+	}
+	members := map[key]int{}
+	var validators []int
+	for r, rep := range replicas {
+		if rep.Tier == TierValidator {
+			validators = append(validators, r)
+			members[key{rep.Slot, rep.Group, on[r]}]++
+		}
+	}
+	place := func(r, to int) {
+		a := replicas[r]
+		members[key{a.Slot, a.Group, on[r]}]--
+		count[on[r]]--
+		on[r] = to
+		members[key{a.Slot, a.Group, to}]++
+		count[to]++
+	}
+	for _, r := range validators {
+		a := replicas[r]
+		if members[key{a.Slot, a.Group, on[r]}] < 2 {
+			continue
+		}
+		to := -1 // the emptiest host with room and none of the group
+		for _, h := range hosts {
+			if count[h] < roomOf[h] && members[key{a.Slot, a.Group, h}] == 0 && (to < 0 || count[h] < count[to]) {
+				to = h
+			}
+		}
+		if to >= 0 {
+			place(r, to)
+			continue
+		}
+		for _, s := range validators {
+			b := replicas[s]
+			if b.Slot == a.Slot && b.Group != a.Group &&
+				members[key{a.Slot, a.Group, on[s]}] == 0 && members[key{b.Slot, b.Group, on[r]}] == 0 {
+				from := on[r]
+				place(r, on[s])
+				place(s, from)
+				break
+			}
+		}
 	}
 }
 
