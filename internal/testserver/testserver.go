@@ -14,16 +14,34 @@ import (
 	"time"
 )
 
-// FreePort is a loopback TCP port nothing listens on right now.
+// FreePort is a loopback TCP port nothing listens on right now, and one
+// FreePort has not handed out before in this process: the kernel may give
+// a just-closed port again at once, and two ports of one test (an nginx's
+// HTTP and HTTPS) were seen to collide.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("no free port: %v", err)
+	handedOut.mu.Lock()
+	defer handedOut.mu.Unlock()
+	for range 1000 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("no free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port that was not handed out before")
+	return 0
 }
+
+var handedOut = struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // Server is a started process.
 type Server struct {
