@@ -18,10 +18,10 @@ test: ## everything CI runs: installs missing test software (see deps), then lin
 	@$(MAKE) --no-print-directory lint unit integration
 
 unit: ## fast tests: mocked whole-stack runs, renderers, policies
-	$(GO) test -count=1 $(PKGS)
+	$(GO) test -count=1 -timeout 30m $(PKGS)
 
 integration: ## tests that hand generated files to real nginx, promtool, postgres, redis, sshd, shellcheck
-	$(GO) test -count=1 -tags integration -run Integration $(PKGS)
+	$(GO) test -count=1 -timeout 30m -tags integration -run Integration $(PKGS)
 
 # -run '^$$': benchmarks only; BENCHTIME=5x for steadier figures.
 BENCHTIME ?= 3x
