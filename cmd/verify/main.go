@@ -52,7 +52,7 @@ func main() {
 	baseURL := flag.String("base-url", "", "the API's public base URL, through the gateway (https://api.example)")
 	healthPaths := flag.String("health-paths", "/healthz,/q/health/ready", "paths under -base-url that must answer 2xx: the gateway's own health, then the application's readiness through it")
 	slots := flag.String("slots", "", "slots that run replicas (comma-separated, e.g. blue,green): each gets a request on its own route")
-	slotURL := flag.String("slot-url", "", "a request through the gateway's route to one slot; {slot} is replaced by the slot's name")
+	slotURL := flag.String("slot-url", "", "a request through the gateway's route to one slot ({slot} is replaced by the slot's name), sent with the monitoring credentials: the route is for operators")
 	flag.Var(&uis, "ui", "a monitoring UI behind the gateway's authentication, name=URL (repeatable): 2xx/3xx with the credentials of $"+userEnv+"/$"+passwordEnv+", 401 without")
 	caFile := flag.String("ca-file", "", "PEM certificates to trust besides the system's (a stack whose edge certificate is from its own CA)")
 	wait := flag.Duration("wait", 2*time.Minute, "how long each check is retried before it fails")

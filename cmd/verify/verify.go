@@ -55,7 +55,8 @@ func (p Plan) Checks() ([]Check, error) {
 		out = append(out, Check{Name: "health " + h, URL: base + "/" + strings.TrimPrefix(h, "/")})
 	}
 	for _, s := range p.Slots {
-		out = append(out, Check{Name: "request through the gateway to the " + s + " slot", URL: strings.ReplaceAll(p.SlotURL, "{slot}", s)})
+		// The gateway's slot route is for operators: the monitoring credentials.
+		out = append(out, Check{Name: "request through the gateway to the " + s + " slot", URL: strings.ReplaceAll(p.SlotURL, "{slot}", s), Auth: true})
 	}
 	for _, ui := range p.UIs {
 		// Refused without credentials: the UI is not open to the world.
@@ -119,7 +120,7 @@ func (r Runner) once(ctx context.Context, c Check) error {
 	if err != nil {
 		return err
 	}
-	if c.Auth {
+	if c.Auth && r.User != "" {
 		req.SetBasicAuth(r.User, r.Password)
 	}
 	resp, err := r.Client.Do(req)

@@ -26,6 +26,10 @@ func (g gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/healthz" || r.URL.Path == "/q/health/ready":
 		w.WriteHeader(http.StatusOK)
 	case strings.HasPrefix(r.URL.Path, "/_slot/"):
+		if u, p, ok := r.BasicAuth(); !ok || u != "ops" || p != "s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		slot := strings.Split(r.URL.Path, "/")[2]
 		if slot != "blue" && slot != "green" {
 			http.NotFound(w, r)
@@ -101,8 +105,8 @@ func TestEveryFailureIsReported(t *testing.T) {
 			[]string{"FAIL request through the gateway to the green slot", "503"}},
 		{"monitoring UIs open to anyone", gateway{open: true}, "ops", "s3cret", 2,
 			[]string{"FAIL grafana refuses a request without credentials", "FAIL kibana refuses a request without credentials", "want 401"}},
-		{"wrong credentials", gateway{}, "ops", "wrong", 2,
-			[]string{"FAIL grafana reachable with the monitoring credentials", "FAIL kibana reachable with the monitoring credentials", "answered 401"}},
+		{"wrong credentials", gateway{}, "ops", "wrong", 4,
+			[]string{"FAIL request through the gateway to the blue slot", "FAIL grafana reachable with the monitoring credentials", "FAIL kibana reachable with the monitoring credentials", "answered 401"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
