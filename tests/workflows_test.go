@@ -43,6 +43,7 @@ type workflow struct {
 type job struct {
 	Needs       any
 	Environment string
+	Env         map[string]string
 	Strategy    struct{ Matrix map[string]any }
 	Steps       []step
 }
@@ -128,6 +129,11 @@ func TestReleaseWorkflowRunsTheControllerThenVerifiesAndRollsBack(t *testing.T) 
 	rec := stepIndex(j, "./.ci/release-record \"$STACK\"")
 	require.Greater(t, rec, back)
 	assert.Contains(t, j.Steps[rec].If, "always()")
+	// Secrets only in the steps that need them, never the whole job's
+	// environment (which every action of the job sees).
+	for k, v := range j.Env {
+		assert.NotContains(t, v, "secrets.", "job env %s", k)
+	}
 	// Credentials only as secrets, in the environment.
 	assert.Equal(t, "${{ secrets.AURIGRAPH_MONITORING_PASSWORD }}", j.Steps[rel].Env["RELEASE_PROMETHEUS_PASSWORD"])
 	assert.Equal(t, "${{ secrets.AURIGRAPH_MONITORING_PASSWORD }}", j.Steps[ver].Env["VERIFY_MONITORING_PASSWORD"])
