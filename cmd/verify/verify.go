@@ -133,7 +133,8 @@ func (r Runner) once(ctx context.Context, c Check) error {
 	if want == nil {
 		want = func(status int) error {
 			if status/100 != 2 {
-				return fmt.Errorf("answered %d: %s", status, strings.TrimSpace(string(body)))
+				// One line: an error page's markup, its words only.
+				return fmt.Errorf("answered %d: %s", status, strings.Join(strings.Fields(string(body)), " "))
 			}
 			return nil
 		}
