@@ -62,16 +62,22 @@ build: ## compile the program and the policy pack
 # enters the program's dependency graph) and built into bin/lint.
 LINT_BIN := bin/lint
 
-$(LINT_BIN)/staticcheck $(LINT_BIN)/deadcode: tools/go.mod tools/go.sum
-	cd tools && $(GO) build -o ../$(LINT_BIN)/ honnef.co/go/tools/cmd/staticcheck golang.org/x/tools/cmd/deadcode
+LINTERS := $(LINT_BIN)/staticcheck $(LINT_BIN)/deadcode $(LINT_BIN)/actionlint
 
-lint: $(LINT_BIN)/staticcheck $(LINT_BIN)/deadcode ## formatting, vet, staticcheck and deadcode, over the integration tests too
+$(LINTERS): tools/go.mod tools/go.sum
+	cd tools && $(GO) build -o ../$(LINT_BIN)/ honnef.co/go/tools/cmd/staticcheck golang.org/x/tools/cmd/deadcode github.com/rhysd/actionlint/cmd/actionlint
+
+lint: $(LINTERS) ## formatting, vet, staticcheck, deadcode, and actionlint over .github/workflows (with shellcheck over their run: blocks)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration $(PKGS)
 	$(LINT_BIN)/staticcheck -tags integration $(PKGS)
 	@# -test: what only tests call is used; -tags integration: by those tests too. The whole
 	@# program only: over a few packages (PKGS) every export would look unused.
+	@# The workflows always: they are not Go packages. actionlint runs shellcheck
+	@# over every run: block when shellcheck is on PATH (make deps installs it).
+	@command -v shellcheck >/dev/null || { echo "actionlint: shellcheck is not installed (make deps): run: blocks would go unchecked"; exit 1; }
+	$(LINT_BIN)/actionlint -no-color
 	$(if $(filter ./...,$(PKGS)),@out=$$($(LINT_BIN)/deadcode -test -tags integration ./...) && test -z "$$out" || { echo "$$out"; echo "deadcode: the functions above are never called: delete them"; exit 1; })
 
 deps: ## install the Debian packages the tests need (as root: sudo make deps); the list is .ci/install-deps

@@ -5,6 +5,7 @@
 package tools
 
 import (
+	_ "github.com/rhysd/actionlint/cmd/actionlint"
 	_ "golang.org/x/tools/cmd/deadcode"
 	_ "honnef.co/go/tools/cmd/staticcheck"
 )
