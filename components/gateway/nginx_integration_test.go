@@ -283,6 +283,7 @@ func TestIntegrationNginxEdge(t *testing.T) {
 			assert.Equal(t, "green", resp.Header.Get("X-Slot"), "request %d", i)
 			assert.Equal(t, "/orders?id=7", resp.Header.Get("X-Path"), "the prefix is removed, the query kept")
 			assert.Empty(t, resp.Header.Get("X-Authorization"), "the gateway's credentials stay at the gateway")
+			assert.Equal(t, "0", resp.Header.Get("X-Weight"), "green's weight, for TRAFFIC_WEIGHT")
 		}
 		// The weighted route still sends everything to blue.
 		counts, failed := split(t, client, 200)
@@ -291,6 +292,9 @@ func TestIntegrationNginxEdge(t *testing.T) {
 		// The slot route's own blue, and the access log names the slot that served.
 		resp := get(t, client, "https://"+itAPI+SlotPath("blue", "/"), auth)
 		assert.Equal(t, "blue", resp.Header.Get("X-Slot"))
+		assert.Equal(t, "100", resp.Header.Get("X-Weight"))
+		resp = get(t, client, "https://"+itAPI+"/", map[string]string{TrafficWeightHeader: "55"})
+		assert.Equal(t, "100", resp.Header.Get("X-Weight"), "a client cannot set the weight the replica sees")
 
 		// Anonymous or wrong password: refused before any slot is reached.
 		for _, h := range []map[string]string{nil, {"Authorization": basic(itUser, "wrong-password")}} {
@@ -585,6 +589,7 @@ func startSlot(t *testing.T, name string) string {
 		w.Header().Set("X-Slot", name)
 		w.Header().Set("X-Path", r.URL.RequestURI())
 		w.Header().Set("X-Authorization", r.Header.Get("Authorization"))
+		w.Header().Set("X-Weight", r.Header.Get(TrafficWeightHeader))
 		fmt.Fprint(w, name)
 	})
 	return serve(t, &http.Server{Handler: mux}, nil)

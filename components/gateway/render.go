@@ -99,6 +99,12 @@ type Slot struct {
 // smoke test (cmd/release) builds its URLs with SlotPath.
 const SlotRoutePrefix = "/_slot/"
 
+// TrafficWeightHeader carries, on every request the gateway sends to a
+// replica, the weight of the slot serving it: the SPEC's TRAFFIC_WEIGHT,
+// delivered per request because a container's environment would recreate
+// every replica at each weight step (components/app Environment).
+const TrafficWeightHeader = "X-Aurigraph-Traffic-Weight"
+
 // SlotPath is the path on the API name that reaches path on the slot
 // routed as route only: SlotPath("green", "/q/health/ready") is
 // /_slot/green/q/health/ready. Operators only: the monitoring UIs' allowed
@@ -177,6 +183,7 @@ type view struct {
 	// Routes are the slots with a slot route and servers to reach.
 	Routes                []Slot
 	SlotRoutePrefix       string
+	TrafficWeightHeader   string
 	WorkerProcesses       string
 	Ciphers               string
 	MaxFails              int
@@ -274,13 +281,14 @@ func Render(v Values) (string, error) {
 		return "", err
 	}
 	vw := view{
-		Values:          v,
-		WorkerProcesses: "auto",
-		Ciphers:         Ciphers,
-		SlotRoutePrefix: SlotRoutePrefix,
-		MaxFails:        MaxFails,
-		FailTimeout:     FailTimeout,
-		APIHeaders:      headers{CSP: "default-src 'none'; frame-ancestors 'none'", FrameOptions: "DENY"},
+		Values:              v,
+		WorkerProcesses:     "auto",
+		Ciphers:             Ciphers,
+		SlotRoutePrefix:     SlotRoutePrefix,
+		TrafficWeightHeader: TrafficWeightHeader,
+		MaxFails:            MaxFails,
+		FailTimeout:         FailTimeout,
+		APIHeaders:          headers{CSP: "default-src 'none'; frame-ancestors 'none'", FrameOptions: "DENY"},
 		// The UIs send their own CSP; this one only forbids framing elsewhere.
 		UIHeaders: headers{CSP: "frame-ancestors 'self'", FrameOptions: "SAMEORIGIN"},
 	}

@@ -193,6 +193,11 @@ func TestSlotRoutesReachOneSlotBehindOperatorAuth(t *testing.T) {
 		assert.Contains(t, loc, `proxy_set_header Authorization "";`)
 		assert.NotContains(t, loc, "auth_basic off", "the route inherits the authentication")
 	}
+	weights := block(t, conf, "map $served_slot $traffic_weight")
+	assert.Contains(t, weights, "app_blue 100;")
+	assert.Contains(t, weights, "app_green 0;")
+	assert.Equal(t, 3, strings.Count(api, "proxy_set_header "+TrafficWeightHeader+" $traffic_weight;"), "the weighted route and both slot routes")
+	assert.Contains(t, conf, "grpc_set_header "+TrafficWeightHeader+" $traffic_weight;")
 	assert.Equal(t, "/_slot/green/q/health/ready", SlotPath("green", "/q/health/ready"))
 	assert.Equal(t, "/_slot/green/", SlotPath("green", ""))
 
