@@ -40,6 +40,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
@@ -317,6 +318,23 @@ func TestIntegrationNginxEdge(t *testing.T) {
 		assert.Equal(t, SlotPath("green", "/"), strings.TrimPrefix(resp.Header.Get("Location"), fmt.Sprintf("https://%s:%d", itAPI, httpsPort)))
 		assert.Empty(t, resp.Header.Get("X-Slot"))
 
+		// The release controller's smoke test, as cmd/release builds it,
+		// reaches green at weight 0: a green that is not ready fails it
+		// while blue, which has all the traffic, is ready.
+		smoke := &release.HTTPSmoke{
+			URL:        func(slot, path string) string { return "https://" + itAPI + SlotPath(slot, path) },
+			HealthPath: "/q/health/live", ReadyPath: "/q/health/ready", RequestPath: "/api/v11/status",
+			User: itUser, Password: itPassword, Client: client,
+		}
+		ctx := context.Background()
+		assert.NoError(t, smoke.Test(ctx, "green"))
+		notReady.Store("green", true)
+		assert.ErrorContains(t, smoke.Test(ctx, "green"), "smoke test readiness of the green slot")
+		assert.NoError(t, smoke.Test(ctx, "blue"))
+		notReady.Delete("green")
+		smoke.Password = "wrong-password"
+		assert.ErrorContains(t, smoke.Test(ctx, "green"), "401")
+
 		// From an address outside edge.allowedMonitoringCidrs even the
 		// password is refused.
 		outside := values(100, 0, itRateLimitPerSec, itBurst)
@@ -574,6 +592,9 @@ func (n *nginxProc) workers() map[int]bool {
 	return out
 }
 
+// notReady holds the stand-in replicas whose readiness answers 503.
+var notReady sync.Map
+
 // startSlot is a stand-in application replica: it names itself in X-Slot,
 // serves a compressible /big and echoes WebSocket frames on /ws.
 func startSlot(t *testing.T, name string) string {
@@ -587,6 +608,10 @@ func startSlot(t *testing.T, name string) string {
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Slot", name)
+		if _, down := notReady.Load(name); down && r.URL.Path == "/q/health/ready" {
+			http.Error(w, `{"status":"DOWN"}`, http.StatusServiceUnavailable)
+			return
+		}
 		w.Header().Set("X-Path", r.URL.RequestURI())
 		w.Header().Set("X-Authorization", r.Header.Get("Authorization"))
 		w.Header().Set("X-Weight", r.Header.Get(TrafficWeightHeader))
