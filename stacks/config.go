@@ -256,8 +256,8 @@ type AppSettings struct {
 	TargetTPS         int `json:"targetTps" doc:"Transactions per second the application aims at." range:"1-100000000" check:"validateMisc"`
 	BatchSize         int `json:"batchSize" doc:"Transactions per batch." range:"1-10000000" check:"validateMisc"`
 	ParallelThreads   int `json:"parallelThreads" doc:"Worker threads of each replica." range:"1-4096" check:"validateMisc"`
-	DatasourceMaxSize int `json:"datasourceMaxSize" doc:"Largest JDBC connection pool of each replica (connections to the pooler); pooler.maxClientConn must hold every replica of both slots at this size." range:"1-1000" check:"validatePooler"`
-	DatasourceMinSize int `json:"datasourceMinSize" doc:"Smallest pool of each replica; at most datasourceMaxSize." range:"0-1000" check:"validateMisc"`
+	DatasourceMaxSize int `json:"datasourceMaxSize" doc:"Largest JDBC connection pool of each replica (connections to the pooler), within the SPEC's 20-30; pooler.maxClientConn must hold every replica of both slots at this size." range:"20-30" check:"validatePooler"`
+	DatasourceMinSize int `json:"datasourceMinSize" doc:"Smallest pool of each replica, within the SPEC's 5-10." range:"5-10" check:"validateMisc"`
 }
 
 // PostgresSettings sizes the database.

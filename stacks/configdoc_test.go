@@ -151,7 +151,6 @@ func TestDocumentedRangesAreTheValidatedOnes(t *testing.T) {
 	related := map[string]bool{
 		"pki.validityHours lo":                      true, // above earlyRenewalHours
 		"pki.earlyRenewalHours hi":                  true, // below validityHours
-		"app.datasourceMinSize hi":                  true, // at most datasourceMaxSize
 		"postgres.maxConnections lo":                true, // holds the pooler's server pool
 		"app.datasourceMaxSize hi":                  true, // raises what pooler.maxClientConn must hold
 		"pooler.maxClientConn lo":                   true, // holds every replica's pool

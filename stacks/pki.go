@@ -80,6 +80,9 @@ func edgeNames(c *Config) []string {
 	return names
 }
 
+// APIURL is the API's public URL, the gateway's API name.
+func APIURL(c *Config) string { return edgeURL(c.Edge.APIHostname) }
+
 // edgeURL is the public URL of a name the gateway answers (one of
 // edgeNames), "" for no name.
 func edgeURL(name string) string {

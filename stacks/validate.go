@@ -447,11 +447,10 @@ func validateMisc(c *Config, ps *Problems) {
 	checkRange(ps, "app.targetTps", a.TargetTPS, 1, maxTargetTPS)
 	checkRange(ps, "app.batchSize", a.BatchSize, 1, maxBatchSize)
 	checkRange(ps, "app.parallelThreads", a.ParallelThreads, 1, maxThreads)
-	checkRange(ps, "app.datasourceMaxSize", a.DatasourceMaxSize, 1, maxPool)
-	checkRange(ps, "app.datasourceMinSize", a.DatasourceMinSize, 0, maxPool)
-	if a.DatasourceMinSize > a.DatasourceMaxSize {
-		ps.Add("app.datasourceMinSize", fmt.Sprintf("%d is above datasourceMaxSize %d", a.DatasourceMinSize, a.DatasourceMaxSize), "keep the pool minimum at or below its maximum")
-	}
+	// The SPEC's ranges for every replica's pool; with them the minimum is
+	// always below the maximum.
+	checkRange(ps, "app.datasourceMaxSize", a.DatasourceMaxSize, minPoolMax, maxPoolMax)
+	checkRange(ps, "app.datasourceMinSize", a.DatasourceMinSize, minPoolMin, maxPoolMin)
 	checkRange(ps, "postgres.maxConnections", c.Postgres.MaxConnections, 1, maxPostgresConnections)
 	validateLogDisk(c, ps)
 	validatePlacementCapacity(c, ps)
@@ -515,7 +514,7 @@ func poolerClientsNeeded(c *Config) (need, replicas int, ok bool) {
 		}
 		replicas += r
 	}
-	if c.App.DatasourceMaxSize < 1 || c.App.DatasourceMaxSize > maxPool {
+	if c.App.DatasourceMaxSize < minPoolMax || c.App.DatasourceMaxSize > maxPoolMax {
 		return 0, 0, false
 	}
 	return 2 * replicas * c.App.DatasourceMaxSize, 2 * replicas, true
@@ -744,20 +743,22 @@ func contains(list []string, v string) bool {
 // Upper bounds: no figure is unbounded, so no arithmetic on config overflows
 // and no script or file gets a figure its reader cannot take.
 const (
-	maxHosts               = 1000
-	maxReplicas            = 500 // per tier
-	maxCPUs                = 1024
-	maxMemoryGB            = 16384
-	maxDiskGB              = 1 << 20
-	maxRetentionDays       = 3650
-	maxBackupsKept         = 1000
-	maxCertHours           = 87600 // 10 years
-	maxRotation            = 1 << 20
-	maxRate                = 1000000
-	maxTargetTPS           = 100000000
-	maxBatchSize           = 10000000
-	maxThreads             = 4096
-	maxPool                = 1000
+	maxHosts         = 1000
+	maxReplicas      = 500 // per tier
+	maxCPUs          = 1024
+	maxMemoryGB      = 16384
+	maxDiskGB        = 1 << 20
+	maxRetentionDays = 3650
+	maxBackupsKept   = 1000
+	maxCertHours     = 87600 // 10 years
+	maxRotation      = 1 << 20
+	maxRate          = 1000000
+	maxTargetTPS     = 100000000
+	maxBatchSize     = 10000000
+	maxThreads       = 4096
+	// The SPEC's JDBC pool of each replica: maximum 20-30, minimum 5-10.
+	minPoolMax, maxPoolMax = 20, 30
+	minPoolMin, maxPoolMin = 5, 10
 	maxPostgresConnections = 100000 // PostgreSQL's own ceiling is 262143
 	maxPoolerClients       = 100000 // 1,000 replicas of both slots at a pool of 50
 )

@@ -122,7 +122,9 @@ func GatewayValues(c *Config, p Placement) gateway.Values {
 		name   string
 		weight int
 	}{{"blue", c.Release.Blue.Weight}, {"green", c.Release.Green.Weight}} {
-		s := gateway.Slot{Name: SlotUpstream(slot.name), Weight: slot.weight}
+		// Each slot is also reached by its own name on the slot route, for
+		// the release smoke test before it gets traffic.
+		s := gateway.Slot{Name: SlotUpstream(slot.name), Route: slot.name, Weight: slot.weight}
 		for _, r := range p.Replicas {
 			if r.Slot == slot.name {
 				s.HTTP = append(s.HTTP, fmt.Sprintf("%s:%d", r.Name, app.RESTPort))

@@ -221,7 +221,10 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		}, []string{`aurigraph:postgres.maxConnections is 10000000; use 1-100000`}},
 		{"pool without bound", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("app", `{"batchSize":100000,"datasourceMaxSize":9223372036854775807,"datasourceMinSize":10,"parallelThreads":256,"targetTps":2000000}`)
-		}, []string{`aurigraph:app.datasourceMaxSize is 9223372036854775807; use 1-1000`}},
+		}, []string{`aurigraph:app.datasourceMaxSize is 9223372036854775807; use 20-30`}},
+		{"pool outside the SPEC's ranges", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("app", `{"batchSize":100000,"datasourceMaxSize":40,"datasourceMinSize":4,"parallelThreads":256,"targetTps":2000000}`)
+		}, []string{`aurigraph:app.datasourceMaxSize is 40; use 20-30`, `aurigraph:app.datasourceMinSize is 4; use 5-10`}},
 		{"SSH dial limits without bound", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("ssh", sshJSON(t, prodSSH, `"dialErrorLimit":5`, `"dialErrorLimit":100000`))
 		}, []string{`aurigraph:ssh.dialErrorLimit is 100000; use 1-100`}},

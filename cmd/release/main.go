@@ -10,7 +10,7 @@
 // `release resume`. See docs/runbooks/release.md.
 //
 //	scripts/with-deploy-key prod -- go run ./cmd/release -stack prod -image aurigraph/v11:11.5.0 \
-//	    -prometheus https://prometheus.ops.example -smoke-url 'https://api.example/_slot/{slot}/api/v11/status' canary
+//	    -prometheus https://prometheus.ops.example -prometheus-user ops -smoke-path /api/v11/status canary
 //	go run ./cmd/release -stack prod status | promote | abort | resume
 //	go run ./cmd/release -stack prod -image aurigraph/v11:11.5.0 -dry-run canary
 package main
@@ -28,7 +28,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aurigraph/infra/components/app"
+	"github.com/aurigraph/infra/components/gateway"
 	"github.com/aurigraph/infra/internal/release"
+	"github.com/aurigraph/infra/stacks"
 )
 
 func main() {
@@ -43,10 +46,9 @@ func main() {
 	interval := flag.Duration("interval", 10*time.Second, "time between analyses")
 	window := flag.String("window", "1m", "rate window of the analysis queries (PromQL duration; the alert rules use 5m)")
 	promURL := flag.String("prometheus", "", "Prometheus base URL reachable from here (e.g. through the gateway's monitoring name)")
-	promUser := flag.String("prometheus-user", "", "user of the gateway's monitoring authentication; the password is read from $"+passwordEnv)
-	healthURL := flag.String("health-url", "", "the new slot's health URL ({slot} is replaced by the slot name)")
-	readyURL := flag.String("ready-url", "", "the new slot's readiness URL ({slot} is replaced)")
-	smokeURL := flag.String("smoke-url", "", "a real request through the gateway's route to the slot ({slot} is replaced)")
+	promUser := flag.String("prometheus-user", "", "user of the gateway's monitoring authentication, for Prometheus and the smoke test's slot route; the password is read from $"+passwordEnv)
+	apiURL := flag.String("api-url", "", "the gateway's API URL the smoke test reaches the new slot through (default https://<edge.apiHostname>)")
+	smokePath := flag.String("smoke-path", "", "a real application request the smoke test sends to the new slot through the gateway's slot route, e.g. /api/v11/status")
 	dryRun := flag.Bool("dry-run", false, "print the steps and their config changes; change nothing")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: release -stack S [flags] blue-green|canary|rolling | status | promote | abort | resume\n")
@@ -102,7 +104,7 @@ func main() {
 	checks, err := release.Checks(*window)
 	check(err)
 	c.Analysis = &release.PrometheusAnalysis{URL: *promURL, User: *promUser, Password: os.Getenv(passwordEnv), Checks: checks}
-	c.Smoke = &release.HTTPSmoke{HealthURL: *healthURL, ReadyURL: *readyURL, RequestURL: *smokeURL}
+	c.Smoke = newSmoke(cfg, *apiURL, *smokePath, *promUser, os.Getenv(passwordEnv))
 	c.Backup, err = newSSHBackup(cfg)
 	check(err)
 	if cmd == "resume" {
@@ -110,6 +112,22 @@ func main() {
 		return
 	}
 	check(c.Start(ctx, plan))
+}
+
+// newSmoke tests the new slot through the gateway's slot route
+// (components/gateway SlotPath), which answers operators only: the
+// monitoring user and password. Health and readiness are the application's
+// own probes (components/app).
+func newSmoke(cfg *stacks.Config, apiURL, requestPath, user, password string) *release.HTTPSmoke {
+	if apiURL == "" {
+		apiURL = stacks.APIURL(cfg)
+	}
+	base := strings.TrimSuffix(apiURL, "/")
+	return &release.HTTPSmoke{
+		URL:        func(slot, path string) string { return base + gateway.SlotPath(slot, path) },
+		HealthPath: app.Liveness.Path, ReadyPath: app.Readiness.Path, RequestPath: requestPath,
+		User: user, Password: password,
+	}
 }
 
 // passwordEnv holds the monitoring password: never a flag, which would

@@ -47,3 +47,16 @@ func TestBackupRunsOnPostgresHost(t *testing.T) {
 	assert.Equal(t, stacks.ServiceDir(c, stacks.Postgres)+"/bin/backup.sh", b.script)
 	assert.NotEmpty(t, b.set.Target.HostKey, "the host key is pinned")
 }
+
+func TestSmokeGoesThroughTheGatewaysSlotRoute(t *testing.T) {
+	c, err := loadConfig("../..", "prod")
+	require.NoError(t, err)
+	s := newSmoke(c, "", "/api/v11/status", "ops", "pw")
+	assert.Equal(t, "https://"+c.Edge.APIHostname+"/_slot/green/q/health/ready", s.URL("green", s.ReadyPath))
+	assert.Equal(t, "https://"+c.Edge.APIHostname+"/_slot/green/q/health/live", s.URL("green", s.HealthPath))
+	assert.Equal(t, "https://"+c.Edge.APIHostname+"/_slot/blue/api/v11/status", s.URL("blue", s.RequestPath))
+	assert.Equal(t, [2]string{"ops", "pw"}, [2]string{s.User, s.Password})
+
+	s = newSmoke(c, "https://127.0.0.1:8443/", "/x", "", "")
+	assert.Equal(t, "https://127.0.0.1:8443/_slot/green/x", s.URL("green", s.RequestPath))
+}

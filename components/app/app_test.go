@@ -237,6 +237,7 @@ func TestEnvironmentHasSpecValuesAndSecretPasswords(t *testing.T) {
 		"AURIGRAPH_NODE_TIER":                        "validator",
 		"AURIGRAPH_NODE_NAME":                        "aurigraph-v11-blue-validator-1",
 		"AURIGRAPH_RELEASE_SLOT":                     "blue",
+		"DEPLOYMENT_SLOT":                            "blue",
 
 		// The meters the dashboards and rules read are switched on.
 		"QUARKUS_DATASOURCE_METRICS_ENABLED":                          "true",
@@ -245,6 +246,9 @@ func TestEnvironmentHasSpecValuesAndSecretPasswords(t *testing.T) {
 	for k, v := range want {
 		assert.Equal(t, v, env[k], k)
 	}
+	// The slot's weight reaches replicas per request from the gateway: in
+	// the environment, each weight step would recreate every container.
+	assert.NotContains(t, env, "TRAFFIC_WEIGHT")
 	sort.Strings(secret)
 	assert.Equal(t, []string{EnvPostgresPassword, EnvRedisPassword}, secret)
 	for k, v := range env {

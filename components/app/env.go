@@ -135,6 +135,9 @@ func OutputEnvironment(e Endpoints) map[string]pulumi.StringInput {
 	}
 }
 
+// EnvDeploymentSlot is the SPEC's name for the replica's slot, blue or green.
+const EnvDeploymentSlot = "DEPLOYMENT_SLOT"
+
 // Secret environment variable names; their values come as Pulumi secrets.
 const (
 	EnvPostgresPassword = "QUARKUS_DATASOURCE_PASSWORD"
@@ -148,9 +151,15 @@ func Environment(s Settings, e Endpoints, r Replica) map[string]string {
 	itoa := func(i int) string { return fmt.Sprint(i) }
 	env := map[string]string{
 		// Node identity.
-		"AURIGRAPH_NODE_NAME":     r.Name,
-		"AURIGRAPH_NODE_TIER":     r.Tier,
-		"AURIGRAPH_RELEASE_SLOT":  r.Slot,
+		"AURIGRAPH_NODE_NAME":    r.Name,
+		"AURIGRAPH_NODE_TIER":    r.Tier,
+		"AURIGRAPH_RELEASE_SLOT": r.Slot,
+		// The SPEC's names. DEPLOYMENT_SLOT is fixed for a container's life
+		// (a replica never changes slot). TRAFFIC_WEIGHT is deliberately not
+		// here: a weight step would recreate every replica, where it must
+		// change only the gateway. The gateway sends the serving slot's
+		// weight with each request instead (gateway.TrafficWeightHeader).
+		EnvDeploymentSlot:         r.Slot,
 		"AURIGRAPH_ROLLING_GROUP": itoa(r.Group),
 
 		// Consensus and features (SPEC production values).

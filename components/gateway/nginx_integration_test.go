@@ -40,6 +40,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
@@ -90,8 +91,8 @@ func TestIntegrationNginxEdge(t *testing.T) {
 			ListenAddress: "127.0.0.1", HTTPPort: httpPort, HTTPSPort: httpsPort,
 			APIHostname: itAPI, GRPCHostname: itGRPC,
 			Slots: []Slot{
-				{Name: "app_blue", Weight: blueW, HTTP: []string{blue}, GRPC: []string{grpcAddr}},
-				{Name: "app_green", Weight: greenW, HTTP: []string{green}, GRPC: []string{grpcAddr}},
+				{Name: "app_blue", Route: "blue", Weight: blueW, HTTP: []string{blue}, GRPC: []string{grpcAddr}},
+				{Name: "app_green", Route: "green", Weight: greenW, HTTP: []string{green}, GRPC: []string{grpcAddr}},
 			},
 			UIs: []UI{
 				{Name: "grafana", Hostname: itGrafana, Upstream: "http://" + grafana},
@@ -270,6 +271,91 @@ func TestIntegrationNginxEdge(t *testing.T) {
 		// An absent upstream answers 502, it does not break nginx.
 		resp = get(t, client, "https://"+itPrometheus+"/", auth)
 		assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	})
+
+	t.Run("slot route reaches a slot at weight 0, for operators only", func(t *testing.T) {
+		ng.reload(t, values(100, 0, itRateLimitPerSec, itBurst))
+		client := newClient(pki, httpsPort)
+		auth := map[string]string{"Authorization": basic(itUser, itPassword)}
+		green := "https://" + itAPI + SlotPath("green", "/orders?id=7")
+		for i := 0; i < 50; i++ {
+			resp := get(t, client, green, auth)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, "green", resp.Header.Get("X-Slot"), "request %d", i)
+			assert.Equal(t, "/orders?id=7", resp.Header.Get("X-Path"), "the prefix is removed, the query kept")
+			assert.Empty(t, resp.Header.Get("X-Authorization"), "the gateway's credentials stay at the gateway")
+			assert.Equal(t, "0", resp.Header.Get("X-Weight"), "green's weight, for TRAFFIC_WEIGHT")
+		}
+		// The weighted route still sends everything to blue.
+		counts, failed := split(t, client, 200)
+		assert.Zero(t, failed)
+		assert.Equal(t, map[string]int{"blue": 200}, counts)
+		// The slot route's own blue, and the access log names the slot that served.
+		resp := get(t, client, "https://"+itAPI+SlotPath("blue", "/"), auth)
+		assert.Equal(t, "blue", resp.Header.Get("X-Slot"))
+		assert.Equal(t, "100", resp.Header.Get("X-Weight"))
+		resp = get(t, client, "https://"+itAPI+"/", map[string]string{TrafficWeightHeader: "55"})
+		assert.Equal(t, "100", resp.Header.Get("X-Weight"), "a client cannot set the weight the replica sees")
+
+		// Anonymous or wrong password: refused before any slot is reached.
+		for _, h := range []map[string]string{nil, {"Authorization": basic(itUser, "wrong-password")}} {
+			for _, path := range []string{SlotPath("green", "/"), SlotPath("blue", "/q/health/ready"), SlotPath("purple", "/"), SlotRoutePrefix} {
+				resp := get(t, client, "https://"+itAPI+path, h)
+				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s with %v", path, h)
+				assert.Empty(t, resp.Header.Get("X-Slot"), path)
+			}
+		}
+		// A slot that does not exist is not found, not the weighted route.
+		for _, path := range []string{SlotPath("purple", "/"), SlotRoutePrefix} {
+			resp := get(t, client, "https://"+itAPI+path, auth)
+			assert.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+			assert.Empty(t, resp.Header.Get("X-Slot"), path)
+		}
+		// The slot's name alone is sent to its route (nginx's redirect for a
+		// prefix location), never to the weighted one.
+		resp = get(t, client, "https://"+itAPI+"/_slot/green", nil)
+		assert.Equal(t, http.StatusMovedPermanently, resp.StatusCode)
+		assert.Equal(t, SlotPath("green", "/"), strings.TrimPrefix(resp.Header.Get("Location"), fmt.Sprintf("https://%s:%d", itAPI, httpsPort)))
+		assert.Empty(t, resp.Header.Get("X-Slot"))
+
+		// The release controller's smoke test, as cmd/release builds it,
+		// reaches green at weight 0: a green that is not ready fails it
+		// while blue, which has all the traffic, is ready.
+		smoke := &release.HTTPSmoke{
+			URL:        func(slot, path string) string { return "https://" + itAPI + SlotPath(slot, path) },
+			HealthPath: "/q/health/live", ReadyPath: "/q/health/ready", RequestPath: "/api/v11/status",
+			User: itUser, Password: itPassword, Client: client,
+		}
+		ctx := context.Background()
+		assert.NoError(t, smoke.Test(ctx, "green"))
+		notReady.Store("green", true)
+		assert.ErrorContains(t, smoke.Test(ctx, "green"), "smoke test readiness of the green slot")
+		assert.NoError(t, smoke.Test(ctx, "blue"))
+		notReady.Delete("green")
+		smoke.Password = "wrong-password"
+		assert.ErrorContains(t, smoke.Test(ctx, "green"), "401")
+
+		// From an address outside edge.allowedMonitoringCidrs even the
+		// password is refused.
+		outside := values(100, 0, itRateLimitPerSec, itBurst)
+		outside.AllowedUICIDRs = []string{"192.0.2.0/24"}
+		ng.reload(t, outside)
+		resp = get(t, newClient(pki, httpsPort), green, auth)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+		assert.Empty(t, resp.Header.Get("X-Slot"))
+
+		raw, err := os.ReadFile(filepath.Join(dir, "access.log"))
+		require.NoError(t, err)
+		served := map[string]int{}
+		for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var entry struct{ URI, Slot string }
+			require.NoError(t, json.Unmarshal([]byte(l), &entry))
+			if strings.HasPrefix(entry.URI, SlotPath("green", "/orders")) {
+				served[entry.Slot]++
+			}
+		}
+		assert.Equal(t, 51, served["app_green"], "the log names the slot that served: %v", served)
+		assert.Len(t, served, 1, "%v", served)
 	})
 
 	t.Run("rate limit answers 429", func(t *testing.T) {
@@ -506,6 +592,9 @@ func (n *nginxProc) workers() map[int]bool {
 	return out
 }
 
+// notReady holds the stand-in replicas whose readiness answers 503.
+var notReady sync.Map
+
 // startSlot is a stand-in application replica: it names itself in X-Slot,
 // serves a compressible /big and echoes WebSocket frames on /ws.
 func startSlot(t *testing.T, name string) string {
@@ -519,6 +608,13 @@ func startSlot(t *testing.T, name string) string {
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Slot", name)
+		if _, down := notReady.Load(name); down && r.URL.Path == "/q/health/ready" {
+			http.Error(w, `{"status":"DOWN"}`, http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("X-Path", r.URL.RequestURI())
+		w.Header().Set("X-Authorization", r.Header.Get("Authorization"))
+		w.Header().Set("X-Weight", r.Header.Get(TrafficWeightHeader))
 		fmt.Fprint(w, name)
 	})
 	return serve(t, &http.Server{Handler: mux}, nil)

@@ -89,6 +89,28 @@ type Slot struct {
 	Weight int      // percent of requests, 0-100
 	HTTP   []string // REST servers, host:port (every replica of the slot)
 	GRPC   []string // gRPC servers, host:port
+	// Route, when set, is the slot's name in its slot route (SlotPath):
+	// e.g. green, whose /_slot/green/... on the API name reaches this
+	// slot's HTTP servers only, whatever its weight.
+	Route string
+}
+
+// SlotRoutePrefix starts every slot route on the API name. The release
+// smoke test (cmd/release) builds its URLs with SlotPath.
+const SlotRoutePrefix = "/_slot/"
+
+// TrafficWeightHeader carries, on every request the gateway sends to a
+// replica, the weight of the slot serving it: the SPEC's TRAFFIC_WEIGHT,
+// delivered per request because a container's environment would recreate
+// every replica at each weight step (components/app Environment).
+const TrafficWeightHeader = "X-Aurigraph-Traffic-Weight"
+
+// SlotPath is the path on the API name that reaches path on the slot
+// routed as route only: SlotPath("green", "/q/health/ready") is
+// /_slot/green/q/health/ready. Operators only: the monitoring UIs' allowed
+// addresses and password.
+func SlotPath(route, path string) string {
+	return SlotRoutePrefix + route + "/" + strings.TrimPrefix(path, "/")
 }
 
 // UI is one monitoring UI reached through the gateway.
@@ -157,7 +179,11 @@ type headers struct{ CSP, FrameOptions string }
 
 type view struct {
 	Values
-	Active                []activeSlot
+	Active []activeSlot
+	// Routes are the slots with a slot route and servers to reach.
+	Routes                []Slot
+	SlotRoutePrefix       string
+	TrafficWeightHeader   string
 	WorkerProcesses       string
 	Ciphers               string
 	MaxFails              int
@@ -169,6 +195,7 @@ var (
 	nameRE     = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`)
 	upstreamRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	serverRE   = regexp.MustCompile(`^[A-Za-z0-9.-]+:[0-9]{1,5}$`)
+	routeRE    = regexp.MustCompile(`^[a-z0-9]+$`)
 	urlRE      = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+:[0-9]{1,5}$`)
 	pathRE     = regexp.MustCompile(`^/[A-Za-z0-9/._-]*$`)
 )
@@ -190,12 +217,16 @@ func Check(v Values) error {
 	if v.GRPCHostname != "" && !nameRE.MatchString(v.GRPCHostname) {
 		add("gRPC host name %q is invalid", v.GRPCHostname)
 	}
-	sum, seen := 0, map[string]bool{}
+	sum, seen, routes := 0, map[string]bool{}, map[string]bool{}
 	for _, s := range v.Slots {
 		if !upstreamRE.MatchString(s.Name) || seen[s.Name] {
 			add("slot name %q is invalid or repeated", s.Name)
 		}
 		seen[s.Name] = true
+		if s.Route != "" && (!routeRE.MatchString(s.Route) || routes[s.Route]) {
+			add("slot %s route %q is not lower-case letters and digits, or repeated", s.Name, s.Route)
+		}
+		routes[s.Route] = true
 		if s.Weight < 0 || s.Weight > 100 {
 			add("slot %s weight %d is not 0-100", s.Name, s.Weight)
 		}
@@ -250,18 +281,23 @@ func Render(v Values) (string, error) {
 		return "", err
 	}
 	vw := view{
-		Values:          v,
-		WorkerProcesses: "auto",
-		Ciphers:         Ciphers,
-		MaxFails:        MaxFails,
-		FailTimeout:     FailTimeout,
-		APIHeaders:      headers{CSP: "default-src 'none'; frame-ancestors 'none'", FrameOptions: "DENY"},
+		Values:              v,
+		WorkerProcesses:     "auto",
+		Ciphers:             Ciphers,
+		SlotRoutePrefix:     SlotRoutePrefix,
+		TrafficWeightHeader: TrafficWeightHeader,
+		MaxFails:            MaxFails,
+		FailTimeout:         FailTimeout,
+		APIHeaders:          headers{CSP: "default-src 'none'; frame-ancestors 'none'", FrameOptions: "DENY"},
 		// The UIs send their own CSP; this one only forbids framing elsewhere.
 		UIHeaders: headers{CSP: "frame-ancestors 'self'", FrameOptions: "SAMEORIGIN"},
 	}
 	for _, s := range v.Slots {
 		if s.Weight > 0 {
 			vw.Active = append(vw.Active, activeSlot{Name: s.Name, Share: fmt.Sprintf("%d%%", s.Weight)})
+		}
+		if s.Route != "" && len(s.HTTP) > 0 {
+			vw.Routes = append(vw.Routes, s)
 		}
 	}
 	// The last active slot takes the remainder ("*"): shares never leave a gap.

@@ -25,7 +25,7 @@ func sampleValues(blue, green int) Values {
 		weight int
 		n      int
 	}{{"blue", blue, 3}, {"green", green, 2}} {
-		slot := Slot{Name: "app_" + s.name, Weight: s.weight}
+		slot := Slot{Name: "app_" + s.name, Route: s.name, Weight: s.weight}
 		for i := 1; i <= s.n; i++ {
 			slot.HTTP = append(slot.HTTP, fmt.Sprintf("aurigraph-v11-%s-slim-%d:9003", s.name, i))
 			slot.GRPC = append(slot.GRPC, fmt.Sprintf("aurigraph-v11-%s-slim-%d:9004", s.name, i))
@@ -177,6 +177,48 @@ func TestMonitoringUIsNeedAuthAndAllowList(t *testing.T) {
 	assert.Contains(t, kibana, "proxy_ssl_verify on;")
 	assert.Contains(t, kibana, "proxy_ssl_trusted_certificate "+CAPath+";")
 	assert.Contains(t, kibana, "set $ui_upstream https://kibana:5601;")
+}
+
+func TestSlotRoutesReachOneSlotBehindOperatorAuth(t *testing.T) {
+	v := sampleValues(100, 0)
+	conf := render(t, v)
+	api := block(t, conf[strings.Index(conf, "server_name api.example.com;")-200:], "server")
+	routes := block(t, api, "location "+SlotRoutePrefix)
+	for _, want := range []string{`auth_basic "release slots";`, "auth_basic_user_file " + HtpasswdPath + ";", "satisfy all;", "allow 198.51.100.0/24;", "deny all;"} {
+		assert.Contains(t, routes, want)
+	}
+	for _, s := range v.Slots {
+		loc := block(t, routes, "location "+SlotPath(s.Route, "/"))
+		assert.Contains(t, loc, "proxy_pass http://"+s.Name+"/;", "a 0-weight slot is routed too")
+		assert.Contains(t, loc, `proxy_set_header Authorization "";`)
+		assert.NotContains(t, loc, "auth_basic off", "the route inherits the authentication")
+	}
+	weights := block(t, conf, "map $served_slot $traffic_weight")
+	assert.Contains(t, weights, "app_blue 100;")
+	assert.Contains(t, weights, "app_green 0;")
+	assert.Equal(t, 3, strings.Count(api, "proxy_set_header "+TrafficWeightHeader+" $traffic_weight;"), "the weighted route and both slot routes")
+	assert.Contains(t, conf, "grpc_set_header "+TrafficWeightHeader+" $traffic_weight;")
+	assert.Equal(t, "/_slot/green/q/health/ready", SlotPath("green", "/q/health/ready"))
+	assert.Equal(t, "/_slot/green/", SlotPath("green", ""))
+
+	// A slot without replicas has no route (an authenticated 404), and no
+	// slot with a route means no slot location at all.
+	v.Slots[1].HTTP, v.Slots[1].GRPC = nil, nil
+	conf = render(t, v)
+	assert.NotContains(t, conf, "location "+SlotPath("green", "/"))
+	assert.Contains(t, conf, "location "+SlotPath("blue", "/"))
+	for i := range v.Slots {
+		v.Slots[i].Route = ""
+	}
+	assert.NotContains(t, render(t, v), SlotRoutePrefix)
+
+	// Routes are names nginx can hold in a location, once each.
+	for _, bad := range [][2]string{{"blue", "blue"}, {"Blue", "green"}, {"blue", "gr een"}, {"blue", "../x"}} {
+		v := sampleValues(100, 0)
+		v.Slots[0].Route, v.Slots[1].Route = bad[0], bad[1]
+		_, err := Render(v)
+		assert.ErrorContains(t, err, "route", "%v", bad)
+	}
 }
 
 func TestOlderNginxVariant(t *testing.T) {
