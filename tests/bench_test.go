@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -27,17 +28,29 @@ var planScales = []harness.Scale{{Nodes: 25, AppHosts: 5}, {Nodes: 100, AppHosts
 // BenchmarkPlan measures how the mocked whole-stack run (the offline plan,
 // the policy check, every whole-stack test) grows with the application:
 // time and allocations per plan, and the resources each plan holds, so
-// ns/op can be read against the resource count.
+// ns/op can be read against the resource count, and the dependency edges
+// (every resource's dependsOn) the engine orders them by.
 func BenchmarkPlan(b *testing.B) {
 	for _, sc := range planScales {
 		s := harness.ScaleStack(b, sc)
 		b.Run(fmt.Sprint(sc.Nodes), func(b *testing.B) {
 			b.ReportAllocs()
-			resources := 0
+			resources, edges := 0, 0
 			for i := 0; i < b.N; i++ {
-				resources = len(harness.Run(b, s).Resources)
+				res := harness.Run(b, s)
+				resources, edges = len(res.Resources), dependencyEdges(res)
 			}
 			b.ReportMetric(float64(resources), "resources")
+			b.ReportMetric(float64(edges), "edges")
 		})
 	}
+}
+
+// dependencyEdges counts the dependsOn edges of a run.
+func dependencyEdges(res *mockrun.Result) int {
+	n := 0
+	for _, r := range res.Resources {
+		n += len(r.DependsOn)
+	}
+	return n
 }

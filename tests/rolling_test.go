@@ -1,9 +1,10 @@
 package tests
 
 // Rolling order as the engine would follow it: each rolling step's
-// containers depend on every container of the previous step of their slot
-// (and wait for health), so an update goes slim → business group 1 →
-// business group 2 → validators.
+// containers depend on the previous step's barrier, which depends on every
+// container of that step (each waits for health), so an update goes slim →
+// business group 1 → business group 2 → validators, with one edge per
+// container rather than one per pair.
 
 import (
 	"fmt"
@@ -18,6 +19,9 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/tests/harness"
 )
+
+// rollingBarrierType is the type of a rolling step's barrier (app.newBarrier).
+const rollingBarrierType = "command:local:Command"
 
 // rollingStep is one rolling step of a slot: a tier's group.
 type rollingStep struct {
@@ -60,16 +64,26 @@ func rollingSteps(t *testing.T, res *mockrun.Result) (map[rollingStep][]string, 
 	return members, order
 }
 
-// appDeps is the application containers a container depends on.
+// appDeps is the application containers a container waits for, directly
+// or through any chain of dependencies (the rolling barriers).
 func appDeps(res *mockrun.Result, r mockrun.Resource) []string {
+	seen := map[string]bool{}
 	var out []string
-	for _, urn := range r.DependsOn {
-		if d := res.ByURN(urn); d != nil {
+	var walk func(r mockrun.Resource)
+	walk = func(r mockrun.Resource) {
+		for _, urn := range r.DependsOn {
+			d := res.ByURN(urn)
+			if d == nil || seen[urn] {
+				continue
+			}
+			seen[urn] = true
 			if _, _, ok := releaseAppContainer(*d); ok {
 				out = append(out, urn)
 			}
+			walk(*d)
 		}
 	}
+	walk(r)
 	sort.Strings(out)
 	return out
 }
@@ -97,11 +111,13 @@ func TestRollingOrderOnProd(t *testing.T) {
 				require.Len(t, members[steps[1]], 8)
 				require.Len(t, members[steps[2]], 7)
 				assert.Empty(t, appDepsOfStep(res, members[steps[0]]), "slim goes first")
+				var before []string
 				for i := 1; i < len(steps); i++ {
-					prev := members[steps[i-1]]
+					before = append(before, members[steps[i-1]]...)
+					sort.Strings(before)
 					for _, urn := range members[steps[i]] {
-						assert.Equal(t, prev, appDeps(res, *res.ByURN(urn)),
-							"%s waits for exactly every container of %s group %d", releaseName(urn), steps[i-1].tier, steps[i-1].group)
+						assert.Equal(t, before, appDeps(res, *res.ByURN(urn)),
+							"%s waits for exactly every container of the steps before it, through %s group %d", releaseName(urn), steps[i-1].tier, steps[i-1].group)
 					}
 				}
 			}
@@ -145,4 +161,61 @@ func TestRollingWaitsForThePreDeployBackup(t *testing.T) {
 	for _, urn := range all {
 		assert.Contains(t, res.ByURN(urn).DependsOn, backups[0], fmt.Sprintf("%s waits for the backup", releaseName(urn)))
 	}
+}
+
+// The rolling order costs edges in proportion to the application, not to
+// the square of a step: at 25 and at 100 nodes every container still waits,
+// transitively, for exactly every container of the earlier steps of its
+// slot, the order's own edges stay within two per container (one to the
+// previous barrier, one from its own) whatever the steps' sizes, and the
+// whole plan's edges grow no faster than its application nodes (the
+// gateway, for one, waits for every container: one edge per node).
+func TestRollingEdgesGrowLinearly(t *testing.T) {
+	edgesAt := map[int]int{}
+	sizes := []harness.Scale{{Nodes: 25, AppHosts: 5}, {Nodes: 100, AppHosts: 10}}
+	for _, sc := range sizes {
+		res := harness.Run(t, harness.ScaleStack(t, sc))
+		members, order := rollingSteps(t, res)
+		containers := len(allMembers(members))
+		require.Equal(t, sc.Nodes, containers, "%d nodes", sc.Nodes)
+
+		isOrder := func(urn string) bool { // an application container or a rolling barrier
+			r := res.ByURN(urn)
+			if r == nil {
+				return false
+			}
+			_, _, ok := releaseAppContainer(*r)
+			return ok || r.Type == rollingBarrierType
+		}
+		orderEdges, edges := 0, 0
+		for _, r := range res.Resources {
+			edges += len(r.DependsOn)
+			if !isOrder(r.URN) {
+				continue
+			}
+			for _, d := range r.DependsOn {
+				if isOrder(d) {
+					orderEdges++
+				}
+			}
+		}
+		assert.LessOrEqual(t, orderEdges, 2*containers, "%d nodes: rolling-order edges", sc.Nodes)
+		edgesAt[sc.Nodes] = edges
+
+		for _, steps := range order {
+			var before []string
+			for i, s := range steps {
+				if i > 0 {
+					before = append(before, members[steps[i-1]]...)
+					sort.Strings(before)
+				}
+				for _, urn := range members[s] {
+					assert.Equal(t, before, appDeps(res, *res.ByURN(urn)), "%d nodes: %s", sc.Nodes, releaseName(urn))
+				}
+			}
+		}
+	}
+	small, large := sizes[0].Nodes, sizes[1].Nodes
+	assert.LessOrEqual(t, float64(edgesAt[large])/float64(large), float64(edgesAt[small])/float64(small),
+		"dependency edges per node: %d at %d nodes, %d at %d", edgesAt[small], small, edgesAt[large], large)
 }

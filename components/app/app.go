@@ -14,6 +14,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -70,6 +71,8 @@ type Application struct {
 	Tiers map[string]*Tier
 	// Containers in rolling order; the gateway can wait for them.
 	Containers []*docker.Container
+	// Barriers are the rolling steps' barriers, in rolling order (see newBarrier).
+	Barriers []*local.Command
 
 	ContainerNames pulumi.StringArrayOutput `pulumi:"containers"`
 }
@@ -160,7 +163,7 @@ func NewApplication(ctx *pulumi.Context, name string, args ApplicationArgs, opts
 		return nil, err
 	}
 	var tierOrder []*Tier
-	previous := map[string][]pulumi.Resource{} // slot → the previous step's containers
+	previous := map[string]*local.Command{} // slot → the previous step's barrier
 	for _, step := range RollingSteps(args.Replicas) {
 		key := step.Slot + "-" + step.Tier
 		t, ok := a.Tiers[key]
@@ -172,9 +175,14 @@ func NewApplication(ctx *pulumi.Context, name string, args ApplicationArgs, opts
 			a.Tiers[key] = t
 			tierOrder = append(tierOrder, t)
 		}
-		// Every container of this step waits for every container of the
-		// previous step (healthy, through WaitHealthy): the rolling order.
-		waitFor := append(append([]pulumi.Resource{}, args.DependsOn...), previous[step.Slot]...)
+		// Every container of this step waits for the previous step's
+		// barrier, which waits for every container of that step (healthy,
+		// through WaitHealthy): the rolling order, with one edge per
+		// container instead of one per pair of containers.
+		waitFor := append([]pulumi.Resource{}, args.DependsOn...)
+		if b, ok := previous[step.Slot]; ok {
+			waitFor = append(waitFor, b)
+		}
 		var current []pulumi.Resource
 		for _, r := range step.Replicas {
 			c, err := newReplica(ctx, t, r, args, waitFor)
@@ -185,7 +193,12 @@ func NewApplication(ctx *pulumi.Context, name string, args ApplicationArgs, opts
 			a.Containers = append(a.Containers, c)
 			current = append(current, c)
 		}
-		previous[step.Slot] = current
+		b, err := newBarrier(ctx, t, StepName(step), current)
+		if err != nil {
+			return nil, err
+		}
+		a.Barriers = append(a.Barriers, b)
+		previous[step.Slot] = b
 	}
 	for _, t := range tierOrder {
 		t.ContainerNames = containerNames(t.Containers)
@@ -195,6 +208,32 @@ func NewApplication(ctx *pulumi.Context, name string, args ApplicationArgs, opts
 	}
 	a.ContainerNames = containerNames(a.Containers)
 	return a, ctx.RegisterResourceOutputs(a, pulumi.Map{"containers": a.ContainerNames})
+}
+
+// StepName names a rolling step's barrier:
+// aurigraph-v11-<slot>-<tier>-<group>-healthy.
+func StepName(s Step) string {
+	return fmt.Sprintf("%s-%s-%s-%d-healthy", Service, s.Slot, s.Tier, s.Group)
+}
+
+// newBarrier is the rolling step's barrier: a resource that depends on
+// every container of the step and that every container of the next step
+// depends on, so the order costs one edge per container, not one per pair.
+//
+// It must be a custom resource: the SDK expands a component named in
+// DependsOn into its children (addDependency, sdk/go/pulumi/rpc.go), which
+// would bring back every pair. The SDK registers a resource only once each
+// dependency's registration has completed (it awaits their URNs), so the
+// barrier is registered only when every container of its step is created
+// or replaced and healthy, and the next step only after the barrier.
+//
+// A local command with no create, update or delete: the provider runs
+// nothing (no process on the machine running pulumi up, nothing on the
+// hosts); it costs one state entry per step and the command plugin the
+// host commands already use. No triggers: its inputs never change, so an
+// update is a "same" step that still waits for its dependencies.
+func newBarrier(ctx *pulumi.Context, t *Tier, name string, step []pulumi.Resource) (*local.Command, error) {
+	return local.NewCommand(ctx, name, &local.CommandArgs{}, pulumi.Parent(t), pulumi.DependsOn(step))
 }
 
 func containerNames(cs []*docker.Container) pulumi.StringArrayOutput {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,7 +17,10 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 )
 
-const containerType = "docker:index/container:Container"
+const (
+	containerType = "docker:index/container:Container"
+	barrierType   = "command:local:Command"
+)
 
 var testSettings = Settings{TargetTPS: 2000000, BatchSize: 100000, ParallelThreads: 256, DatasourceMaxSize: 30, DatasourceMinSize: 10}
 
@@ -256,14 +260,27 @@ func TestEnvironmentHasSpecValuesAndSecretPasswords(t *testing.T) {
 	}
 }
 
-// dependsOn is the container names a container waits for.
-func dependsOn(res *mockrun.Result, c mockrun.Resource) []string {
+// waitsFor is the container names a container waits for, directly or
+// through any chain of dependencies (the rolling barriers): what the engine
+// orders before it.
+func waitsFor(res *mockrun.Result, c mockrun.Resource) []string {
+	seen := map[string]bool{}
 	var out []string
-	for _, urn := range c.DependsOn {
-		if d := res.ByURN(urn); d != nil && d.Type == containerType {
-			out = append(out, d.Name)
+	var walk func(r mockrun.Resource)
+	walk = func(r mockrun.Resource) {
+		for _, urn := range r.DependsOn {
+			d := res.ByURN(urn)
+			if d == nil || seen[urn] {
+				continue
+			}
+			seen[urn] = true
+			if d.Type == containerType {
+				out = append(out, d.Name)
+			}
+			walk(*d)
 		}
 	}
+	walk(c)
 	sort.Strings(out)
 	return out
 }
@@ -274,21 +291,90 @@ func TestRollingOrderWithinEachSlot(t *testing.T) {
 	res := run(t, l)
 	for _, slot := range []string{"blue", "green"} {
 		name := func(tier string, n int) string { return fmt.Sprintf("aurigraph-v11-%s-%s-%d", slot, tier, n) }
-		deps := func(tier string, n int) []string {
+		waits := func(tier string, n int) []string {
 			c := res.Named(containerType, name(tier, n))
 			require.NotNil(t, c, name(tier, n))
-			return dependsOn(res, *c)
+			return waitsFor(res, *c)
 		}
-		assert.Empty(t, deps("slim", 1), "slim goes first")
 		slim := []string{name("slim", 1), name("slim", 2)}
 		group1 := []string{name("business", 1), name("business", 2)}
 		group2 := []string{name("business", 3), name("business", 4)}
-		assert.Equal(t, slim, deps("business", 1))
-		assert.Equal(t, slim, deps("business", 2))
-		assert.Equal(t, group1, deps("business", 3))
-		assert.Equal(t, group1, deps("business", 4))
-		assert.Equal(t, group2, deps("validator", 1))
-		assert.Equal(t, group2, deps("validator", 2))
+		upTo := func(steps ...[]string) []string {
+			var out []string
+			for _, s := range steps {
+				out = append(out, s...)
+			}
+			sort.Strings(out)
+			return out
+		}
+		// Each step after every container of every earlier step of its
+		// slot, and of no other slot.
+		assert.Empty(t, waits("slim", 1), "slim goes first")
+		assert.Empty(t, waits("slim", 2), "slim goes first")
+		assert.Equal(t, slim, waits("business", 1))
+		assert.Equal(t, slim, waits("business", 2))
+		assert.Equal(t, upTo(slim, group1), waits("business", 3))
+		assert.Equal(t, upTo(slim, group1), waits("business", 4))
+		assert.Equal(t, upTo(slim, group1, group2), waits("validator", 1))
+		assert.Equal(t, upTo(slim, group1, group2), waits("validator", 2))
+	}
+}
+
+// The order goes through one barrier per step: a custom resource (a
+// component in DependsOn would be expanded into its children) that depends
+// on exactly its step's containers, and that each container of the next
+// step names as its only application dependency.
+func TestRollingStepsMeetAtOneBarrier(t *testing.T) {
+	l := baseLayout()
+	l.greenImage = "aurigraph/v11:2.0.0"
+	res := run(t, l)
+	barriers := res.OfType(barrierType)
+	require.Len(t, barriers, 8, "one per step: slim, business 1 and 2, validators, in two slots")
+	for _, b := range barriers {
+		assert.True(t, b.Custom, b.Name)
+		for _, k := range []string{"create", "update", "delete", "triggers"} {
+			assert.False(t, b.Inputs.HasValue(resource.PropertyKey(k)), "%s: the barrier runs nothing (%s)", b.Name, k)
+		}
+	}
+	for _, slot := range []string{"blue", "green"} {
+		steps := []struct {
+			barrier string
+			members []string
+		}{
+			{"slim-1", []string{"slim-1", "slim-2"}},
+			{"business-1", []string{"business-1", "business-2"}},
+			{"business-2", []string{"business-3", "business-4"}},
+			{"validator-1", []string{"validator-1", "validator-2"}},
+		}
+		for i, st := range steps {
+			b := res.Named(barrierType, fmt.Sprintf("aurigraph-v11-%s-%s-healthy", slot, st.barrier))
+			require.NotNil(t, b, st.barrier)
+			var members []string
+			for _, m := range st.members {
+				members = append(members, fmt.Sprintf("aurigraph-v11-%s-%s", slot, m))
+			}
+			var deps []string
+			for _, urn := range b.DependsOn {
+				deps = append(deps, res.ByURN(urn).Name)
+			}
+			sort.Strings(deps)
+			assert.Equal(t, members, deps, "%s waits for exactly its step", b.Name)
+			for _, m := range members {
+				c := res.Named(containerType, m)
+				require.NotNil(t, c, m)
+				var app []string
+				for _, urn := range c.DependsOn {
+					if d := res.ByURN(urn); d.Type == containerType || d.Type == barrierType {
+						app = append(app, d.Name)
+					}
+				}
+				if i == 0 {
+					assert.Empty(t, app, m)
+				} else {
+					assert.Equal(t, []string{fmt.Sprintf("aurigraph-v11-%s-%s-healthy", slot, steps[i-1].barrier)}, app, m)
+				}
+			}
+		}
 	}
 }
 
