@@ -27,11 +27,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
 	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/internal/mockrun"
-	"github.com/aurigraph/infra/internal/stackfile"
+	offline "github.com/aurigraph/infra/internal/plan"
 	"github.com/aurigraph/infra/stacks"
 )
 
@@ -53,7 +50,7 @@ func main() {
 			listed = append(listed, h)
 		}
 	}
-	c, err := loadConfig(*dir, *stack)
+	c, err := offline.Config(*dir, *stack)
 	if err != nil {
 		fail("%v", err)
 	}
@@ -79,25 +76,6 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
-}
-
-// loadConfig reads the stack's configuration through the program's own
-// loading and validation (stacks.Load); secrets are not needed.
-func loadConfig(dir, stack string) (*stacks.Config, error) {
-	s, err := stackfile.Load(dir, stack)
-	if err != nil {
-		return nil, err
-	}
-	var c *stacks.Config
-	_, err = mockrun.RunStack(func(ctx *pulumi.Context) error {
-		var err error
-		c, err = stacks.Load(ctx)
-		return err
-	}, s.WithPlaceholders())
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // DryRun prints the order, what each host's reboot drains and takes away,

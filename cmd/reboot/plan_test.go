@@ -7,12 +7,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	offline "github.com/aurigraph/infra/internal/plan"
 	"github.com/aurigraph/infra/stacks"
 )
 
 func config(t *testing.T, stack string) *stacks.Config {
 	t.Helper()
-	c, err := loadConfig("../..", stack)
+	c, err := offline.Config("../..", stack)
 	require.NoError(t, err)
 	return c
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/gateway"
+	"github.com/aurigraph/infra/internal/plan"
 	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/stacks"
 )
@@ -77,7 +78,7 @@ func main() {
 		fmt.Println("promoted: the running release ends its current wait at its next look (within -interval)")
 		return
 	}
-	cfg, err := loadConfig(*dir, *stack)
+	cfg, err := plan.Config(*dir, *stack)
 	check(err)
 	var plan *release.Plan
 	if cmd == release.BlueGreen || cmd == release.Canary || cmd == release.Rolling {

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/internal/plan"
 	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
@@ -27,7 +28,7 @@ func TestParseSteps(t *testing.T) {
 }
 
 func TestCurrentReadsTheStackFile(t *testing.T) {
-	c, err := loadConfig("../..", "prod")
+	c, err := plan.Config("../..", "prod")
 	require.NoError(t, err)
 	cur := current(c)
 	assert.Equal(t, c.Release.Blue.Image, cur.Blue.Image)
@@ -38,7 +39,7 @@ func TestCurrentReadsTheStackFile(t *testing.T) {
 }
 
 func TestBackupRunsOnPostgresHost(t *testing.T) {
-	c, err := loadConfig("../..", "prod")
+	c, err := plan.Config("../..", "prod")
 	require.NoError(t, err)
 	b, err := newSSHBackup(c)
 	require.NoError(t, err)
@@ -49,7 +50,7 @@ func TestBackupRunsOnPostgresHost(t *testing.T) {
 }
 
 func TestSmokeGoesThroughTheGatewaysSlotRoute(t *testing.T) {
-	c, err := loadConfig("../..", "prod")
+	c, err := plan.Config("../..", "prod")
 	require.NoError(t, err)
 	s := newSmoke(c, "", "/api/v11/status", "ops", "pw")
 	assert.Equal(t, "https://"+c.Edge.APIHostname+"/_slot/green/q/health/ready", s.URL("green", s.ReadyPath))

@@ -8,31 +8,11 @@ import (
 	"path"
 	"strconv"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
 	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/internal/shell"
-	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
 )
-
-// loadConfig reads the stack's configuration through the program's own
-// loading and validation (stacks.Load); secrets are not needed.
-func loadConfig(dir, stack string) (*stacks.Config, error) {
-	s, err := stackfile.Load(dir, stack)
-	if err != nil {
-		return nil, err
-	}
-	var c *stacks.Config
-	_, err = mockrun.RunStack(func(ctx *pulumi.Context) error {
-		var err error
-		c, err = stacks.Load(ctx)
-		return err
-	}, s.WithPlaceholders())
-	return c, err
-}
 
 // current is the release config a plan starts from.
 func current(c *stacks.Config) release.Current {
