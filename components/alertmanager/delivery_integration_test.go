@@ -3,18 +3,18 @@
 package alertmanager_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +24,7 @@ import (
 	"github.com/aurigraph/infra/components/alertmanager"
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/prometheus"
+	"github.com/aurigraph/infra/internal/testserver"
 )
 
 // notification is what Alertmanager posts to a webhook.
@@ -99,14 +100,6 @@ func (g *target) ServeHTTP(rw http.ResponseWriter, _ *http.Request) {
 		"http_server_requests_seconds_count{method=\"GET\",status=\"500\",uri=\"/api/v11/status\"} %f\n", ok+failed, failed)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func binary(t *testing.T, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
@@ -114,50 +107,26 @@ func binary(t *testing.T, name, pkg string) string {
 	return p
 }
 
-// start runs a server until the test ends and waits for its ready endpoint.
+// start runs a server until the test ends (testserver.Start) and waits
+// for its ready endpoint.
 func start(t *testing.T, ready string, name string, args ...string) {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(name)+".log"))
+	u, err := url.Parse(ready)
 	require.NoError(t, err)
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
+	srv := testserver.Start(t, exec.Command(name, args...), u.Host, 20*time.Second, syscall.SIGTERM)
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("%s log:\n%s", filepath.Base(name), tail(string(out), 4000))
+			t.Logf("%s log:\n%s", filepath.Base(name), srv.Logs())
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	require.Eventually(t, func() bool {
 		resp, err := http.Get(ready)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		require.True(t, time.Now().Before(deadline), "%s not ready at %s", name, ready)
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-func serve(t *testing.T, addr string, h http.Handler) {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	require.NoError(t, err, "listen on %s", addr)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 100*time.Millisecond, "%s not ready at %s", name, ready)
 }
 
 // The real prometheus and prometheus-alertmanager (Debian) on the generated
@@ -171,16 +140,16 @@ func TestIntegrationAlertReachesWebhook(t *testing.T) {
 	dir := t.TempDir()
 
 	hook := &webhook{}
-	hookAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	serve(t, hookAddr, hook)
+	hookAddr := fmt.Sprintf("127.0.0.1:%d", testserver.FreePort(t))
+	testserver.Serve(t, hookAddr, hook)
 
 	// The replica: the generated scrape job targets <name>:<app.RESTPort>,
 	// so it listens on that port on an address of its own in 127/8.
 	replica := fmt.Sprintf("127.%d.%d.9", 13+os.Getpid()%200, os.Getpid()%250+1)
 	replicaApp := &target{start: time.Now()}
-	serve(t, fmt.Sprintf("%s:%d", replica, app.RESTPort), replicaApp)
+	testserver.Serve(t, fmt.Sprintf("%s:%d", replica, app.RESTPort), replicaApp)
 
-	amPort := freePort(t)
+	amPort := testserver.FreePort(t)
 	amConfig, err := alertmanager.RenderConfig(alertmanager.ConfigValues{
 		Webhook: &alertmanager.Webhook{URL: "http://" + hookAddr + "/hook"},
 		// Test-only timing: notify a second after the alert arrives.
@@ -204,7 +173,7 @@ func TestIntegrationAlertReachesWebhook(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(promConfig), 0o644))
-	promPort := freePort(t)
+	promPort := testserver.FreePort(t)
 	start(t, fmt.Sprintf("http://127.0.0.1:%d/-/ready", promPort), promBin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))

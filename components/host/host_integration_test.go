@@ -70,10 +70,7 @@ func startSSHD(t *testing.T) *sshd {
 	clientPriv, clientPub := newKey(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "host_ed25519"), hostPriv, 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "authorized_keys"), []byte(clientPub+"\n"), 0o600))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
+	port := testserver.FreePort(t)
 	cfg := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %[2]s/host_ed25519
@@ -148,13 +145,11 @@ func TestIntegrationWrongHostKeyIsRefused(t *testing.T) {
 }
 
 func TestIntegrationUnreachableHostFailsFastWithItsName(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	// Nothing listens there.
+	port := testserver.FreePort(t)
 	priv, pub := newKey(t)
 	a := HostArgs{Name: "it-gone-01", Address: "127.0.0.1", Port: port, User: "deploy", HostKey: pub, DialErrorLimit: 2, PerDialTimeout: 1}
-	_, err = ConnectionSettings(a).Dial(priv)
+	_, err := ConnectionSettings(a).Dial(priv)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "host it-gone-01")
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +22,7 @@ import (
 
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/prometheus"
+	"github.com/aurigraph/infra/internal/testserver"
 )
 
 // latencyBuckets are the exporter's histogram bounds, in seconds.
@@ -95,7 +96,7 @@ func startPromStack(t *testing.T) *promStack {
 		h    http.Handler
 	}{{Blue, s.blue}, {Green, s.green}} {
 		addr := fmt.Sprintf("%s.%d", base, i+1)
-		serve(t, fmt.Sprintf("%s:%d", addr, app.RESTPort), r.h)
+		testserver.Serve(t, fmt.Sprintf("%s:%d", addr, app.RESTPort), r.h)
 		targets = append(targets, prometheus.AppTarget{Name: addr, Tier: "slim", Slot: r.slot, Group: 1, Host: "test-app-01"})
 	}
 	rules, err := prometheus.RenderRules(prometheus.RulesValues{PoolMaxSize: 20})
@@ -107,20 +108,13 @@ func startPromStack(t *testing.T) *promStack {
 	})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644))
-	port := freePort(t)
+	port := testserver.FreePort(t)
 	s.url = fmt.Sprintf("http://127.0.0.1:%d", port)
-	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	require.NoError(t, err)
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
+	srv := testserver.Start(t, exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port)), fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second, syscall.SIGTERM)
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("prometheus log:\n%s", out)
+			t.Logf("prometheus log:\n%s", srv.Logs())
 		}
 	})
 	// Ready once both slots have been scraped a few times: rates need two
@@ -131,23 +125,6 @@ func startPromStack(t *testing.T) *promStack {
 		return err == nil && len(r.Data.Result) == 2
 	}, 25*time.Second, 200*time.Millisecond, "Prometheus never scraped both replicas")
 	return s
-}
-
-func serve(t *testing.T, addr string, h http.Handler) {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	require.NoError(t, err, "listen on %s", addr)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // timedAnalysis records when each analysis returned a failure.

@@ -5,7 +5,9 @@ package testserver
 
 import (
 	"bytes"
+	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"sync"
@@ -42,6 +44,19 @@ var handedOut = struct {
 	mu    sync.Mutex
 	ports map[int]bool
 }{ports: map[int]bool{}}
+
+// Serve serves h on addr (loopback) until the test ends: the stand-in
+// targets, exporters and webhooks the real programs talk to.
+func Serve(t testing.TB, addr string, h http.Handler) {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+}
 
 // Server is a started process.
 type Server struct {
