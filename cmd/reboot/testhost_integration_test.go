@@ -3,13 +3,10 @@
 package main
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,23 +19,6 @@ import (
 	"github.com/aurigraph/infra/internal/testhost"
 	"github.com/aurigraph/infra/stacks"
 )
-
-// withAgent starts an ssh-agent holding key, as scripts/with-deploy-key
-// does, and points SSH_AUTH_SOCK at it for the test.
-func withAgent(t *testing.T, key []byte) {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	agent := exec.Command("ssh-agent", "-D", "-a", sock)
-	require.NoError(t, agent.Start())
-	t.Cleanup(func() { _ = agent.Process.Kill(); _ = agent.Wait() })
-	require.Eventually(t, func() bool { _, err := os.Stat(sock); return err == nil }, 5*time.Second, 20*time.Millisecond)
-	add := exec.Command("ssh-add", "-q", "-")
-	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
-	add.Stdin = bytes.NewReader(key)
-	out, err := add.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	t.Setenv("SSH_AUTH_SOCK", sock)
-}
 
 // oneHost is a Remote reaching one test host with the helper's own ssh.
 type oneHost struct{ set host.Settings }
@@ -62,7 +42,7 @@ func running(t *testing.T, h *testhost.Host) string {
 // remote, and the gateway's and host's integration tests for each script).
 func TestIntegrationRebootOverSSHReadsTheMarkerAndStopsAtAHostThatDoesNotComeBack(t *testing.T) {
 	h := testhost.Start(t)
-	withAgent(t, h.ClientKey)
+	testhost.WithAgent(t, h.ClientKey)
 	// The test host has no Docker: a stand-in answers `docker ps` with one
 	// container, the rest is the host's own.
 	r := h.Exec(t, "printf '#!/bin/sh\\n[ \"$1\" = ps ] && echo container=web\\n' > /usr/local/bin/docker && chmod 0755 /usr/local/bin/docker")

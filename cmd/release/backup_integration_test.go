@@ -3,11 +3,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,23 +14,6 @@ import (
 	"github.com/aurigraph/infra/internal/testhost"
 )
 
-// withAgent starts an ssh-agent holding key, as scripts/with-deploy-key
-// does, and points SSH_AUTH_SOCK at it for the test.
-func withAgent(t *testing.T, key []byte) {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	agent := exec.Command("ssh-agent", "-D", "-a", sock)
-	require.NoError(t, agent.Start())
-	t.Cleanup(func() { _ = agent.Process.Kill(); _ = agent.Wait() })
-	require.Eventually(t, func() bool { _, err := os.Stat(sock); return err == nil }, 5*time.Second, 20*time.Millisecond)
-	add := exec.Command("ssh-add", "-q", "-")
-	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
-	add.Stdin = bytes.NewReader(key)
-	out, err := add.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	t.Setenv("SSH_AUTH_SOCK", sock)
-}
-
 // The release's backup step over the helper's ssh (pinned host key, key
 // from the agent, the non-root deploy user) on a real systemd + sshd host:
 // it runs backup.sh predeploy as root (sudo -n), and a dump that does not
@@ -43,7 +22,7 @@ func withAgent(t *testing.T, key []byte) {
 // components/postgres's integration tests.
 func TestIntegrationBackupStepRunsThePredeployDumpOnThePostgresHost(t *testing.T) {
 	h := testhost.Start(t)
-	withAgent(t, h.ClientKey)
+	testhost.WithAgent(t, h.ClientKey)
 	const script = "/srv/aurigraph data/postgres/bin/backup.sh" // a space: the path reaches the shell quoted
 	r := h.Exec(t, `mkdir -p "/srv/aurigraph data/postgres/bin" && cat > "`+script+`" <<'EOF'
 [ "$(id -u)" -eq 0 ] || { echo "not root" >&2; exit 3; }
