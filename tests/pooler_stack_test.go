@@ -11,7 +11,6 @@ import (
 	"github.com/aurigraph/infra/components/pgbouncer"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/prometheus"
-	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
@@ -48,15 +47,9 @@ func TestStackPooler(t *testing.T) {
 				"nothing names PostgreSQL's JDBC address directly")
 
 			// On the data host, beside PostgreSQL, internal only.
-			provider := res.Named("pulumi:providers:docker", dataHostOf(t, s)+"-docker")
-			require.NotNil(t, provider)
 			exporter, ok := containers[pgbouncer.ExporterName]
 			require.True(t, ok, "the pooler's exporter")
-			for _, c := range []mockrun.Resource{bouncer, exporter} {
-				assert.Equal(t, provider.URN, c.Provider, "%s runs on the data host", c.Name)
-				assert.Contains(t, c.Parent, "aurigraph:pgbouncer:PgBouncer")
-				assert.Empty(t, propArray(c.Inputs["ports"]), "%s publishes no port", c.Name)
-			}
+			assertInternalOnDataHost(t, res, s, "aurigraph:pgbouncer:PgBouncer", &bouncer, &exporter)
 			assert.True(t, harness.Closure(res, bouncer.URN)[containers[postgres.ContainerName].URN], "the pooler waits for PostgreSQL")
 
 			// nofile holds every client and server connection.

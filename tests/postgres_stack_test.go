@@ -31,6 +31,21 @@ func dataHostOf(t *testing.T, s *stackfile.Stack) string {
 	return ""
 }
 
+// assertInternalOnDataHost: each container runs through the data host's
+// Docker provider, as a child of the component of type parent, and
+// publishes no port.
+func assertInternalOnDataHost(t *testing.T, res *mockrun.Result, s *stackfile.Stack, parent string, cs ...*mockrun.Resource) {
+	t.Helper()
+	provider := res.Named("pulumi:providers:docker", dataHostOf(t, s)+"-docker")
+	require.NotNil(t, provider)
+	for _, c := range cs {
+		require.NotNil(t, c)
+		assert.Equal(t, provider.URN, c.Provider, "%s runs on the data host", c.Name)
+		assert.Contains(t, c.Parent, parent)
+		assert.Empty(t, propArray(c.Inputs["ports"]), "%s publishes no port", c.Name)
+	}
+}
+
 // pgExpectedResources is the stack's override for svc, else the SPEC default.
 func pgExpectedResources(t *testing.T, s *stackfile.Stack, svc string) container.Resources {
 	t.Helper()
@@ -96,18 +111,9 @@ func TestStackPostgresContainers(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			s := harness.Stack(t, stack)
 			res := harness.Run(t, s)
-			provider := res.Named("pulumi:providers:docker", dataHostOf(t, s)+"-docker")
-			require.NotNil(t, provider)
-
 			db := res.Named(harness.ContainerType, "postgres")
 			exp := res.Named(harness.ContainerType, "postgres-exporter")
-			require.NotNil(t, db)
-			require.NotNil(t, exp)
-			for _, c := range []*mockrun.Resource{db, exp} {
-				assert.Equal(t, provider.URN, c.Provider, "%s runs on the data host", c.Name)
-				assert.Contains(t, c.Parent, "aurigraph:postgres:Postgres")
-				assert.Empty(t, propArray(c.Inputs["ports"]), "%s publishes no port", c.Name)
-			}
+			assertInternalOnDataHost(t, res, s, "aurigraph:postgres:Postgres", db, exp)
 			want := pgExpectedResources(t, s, stacks.Postgres)
 			assert.Equal(t, float64(want.MemoryMB), db.Inputs["memory"].NumberValue())
 			assert.Equal(t, float64(want.MemoryReservationMB), db.Inputs["memoryReservation"].NumberValue())

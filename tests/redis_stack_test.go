@@ -21,17 +21,10 @@ func TestStackRedis(t *testing.T) {
 			s := harness.Stack(t, stack)
 			res := harness.Run(t, s)
 
-			provider := res.Named("pulumi:providers:docker", dataHostOf(t, s)+"-docker")
-			require.NotNil(t, provider)
-
 			srv := res.Named(harness.ContainerType, "redis")
 			exp := res.Named(harness.ContainerType, "redis-exporter")
-			require.NotNil(t, srv)
-			require.NotNil(t, exp)
+			assertInternalOnDataHost(t, res, s, "aurigraph:redis:Redis", srv, exp)
 			for _, c := range []*mockrun.Resource{srv, exp} {
-				assert.Equal(t, provider.URN, c.Provider)
-				assert.Contains(t, c.Parent, "aurigraph:redis:Redis")
-				assert.Empty(t, propArray(c.Inputs["ports"]), "%s publishes no port", c.Name)
 				for _, e := range propArray(c.Inputs["envs"]) {
 					if e.IsSecret() {
 						continue
