@@ -34,24 +34,6 @@ import (
 // file carries for both users.
 const testPassword = "integration-only-pooler-password"
 
-// pgBin is the newest Debian PostgreSQL server's bin directory.
-func pgBin(t *testing.T) string {
-	t.Helper()
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return vi < vj
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
-			return dirs[i]
-		}
-	}
-	t.Fatal("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin: apt-get install postgresql")
-	return ""
-}
-
 // postgresUser is the unprivileged account PostgreSQL and PgBouncer run as
 // (both refuse root).
 func postgresUser(t *testing.T) *syscall.Credential {
@@ -182,7 +164,7 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 	_, err = os.Stat(bouncer)
 	require.NoError(t, err, "pgbouncer not found: apt-get install pgbouncer")
 	cred := postgresUser(t)
-	bin := pgBin(t)
+	bin := testserver.PostgresBin(t)
 
 	// PostgreSQL on the generated postgresql.conf; max_connections leaves
 	// room above the pool so only the pooler can be what bounds it.

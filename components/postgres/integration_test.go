@@ -24,24 +24,6 @@ import (
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
-// pgBin is the newest Debian PostgreSQL server's bin directory.
-func pgBin(t *testing.T) string {
-	t.Helper()
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool {
-		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
-		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
-		return vi < vj
-	})
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if _, err := os.Stat(filepath.Join(dirs[i], "initdb")); err == nil {
-			return dirs[i]
-		}
-	}
-	t.Fatal("PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin: apt-get install postgresql")
-	return ""
-}
-
 func mustRun(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -91,7 +73,7 @@ func (s *server) env(backupDir string) []string {
 
 func startServer(t *testing.T, conf string) *server {
 	t.Helper()
-	s := &server{bin: pgBin(t), dir: t.TempDir(), port: testserver.FreePort(t)}
+	s := &server{bin: testserver.PostgresBin(t), dir: t.TempDir(), port: testserver.FreePort(t)}
 	if os.Geteuid() == 0 {
 		// PostgreSQL refuses to run as root.
 		u, err := user.Lookup("postgres")
