@@ -202,6 +202,30 @@ func (t Tiers) ByName(name string) Tier {
 type Slot struct {
 	Image  string `json:"image" doc:"Application image of the slot, pinned by tag or digest; required for blue, empty for an unused green." example:"aurigraph/v11:11.4.2" check:"validateRelease"`
 	Weight int    `json:"weight" doc:"Share of the traffic in percent; blue.weight + green.weight = 100 (canary steps 95/5, 80/20, 50/50, 0/100)." range:"0-100" example:"100" check:"validateRelease"`
+	// Scale lets both slots of a release fit hosts sized for one slot and a
+	// spare: the release controller grows the new slot while the old one
+	// shrinks, as the traffic moves (docs/runbooks/release.md).
+	Scale *int `json:"scale" doc:"Percent of every tier's replicas the slot runs: the first ceil(replicas x scale / 100) of each tier in rolling order, so a change adds or removes only the slot's last replicas and moves none. Both slots' replicas must fit the app hosts; a slot with weight above 0 needs a scale above 0." range:"0-100" default:"100" example:"60" check:"validateRelease"`
+}
+
+// FullScale is a slot's scale when none is set: every replica of every tier.
+const FullScale = 100
+
+// ScalePercent is the slot's scale, FullScale when unset.
+func (s Slot) ScalePercent() int {
+	if s.Scale == nil {
+		return FullScale
+	}
+	return *s.Scale
+}
+
+// ScaledReplicas is how many of a tier's replicas a slot at scale percent
+// runs: rounded up, so a slot that runs at all runs every tier.
+func ScaledReplicas(replicas, scale int) int {
+	if scale <= 0 || replicas <= 0 {
+		return 0
+	}
+	return (replicas*min(scale, FullScale) + FullScale - 1) / FullScale
 }
 
 // Release holds the two slots; weights decide the gateway's traffic split.

@@ -82,6 +82,9 @@ func rangeProbes(t reflect.Type, path []string, out *[]rangeProbe) {
 // setAt sets the number at path inside v (addressable).
 func setAt(v reflect.Value, path []string, x int) {
 	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem())) // an optional number left out
+		}
 		v = v.Elem()
 	}
 	if len(path) == 0 {
@@ -158,6 +161,7 @@ func TestDocumentedRangesAreTheValidatedOnes(t *testing.T) {
 		"pooler.reservePoolSize hi":                 true,
 		"release.blue.weight lo":                    true, // the weights sum to 100
 		"release.green.weight hi":                   true,
+		"release.blue.scale lo":                     true, // blue has weight 100: it needs replicas
 		"resources.postgres.cpus lo":                true, // a limit of 0 is no limit: refused
 		"resources.postgres.cpusReservation hi":     true, // at most cpus
 		"resources.postgres.memoryReservationMb hi": true, // at most memoryMb

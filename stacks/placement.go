@@ -88,37 +88,145 @@ func serviceContainers(c *Config, svc string) []container.Resources {
 }
 
 // Place computes the placement: each service on its override or the first
-// host holding its role; the replicas spread over the app hosts (spread).
+// host holding its role; the replicas spread over the app hosts.
+//
+// The blue slot is spread at full scale (spread), and green replica k of a
+// tier runs on the host of blue replica k: so where a replica runs depends
+// on neither slot's scale. A slot's scale (Slot.ScalePercent) picks which
+// replicas run along each tier's scale order (scaleOrder): blue keeps the
+// first ones, green the last. Hence a release, which grows one slot while
+// the other shrinks, adds and removes only replicas at those ends and
+// moves none; and while the two scales sum to at most 100 the slots run on
+// disjoint positions, so no host reserves more than one full slot puts on
+// it (what hosts sized for one slot and a spare need). Whether both slots
+// fit together is validation's question (validatePlacementCapacity), as it
+// is the policy pack's.
 func Place(c *Config) Placement {
 	p := Placement{Services: placeServices(c)}
-	for _, slot := range []string{"blue", "green"} {
-		if slot == "green" && c.Release.Green.Image == "" {
-			continue
+	p.Loads = serviceLoads(c, p.Services)
+	blue := slotReplicas(c, "blue", c.Release.Blue.Image)
+	spread(c, blue, p.Loads)
+	rank, size := scaleOrder(blue)
+	keepBlue := func(i int) bool {
+		return rank[i] < ScaledReplicas(size[i], c.Release.Blue.ScalePercent())
+	}
+	for i, r := range blue {
+		if keepBlue(i) {
+			p.Replicas = append(p.Replicas, r)
 		}
-		for _, tier := range TierOrder {
-			image := c.Release.Green.Image
-			if slot == "blue" {
-				image = c.TierImage(tier)
-			}
-			index := 0
-			for g, size := range c.Tiers.ByName(tier).Groups {
-				for k := 0; k < size; k++ {
-					index++
-					p.Replicas = append(p.Replicas, Replica{
-						Name:  fmt.Sprintf("%s-%s-%s-%d", App, slot, tier, index),
-						Tier:  tier,
-						Slot:  slot,
-						Group: g + 1,
-						Index: index,
-						Image: image,
-					})
-				}
+	}
+	if g := c.Release.Green; g.Image != "" {
+		for i, r := range slotReplicas(c, "green", g.Image) {
+			if rank[i] >= size[i]-ScaledReplicas(size[i], g.ScalePercent()) {
+				r.Host = blue[i].Host // the same tier, group and index
+				p.Replicas = append(p.Replicas, r)
 			}
 		}
 	}
-	p.Loads = serviceLoads(c, p.Services)
-	spread(c, p.Replicas, p.Loads)
+	addReplicaLoads(c, p.Replicas, p.Loads)
 	return p
+}
+
+// slotReplicas are every replica a slot has at full scale, in rolling order.
+// The blue slot's tiers may override its image.
+func slotReplicas(c *Config, slot, image string) []Replica {
+	var out []Replica
+	for _, tier := range TierOrder {
+		img := image
+		if slot == "blue" {
+			img = c.TierImage(tier)
+		}
+		index := 0
+		for g, size := range c.Tiers.ByName(tier).Groups {
+			for k := 0; k < size; k++ {
+				index++
+				out = append(out, Replica{
+					Name:  fmt.Sprintf("%s-%s-%s-%d", App, slot, tier, index),
+					Tier:  tier,
+					Slot:  slot,
+					Group: g + 1,
+					Index: index,
+					Image: img,
+				})
+			}
+		}
+	}
+	return out
+}
+
+// scaleOrder ranks the replicas of each tier (placed, at full scale) in the
+// order a slot's scale takes them: rank[i] is replica i's place in its
+// tier's order and size[i] its tier's size. The tiers take turns in
+// proportion to their sizes, and each turn takes the tier's replica on the
+// host that holds the fewest taken so far (the lowest index on a tie): so
+// any scale's replicas, and the rest, spread over the hosts as evenly as
+// the placement allows, across the tiers together. In rolling order
+// instead, every tier's first replicas sit on the same few hosts (spread
+// starts each tier alike), and a partial slot would pile up there.
+func scaleOrder(replicas []Replica) (rank, size []int) {
+	rank, size = make([]int, len(replicas)), make([]int, len(replicas))
+	type tierQueue struct {
+		n, taken int
+		onHost   map[string][]int // host → its replicas of the tier, by index
+	}
+	queues := map[string]*tierQueue{}
+	var tiers []string
+	for i, r := range replicas {
+		q := queues[r.Tier]
+		if q == nil {
+			q = &tierQueue{onHost: map[string][]int{}}
+			queues[r.Tier] = q
+			tiers = append(tiers, r.Tier)
+		}
+		q.n++
+		q.onHost[r.Host] = append(q.onHost[r.Host], i)
+	}
+	for i, r := range replicas {
+		size[i] = queues[r.Tier].n
+	}
+	taken := map[string]int{} // host → replicas taken, all tiers
+	for range replicas {
+		// The tier furthest behind its share: the lowest (taken+1)/n.
+		var q *tierQueue
+		for _, t := range tiers {
+			c := queues[t]
+			if c.taken < c.n && (q == nil || (c.taken+1)*q.n < (q.taken+1)*c.n) {
+				q = c
+			}
+		}
+		best, bestHost := -1, ""
+		for h, idx := range q.onHost {
+			if len(idx) == 0 {
+				continue
+			}
+			if best < 0 || taken[h] < taken[bestHost] || (taken[h] == taken[bestHost] && idx[0] < best) {
+				best, bestHost = idx[0], h
+			}
+		}
+		rank[best] = q.taken
+		q.taken++
+		q.onHost[bestHost] = q.onHost[bestHost][1:]
+		taken[bestHost]++
+	}
+	return rank, size
+}
+
+// addReplicaLoads adds the replicas that run to their hosts' loads.
+func addReplicaLoads(c *Config, replicas []Replica, loads []HostLoad) {
+	app := c.ResourcesFor(App)
+	byName := map[string]int{}
+	for i, l := range loads {
+		byName[l.Host] = i
+	}
+	for _, r := range replicas {
+		if i, ok := byName[r.Host]; ok {
+			loads[i].Replicas++
+		}
+	}
+	for i := range loads {
+		loads[i].Cores = loads[i].ServiceCores + float64(loads[i].Replicas)*app.ReservedCores()
+		loads[i].MemoryMB = loads[i].ServiceMemoryMB + loads[i].Replicas*app.MemoryReservationMB
+	}
 }
 
 // placeServices is the services' part of the placement: service → host.
@@ -175,7 +283,8 @@ func room(l HostLoad, app container.Resources) int {
 	return max(n, 0)
 }
 
-// spread sets every replica's host and adds the replicas to the loads.
+// spread sets the host of every replica of one slot, against the room the
+// services leave on the hosts (loads, which it does not change).
 //
 // The app hosts arrive one after the other in inventory order, every
 // replica starting on the first. When a host arrives, each replica in
@@ -265,11 +374,6 @@ func spread(c *Config, replicas []Replica, loads []HostLoad) {
 	separateValidatorGroups(replicas, on, count, roomOf, hosts)
 	for r := range replicas {
 		replicas[r].Host = loads[on[r]].Host
-	}
-	for i := range loads {
-		loads[i].Replicas = count[i]
-		loads[i].Cores = loads[i].ServiceCores + float64(count[i])*app.ReservedCores()
-		loads[i].MemoryMB = loads[i].ServiceMemoryMB + count[i]*app.MemoryReservationMB
 	}
 }
 
@@ -374,6 +478,31 @@ func rendezvous(replica, host string) uint64 {
 	x *= 0xc4ceb9fe1a85ec53
 	x ^= x >> 33
 	return x
+}
+
+// SlotScalesFit answers, for a release of image, whether the hosts hold
+// both slots at the given scales (percent of every tier), as validation and
+// the policy pack's host-capacity rule count it: the release controller
+// plans its steps with it (release.Spec.Fits).
+func SlotScalesFit(c *Config, image string) func(blue, green int) bool {
+	return func(blue, green int) bool {
+		at := *c
+		at.Release.Blue.Scale, at.Release.Green.Scale = &blue, &green
+		if at.Release.Green.Image == "" {
+			at.Release.Green.Image = image
+		}
+		return Place(&at).Fits()
+	}
+}
+
+// Fits reports whether every host holds what the placement puts on it.
+func (p Placement) Fits() bool {
+	for _, l := range p.Loads {
+		if l.Over() {
+			return false
+		}
+	}
+	return true
 }
 
 // ReplicasOn lists the replicas placed on a host.

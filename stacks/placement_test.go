@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/stackfile"
 )
 
 // appHostsConfig is testConfig's services host plus n app hosts of the
@@ -201,4 +203,120 @@ func TestPlacementIsDeterministic(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		assert.Equal(t, first, Place(c))
 	}
+}
+
+func at(c *Config, blue, green int) *Config {
+	s := *c
+	s.Release.Blue.Scale, s.Release.Green.Scale = &blue, &green
+	s.Release.Green.Image = "aurigraph/v11:2.0.0"
+	return &s
+}
+
+// replicasPerHost counts the replicas placed on each host.
+func replicasPerHost(p Placement) map[string]int {
+	out := map[string]int{}
+	for _, r := range p.Replicas {
+		out[r.Host]++
+	}
+	return out
+}
+
+// The slots' scales pick which replicas run and never where: a replica
+// runs on the same host at every pair of scales, so a release that grows
+// one slot and shrinks the other moves nothing.
+func TestSlotScalesMoveNoReplica(t *testing.T) {
+	for _, shape := range [][4]int{{5, 5, 15, 5}, {7, 9, 31, 12}, {20, 60, 80, 60}} {
+		c := appHostsConfig(shape[0], shape[1], shape[2], shape[3], Capacity{CPUs: 512, MemoryGB: 2048, DiskGB: 1000})
+		where := map[string]string{}
+		for b := 0; b <= 100; b += 5 {
+			for g := 0; g <= 100; g += 5 {
+				p := Place(at(c, b, g))
+				for _, r := range p.Replicas {
+					if h, seen := where[r.Name]; seen {
+						require.Equal(t, h, r.Host, "%v: %s moves at blue %d%%, green %d%%", shape, r.Name, b, g)
+					}
+					where[r.Name] = r.Host
+				}
+				for _, tier := range TierOrder {
+					n := c.Tiers.ByName(tier).Replicas
+					var blue, green int
+					for _, r := range p.Replicas {
+						if r.Tier == tier && r.Slot == "blue" {
+							blue++
+						} else if r.Tier == tier {
+							green++
+						}
+					}
+					assert.Equal(t, ScaledReplicas(n, b), blue, "%v blue %s at %d%%", shape, tier, b)
+					assert.Equal(t, ScaledReplicas(n, g), green, "%v green %s at %d%%", shape, tier, g)
+				}
+			}
+		}
+	}
+}
+
+// While the two slots' replicas of each tier number at most the tier (the
+// scales sum to at most 100, give or take rounding up), the slots run on
+// disjoint positions: no host holds more replicas than a full blue slot
+// puts on it, which is what lets hosts sized for one slot and a spare run
+// a release.
+func TestSlotsOfAtMostOneTierEachHoldNoMoreThanOneSlot(t *testing.T) {
+	for _, shape := range [][4]int{{5, 5, 15, 5}, {7, 9, 31, 12}, {20, 60, 80, 60}} {
+		c := appHostsConfig(shape[0], shape[1], shape[2], shape[3], Capacity{CPUs: 512, MemoryGB: 2048, DiskGB: 1000})
+		one := replicasPerHost(Place(at(c, 100, 0)))
+		checked := 0
+		for b := 0; b <= 100; b += 5 {
+			for g := 0; g <= 100-b; g++ {
+				disjoint := true
+				for _, tier := range TierOrder {
+					n := c.Tiers.ByName(tier).Replicas
+					disjoint = disjoint && ScaledReplicas(n, b)+ScaledReplicas(n, g) <= n
+				}
+				if !disjoint {
+					continue
+				}
+				checked++
+				for h, n := range replicasPerHost(Place(at(c, b, g))) {
+					assert.LessOrEqual(t, n, one[h], "%v: %s at blue %d%%, green %d%%", shape, h, b, g)
+				}
+			}
+		}
+		assert.Greater(t, checked, 100, "%v", shape)
+	}
+}
+
+// Prod's five app hosts hold 40 replicas of 8 cores: one slot of 25 and 15
+// more. The placement gives a release all of that spare: green runs 60%
+// beside a full blue, and all of itself beside 40% of blue. Without the
+// scale order, every tier's first replicas shared hosts and green stopped
+// at 30%.
+func TestProdHoldsOneSlotAndItsSpare(t *testing.T) {
+	s, err := stackfile.Load("..", "prod")
+	require.NoError(t, err)
+	c, _ := prodConfig(t, s)
+	rooms, n := 0, 0
+	for _, l := range Place(c).Loads {
+		if l.App {
+			rooms += room(l, c.ResourcesFor(App))
+			n += l.Replicas
+		}
+	}
+	require.Equal(t, 40, rooms)
+	spare := 100 * (rooms - n) / n
+	require.Equal(t, 25, n)
+	fits := SlotScalesFit(c, "aurigraph/v11:2.0.0")
+	assert.True(t, fits(100, spare), "green at the spare %d%% beside a full blue", spare)
+	assert.False(t, fits(100, spare+5), "the hosts hold no more")
+	assert.True(t, fits(100-spare, 100), "a full green beside blue at %d%%", 100-spare)
+	assert.False(t, fits(100, 100), "not both slots whole")
+
+	var ps Problems
+	validatePlacementCapacity(at(c, 100, 100), &ps)
+	require.Len(t, ps, 1)
+	assert.Equal(t, "release", ps[0].Key)
+	assert.Contains(t, ps[0].Message, "50 replicas of both slots (blue at scale 100%, green at 100%)")
+	assert.Contains(t, ps[0].Fix, "release.green.scale")
+	ps = nil
+	validatePlacementCapacity(at(c, 100, spare), &ps)
+	assert.Empty(t, ps)
 }

@@ -260,6 +260,12 @@ func validateRelease(c *Config, ps *Problems) {
 		if s.Image == "" && s.Weight > 0 {
 			ps.Add("release."+slot+".weight", fmt.Sprintf("is %d but the slot has no image", s.Weight), "set the slot's image or give it weight 0")
 		}
+		scale := s.ScalePercent()
+		if scale < 0 || scale > FullScale {
+			ps.Add("release."+slot+".scale", fmt.Sprintf("is %d", scale), "use 0-100: the percent of every tier's replicas the slot runs")
+		} else if scale == 0 && s.Weight > 0 {
+			ps.Add("release."+slot+".scale", fmt.Sprintf("is 0 but the slot has weight %d", s.Weight), "give the slot a scale above 0, or move its weight to the other slot first")
+		}
 	}
 	if b.Weight+g.Weight != 100 {
 		ps.Add("release", fmt.Sprintf("weights sum to %d", b.Weight+g.Weight), "make blue.weight + green.weight = 100 (canary steps: 95/5, 80/20, 50/50, 0/100)")
@@ -551,8 +557,8 @@ func validatePooler(c *Config, ps *Problems) {
 	}
 }
 
-// validatePlacementCapacity: the blue slot's replicas fit the app hosts'
-// stated capacity, less what the services placed there reserve, as the
+// validatePlacementCapacity: the replicas of both slots, at their scales,
+// fit the app hosts' stated capacity, less what the services placed there reserve, as the
 // policy pack's host-capacity rule counts it (Place, HostLoad). Skipped while the
 // tiers, hosts or the application's resources are invalid (reported
 // elsewhere), so the placement only runs on figures in range.
@@ -566,13 +572,11 @@ func validatePlacementCapacity(c *Config, ps *Problems) {
 			return // validateHosts asks for it
 		}
 	}
-	validatePrometheusLimits(c, Place(c), ps)
-	// The steady state must fit: the blue slot. A release's green replicas
-	// come on top for a while; they take the room left, and beyond it the
-	// policy pack's host-capacity rule (mandatory in prod) reports them.
-	blue := *c
-	blue.Release.Green = Slot{}
-	p := Place(&blue)
+	// Every replica that runs must fit, both slots' during a release: the
+	// policy pack's host-capacity rule counts them all. A release on hosts
+	// sized for one slot runs the slots at scales that fit (release.*.scale).
+	p := Place(c)
+	validatePrometheusLimits(c, p, ps)
 	var over []string
 	var overKeys []string
 	freeCores, freeMB, fit := 0.0, 0, 0
@@ -601,10 +605,16 @@ func validatePlacementCapacity(c *Config, ps *Problems) {
 	if len(keys) > 3 {
 		keys = append(keys[:3:3], "…")
 	}
-	ps.Add("tiers", fmt.Sprintf("%d replicas reserve %g cores and %d GB (%g cores, %d MB each), but the app hosts have room for %d: %g cores and %d GB left after the services placed on them; over capacity: %s",
-		n, float64(n)*app.ReservedCores(), ceilGB(n*app.MemoryReservationMB), app.ReservedCores(), app.MemoryReservationMB,
+	key, what, also := "tiers", fmt.Sprintf("%d replicas", n), ""
+	if c.Release.Green.Image != "" {
+		key = "release"
+		what = fmt.Sprintf("%d replicas of both slots (blue at scale %d%%, green at %d%%)", n, c.Release.Blue.ScalePercent(), c.Release.Green.ScalePercent())
+		also = ", or run the slots at lower scales (release.blue.scale, release.green.scale: the release controller plans scales that fit)"
+	}
+	ps.Add(key, fmt.Sprintf("%s reserve %g cores and %d GB (%g cores, %d MB each), but the app hosts have room for %d: %g cores and %d GB left after the services placed on them; over capacity: %s",
+		what, float64(n)*app.ReservedCores(), ceilGB(n*app.MemoryReservationMB), app.ReservedCores(), app.MemoryReservationMB,
 		fit, freeCores, freeMB/1024, strings.Join(shown, "; ")),
-		fmt.Sprintf("add hosts with the app role, raise %s (cpus, memoryGb), lower resources.%s.cpusReservation or memoryReservationMb, or lower tiers.*.replicas", strings.Join(keys, ", "), App))
+		fmt.Sprintf("add hosts with the app role, raise %s (cpus, memoryGb), lower resources.%s.cpusReservation or memoryReservationMb, or lower tiers.*.replicas%s", strings.Join(keys, ", "), App, also))
 }
 
 // validatePrometheusLimits: Prometheus's memory limit holds the active

@@ -17,6 +17,9 @@ import (
 
 	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/policy/check"
+	"github.com/aurigraph/infra/policy/config"
+	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -86,10 +89,19 @@ func releaseTouched(op releaseOp) string {
 
 func TestReleaseControllerStepsTouchOnlyWhatTheyShould(t *testing.T) {
 	base := harness.Stack(t, "prod")
-	p, err := release.NewPlan(currentRelease(t, base), release.Spec{Strategy: release.Canary, Image: releaseGreenImage})
+	p, err := release.NewPlan(currentRelease(t, base), release.Spec{Strategy: release.Canary, Image: releaseGreenImage,
+		Fits: stacks.SlotScalesFit(harness.Config(t, base), releaseGreenImage)})
 	require.NoError(t, err)
+	// The rollback is measured from the first canary step (5%).
+	var steps []release.Step
+	for i, st := range p.Steps {
+		steps = append(steps, st)
+		if st.Kind == release.KindWeight && (i == 0 || p.Steps[i-1].Kind != release.KindWeight) {
+			steps = append(steps, release.Step{Kind: "rollback", Name: "rollback", Changes: p.Rollback()})
+		}
+	}
 	s := base
-	for _, st := range append(p.Steps, release.Step{Kind: "rollback", Name: "rollback", Changes: p.Rollback()}) {
+	for _, st := range steps {
 		if len(st.Changes) == 0 {
 			continue // no up
 		}
@@ -121,6 +133,23 @@ func TestReleaseControllerStepsTouchOnlyWhatTheyShould(t *testing.T) {
 			require.NotEmpty(t, op.changes.Changed, st.Name)
 			for _, urn := range op.changes.Changed {
 				assert.True(t, releaseGatewayStep(op.resource(urn)), "%s touches %s (%v): only the gateway's upstream config may change", st.Name, urn, op.changes.Why[urn])
+			}
+		case release.KindScaleUp, release.KindScaleDown:
+			slot, verb := "green", op.changes.Added
+			if st.Kind == release.KindScaleDown {
+				slot, verb = "blue", op.changes.Removed
+			}
+			var n int
+			for _, urn := range verb {
+				if _, s, ok := releaseAppContainer(op.resource(urn)); ok {
+					assert.Equal(t, slot, s, "%s: %s", st.Name, urn)
+					n++
+				}
+			}
+			assert.Positive(t, n, "%s adds or removes %s replicas", st.Name, slot)
+			for _, urn := range op.changes.Changed {
+				_, _, app := releaseAppContainer(op.resource(urn))
+				assert.False(t, app, "%s: no running replica is touched: %s (%v)", st.Name, urn, op.changes.Why[urn])
 			}
 		default:
 			t.Errorf("step kind %s changes config in a canary from blue: add its expectation here", st.Kind)
@@ -161,4 +190,67 @@ func TestReleaseControllerRollingPhasesTouchOneTierEach(t *testing.T) {
 		}
 		s = next
 	}
+}
+
+// Prod's app hosts hold one slot and a spare, not two slots: a blue-green
+// release there trades replicas between the slots as the traffic moves.
+// Every step's config, and the rollback's and the restore's after it, is a
+// stack that validation accepts and that passes every mandatory policy,
+// the host-capacity rule among them; no running replica is recreated or
+// moves host; and each slot serves its share of the traffic on at least
+// that share of its replicas (a rollback aside, until its restore).
+func TestReleaseBlueGreenInProdPassesEveryMandatoryRuleAtEveryStep(t *testing.T) {
+	base := harness.Stack(t, "prod")
+	p, err := release.NewPlan(currentRelease(t, base), release.Spec{Strategy: release.BlueGreen, Image: releaseGreenImage,
+		Fits: stacks.SlotScalesFit(harness.Config(t, base), releaseGreenImage)})
+	require.NoError(t, err)
+	step := func(name string, before, after *stackfile.Stack, shares bool) releaseOp {
+		t.Helper()
+		op := releaseMeasure(t, before, after)
+		t.Logf("%s: %s", name, releaseTouched(op))
+		rep, err := check.Evaluate(after, op.after)
+		require.NoError(t, err)
+		for _, v := range rep.Violations {
+			assert.NotEqual(t, config.Mandatory, v.Level, "%s: %s: %s", name, v.Policy, v.Message)
+		}
+		c := harness.Config(t, after)
+		for slot, sl := range map[string]stacks.Slot{"blue": c.Release.Blue, "green": c.Release.Green} {
+			if shares {
+				assert.LessOrEqual(t, sl.Weight, sl.ScalePercent(), "%s: the %s slot serves %d%% of the traffic on %d%% of its replicas", name, slot, sl.Weight, sl.ScalePercent())
+			}
+		}
+		for _, urn := range op.changes.Changed {
+			_, _, app := releaseAppContainer(op.resource(urn))
+			assert.False(t, app, "%s recreates or moves the running replica %s (%v)", name, urn, op.changes.Why[urn])
+		}
+		return op
+	}
+	var kinds []string
+	s := base
+	for _, st := range p.Steps {
+		if len(st.Changes) == 0 {
+			continue
+		}
+		kinds = append(kinds, st.Kind)
+		next := applyReleaseChanges(t, s, st.Changes)
+		op := step(st.Kind+" ("+st.Name+")", s, next, true)
+		switch st.Kind {
+		case release.KindDeploy, release.KindScaleUp:
+			assert.Empty(t, op.changes.Removed, "%s removes nothing", st.Name)
+		case release.KindScaleDown:
+			assert.Empty(t, op.changes.Added, "%s adds nothing", st.Name)
+		}
+		if st.Kind == release.KindScaleUp {
+			// The riskiest point to roll back from: blue shrank, green
+			// grew, green has not taken all the traffic.
+			back := applyReleaseChanges(t, next, p.Rollback())
+			op := step("rollback", next, back, false)
+			assert.Empty(t, op.changes.Added, "the rollback creates nothing")
+			assert.Empty(t, op.changes.Removed, "the rollback removes nothing")
+			step("restore", back, applyReleaseChanges(t, back, p.Restore()), true)
+		}
+		s = next
+	}
+	assert.Equal(t, []string{release.KindDeploy, release.KindWeight, release.KindScaleDown, release.KindScaleUp, release.KindWeight, release.KindScaleDown}, kinds,
+		"green deploys at the spare, takes its share, blue shrinks to the rest, green grows, takes it all, blue goes")
 }

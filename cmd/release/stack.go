@@ -17,8 +17,8 @@ import (
 // current is the release config a plan starts from.
 func current(c *stacks.Config) release.Current {
 	cur := release.Current{
-		Blue:       release.SlotConfig{Image: c.Release.Blue.Image, Weight: c.Release.Blue.Weight},
-		Green:      release.SlotConfig{Image: c.Release.Green.Image, Weight: c.Release.Green.Weight},
+		Blue:       release.SlotConfig{Image: c.Release.Blue.Image, Weight: c.Release.Blue.Weight, Scale: c.Release.Blue.ScalePercent()},
+		Green:      release.SlotConfig{Image: c.Release.Green.Image, Weight: c.Release.Green.Weight, Scale: c.Release.Green.ScalePercent()},
 		TierImages: map[string]string{},
 	}
 	for _, t := range release.RollingTiers {

@@ -217,6 +217,8 @@ func (c *Controller) rollback(ctx context.Context, s *State, reason string, fail
 	s.Status, s.Reason = StatusRolledBack, reason
 	if upErr != nil {
 		s.Reason += fmt.Sprintf("; the rollback up failed too: %v", upErr)
+	} else if err := c.restore(ctx, p); err != nil {
+		s.Reason += "; " + err.Error()
 	}
 	if err := c.save(s); err != nil {
 		return err
@@ -242,7 +244,26 @@ func (c *Controller) Abort(ctx context.Context) error {
 		return fmt.Errorf("abort: the rollback up failed: %w (the release stays recorded as running)", err)
 	}
 	s.Status, s.Reason = StatusAborted, "aborted by release abort"
+	if err := c.restore(ctx, s.Plan); err != nil {
+		s.Reason += "; " + err.Error()
+	}
 	return c.save(s)
+}
+
+// restore runs the old slot at full scale again after the traffic went
+// back to it, when the release had shrunk it (Plan.Restore): a second up,
+// after the rollback's, which is the one that matters for the time to
+// safety.
+func (c *Controller) restore(ctx context.Context, p *Plan) error {
+	changes := p.Restore()
+	if len(changes) == 0 {
+		return nil
+	}
+	c.logf("    restore: up: %s", changeList(changes))
+	if err := c.Runner.Up(ctx, "restore", changes); err != nil {
+		return fmt.Errorf("the restore up failed: %v: set %s by hand and run pulumi up", err, changeList(changes))
+	}
+	return nil
 }
 
 // Promote ends the running release's current wait (pause or analysis

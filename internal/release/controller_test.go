@@ -53,8 +53,8 @@ func TestHealthyCanaryPromotesThroughEveryStep(t *testing.T) {
 	a := &scriptedAnalysis{}
 	c, out := newController(t, r, a)
 	require.NoError(t, c.Start(context.Background(), p))
-	assert.Equal(t, []string{p.Steps[1].Name, "green 5%, blue 95%", "green 20%, blue 80%", "green 50%, blue 50%", "green 100%, blue 0%"}, r.steps(),
-		"one up per config change, in order; the scale-down of blue changes nothing")
+	assert.Equal(t, []string{p.Steps[1].Name, "green 5%, blue 95%", "green 20%, blue 80%", "green 50%, blue 50%", "green 100%, blue 0%", "scale down the blue slot"}, r.steps(),
+		"one up per config change, in order")
 	b, g := r.weights()
 	assert.Equal(t, "0", b)
 	assert.Equal(t, "100", g)
@@ -97,6 +97,30 @@ func TestFailedAnalysisRollsBackByWeight(t *testing.T) {
 	assert.Contains(t, out.String(), "ROLLBACK")
 }
 
+func TestFailedAnalysisAfterTheOldSlotShrankRollsBackThenRestoresIt(t *testing.T) {
+	spec := fastSpec(BlueGreen)
+	spec.Fits = oneSlotAndSpare(60)
+	p, err := NewPlan(blueLive, spec)
+	require.NoError(t, err)
+	r := newRunner(liveConfig())
+	a := &scriptedAnalysis{}
+	r.onUp = func(step string, _ []Change) {
+		if step == "scale the green slot up to 100%" {
+			a.failing.Store(true)
+		}
+	}
+	c, out := newController(t, r, a)
+	require.Error(t, c.Start(context.Background(), p))
+	n := len(r.ups)
+	require.GreaterOrEqual(t, n, 2)
+	assert.Equal(t, "rollback", r.ups[n-2].Step)
+	assert.Equal(t, Weights(Blue, Green, 0), r.ups[n-2].Changes, "first the traffic, by weight alone")
+	assert.Equal(t, "restore", r.ups[n-1].Step)
+	assert.Equal(t, "100", r.config["release.blue.scale"], "then blue runs all its replicas again")
+	assert.Equal(t, "0", r.config["release.green.scale"], "and green's go, freeing their room")
+	assert.Contains(t, out.String(), "restore: up")
+}
+
 func TestInconclusiveAnalysisRollsBackAfterMax(t *testing.T) {
 	p, err := NewPlan(blueLive, fastSpec(BlueGreen))
 	require.NoError(t, err)
@@ -133,7 +157,7 @@ func TestInterruptedReleaseResumesAtItsStep(t *testing.T) {
 	started := time.Now().Add(-time.Minute)
 	require.NoError(t, SaveState(c.StatePath, &State{Stack: "test", Plan: p, Status: StatusRunning, Next: 4, Started: started}))
 	require.NoError(t, c.Resume(context.Background()))
-	assert.Equal(t, []string{"green 20%, blue 80%", "green 50%, blue 50%", "green 100%, blue 0%"}, r.steps(), "resumes at 20%: no second backup, deploy or 5% step")
+	assert.Equal(t, []string{"green 20%, blue 80%", "green 50%, blue 50%", "green 100%, blue 0%", "scale down the blue slot"}, r.steps(), "resumes at 20%: no second backup, deploy or 5% step")
 	assert.Zero(t, c.Backup.(*okBackup).calls)
 	assert.Empty(t, c.Smoke.(*fakeSmoke).slots)
 	err = c.Start(context.Background(), p)

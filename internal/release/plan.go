@@ -56,7 +56,8 @@ const (
 	KindPhase     = "phase"      // rolling: one tier on the new image; then analysis for the pause
 	KindWatch     = "watch"      // analysis for the watch window
 	KindDrain     = "drain"      // the old slot's open requests finish
-	KindScaleDown = "scale-down" // the old slot's replicas go
+	KindScaleUp   = "scale-up"   // more of the new slot's replicas; up waits until healthy
+	KindScaleDown = "scale-down" // the old slot's replicas go (some, or all at the end)
 	KindFinish    = "finish"     // rolling: the slot's image becomes the new one, tier overrides go
 )
 
@@ -97,7 +98,14 @@ type Current struct {
 type SlotConfig struct {
 	Image  string
 	Weight int
+	Scale  int // percent of every tier's replicas the slot runs
 }
+
+// Fits reports whether the stack's hosts hold both slots at these scales
+// (percent of every tier), as validation and the policy pack's
+// host-capacity rule count them. The release command answers it from the
+// stack's placement (stacks.Place).
+type Fits func(blue, green int) bool
 
 // Spec is a release to plan.
 type Spec struct {
@@ -108,6 +116,8 @@ type Spec struct {
 	Pause       time.Duration // default DefaultPause
 	Watch       time.Duration // default DefaultWatch
 	Drain       time.Duration // default DefaultDrain
+	// Fits is the hosts' capacity for both slots; nil: any scales fit.
+	Fits Fits
 }
 
 // Plan is a release's steps and the slots it moves traffic between.
@@ -169,29 +179,11 @@ func NewPlan(cur Current, s Spec) (*Plan, error) {
 		if s.Strategy == Canary {
 			weights = s.CanarySteps
 		}
-		p.Steps = append(p.Steps, backup,
-			Step{Kind: KindDeploy, Name: fmt.Sprintf("deploy %s on the %s slot (weight 0)", s.Image, nw),
-				Changes: []Change{{Key: imageKey(nw), Value: s.Image}, {Key: weightKey(nw), Value: "0"}, {Key: weightKey(old), Value: "100"}}},
-			Step{Kind: KindSmoke, Name: "smoke test of the " + nw + " slot"})
-		for i, w := range weights {
-			st := Step{Kind: KindWeight, Name: fmt.Sprintf("%s %d%%, %s %d%%", nw, w, old, 100-w), Changes: Weights(old, nw, w)}
-			if i < len(weights)-1 {
-				st.Wait = s.Pause
-			}
-			p.Steps = append(p.Steps, st)
+		steps, err := trade(old, nw, s, weights)
+		if err != nil {
+			return nil, err
 		}
-		p.Steps = append(p.Steps,
-			Step{Kind: KindWatch, Name: "watch the " + nw + " slot", Wait: s.Watch},
-			Step{Kind: KindDrain, Name: "drain the " + old + " slot", Wait: s.Drain})
-		down := Step{Kind: KindScaleDown, Name: "scale down the " + old + " slot"}
-		if old == Green {
-			down.Changes = []Change{{Key: imageKey(Green), Value: ""}}
-		} else {
-			// stacks/validate.go requires release.blue.image: the config has
-			// no way to run no blue replica yet.
-			down.Note = "blue keeps its replicas at weight 0: release.blue.image is required by the stack config"
-		}
-		p.Steps = append(p.Steps, down)
+		p.Steps = append(append(p.Steps, backup), steps...)
 	case Rolling:
 		p.New = old
 		p.Steps = append(p.Steps, backup)
@@ -218,6 +210,89 @@ func NewPlan(cur Current, s Spec) (*Plan, error) {
 	return p, nil
 }
 
+// trade plans the steps of a release by weight: the new slot deploys at
+// weight 0, is smoke-tested, and takes the weights in turn, each followed by
+// the pause's analysis; then the watch, the drain and the old slot's scale
+// down. On hosts that hold one slot and a spare (Spec.Fits), the new slot
+// starts at the scale that fits beside the old, and the slots trade
+// replicas as the traffic moves: a weight step never gives the new slot a
+// larger share of the traffic than it runs of its replicas; after it, the
+// old slot shrinks to its share, and the new slot grows
+// into the room that frees. So neither slot ever serves a larger share
+// than it runs, and every step's config passes validation's and the
+// policy pack's capacity checks.
+func trade(old, nw string, s Spec, weights []int) ([]Step, error) {
+	fits := func(oldScale, newScale int) bool {
+		if s.Fits == nil {
+			return true
+		}
+		if old == Blue {
+			return s.Fits(oldScale, newScale)
+		}
+		return s.Fits(newScale, oldScale)
+	}
+	// grow is the largest scale of the new slot that fits beside the old.
+	grow := func(oldScale int) int {
+		for g := 100; g > 0; g-- {
+			if fits(oldScale, g) {
+				return g
+			}
+		}
+		return 0
+	}
+	oldScale, newScale, weight := 100, grow(100), 0
+	if newScale == 0 {
+		return nil, fmt.Errorf("release: the app hosts have no room for a single replica of the %s slot beside the %s slot: add app hosts or capacity (hosts[*].capacity), or release with --strategy %s", nw, old, Rolling)
+	}
+	scaled := newScale < 100
+	deploy := []Change{{Key: imageKey(nw), Value: s.Image}, {Key: weightKey(nw), Value: "0"}, {Key: weightKey(old), Value: "100"},
+		{Key: scaleKey(nw), Value: strconv.Itoa(newScale)}, {Key: scaleKey(old), Value: "100"}}
+	name := fmt.Sprintf("deploy %s on the %s slot (weight 0)", s.Image, nw)
+	if scaled {
+		name = fmt.Sprintf("deploy %s on %d%% of the %s slot (weight 0; the hosts hold the rest once the %s slot shrinks)", s.Image, newScale, nw, old)
+	}
+	steps := []Step{{Kind: KindDeploy, Name: name, Changes: deploy}, {Kind: KindSmoke, Name: "smoke test of the " + nw + " slot"}}
+	weightStep := func(w int, pause time.Duration) {
+		steps = append(steps, Step{Kind: KindWeight, Name: fmt.Sprintf("%s %d%%, %s %d%%", nw, w, old, 100-w), Changes: Weights(old, nw, w), Wait: pause})
+		weight = w
+	}
+	for i, target := range weights {
+		for newScale < target {
+			// Move what the new slot can carry, then trade replicas.
+			if w := min(target, newScale); w > weight {
+				weightStep(w, s.Pause)
+			}
+			if share := 100 - weight; oldScale > share {
+				// One up drains and removes them: the gateway's new
+				// upstreams reload before the engine deletes anything (deletes
+				// come last in an update: pulumi/pulumi#9979), and each replica then stops
+				// gracefully (container.StopTimeoutSec).
+				steps = append(steps, Step{Kind: KindScaleDown, Name: fmt.Sprintf("scale the %s slot down to %d%%, its share of the traffic", old, share),
+					Changes: []Change{{Key: scaleKey(old), Value: strconv.Itoa(share)}}})
+				oldScale = share
+			}
+			g := grow(oldScale)
+			if g <= newScale {
+				return nil, fmt.Errorf("release: the %s slot cannot grow past %d%% beside the %s slot at %d%%: the app hosts are too full for a release by weight; add app hosts or capacity, or release with --strategy %s", nw, newScale, old, oldScale, Rolling)
+			}
+			steps = append(steps, Step{Kind: KindScaleUp, Name: fmt.Sprintf("scale the %s slot up to %d%%", nw, g),
+				Changes: []Change{{Key: scaleKey(nw), Value: strconv.Itoa(g)}}})
+			newScale = g
+		}
+		pause := s.Pause
+		if i == len(weights)-1 {
+			pause = 0 // the watch window follows
+		}
+		if target > weight {
+			weightStep(target, pause)
+		}
+	}
+	return append(steps,
+		Step{Kind: KindWatch, Name: "watch the " + nw + " slot", Wait: s.Watch},
+		Step{Kind: KindDrain, Name: "drain the " + old + " slot", Wait: s.Drain},
+		Step{Kind: KindScaleDown, Name: "scale down the " + old + " slot", Changes: []Change{{Key: scaleKey(old), Value: "0"}}}), nil
+}
+
 // Rollback is the change that returns the traffic (or, rolling, the image)
 // to the old release.
 func (p *Plan) Rollback() []Change {
@@ -231,6 +306,24 @@ func (p *Plan) Rollback() []Change {
 	return Weights(p.Old, p.New, 0)
 }
 
+// Restore follows a rollback by weight when the release had shrunk the old
+// slot: the new slot's replicas go and the old slot runs all of its own
+// again, in a second up (the rollback's up recreates nothing; this one
+// does). Empty when there is nothing to restore.
+func (p *Plan) Restore() []Change {
+	if p.Strategy == Rolling {
+		return nil
+	}
+	for _, st := range p.Steps {
+		for _, c := range st.Changes {
+			if c.Key == scaleKey(p.Old) && c.Value != "100" && c.Value != "0" { // shrunk to a share, before the end
+				return []Change{{Key: scaleKey(p.New), Value: "0"}, {Key: scaleKey(p.Old), Value: "100"}}
+			}
+		}
+	}
+	return nil
+}
+
 // Weights gives the new slot w percent of the traffic and the old the rest.
 func Weights(old, nw string, w int) []Change {
 	return []Change{{Key: weightKey(nw), Value: strconv.Itoa(w)}, {Key: weightKey(old), Value: strconv.Itoa(100 - w)}}
@@ -238,6 +331,7 @@ func Weights(old, nw string, w int) []Change {
 
 func imageKey(slot string) string  { return "release." + slot + ".image" }
 func weightKey(slot string) string { return "release." + slot + ".weight" }
+func scaleKey(slot string) string  { return "release." + slot + ".scale" }
 
 func (c Current) slot(name string) SlotConfig {
 	if name == Blue {
