@@ -177,6 +177,9 @@ type Tier struct {
 	Replicas int    `json:"replicas" doc:"Replicas of the tier." range:"1-500" example:"5" check:"validateTiers"`
 	Groups   []int  `json:"groups" doc:"Rolling-update group sizes, updated one group at a time; they sum to replicas." default:"one group of all replicas" example:"[8, 7]" check:"validateTiers"`
 	Image    string `json:"image" doc:"Optional: overrides the blue slot's image for this tier." default:"release.blue.image" example:"aurigraph/v11:11.4.2" check:"validateTiers"`
+	// ImageGroups lets a rolling release pause between a tier's groups:
+	// one group more on the new image per phase.
+	ImageGroups int `json:"imageGroups" doc:"How many of the tier's rolling groups, from the first, run tiers.<tier>.image; the others keep release.blue.image. 0 (the default): every group." range:"0-500" example:"1" check:"validateTiers"`
 }
 
 // Tiers are the three node tiers.

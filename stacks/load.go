@@ -211,10 +211,12 @@ func (c *Config) ResourcesFor(service string) container.Resources {
 	return DefaultResources[service]
 }
 
-// TierImage is the image a tier's blue slot runs.
-func (c *Config) TierImage(tier string) string {
-	if img := c.Tiers.ByName(tier).Image; img != "" {
-		return img
+// TierImage is the image a rolling group of a tier's blue slot runs
+// (group from 1).
+func (c *Config) TierImage(tier string, group int) string {
+	t := c.Tiers.ByName(tier)
+	if t.Image != "" && (t.ImageGroups == 0 || group <= t.ImageGroups) {
+		return t.Image
 	}
 	return c.Release.Blue.Image
 }

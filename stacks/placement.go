@@ -132,12 +132,12 @@ func Place(c *Config) Placement {
 func slotReplicas(c *Config, slot, image string) []Replica {
 	var out []Replica
 	for _, tier := range TierOrder {
-		img := image
-		if slot == "blue" {
-			img = c.TierImage(tier)
-		}
 		index := 0
 		for g, size := range c.Tiers.ByName(tier).Groups {
+			img := image
+			if slot == "blue" {
+				img = c.TierImage(tier, g+1)
+			}
 			for k := 0; k < size; k++ {
 				index++
 				out = append(out, Replica{

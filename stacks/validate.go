@@ -240,6 +240,14 @@ func validateTiers(c *Config, ps *Problems) {
 		if t.Image != "" {
 			checkImage(key+".image", t.Image, ps)
 		}
+		switch {
+		case t.ImageGroups < 0 || t.ImageGroups > maxReplicas:
+			ps.Add(key+".imageGroups", fmt.Sprintf("is %d", t.ImageGroups), fmt.Sprintf("use 0 (every group) to %d", maxReplicas))
+		case t.ImageGroups > 0 && t.Image == "":
+			ps.Add(key+".imageGroups", fmt.Sprintf("is %d but %s.image is not set", t.ImageGroups, key), "set the tier's image, or remove imageGroups")
+		case t.ImageGroups > len(t.Groups) && len(t.Groups) > 0:
+			ps.Add(key+".imageGroups", fmt.Sprintf("is %d but the tier has %d rolling groups", t.ImageGroups, len(t.Groups)), fmt.Sprintf("use at most %d, or 0 for every group", len(t.Groups)))
+		}
 	}
 }
 

@@ -48,7 +48,7 @@ func edgeWithObject(t *testing.T, s *stackfile.Stack, key string, change func(ma
 }
 
 func edgeRelease(t *testing.T, s *stackfile.Stack, blue, green int, greenImage string) *stackfile.Stack {
-	return edgeWithObject(t, s, "release", func(m map[string]any) {
+	return edgeWithObject(t, harness.RoomForBothSlots(t, s), "release", func(m map[string]any) {
 		m["blue"] = map[string]any{"image": "aurigraph/v11:11.4.2", "weight": blue}
 		m["green"] = map[string]any{"image": greenImage, "weight": green}
 	})

@@ -164,6 +164,6 @@ func TestPreDeployBackupTriggers(t *testing.T) {
 	release := harness.Run(t, base.Set("release", `{"blue": {"image": "aurigraph/v11:11.4.3", "weight": 100}, "green": {"image": "", "weight": 0}}`))
 	assert.Equal(t, []string{"aurigraph/v11:11.4.3"}, pgPredeployTriggers(t, release))
 
-	green := harness.Run(t, base.Set("release", `{"blue": {"image": "aurigraph/v11:11.4.2", "weight": 100}, "green": {"image": "aurigraph/v11:11.5.0", "weight": 0}}`))
+	green := harness.Run(t, base.Set("release", `{"blue": {"image": "aurigraph/v11:11.4.2", "weight": 100}, "green": {"image": "aurigraph/v11:11.5.0", "weight": 0, "scale": 50}}`))
 	assert.Equal(t, []string{"aurigraph/v11:11.4.2", "aurigraph/v11:11.5.0"}, pgPredeployTriggers(t, green), "distinct, sorted")
 }

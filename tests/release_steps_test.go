@@ -7,6 +7,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/policy/check"
@@ -61,11 +63,7 @@ func applyReleaseChanges(t *testing.T, s *stackfile.Stack, changes []release.Cha
 }
 
 func currentRelease(t *testing.T, s *stackfile.Stack) release.Current {
-	c := harness.Config(t, s)
-	return release.Current{
-		Blue:  release.SlotConfig{Image: c.Release.Blue.Image, Weight: c.Release.Blue.Weight},
-		Green: release.SlotConfig{Image: c.Release.Green.Image, Weight: c.Release.Green.Weight},
-	}
+	return release.CurrentOf(harness.Config(t, s))
 }
 
 // releaseTouched summarises a blast radius by resource type.
@@ -160,10 +158,14 @@ func TestReleaseControllerStepsTouchOnlyWhatTheyShould(t *testing.T) {
 	}
 }
 
-func TestReleaseControllerRollingPhasesTouchOneTierEach(t *testing.T) {
+// Rolling: slim, then business group 1, business group 2, then validators:
+// each phase replaces exactly the replicas of one rolling group, and the
+// pause after it is analysed before the next group.
+func TestReleaseControllerRollingPhasesTouchOneGroupEach(t *testing.T) {
 	base := harness.Stack(t, "prod")
 	p, err := release.NewPlan(currentRelease(t, base), release.Spec{Strategy: release.Rolling, Image: releaseGreenImage})
 	require.NoError(t, err)
+	var phases []string
 	s := base
 	for _, st := range p.Steps {
 		if len(st.Changes) == 0 {
@@ -172,24 +174,28 @@ func TestReleaseControllerRollingPhasesTouchOneTierEach(t *testing.T) {
 		next := applyReleaseChanges(t, s, st.Changes)
 		op := releaseMeasure(t, s, next)
 		t.Logf("step %s (%s): %s", st.Kind, st.Name, releaseTouched(op))
-		tiers := map[string]bool{}
+		groups := map[string]int{}
 		for _, urn := range append(append(op.changes.Changed, op.changes.Added...), op.changes.Removed...) {
-			if tier, slot, ok := releaseAppContainer(op.resource(urn)); ok {
+			r := op.resource(urn)
+			if tier, slot, ok := releaseAppContainer(r); ok {
 				assert.Equal(t, "blue", slot, urn)
-				tiers[tier] = true
+				groups[tier+" group "+harness.Label(r, app.GroupLabel)]++
 			}
 		}
 		switch st.Kind {
 		case release.KindPhase:
-			tier := strings.Split(st.Changes[0].Key, ".")[1]
-			assert.Equal(t, map[string]bool{tier: true}, tiers, "%s replaces that tier's replicas only", st.Name)
+			require.Len(t, groups, 1, "%s replaces one rolling group: %v", st.Name, groups)
+			for g, n := range groups {
+				phases = append(phases, fmt.Sprintf("%s: %d", g, n))
+			}
 		case release.KindFinish:
-			assert.Empty(t, tiers, "recording the image the tiers already run replaces no replica")
+			assert.Empty(t, groups, "recording the image the tiers already run replaces no replica")
 		default:
 			t.Errorf("step kind %s changes config in a rolling release: add its expectation here", st.Kind)
 		}
 		s = next
 	}
+	assert.Equal(t, []string{"slim group 1: 5", "business group 1: 8", "business group 2: 7", "validator group 1: 5"}, phases)
 }
 
 // Prod's app hosts hold one slot and a spare, not two slots: a blue-green

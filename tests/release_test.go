@@ -43,9 +43,10 @@ func releaseObject(t *testing.T, s *stackfile.Stack, key string, change func(map
 	return s.Set(key, string(b))
 }
 
-// releaseWeights sets both slots, the green one with an image.
+// releaseWeights sets both slots, the green one with an image, both whole
+// on app hosts with room for them (harness.RoomForBothSlots).
 func releaseWeights(t *testing.T, s *stackfile.Stack, blue, green int) *stackfile.Stack {
-	return releaseObject(t, s, "release", func(m map[string]any) {
+	return releaseObject(t, harness.RoomForBothSlots(t, s), "release", func(m map[string]any) {
 		m["blue"] = map[string]any{"image": releaseBlueImage, "weight": blue}
 		m["green"] = map[string]any{"image": releaseGreenImage, "weight": green}
 	})

@@ -94,8 +94,10 @@ func TestEveryReplicaIsInTheGatewayUpstreamsAndPrometheusTargets(t *testing.T) {
 	for _, shape := range committed {
 		t.Run(shape.stack, func(t *testing.T) {
 			s := harness.Stack(t, shape.stack)
-			// With a green slot the mirror replicas must be routed and scraped too.
-			s = s.Set("release", `{"blue":{"image":"aurigraph/v11:11.4.2","weight":95},"green":{"image":"aurigraph/v11:11.5.0","weight":5}}`)
+			// With a green slot its replicas must be routed and scraped too,
+			// and only those that run: half of them, which the stacks' hosts
+			// hold beside a whole blue slot.
+			s = s.Set("release", `{"blue":{"image":"aurigraph/v11:11.4.2","weight":95},"green":{"image":"aurigraph/v11:11.5.0","weight":5,"scale":50}}`)
 			res := harness.Run(t, s)
 			nginx := configFile(t, res, "/nginx.conf")
 			prom := configFile(t, res, "/prometheus.yml")

@@ -9,25 +9,9 @@ import (
 	"strconv"
 
 	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/internal/release"
 	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/stacks"
 )
-
-// current is the release config a plan starts from.
-func current(c *stacks.Config) release.Current {
-	cur := release.Current{
-		Blue:       release.SlotConfig{Image: c.Release.Blue.Image, Weight: c.Release.Blue.Weight, Scale: c.Release.Blue.ScalePercent()},
-		Green:      release.SlotConfig{Image: c.Release.Green.Image, Weight: c.Release.Green.Weight, Scale: c.Release.Green.ScalePercent()},
-		TierImages: map[string]string{},
-	}
-	for _, t := range release.RollingTiers {
-		if img := c.Tiers.ByName(t).Image; img != "" {
-			cur.TierImages[t] = img
-		}
-	}
-	return cur
-}
 
 // sshBackup runs the pre-deployment dump the program installs
 // (components/postgres backup.sh predeploy: pg_dump, then pg_restore --list

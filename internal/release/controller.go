@@ -90,13 +90,17 @@ func (c *Controller) run(ctx context.Context, s *State) error {
 			return err
 		}
 		took := c.now().Sub(began)
-		// Someone may have aborted while the step ran.
-		if cur, err := LoadState(c.StatePath); err == nil && cur.Status == StatusAborted {
-			return ErrAborted
+		// Someone may have aborted or promoted while the step ran: an
+		// abort ends the release, a promote is kept for the next wait (a
+		// wait consumes it), never overwritten by this save.
+		if cur, err := LoadState(c.StatePath); err == nil {
+			if cur.Status == StatusAborted {
+				return ErrAborted
+			}
+			s.Promoted = cur.Promoted
 		}
 		s.Next = i + 1
 		s.Completed = append(s.Completed, Done{Name: st.Name, Elapsed: took})
-		s.Promoted = false
 		if s.Next == len(p.Steps) {
 			s.Status = StatusSucceeded
 		}
@@ -192,7 +196,9 @@ func (c *Controller) wait(ctx context.Context, s *State, st Step) error {
 		}
 		if cur.Promoted {
 			c.logf("    promoted: the rest of the wait is skipped")
-			return nil
+			cur.Promoted = false // consumed: the next wait runs in full
+			s.Promoted = false
+			return c.save(cur)
 		}
 		left := end.Sub(c.now())
 		if left <= 0 {

@@ -220,6 +220,35 @@ func TestPromoteSkipsTheCurrentWait(t *testing.T) {
 	}
 }
 
+// A promote that arrives while a step's up runs is for the wait after it:
+// the controller's own save at the end of the step used to overwrite it,
+// which made the test above fail now and then on a loaded machine.
+func TestPromoteDuringAnUpIsKeptForTheNextWait(t *testing.T) {
+	spec := fastSpec(BlueGreen)
+	spec.Watch = time.Hour
+	p, err := NewPlan(blueLive, spec)
+	require.NoError(t, err)
+	r := newRunner(liveConfig())
+	c, out := newController(t, r, &scriptedAnalysis{})
+	r.onUp = func(step string, _ []Change) {
+		if step == "green 100%, blue 0%" {
+			require.NoError(t, c.Promote())
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Start(context.Background(), p) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the promote issued during the up was lost: the hour-long watch window ran")
+	}
+	assert.Contains(t, out.String(), "promoted: the rest of the wait is skipped")
+	s, err := LoadState(c.StatePath)
+	require.NoError(t, err)
+	assert.False(t, s.Promoted, "the watch consumed it")
+}
+
 func TestFailedWeightUpRollsBack(t *testing.T) {
 	p, err := NewPlan(blueLive, fastSpec(Canary))
 	require.NoError(t, err)

@@ -92,6 +92,8 @@ type Current struct {
 	Blue, Green SlotConfig
 	// TierImages are the tiers' own image overrides (tiers.<tier>.image).
 	TierImages map[string]string
+	// TierGroups are the tiers' numbers of rolling groups (1 when absent).
+	TierGroups map[string]int
 }
 
 // SlotConfig is one slot of aurigraph:release.
@@ -185,18 +187,32 @@ func NewPlan(cur Current, s Spec) (*Plan, error) {
 		}
 		p.Steps = append(append(p.Steps, backup), steps...)
 	case Rolling:
+		if old != Blue {
+			// tiers.<tier>.image overrides the blue slot's image only.
+			return nil, fmt.Errorf("release: rolling: the green slot is live and the tiers' image overrides apply to blue; release with --strategy %s or %s", BlueGreen, Canary)
+		}
 		p.New = old
 		p.Steps = append(p.Steps, backup)
-		for i, t := range RollingTiers {
-			st := Step{Kind: KindPhase, Name: "rolling: " + t + " on " + s.Image, Changes: []Change{{Key: "tiers." + t + ".image", Value: s.Image}}}
-			if i < len(RollingTiers)-1 {
-				st.Wait = s.Pause
+		// One phase per rolling group: slim, business group 1, group 2, …,
+		// validators; each phase adds a group on the new image.
+		for _, t := range RollingTiers {
+			groups := max(cur.TierGroups[t], 1)
+			for g := 1; g <= groups; g++ {
+				name := "rolling: " + t + " on " + s.Image
+				changes := []Change{{Key: tierImageKey(t), Value: s.Image}, {Key: tierGroupsKey(t), Remove: true}}
+				if groups > 1 {
+					name = fmt.Sprintf("rolling: %s group %d of %d on %s", t, g, groups, s.Image)
+				}
+				if g < groups {
+					changes[1] = Change{Key: tierGroupsKey(t), Value: strconv.Itoa(g)}
+				}
+				p.Steps = append(p.Steps, Step{Kind: KindPhase, Name: name, Changes: changes, Wait: s.Pause})
 			}
-			p.Steps = append(p.Steps, st)
 		}
+		p.Steps[len(p.Steps)-1].Wait = 0 // the watch window follows
 		fin := []Change{{Key: imageKey(old), Value: s.Image}}
 		for _, t := range RollingTiers {
-			fin = append(fin, Change{Key: "tiers." + t + ".image", Remove: true})
+			fin = append(fin, Change{Key: tierImageKey(t), Remove: true})
 		}
 		p.Steps = append(p.Steps,
 			Step{Kind: KindWatch, Name: "watch the " + old + " slot", Wait: s.Watch},
@@ -299,7 +315,7 @@ func (p *Plan) Rollback() []Change {
 	if p.Strategy == Rolling {
 		var out []Change
 		for _, t := range RollingTiers {
-			out = append(out, Change{Key: "tiers." + t + ".image", Remove: true})
+			out = append(out, Change{Key: tierImageKey(t), Remove: true}, Change{Key: tierGroupsKey(t), Remove: true})
 		}
 		return out
 	}
@@ -332,6 +348,9 @@ func Weights(old, nw string, w int) []Change {
 func imageKey(slot string) string  { return "release." + slot + ".image" }
 func weightKey(slot string) string { return "release." + slot + ".weight" }
 func scaleKey(slot string) string  { return "release." + slot + ".scale" }
+
+func tierImageKey(tier string) string  { return "tiers." + tier + ".image" }
+func tierGroupsKey(tier string) string { return "tiers." + tier + ".imageGroups" }
 
 func (c Current) slot(name string) SlotConfig {
 	if name == Blue {

@@ -73,23 +73,38 @@ func TestBlueGreenFromGreenGoesBackToBlueAndScalesGreenDown(t *testing.T) {
 	assert.Equal(t, time.Minute, p.Steps[len(p.Steps)-3].Wait)
 }
 
-func TestRollingPlanPhasesInSpecOrder(t *testing.T) {
-	p, err := NewPlan(blueLive, Spec{Strategy: Rolling, Image: "aurigraph/v11:2.0.0"})
+func TestRollingPlanPhasesInSpecOrderOneGroupAtATime(t *testing.T) {
+	cur := blueLive
+	cur.TierGroups = map[string]int{"slim": 1, "business": 2, "validator": 1}
+	p, err := NewPlan(cur, Spec{Strategy: Rolling, Image: "aurigraph/v11:2.0.0"})
 	require.NoError(t, err)
 	assert.Equal(t, Blue, p.New, "rolling stays on the live slot")
 	var phases []string
 	for _, s := range p.Steps {
 		if s.Kind == KindPhase {
-			require.Len(t, s.Changes, 1)
-			phases = append(phases, s.Changes[0].Key)
+			require.Len(t, s.Changes, 2)
+			phases = append(phases, changeList(s.Changes))
+			if s.Name != p.Steps[len(p.Steps)-3].Name {
+				assert.Equal(t, DefaultPause, s.Wait, "120 s after %s", s.Name)
+			}
 		}
 	}
-	assert.Equal(t, []string{"tiers.slim.image", "tiers.business.image", "tiers.validator.image"}, phases)
-	assert.Equal(t, DefaultPause, p.Steps[1].Wait, "120 s between phases by default")
+	assert.Equal(t, []string{
+		`tiers.slim.image="aurigraph/v11:2.0.0", tiers.slim.imageGroups (removed)`,
+		`tiers.business.image="aurigraph/v11:2.0.0", tiers.business.imageGroups="1"`,
+		`tiers.business.image="aurigraph/v11:2.0.0", tiers.business.imageGroups (removed)`,
+		`tiers.validator.image="aurigraph/v11:2.0.0", tiers.validator.imageGroups (removed)`,
+	}, phases, "slim, business group 1, business group 2, validators")
+	assert.Zero(t, p.Steps[len(p.Steps)-3].Wait, "the last phase is followed by the watch window")
 	fin := p.Steps[len(p.Steps)-1]
 	assert.Equal(t, KindFinish, fin.Kind)
 	assert.Equal(t, Change{Key: "release.blue.image", Value: "aurigraph/v11:2.0.0"}, fin.Changes[0])
-	assert.Len(t, p.Rollback(), 3)
+	assert.Len(t, p.Rollback(), 6, "every tier's image and groups overrides go")
+
+	green := Current{Blue: SlotConfig{Image: "a:1"}, Green: SlotConfig{Image: "a:2", Weight: 100, Scale: 100}}
+	_, err = NewPlan(green, Spec{Strategy: Rolling, Image: "a:3"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the green slot is live")
 }
 
 func TestPlanRefusals(t *testing.T) {

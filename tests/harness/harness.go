@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,6 +55,33 @@ func Stack(t testing.TB, name string) *stackfile.Stack {
 		}
 	}
 	return s
+}
+
+// RoomForBothSlots doubles the cores and memory of every app host, so the
+// stack holds both release slots whole. The committed stacks' hosts hold one
+// slot and a spare (a release trades replicas: tests/release_steps_test.go);
+// tests about what a second slot changes, not about capacity, run both
+// slots whole on these hosts.
+func RoomForBothSlots(t testing.TB, s *stackfile.Stack) *stackfile.Stack {
+	t.Helper()
+	var hosts []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(s.Config[stacks.Namespace+":hosts"]), &hosts))
+	for _, h := range hosts {
+		roles, _ := h["roles"].([]any)
+		if !slices.Contains(roles, any(stacks.RoleApp)) {
+			continue
+		}
+		c, ok := h["capacity"].(map[string]any)
+		require.True(t, ok, "host %v states its capacity", h["name"])
+		for _, k := range []string{"cpus", "memoryGb"} {
+			n, ok := c[k].(float64)
+			require.True(t, ok, "host %v capacity.%s", h["name"], k)
+			c[k] = 2 * n
+		}
+	}
+	raw, err := json.Marshal(hosts)
+	require.NoError(t, err)
+	return s.Set("hosts", string(raw))
 }
 
 // FakeAlertingSecret is the value Stack gives an alert receiver's secret:
