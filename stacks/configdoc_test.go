@@ -162,6 +162,9 @@ func TestDocumentedRangesAreTheValidatedOnes(t *testing.T) {
 		"release.blue.weight lo":                    true, // the weights sum to 100
 		"release.green.weight hi":                   true,
 		"release.blue.scale lo":                     true, // blue has weight 100: it needs replicas
+		"tiers.validator.imageGroups hi":            true, // at most the tier's groups, with its image set
+		"tiers.business.imageGroups hi":             true,
+		"tiers.slim.imageGroups hi":                 true,
 		"resources.postgres.cpus lo":                true, // a limit of 0 is no limit: refused
 		"resources.postgres.cpusReservation hi":     true, // at most cpus
 		"resources.postgres.memoryReservationMb hi": true, // at most memoryMb

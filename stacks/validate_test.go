@@ -178,3 +178,30 @@ func TestStrictForms(t *testing.T) {
 		assert.Equal(t, ok, isHostName(v), "%q", v)
 	}
 }
+
+// A rolling release's group-by-group phases: imageGroups needs the tier's
+// image and at most its groups; the groups beyond it keep blue's image.
+func TestTierImageGroups(t *testing.T) {
+	c := testConfig()
+	c.Tiers.Business = Tier{Replicas: 15, Groups: []int{8, 7}, ImageGroups: 1}
+	var ps Problems
+	validateTiers(c, &ps)
+	require.Len(t, ps, 1)
+	assert.Equal(t, "tiers.business.imageGroups", ps[0].Key)
+	assert.Contains(t, ps[0].Message, "tiers.business.image is not set")
+
+	c.Tiers.Business.Image, c.Tiers.Business.ImageGroups = "aurigraph/v11:2.0.0", 3
+	ps = nil
+	validateTiers(c, &ps)
+	require.Len(t, ps, 1)
+	assert.Contains(t, ps[0].Message, "the tier has 2 rolling groups")
+
+	c.Tiers.Business.ImageGroups = 1
+	ps = nil
+	validateTiers(c, &ps)
+	assert.Empty(t, ps)
+	assert.Equal(t, "aurigraph/v11:2.0.0", c.TierImage(TierBusiness, 1))
+	assert.Equal(t, c.Release.Blue.Image, c.TierImage(TierBusiness, 2))
+	c.Tiers.Business.ImageGroups = 0
+	assert.Equal(t, "aurigraph/v11:2.0.0", c.TierImage(TierBusiness, 2), "0: every group")
+}

@@ -63,7 +63,7 @@ func applyReleaseChanges(t *testing.T, s *stackfile.Stack, changes []release.Cha
 }
 
 func currentRelease(t *testing.T, s *stackfile.Stack) release.Current {
-	return release.CurrentOf(harness.Config(t, s))
+	return stacks.ReleaseCurrent(harness.Config(t, s))
 }
 
 // releaseTouched summarises a blast radius by resource type.

@@ -84,7 +84,7 @@ func main() {
 	if cmd == release.BlueGreen || cmd == release.Canary || cmd == release.Rolling {
 		weights, err := parseSteps(*steps)
 		check(err)
-		plan, err = release.NewPlan(release.CurrentOf(cfg), release.Spec{Strategy: cmd, Image: *image, CanarySteps: weights, Pause: *pause, Watch: *watch, Drain: *drain, Fits: stacks.SlotScalesFit(cfg, *image)})
+		plan, err = release.NewPlan(stacks.ReleaseCurrent(cfg), release.Spec{Strategy: cmd, Image: *image, CanarySteps: weights, Pause: *pause, Watch: *watch, Drain: *drain, Fits: stacks.SlotScalesFit(cfg, *image)})
 		check(err)
 		if *dryRun {
 			release.DryRun(os.Stdout, plan)

@@ -30,7 +30,7 @@ func TestParseSteps(t *testing.T) {
 func TestCurrentReadsTheStackFile(t *testing.T) {
 	c, err := plan.Config("../..", "prod")
 	require.NoError(t, err)
-	cur := release.CurrentOf(c)
+	cur := stacks.ReleaseCurrent(c)
 	assert.Equal(t, c.Release.Blue.Image, cur.Blue.Image)
 	assert.Equal(t, 100, cur.Blue.Weight+cur.Green.Weight)
 	p, err := release.NewPlan(cur, release.Spec{Strategy: release.Canary, Image: "aurigraph/v11:11.5.0"})

@@ -59,6 +59,14 @@ func (p Probe) String() string {
 }
 
 // The SPEC's probes.
+
+// ReadinessFailuresMetric{replica,slot} counts each replica's consecutive
+// failed readiness probes, as the gateway's readiness gate makes them
+// (components/gateway) and node exporter serves them: the application
+// exports no readiness metric of its own. Readiness.Retries of them make a
+// replica unready; the release analysis reads the new slot's.
+const ReadinessFailuresMetric = "aurigraph_readiness_failures"
+
 var (
 	Liveness  = Probe{Path: "/q/health/live", Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 2, StartPeriod: 60 * time.Second}
 	Readiness = Probe{Path: "/q/health/ready", Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 60 * time.Second}

@@ -39,6 +39,11 @@ const (
 	// The application's readiness probe (SPEC): every 10 s, 3 failures.
 	GateIntervalSeconds = GuardInterval
 	GateRetries         = 3
+	// GateMetricFile is where each run writes app.ReadinessFailuresMetric
+	// in node exporter's textfile directory. The template spells the
+	// metric out, so the metric catalogue finds it (components/prometheus,
+	// TextfileMetricsIn).
+	GateMetricFile = "aurigraph-readiness-gate.prom"
 )
 
 // unmarkSed is the sed expression that takes the gate's marks out of a
@@ -70,6 +75,7 @@ type GateValues struct {
 type gateView struct {
 	GateValues
 	UID, GID, Replicas, Mark, Tag, Unit, ManifestDir string
+	TextfileDir, MetricFile                          string
 }
 
 // CheckGate reports values that would give a broken or unsafe script.
@@ -80,6 +86,9 @@ func CheckGate(v GateValues) error {
 		add("no replica to probe")
 	}
 	for _, s := range v.Slots {
+		if !upstreamRE.MatchString(slotName(s)) {
+			add("slot %q is not a plain name (it labels the readiness metric)", slotName(s))
+		}
 		for _, a := range append(append([]string{}, s.HTTP...), s.GRPC...) {
 			if !serverRE.MatchString(a) {
 				add("slot %s server %q is not host:port", s.Name, a)
@@ -102,7 +111,8 @@ func CheckGate(v GateValues) error {
 }
 
 // gateReplicas pairs every REST server with the gRPC server on the same
-// host ("rest,grpc", "rest,-" without one), sorted, each once.
+// host and its slot ("rest,grpc,slot", "rest,-,slot" without gRPC),
+// sorted, each once.
 func gateReplicas(slots []Slot) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -118,7 +128,7 @@ func gateReplicas(slots []Slot) []string {
 			if g == "" {
 				g = "-"
 			}
-			if r := a + "," + g; !seen[r] {
+			if r := a + "," + g + "," + slotName(s); !seen[r] {
 				seen[r] = true
 				out = append(out, r)
 			}
@@ -128,12 +138,22 @@ func gateReplicas(slots []Slot) []string {
 	return out
 }
 
+// slotName is the release slot a gateway slot serves: its route (blue,
+// green), else its upstream's name.
+func slotName(s Slot) string {
+	if s.Route != "" {
+		return s.Route
+	}
+	return s.Name
+}
+
 // RenderGate returns the readiness gate script for v (a pure function).
 func RenderGate(v GateValues) (string, error) {
 	if err := CheckGate(v); err != nil {
 		return "", err
 	}
-	vw := gateView{GateValues: v, Replicas: strings.Join(gateReplicas(v.Slots), " "), Mark: GateMark, Tag: GateTag, Unit: GateUnit, ManifestDir: host.ManifestDir}
+	vw := gateView{GateValues: v, Replicas: strings.Join(gateReplicas(v.Slots), " "), Mark: GateMark, Tag: GateTag, Unit: GateUnit, ManifestDir: host.ManifestDir,
+		TextfileDir: host.TextfileDir, MetricFile: GateMetricFile}
 	vw.UID, vw.GID, _ = strings.Cut(v.Owner, ":")
 	var b strings.Builder
 	if err := gateTmpl.ExecuteTemplate(&b, "gate", vw); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/internal/testserver"
 )
@@ -31,8 +32,12 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	requireWget(t)
 	shellcheck, err := exec.LookPath("shellcheck")
 	require.NoError(t, err, "shellcheck is required: apt-get install -y shellcheck")
+	promtool, err := exec.LookPath("promtool")
+	require.NoError(t, err, "promtool is required: apt-get install -y prometheus")
 	dir := t.TempDir()
 	require.NoError(t, os.Chmod(dir, 0o755))
+	textfiles := filepath.Join(dir, "textfile")
+	require.NoError(t, os.MkdirAll(textfiles, 0o755))
 	pki := newTestPKI(t, dir)
 	var r1Ready, r2Ready atomic.Bool
 	r1Ready.Store(true)
@@ -81,7 +86,7 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	run := func() string {
 		t.Helper()
 		cmd := exec.Command("bash", gate)
-		cmd.Env = append(os.Environ(), "LOGGER="+logger, "MANIFEST_DIR="+manifests)
+		cmd.Env = append(os.Environ(), "LOGGER="+logger, "MANIFEST_DIR="+manifests, "TEXTFILE_DIR="+textfiles)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		t.Logf("gate: %s", out)
@@ -117,6 +122,16 @@ func TestIntegrationReadinessGateStopsRoutingToUnreadyReplica(t *testing.T) {
 	ng.awaitReload(t, before)
 	outAt := time.Now()
 	assert.Contains(t, out, "out of rotation (readiness failing 3 times): "+r2)
+	// The readiness metric the release analysis reads, as node exporter
+	// serves it: promtool accepts the file; r2 failed 3 probes in a row.
+	// (These slots have no route: the slot label is the upstream's name.)
+	prom := readFile(t, filepath.Join(textfiles, GateMetricFile))
+	assert.Contains(t, prom, fmt.Sprintf("%s{replica=%q,slot=%q} 3\n", app.ReadinessFailuresMetric, r2, "app_blue"))
+	assert.Contains(t, prom, fmt.Sprintf("%s{replica=%q,slot=%q} 0\n", app.ReadinessFailuresMetric, r1, "app_blue"))
+	lint := exec.Command(promtool, "check", "metrics")
+	lint.Stdin = strings.NewReader(prom)
+	lintOut, err := lint.CombinedOutput()
+	assert.NoError(t, err, "promtool check metrics: %s", lintOut)
 	assert.Contains(t, readFile(t, ng.conf), marked)
 	assert.Equal(t, 1, strings.Count(readFile(t, ng.conf), GateMark), "only r2 is marked")
 	counts, failed = share()

@@ -11,9 +11,9 @@ import (
 func TestGatePairsEachReplicaWithItsGRPCServer(t *testing.T) {
 	slots := []Slot{
 		{Name: "app_blue", Weight: 100, HTTP: []string{"b-2:9003", "b-1:9003"}, GRPC: []string{"b-1:9004", "b-2:9004"}},
-		{Name: "app_green", Weight: 0, HTTP: []string{"g-1:9003"}},
+		{Name: "app_green", Route: "green", Weight: 0, HTTP: []string{"g-1:9003"}},
 	}
-	assert.Equal(t, []string{"b-1:9003,b-1:9004", "b-2:9003,b-2:9004", "g-1:9003,-"}, gateReplicas(slots))
+	assert.Equal(t, []string{"b-1:9003,b-1:9004,app_blue", "b-2:9003,b-2:9004,app_blue", "g-1:9003,-,green"}, gateReplicas(slots), "the slot: its route, else its upstream")
 }
 
 func TestProductionGateProbesInsideNginxAndInstallsATimer(t *testing.T) {
@@ -24,7 +24,7 @@ func TestProductionGateProbesInsideNginxAndInstallsATimer(t *testing.T) {
 		"\nCONF='/srv/aurigraph/nginx/conf/nginx.conf'\n", "\nDOCKER_EXEC='docker exec nginx'\n",
 		"\nNGINX='docker exec nginx nginx -c /etc/nginx/aurigraph/conf/nginx.conf'\n",
 		"\nTIMEOUT=5\nRETRIES=3\nREADY_PATH='/q/health/ready'\nMARK=' # unready'\n",
-		"\nREPLICAS='a-1:9003,a-1:9004'\n",
+		"\nREPLICAS='a-1:9003,a-1:9004,app_blue'\n",
 	} {
 		assert.Contains(t, script, want)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/prometheus"
 )
 
@@ -79,7 +80,12 @@ func Checks(window string) ([]Check, error) {
 		}
 		out = append(out, Check{Name: c.name, Query: e})
 	}
-	out = append(out, Check{Name: "readiness failures", Query: fmt.Sprintf(`up{job=%q} == 0`, prometheus.AppJob)})
+	out = append(out,
+		// The gateway's readiness gate probes every replica as the
+		// application's readiness probe does; as many failures in a row
+		// as make the probe give up make the replica unready.
+		Check{Name: "readiness failures", Query: fmt.Sprintf(`max by (slot, replica) (%s) >= %d`, app.ReadinessFailuresMetric, app.Readiness.Retries)},
+		Check{Name: "replica down (not scraped)", Query: fmt.Sprintf(`up{job=%q} == 0`, prometheus.AppJob)})
 	return out, nil
 }
 
@@ -118,7 +124,9 @@ func (p *PrometheusAnalysis) Analyse(ctx context.Context, slot string) error {
 				continue
 			}
 			what := c.Name + " on the " + slot + " slot"
-			if inst := r.Metric["instance"]; inst != "" {
+			if rep := r.Metric["replica"]; rep != "" {
+				what += " on " + rep
+			} else if inst := r.Metric["instance"]; inst != "" {
 				what += " on " + inst
 			}
 			reasons = append(reasons, fmt.Sprintf("%s (value %v)", what, r.Value[1]))

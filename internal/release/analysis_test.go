@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -19,7 +20,8 @@ func TestChecksAreTheCriticalRulesQueries(t *testing.T) {
 	require.NoError(t, err)
 	checks, err := Checks("")
 	require.NoError(t, err)
-	require.Len(t, checks, 3)
+	require.Len(t, checks, 4)
+	assert.Equal(t, "max by (slot, replica) (aurigraph_readiness_failures) >= 3", checks[2].Query, "unready: as many failed probes in a row as the gate needs to take it out")
 	for _, c := range checks[:2] {
 		assert.True(t, strings.Contains(squash(rules), squash(c.Query)), "%s: the rule's own expression, threshold included: %s", c.Name, c.Query)
 	}
@@ -29,6 +31,8 @@ func TestChecksAreTheCriticalRulesQueries(t *testing.T) {
 
 	short, err := Checks("30s")
 	require.NoError(t, err)
+	exporters, err := prometheus.ExportersWith(os.DirFS("../../components"), rules)
+	require.NoError(t, err)
 	for i, c := range short {
 		assert.NotContains(t, c.Query, "[5m]")
 		assert.Equal(t, checks[i].Query, strings.ReplaceAll(c.Query, "[30s]", "[5m]"), "only the window differs")
@@ -37,19 +41,18 @@ func TestChecksAreTheCriticalRulesQueries(t *testing.T) {
 		names, err := promql.MetricNames(c.Query)
 		require.NoError(t, err)
 		for _, n := range names {
-			assert.True(t, catalogued(n), "%s reads %s, which no scrape target exports", c.Name, n)
+			assert.True(t, catalogued(exporters, n), "%s reads %s, which no scrape target exports", c.Name, n)
 		}
 	}
 }
 
-func catalogued(metric string) bool {
-	for _, e := range prometheus.Catalogue {
-		if e.Job == prometheus.AppJob || e.Job == prometheus.AnyJob {
-			for _, m := range e.Metrics {
-				if m == metric {
-					return true
-				}
-			}
+// catalogued: the application's metrics, Prometheus's own, or a textfile
+// metric (the readiness gate's, served by node exporter). exporters maps a
+// metric to the jobs exporting it.
+func catalogued(exporters map[string][]string, metric string) bool {
+	for _, job := range exporters[metric] {
+		if job == prometheus.AppJob || job == prometheus.AnyJob || job == prometheus.JobNode {
+			return true
 		}
 	}
 	return false
@@ -78,4 +81,19 @@ func TestPrometheusAnalysisReadsTheSlotsSeriesWithAuth(t *testing.T) {
 	require.Error(t, err)
 	assert.NotErrorAs(t, err, &failed, "an unanswered query is inconclusive, not a failure")
 	assert.Contains(t, err.Error(), "unauthorized")
+}
+
+// The readiness gate's series name the replica, not the gateway host that
+// node exporter runs on: the reason says which replica is unready.
+func TestReadinessFailuresNameTheReplica(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"slot":"green","replica":"aurigraph-v11-green-slim-1:9003","instance":"prod-edge-01:9100"},"value":[1,"3"]}]}}`))
+	}))
+	defer srv.Close()
+	checks, err := Checks("")
+	require.NoError(t, err)
+	a := &PrometheusAnalysis{URL: srv.URL, Checks: checks[2:3]}
+	var failed *Failed
+	require.ErrorAs(t, a.Analyse(context.Background(), Green), &failed)
+	assert.Equal(t, []string{"readiness failures on the green slot on aurigraph-v11-green-slim-1:9003 (value 3)"}, failed.Reasons)
 }
