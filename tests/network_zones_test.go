@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/vault"
 	"github.com/aurigraph/infra/internal/diagram"
 	"github.com/aurigraph/infra/internal/mockrun"
@@ -98,7 +97,7 @@ func TestZoneMatrixOfTheRunIsTheTableAndTheDoc(t *testing.T) {
 			derived := zones.Membership{}
 			for _, c := range z.res.OfType(harness.ContainerType) {
 				name := harness.Str(c.Inputs, "name")
-				role := harness.Label(c, container.NetworkRoleLabel)
+				role := harness.Label(c, zones.RoleLabel)
 				require.NotEmpty(t, role, "%s carries no network role", name)
 				joined := harness.ContainerZones(z.res, c)
 				assert.NotContains(t, joined, zones.Zone(""), "%s joins a network that is no zone", name)
@@ -136,7 +135,7 @@ func TestEveryNamedPeerSharesAZone(t *testing.T) {
 			for _, c := range z.res.OfType(harness.ContainerType) {
 				name := harness.Str(c.Inputs, "name")
 				joined[name] = harness.ContainerZones(z.res, c)
-				roleOf[name] = harness.Label(c, container.NetworkRoleLabel)
+				roleOf[name] = harness.Label(c, zones.RoleLabel)
 			}
 			pairs := map[[2]string]bool{}
 			for _, r := range refs {

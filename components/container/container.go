@@ -16,6 +16,8 @@ import (
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/internal/zones"
 )
 
 // Defaults shared by every container. Exported so tests and the policy pack
@@ -88,11 +90,8 @@ type Mount struct {
 	ReadOnly bool
 }
 
-// NetworkRoleLabel names the container's role in the zone table
-// (internal/zones): the policy pack checks its networks against it.
-const NetworkRoleLabel = "com.aurigraph.network-role"
-
-// Networks are the networks a container joins and the role that chose them.
+// Networks are the networks a container joins and the role that chose them
+// (labelled zones.RoleLabel, so the policy pack checks one against the other).
 type Networks struct {
 	Role string
 	// Names are the networks' name outputs, so the container waits for each.
@@ -208,7 +207,7 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	labels := map[string]string{ManagedByLabel: ManagedByValue, ServiceLabel: s.Service, NetworkRoleLabel: s.Networks.Role}
+	labels := map[string]string{ManagedByLabel: ManagedByValue, ServiceLabel: s.Service, zones.RoleLabel: s.Networks.Role}
 	for k, v := range s.Labels {
 		labels[k] = v
 	}

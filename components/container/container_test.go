@@ -10,6 +10,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/zones"
 )
 
 func validSpec() Spec {
@@ -148,7 +150,7 @@ func TestArgsJoinEveryNetworkAndLabelTheRole(t *testing.T) {
 	}
 	var role string
 	for _, l := range args.Labels.(docker.ContainerLabelArray) {
-		if l := l.(*docker.ContainerLabelArgs); l.Label == pulumi.String(NetworkRoleLabel) {
+		if l := l.(*docker.ContainerLabelArgs); l.Label == pulumi.String(zones.RoleLabel) {
 			role = string(l.Value.(pulumi.String))
 		}
 	}

@@ -16,10 +16,6 @@ import (
 	"github.com/aurigraph/infra/internal/zones"
 )
 
-// ZoneLabel marks each zone's network with its zone: the policy pack maps
-// the networks a container joins to zones through it.
-const ZoneLabel = "com.aurigraph.zone"
-
 // OverlayArgs configures one zone's network; it is created through a manager.
 type OverlayArgs struct {
 	Manager *host.Engine
@@ -57,7 +53,7 @@ func NewOverlay(ctx *pulumi.Context, name string, args OverlayArgs, opts ...pulu
 		// IPsec between hosts: traffic between containers never crosses in clear.
 		Options:     pulumi.StringMap{"encrypted": pulumi.String("true")},
 		IpamConfigs: docker.NetworkIpamConfigArray{&docker.NetworkIpamConfigArgs{Subnet: pulumi.String(args.Subnet)}},
-		Labels:      docker.NetworkLabelArray{&docker.NetworkLabelArgs{Label: pulumi.String(ZoneLabel), Value: pulumi.String(string(args.Zone))}},
+		Labels:      docker.NetworkLabelArray{&docker.NetworkLabelArgs{Label: pulumi.String(zones.ZoneLabel), Value: pulumi.String(string(args.Zone))}},
 	}, pulumi.Parent(o), pulumi.Provider(args.Manager.Provider), pulumi.DependsOn(after), pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, err

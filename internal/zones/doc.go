@@ -57,7 +57,7 @@ func (m Membership) Markdown(base string, subnet netip.Prefix) ([]byte, error) {
 	p("Each zone is an encrypted, attachable overlay network with its own subnet inside `network.subnet`. ")
 	p("A container joins only the zones its role lists, so two containers reach each other only over a zone both join; ")
 	p("the policy rule `container-network-zones` refuses any other network, and the data stores (%s) on the edge zone. ", strings.Join(DataStores, ", "))
-	p("A role is a container's name (`%s` label), or `aurigraph-v11` for every application replica. ", "com.aurigraph.network-role")
+	p("A role is a container's name (`%s` label), or `aurigraph-v11` for every application replica. ", RoleLabel)
 	p("Names and subnets are shown for network.name `%s` and network.subnet `%s`.\n\n", base, subnet)
 	p("Host-level traffic is not on the zones: rsyslog ships to Logstash's published syslog port on the logging host, ")
 	p("and Prometheus reaches the hosts' exporters at their cluster addresses.\n\n")

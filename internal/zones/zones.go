@@ -17,6 +17,15 @@ import (
 	"slices"
 )
 
+// Labels: the policy pack reads a container's role and a network's zone
+// from them, and checks the one against the other with the table.
+const (
+	// RoleLabel is a container's role (components/container sets it).
+	RoleLabel = "com.aurigraph.network-role"
+	// ZoneLabel is a zone network's zone (components/network sets it).
+	ZoneLabel = "com.aurigraph.zone"
+)
+
 // Zone is one trust zone: an encrypted overlay network of its own.
 type Zone string
 

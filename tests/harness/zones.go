@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"github.com/aurigraph/infra/components/network"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/zones"
 )
@@ -16,7 +15,7 @@ func NetworkZones(res *mockrun.Result) map[string]zones.Zone {
 	for _, n := range res.OfType(NetworkType) {
 		z := ""
 		for _, l := range Elements(n.Inputs["labels"]) {
-			if text(Field(l, "label")) == network.ZoneLabel {
+			if text(Field(l, "label")) == zones.ZoneLabel {
 				z = text(Field(l, "value"))
 			}
 		}
