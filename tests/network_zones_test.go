@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/plan"
 	"github.com/aurigraph/infra/internal/zones"
+	"github.com/aurigraph/infra/policy/check"
+	"github.com/aurigraph/infra/policy/config"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -180,4 +183,42 @@ func postInitReferences(t *testing.T, res *mockrun.Result) []diagram.Reference {
 	}
 	require.NotEmpty(t, out, "Vault's post-init script names no container")
 	return out
+}
+
+// The pack's zone rule passes the committed stacks (the mandatory-rules
+// test) and refuses the program's own PostgreSQL container once it also
+// joins the edge zone, or the gateway once it joins data-admin.
+func TestPolicyRefusesRecordedContainersOffTheirZones(t *testing.T) {
+	s := harness.Stack(t, "prod")
+	res := harness.Run(t, s)
+	rep, err := check.Evaluate(s, res)
+	require.NoError(t, err)
+	require.Empty(t, rep.Of("container-network-zones"))
+
+	for _, tc := range []struct {
+		container string
+		zone      zones.Zone
+		want      string
+	}{
+		{"postgres", zones.Edge, "postgres is a data store on the edge zone (network aurigraph-network-edge)"},
+		{"nginx", zones.DataAdmin, "nginx (role nginx) joins the data-admin zone (network aurigraph-network-data-admin), which its role does not list"},
+	} {
+		mutated := &mockrun.Result{}
+		for _, r := range res.Resources {
+			if r.Type == harness.ContainerType && harness.Str(r.Inputs, "name") == tc.container {
+				r.Inputs = r.Inputs.Copy()
+				nets := append(slices.Clone(r.Inputs["networksAdvanced"].ArrayValue()), resource.NewObjectProperty(resource.PropertyMap{
+					"name": resource.NewStringProperty(zones.NetworkName("aurigraph-network", tc.zone)),
+				}))
+				r.Inputs["networksAdvanced"] = resource.NewArrayProperty(nets)
+			}
+			mutated.Resources = append(mutated.Resources, r)
+		}
+		rep, err := check.Evaluate(s, mutated)
+		require.NoError(t, err)
+		got := rep.Of("container-network-zones")
+		require.Len(t, got, 1, "%v", got)
+		assert.Equal(t, config.Mandatory, got[0].Level)
+		assert.Contains(t, got[0].Message, tc.want)
+	}
 }
