@@ -73,11 +73,9 @@ type ZonesArgs struct {
 	Subnet  string
 }
 
-// Zones are the created zone networks.
+// Zones are the zone networks, by zone: each its network's name output.
 type Zones struct {
 	names map[zones.Zone]pulumi.StringInput
-	// Overlays are the zones' networks, in slot order.
-	Overlays []*Overlay
 }
 
 // NewZones creates one overlay per zone. The app zone is the network the
@@ -111,7 +109,6 @@ func NewZones(ctx *pulumi.Context, args ZonesArgs) (*Zones, error) {
 			first = o
 		}
 		z.names[info.Zone] = o.Name
-		z.Overlays = append(z.Overlays, o)
 	}
 	return z, nil
 }
