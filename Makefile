@@ -51,7 +51,7 @@ DIAGRAM_STACKS ?= prod staging
 diagram: ## redraw docs/architecture-<stack>.dot and .svg from the offline plans (needs Graphviz: make deps)
 	@for s in $(DIAGRAM_STACKS); do $(GO) run ./cmd/diagram -stack $$s || exit 1; done
 
-docs: ## regenerate docs/configuration.md and Pulumi.yaml's descriptions from the config struct's tags (stacks/config.go)
+docs: ## regenerate docs/configuration.md and Pulumi.yaml's descriptions from the config struct's tags (stacks/config.go), and docs/network-zones.md from internal/zones
 	$(GO) run ./cmd/configdocs
 
 build: ## compile the program and the policy pack

@@ -68,7 +68,7 @@ type Config struct {
 	Hosts     []Host            `json:"hosts" doc:"Inventory: every machine the program prepares over SSH and places services on (at most 1000; the app hosts share the replicas, each within its capacity). Exactly one host holds the edge role (or placement.nginx names one), at least one manager and one app." check:"validateHosts"`
 	SSH       SSH               `json:"ssh" doc:"SSH settings shared by every host." check:"validateSSH"`
 	Preflight Preflight         `json:"preflight" doc:"Thresholds a host must meet before anything is installed on it." check:"validateMisc"`
-	Network   Network           `json:"network" doc:"The cross-host overlay network the containers talk on." check:"validateMisc"`
+	Network   Network           `json:"network" doc:"The cross-host overlay networks of the trust zones the containers talk on." check:"validateMisc"`
 	Tiers     Tiers             `json:"tiers" doc:"The application's node tiers, updated in the order slim, business, validator." check:"validateTiers"`
 	Release   Release           `json:"release" doc:"Blue-green release slots; their weights (summing to 100) drive the gateway's traffic split." check:"validateRelease"`
 	Images    Images            `json:"images" doc:"Pinned image per service: a version tag or name:tag@sha256 digest as make pin writes it, never latest." example:"postgres:15.10-alpine" check:"validateImages"`
@@ -166,10 +166,10 @@ type Preflight struct {
 	DataPath    string `json:"dataPath" doc:"Where every service keeps its data: an absolute, clean path outside system directories." check:"validateMisc"`
 }
 
-// Network is the cross-host overlay network.
+// Network names the trust zones' overlay networks and their address range.
 type Network struct {
-	Name   string `json:"name" doc:"Docker network name." check:"validateMisc"`
-	Subnet string `json:"subnet" doc:"Private IPv4 subnet of /8 to /24." check:"validateMisc"`
+	Name   string `json:"name" doc:"Docker network name of the app trust zone; every other zone's network is <name>-<zone> (docs/network-zones.md)." check:"validateMisc"`
+	Subnet string `json:"subnet" doc:"Private IPv4 subnet of /8 to /24; each trust zone gets a fixed eighth of it, which must hold its containers and hosts." check:"validateMisc"`
 }
 
 // Tier is one application node tier.

@@ -14,7 +14,7 @@ import (
 )
 
 // deployment is what every service's wiring needs: the config, where things
-// run, the hosts' Docker engines, the network and the certificates. Deploy
+// run, the hosts' Docker engines, the trust zones and the certificates. Deploy
 // builds it whole before the first service and nothing changes it afterwards: what one
 // service's wiring needs from another's is that step's return value, passed
 // as a parameter (Deploy), so the order is checked by the compiler.
@@ -26,7 +26,7 @@ type deployment struct {
 	// order), each its host joined to the swarm, with its provider.
 	engines map[string]*host.Engine
 	order   []*host.Engine
-	network *network.Overlay
+	zones   *network.Zones
 	pki     *pki.PKI
 	// certs are the service certificates, complete once the PKI exists.
 	certs serviceCerts
@@ -159,14 +159,14 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 }
 
 // newDeployment prepares the hosts, joins them into the cluster, creates
-// the overlay network and the PKI: everything every service's wiring needs.
+// the trust zones and the PKI: everything every service's wiring needs.
 func newDeployment(ctx *pulumi.Context, cfg *Config) (*deployment, error) {
 	place := Place(cfg)
 	hosts, err := deployHosts(ctx, cfg, place)
 	if err != nil {
 		return nil, err
 	}
-	engines, order, overlay, err := deployCluster(ctx, cfg, hosts)
+	engines, order, zones, err := deployCluster(ctx, cfg, hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,7 @@ func newDeployment(ctx *pulumi.Context, cfg *Config) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &deployment{ctx: ctx, cfg: cfg, place: place, engines: engines, order: order, network: overlay, pki: p, certs: certs}, nil
+	return &deployment{ctx: ctx, cfg: cfg, place: place, engines: engines, order: order, zones: zones, pki: p, certs: certs}, nil
 }
 
 // serviceCerts are the certificates of the services that speak TLS on the
@@ -235,9 +235,9 @@ func hostDirs(c *Config, p Placement, name string) []host.Dir {
 
 // deployCluster joins the hosts (inventory order) into the Swarm, builds
 // each host's Docker engine, which waits for its join, and creates the
-// overlay network through the first manager's engine. It returns the
-// engines by name and in inventory order.
-func deployCluster(ctx *pulumi.Context, cfg *Config, hosts []*host.Host) (map[string]*host.Engine, []*host.Engine, *network.Overlay, error) {
+// trust zones' overlay networks through the first manager's engine. It
+// returns the engines by name and in inventory order.
+func deployCluster(ctx *pulumi.Context, cfg *Config, hosts []*host.Host) (map[string]*host.Engine, []*host.Engine, *network.Zones, error) {
 	var managers []string
 	for _, h := range cfg.Hosts {
 		if h.HasRole(RoleManager) {
@@ -260,11 +260,11 @@ func deployCluster(ctx *pulumi.Context, cfg *Config, hosts []*host.Host) (map[st
 		engines[h.Name] = e
 		order = append(order, e)
 	}
-	overlay, err := network.NewOverlay(ctx, cfg.Network.Name, network.OverlayArgs{
+	zones, err := network.NewZones(ctx, network.ZonesArgs{
 		Manager: engines[managers[0]], Name: cfg.Network.Name, Subnet: cfg.Network.Subnet,
 	})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return engines, order, overlay, nil
+	return engines, order, zones, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/imageref"
+	"github.com/aurigraph/infra/internal/zones"
 )
 
 // Problem is one invalid config value: the key, what is wrong, and the fix.
@@ -416,6 +417,8 @@ func validateMisc(c *Config, ps *Problems) {
 	}
 	if p, err := parsePrefix(c.Network.Subnet); err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() || p.Bits() > 24 || p.Bits() < 8 || p.Masked() != p {
 		ps.Add("network.subnet", fmt.Sprintf("%s is not a usable subnet", describe(c.Network.Subnet)), "use a private IPv4 network of /8 to /24, e.g. 172.28.0.0/16")
+	} else {
+		validateZoneSubnets(c, p, ps)
 	}
 	if !networkNameRE.MatchString(c.Network.Name) {
 		ps.Add("network.name", fmt.Sprintf("%s is not a Docker network name", describe(c.Network.Name)), "use letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters")
@@ -513,6 +516,35 @@ func validateTime(c *Config, ps *Problems) {
 		}
 	}
 	checkRange(ps, "time.maxOffsetMs", t.MaxOffsetMs, 1, host.MaxClockOffsetBoundMs)
+}
+
+// validateZoneSubnets: each trust zone gets one of 2^zones.SlotBits shares
+// of network.subnet (internal/zones), which must hold an address for every
+// container on the zone (the application replicas of both slots, as a
+// release runs both) and for every host's endpoint on the overlay.
+func validateZoneSubnets(c *Config, base netip.Prefix, ps *Problems) {
+	_, replicas, ok := poolerClientsNeeded(c)
+	if !ok {
+		return // the replica counts are reported elsewhere
+	}
+	bits := base.Bits() + zones.SlotBits
+	room := zones.Capacity(bits)
+	for _, info := range zones.All {
+		need := len(c.Hosts)
+		for _, role := range zones.Members(info.Zone) {
+			if role == App {
+				need += replicas
+			} else {
+				need++
+			}
+		}
+		if need > room {
+			ps.Add("network.subnet", fmt.Sprintf("%s gives each trust zone a /%d of %d addresses, but the %s zone needs %d (%d application replicas of both slots, its other services and %d hosts)",
+				base, bits, room, info.Zone, need, replicas, len(c.Hosts)),
+				"use a larger network.subnet (a shorter prefix), e.g. 172.28.0.0/16")
+			return
+		}
+	}
 }
 
 // poolerClientsNeeded is what the application can open at most: every

@@ -25,7 +25,7 @@ func deployAlertmanager(d *deployment) (*alertmanager.Alertmanager, error) {
 	return alertmanager.New(d.ctx, Alertmanager, alertmanager.Args{
 		Engine:      h,
 		Image:       img,
-		Network:     d.network.Name,
+		Zones:       d.zones,
 		Resources:   d.cfg.ResourcesFor(Alertmanager),
 		ServiceDir:  d.serviceDir(Alertmanager),
 		ExternalURL: externalURL,

@@ -32,7 +32,7 @@ func deployApp(d *deployment, backup pulumi.Resource, pool *pgbouncer.PgBouncer,
 	s := d.cfg.App
 	return app.NewApplication(d.ctx, App, app.ApplicationArgs{
 		Replicas:  replicas,
-		Network:   d.network.Name,
+		Zones:     d.zones,
 		Resources: d.cfg.ResourcesFor(App),
 		Settings: app.Settings{
 			TargetTPS: s.TargetTPS, BatchSize: s.BatchSize, ParallelThreads: s.ParallelThreads,

@@ -24,7 +24,7 @@ func deployElasticsearch(d *deployment) (*elasticsearch.Elasticsearch, error) {
 	return elasticsearch.NewElasticsearch(d.ctx, Elasticsearch, elasticsearch.ElasticsearchArgs{
 		Engine:                 h,
 		Image:                  img,
-		Network:                d.network.Name,
+		Zones:                  d.zones,
 		Resources:              d.cfg.ResourcesFor(Elasticsearch),
 		HeapMB:                 elasticsearch.DefaultHeapMB,
 		HostDir:                d.serviceDir(Elasticsearch),

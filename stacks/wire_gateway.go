@@ -48,7 +48,7 @@ func deployGateway(d *deployment, application *app.Application) error {
 	_, err = gateway.NewGateway(d.ctx, Nginx, gateway.GatewayArgs{
 		Engine:      h,
 		Image:       img,
-		Network:     d.network.Name,
+		Zones:       d.zones,
 		Resources:   c.ResourcesFor(Nginx),
 		Dir:         d.serviceDir(Nginx),
 		Config:      GatewayValues(c, d.place),

@@ -28,7 +28,7 @@ func deployGrafana(d *deployment) error {
 	_, err = grafana.New(d.ctx, Grafana, grafana.Args{
 		Engine:     h,
 		Image:      img,
-		Network:    d.network.Name,
+		Zones:      d.zones,
 		Resources:  d.cfg.ResourcesFor(Grafana),
 		ServiceDir: d.serviceDir(Grafana),
 		RootURL:    rootURL,

@@ -24,7 +24,7 @@ func deployJaeger(d *deployment) (*jaeger.Jaeger, error) {
 	return jaeger.New(d.ctx, Jaeger, jaeger.Args{
 		Engine:        h,
 		Image:         img,
-		Network:       d.network.Name,
+		Zones:         d.zones,
 		Resources:     d.cfg.ResourcesFor(Jaeger),
 		ServiceDir:    d.serviceDir(Jaeger),
 		SpanRetention: JaegerSpanRetention,

@@ -20,7 +20,7 @@ func deployKibana(d *deployment, es *elasticsearch.Elasticsearch) error {
 	_, err = kibana.NewKibana(d.ctx, Kibana, kibana.KibanaArgs{
 		Engine:           h,
 		Image:            img,
-		Network:          d.network.Name,
+		Zones:            d.zones,
 		Resources:        d.cfg.ResourcesFor(Kibana),
 		HostDir:          d.serviceDir(Kibana),
 		PublicBaseURL:    edgeURL(d.cfg.Edge.MonitoringHosts[Kibana]),

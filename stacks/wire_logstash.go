@@ -30,7 +30,7 @@ func deployLogstash(d *deployment, es *elasticsearch.Elasticsearch) (*logstash.L
 	return logstash.NewLogstash(d.ctx, Logstash, logstash.LogstashArgs{
 		Engine:           h,
 		Image:            img,
-		Network:          d.network.Name,
+		Zones:            d.zones,
 		Resources:        d.cfg.ResourcesFor(Logstash),
 		HeapMB:           logstash.DefaultHeapMB,
 		HostDir:          d.serviceDir(Logstash),

@@ -63,7 +63,7 @@ func deployPooler(d *deployment, pg *postgres.Postgres) (*pgbouncer.PgBouncer, e
 	p := d.cfg.Pooler
 	return pgbouncer.NewPgBouncer(d.ctx, Pooler, pgbouncer.PgBouncerArgs{
 		Engine:           h,
-		Network:          d.network.Name,
+		Zones:            d.zones,
 		Image:            img,
 		ExporterImage:    exporterImg,
 		Resources:        d.cfg.ResourcesFor(Pooler),

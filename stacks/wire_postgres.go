@@ -32,7 +32,7 @@ func deployPostgres(d *deployment) (*postgres.Postgres, error) {
 	b := d.cfg.Retention.Backups
 	return postgres.NewPostgres(d.ctx, Postgres, postgres.Args{
 		Engine:           h,
-		Network:          d.network.Name,
+		Zones:            d.zones,
 		Image:            img,
 		ExporterImage:    exporterImg,
 		Resources:        d.cfg.ResourcesFor(Postgres),

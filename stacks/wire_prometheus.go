@@ -31,7 +31,7 @@ func deployPrometheus(d *deployment, am *alertmanager.Alertmanager) error {
 	_, err = prometheus.New(d.ctx, Prometheus, prometheus.Args{
 		Engine:         h,
 		Image:          img,
-		Network:        d.network.Name,
+		Zones:          d.zones,
 		Resources:      d.cfg.ResourcesFor(Prometheus),
 		RetentionDays:  d.cfg.Retention.PrometheusDays,
 		ServiceDir:     d.serviceDir(Prometheus),

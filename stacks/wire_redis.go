@@ -23,7 +23,7 @@ func deployRedis(d *deployment) (*redis.Redis, error) {
 	res := d.cfg.ResourcesFor(Redis)
 	return redis.NewRedis(d.ctx, Redis, redis.Args{
 		Engine:           h,
-		Network:          d.network.Name,
+		Zones:            d.zones,
 		Image:            img,
 		ExporterImage:    exporterImg,
 		Resources:        res,

@@ -23,7 +23,7 @@ func deployVault(d *deployment) (*vault.Vault, error) {
 	domains := append(append([]string{}, Services...), App)
 	return vault.NewVault(d.ctx, Vault, vault.Args{
 		Engine:     h,
-		Network:    d.network.Name,
+		Zones:      d.zones,
 		Image:      img,
 		Resources:  d.cfg.ResourcesFor(Vault),
 		ServiceDir: d.serviceDir(Vault),

@@ -76,7 +76,8 @@ func TestJaegerPublishesNoPort(t *testing.T) {
 	if p, ok := j.Inputs["ports"]; ok && !p.IsNull() {
 		assert.Empty(t, p.ArrayValue())
 	}
-	assert.Equal(t, []string{"aurigraph-network"}, harness.ContainerNetworks(*j))
+	// On the zones its role lists only: the application's, the gateway's UI zone and metrics.
+	assert.Equal(t, []string{"aurigraph-network", "aurigraph-network-ui", "aurigraph-network-metrics"}, harness.ContainerNetworks(*j))
 }
 
 // The hosts' firewalls open none of Jaeger's ports: spans from replicas on

@@ -189,6 +189,9 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"public overlay subnet", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("network", `{"name":"aurigraph-network","subnet":"8.8.0.0/16"}`)
 		}, []string{`aurigraph:network.subnet "8.8.0.0/16" is not a usable subnet; use a private IPv4 network of /8 to /24, e.g. 172.28.0.0/16`}},
+		{"overlay subnet too small for the trust zones", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("network", `{"name":"aurigraph-network","subnet":"172.28.0.0/24"}`)
+		}, []string{`aurigraph:network.subnet 172.28.0.0/24 gives each trust zone a /27 of 29 addresses, but the app zone needs`, `; use a larger network.subnet (a shorter prefix), e.g. 172.28.0.0/16`}},
 		{"network name with shell syntax", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("network", `{"name":"net;reboot","subnet":"172.28.0.0/16"}`)
 		}, []string{`aurigraph:network.name "net;reboot" is not a Docker network name; use letters, digits, '.', '_' and '-'`}},

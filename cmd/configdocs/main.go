@@ -1,7 +1,8 @@
 // Command configdocs writes the configuration reference from the typed
 // config (internal/configdoc): docs/configuration.md and the descriptions
-// of Pulumi.yaml's config keys. `make docs` runs it; a test fails when
-// either file differs from what it writes.
+// of Pulumi.yaml's config keys; and the trust-zone matrix from the zone
+// table (internal/zones): docs/network-zones.md. `make docs` runs it; a
+// test fails when any of them differs from what it writes.
 //
 //	go run ./cmd/configdocs [-dir .]
 package main

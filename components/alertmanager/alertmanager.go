@@ -18,6 +18,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Layout inside the container and on the host.
@@ -66,8 +67,8 @@ type Secrets struct {
 type Args struct {
 	Engine *host.Engine
 	Image  pulumi.StringInput
-	// Network is the overlay's Name output, so the container waits for it.
-	Network    pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones      *network.Zones
 	Resources  container.Resources
 	ServiceDir string // e.g. /srv/aurigraph/alertmanager
 	// ExternalURL is the public URL the gateway serves the UI on: the links
@@ -147,7 +148,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Service:        ContainerName,
 		Name:           ContainerName,
 		Image:          args.Image,
-		Network:        args.Network,
+		Networks:       args.Zones.For(ContainerName),
 		Resource:       args.Resources,
 		User:           owner,
 		ReadOnlyRootFS: true,

@@ -14,6 +14,8 @@ import (
 	"github.com/aurigraph/infra/internal/hosttest"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/shell"
+
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Credentials no rendered plain value may contain.
@@ -177,7 +179,7 @@ func runComponent(t *testing.T, preview bool) *mockrun.Result {
 			return err
 		}
 		_, err = New(ctx, "alertmanager", Args{
-			Engine: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Network: pulumi.String("aurigraph-network"),
+			Engine: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Zones: network.NamedZones("aurigraph-network"),
 			Resources: container.Resources{CPUs: 0.5, MemoryMB: 256}, ServiceDir: "/srv/aurigraph/alertmanager",
 			ExternalURL: "https://alertmanager.example.com/", Config: v,
 			Secrets: Secrets{WebhookURL: secret(webhookURL), SMTPPassword: secret(smtpPassword),

@@ -21,6 +21,7 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Service is the service kind, DNS alias of every replica and label value.
@@ -48,8 +49,8 @@ type ApplicationArgs struct {
 	// business group 2, …, validators. Each (slot, tier, group) is one
 	// rolling step that waits for the previous step of its slot to be healthy.
 	Replicas []Replica
-	// Network is the overlay's Name output: every replica joins it, and so waits for it.
-	Network   pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones     *network.Zones
 	Resources container.Resources
 	Settings  Settings
 	Endpoints Endpoints
@@ -120,8 +121,8 @@ func (a ApplicationArgs) validate() error {
 	if len(a.Replicas) == 0 {
 		problems = append(problems, "no replicas")
 	}
-	if a.Network == nil {
-		problems = append(problems, "network is not set")
+	if a.Zones == nil {
+		problems = append(problems, "zones are not set")
 	}
 	if !path.IsAbs(a.DataDir) {
 		problems = append(problems, fmt.Sprintf("data directory %q is not absolute", a.DataDir))
@@ -268,7 +269,7 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 		Service:  Service,
 		Name:     r.Name,
 		Image:    image,
-		Network:  args.Network,
+		Networks: args.Zones.For(Service),
 		Aliases:  []string{Service, Service + "-" + r.Tier},
 		Resource: args.Resources,
 		Health:   HealthCheck(),

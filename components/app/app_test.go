@@ -13,6 +13,7 @@ import (
 
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 	"github.com/aurigraph/infra/internal/blast"
 	"github.com/aurigraph/infra/internal/mockrun"
 )
@@ -88,7 +89,7 @@ func program(l layout) pulumi.RunFunc {
 		}
 		_, err := NewApplication(ctx, "aurigraph-v11", ApplicationArgs{
 			Replicas:         l.replicas(hosts),
-			Network:          pulumi.String("aurigraph-network"),
+			Zones:            network.NamedZones("aurigraph-network"),
 			Resources:        container.Resources{CPUs: 16, CPUsReservation: 8, MemoryMB: 32768, MemoryReservationMB: 16384},
 			Settings:         testSettings,
 			Endpoints:        testEndpoints,
@@ -436,7 +437,7 @@ func TestRollingSteps(t *testing.T) {
 func TestInvalidArgsAreRefused(t *testing.T) {
 	err := ApplicationArgs{Replicas: []Replica{{Name: "Bad_Name"}}, DataDir: "rel"}.validate()
 	require.Error(t, err)
-	for _, want := range []string{"not a DNS label", "network is not set", "not absolute", "passwords are required", "tracing endpoints"} {
+	for _, want := range []string{"not a DNS label", "zones are not set", "not absolute", "passwords are required", "tracing endpoints"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.ErrorContains(t, ApplicationArgs{}.validate(), "no replicas")

@@ -16,6 +16,8 @@ import (
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/aurigraph/infra/internal/zones"
 )
 
 // Defaults shared by every container. Exported so tests and the policy pack
@@ -88,15 +90,23 @@ type Mount struct {
 	ReadOnly bool
 }
 
+// Networks are the networks a container joins and the role that chose them
+// (labelled zones.RoleLabel, so the policy pack checks one against the other).
+type Networks struct {
+	Role string
+	// Names are the networks' name outputs, so the container waits for each.
+	Names []pulumi.StringInput
+}
+
 // Spec describes one container. Fields left zero get the platform defaults.
 type Spec struct {
 	Service string // service kind, e.g. "postgres"; labels the container and its logs
 	Name    string // container name, unique in the cluster, also a DNS name
 	Image   pulumi.StringInput
-	// Network is the network's name as its resource's output (the overlay's
-	// Name), so the container waits for the network it joins.
-	Network  pulumi.StringInput
-	Aliases  []string // extra DNS names on the network
+	// Networks are the trust zones the container joins, chosen for its
+	// role (network.Zones.For).
+	Networks Networks
+	Aliases  []string // extra DNS names on every network it joins
 	Resource Resources
 	Health   Health
 
@@ -136,8 +146,11 @@ func (s Spec) Validate() error {
 	if s.Image == nil {
 		problems = append(problems, "image is not set")
 	}
-	if s.Network == nil {
+	if len(s.Networks.Names) == 0 || slices.Contains(s.Networks.Names, nil) {
 		problems = append(problems, "network is not set")
+	}
+	if s.Networks.Role == "" {
+		problems = append(problems, "network role is not set")
 	}
 	r := s.Resource
 	if r.CPUs <= 0 || r.MemoryMB <= 0 {
@@ -194,7 +207,7 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	labels := map[string]string{ManagedByLabel: ManagedByValue, ServiceLabel: s.Service}
+	labels := map[string]string{ManagedByLabel: ManagedByValue, ServiceLabel: s.Service, zones.RoleLabel: s.Networks.Role}
 	for k, v := range s.Labels {
 		labels[k] = v
 	}
@@ -226,12 +239,7 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 			Drops: pulumi.StringArray{pulumi.String("ALL")},
 			Adds:  pulumi.ToStringArray(sortedCopy(s.CapAdd)),
 		},
-		NetworksAdvanced: docker.ContainerNetworksAdvancedArray{
-			&docker.ContainerNetworksAdvancedArgs{
-				Name:    s.Network,
-				Aliases: pulumi.ToStringArray(append([]string{s.Name}, s.Aliases...)),
-			},
-		},
+		NetworksAdvanced: s.networks(),
 		Healthcheck: &docker.ContainerHealthcheckArgs{
 			Tests:       pulumi.ToStringArray(s.Health.Test),
 			Interval:    pulumi.String(durationOr(s.Health.Interval, 30*time.Second)),
@@ -301,6 +309,19 @@ func FormatCPUs(c float64) string {
 		return r.FloatString(1)
 	}
 	return strings.TrimRight(s, "0")
+}
+
+// networks joins every network of the spec, answering on each to the
+// container's name and aliases.
+func (s Spec) networks() docker.ContainerNetworksAdvancedArray {
+	var out docker.ContainerNetworksAdvancedArray
+	for _, n := range s.Networks.Names {
+		out = append(out, &docker.ContainerNetworksAdvancedArgs{
+			Name:    n,
+			Aliases: pulumi.ToStringArray(append([]string{s.Name}, s.Aliases...)),
+		})
+	}
+	return out
 }
 
 // cpuShares weighs CPU under contention by the reservation (1024 per core).

@@ -10,6 +10,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/internal/zones"
 )
 
 func validSpec() Spec {
@@ -17,7 +19,7 @@ func validSpec() Spec {
 		Service:  "redis",
 		Name:     "redis",
 		Image:    pulumi.String("redis:7.4.1-alpine"),
-		Network:  pulumi.String("aurigraph-network"),
+		Networks: Networks{Role: "redis", Names: []pulumi.StringInput{pulumi.String("aurigraph-network"), pulumi.String("aurigraph-network-cache-admin")}},
 		Resource: Resources{CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048},
 		Health:   Health{Test: []string{"CMD", "redis-cli", "ping"}},
 	}
@@ -31,7 +33,8 @@ func TestValidateRefusesUnsafeSpecs(t *testing.T) {
 		"is not bound to a named address":  func(s *Spec) { s.Ports = []Port{{Internal: 6379}} },
 		"is sensitive":                     func(s *Spec) { s.Mounts = []Mount{{HostPath: "/var/run/docker.sock", Target: "/s"}} },
 		"service is empty":                 func(s *Spec) { s.Service = "" },
-		"network is not set":               func(s *Spec) { s.Network = nil },
+		"network is not set":               func(s *Spec) { s.Networks.Names = nil },
+		"network role is not set":          func(s *Spec) { s.Networks.Role = "" },
 		"variable A is set twice": func(s *Spec) {
 			s.Env = map[string]string{"A": "1"}
 			s.EnvFrom = map[string]pulumi.StringInput{"A": pulumi.String("2")}
@@ -129,4 +132,27 @@ func TestPortsAreListedByInternalPort(t *testing.T) {
 	}
 	assert.Equal(t, []pulumi.IntInput{pulumi.Int(80), pulumi.Int(443), pulumi.Int(5514)}, internal)
 	assert.Equal(t, pulumi.Int(443), ports[1].(*docker.ContainerPortArgs).External, "the external port moves with its internal port")
+}
+
+// A container joins every network of its role's zones, answering on each to
+// its name and aliases, and carries the role for the policy pack.
+func TestArgsJoinEveryNetworkAndLabelTheRole(t *testing.T) {
+	s := validSpec()
+	s.Aliases = []string{"cache"}
+	args, err := s.Args()
+	require.NoError(t, err)
+	nets := args.NetworksAdvanced.(docker.ContainerNetworksAdvancedArray)
+	require.Len(t, nets, 2)
+	for i, want := range []string{"aurigraph-network", "aurigraph-network-cache-admin"} {
+		n := nets[i].(*docker.ContainerNetworksAdvancedArgs)
+		assert.Equal(t, pulumi.String(want), n.Name)
+		assert.Equal(t, pulumi.ToStringArray([]string{"redis", "cache"}), n.Aliases)
+	}
+	var role string
+	for _, l := range args.Labels.(docker.ContainerLabelArray) {
+		if l := l.(*docker.ContainerLabelArgs); l.Label == pulumi.String(zones.RoleLabel) {
+			role = string(l.Value.(pulumi.String))
+		}
+	}
+	assert.Equal(t, "redis", role)
 }

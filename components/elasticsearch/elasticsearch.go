@@ -24,6 +24,7 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Container facts shared with the tests and the other logging components.
@@ -73,8 +74,8 @@ var RequiredSysctls = map[string]string{"vm.max_map_count": "262144"}
 type ElasticsearchArgs struct {
 	Engine *host.Engine
 	Image  pulumi.StringInput // from Engine.Image: carries the pull
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network   pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones     *network.Zones
 	Resources container.Resources
 	HeapMB    int
 	// HostDir is the service directory on the host, e.g. /srv/aurigraph/elasticsearch;
@@ -230,7 +231,7 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		Service:   Name,
 		Name:      Name,
 		Image:     args.Image,
-		Network:   args.Network,
+		Networks:  args.Zones.For(Name),
 		Resource:  args.Resources,
 		Env:       Env(heap),
 		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.ElasticPassword},

@@ -11,6 +11,7 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Container layout: the host directory Dir is mounted read-only at MountDir.
@@ -82,8 +83,8 @@ var ValidateCommand = fmt.Sprintf(`docker run --rm --network none --user %[1]d:%
 type GatewayArgs struct {
 	Engine *host.Engine
 	Image  pulumi.StringInput
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network   pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones     *network.Zones
 	Resources container.Resources
 	// Dir is the gateway's directory on the host, e.g. /srv/aurigraph/nginx.
 	Dir string
@@ -189,7 +190,7 @@ func NewGateway(ctx *pulumi.Context, name string, args GatewayArgs, opts ...pulu
 		Service:  "nginx",
 		Name:     ContainerName,
 		Image:    args.Image,
-		Network:  args.Network,
+		Networks: args.Zones.For(ContainerName),
 		Resource: args.Resources,
 		// The edge is public by design: the only published ports of the platform.
 		Ports: []container.Port{

@@ -14,6 +14,8 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/internal/hosttest"
 	"github.com/aurigraph/infra/internal/mockrun"
+
+	"github.com/aurigraph/infra/components/network"
 )
 
 const testStaged = "/srv/aurigraph/.staging/nginx-conf-nginx-conf"
@@ -140,7 +142,7 @@ func runGatewayImage(t *testing.T, v Values, greenImage, nginxImage string) *moc
 		}
 		secret := pulumi.ToSecret(pulumi.String("pem")).(pulumi.StringOutput)
 		_, err = NewGateway(ctx, "nginx", GatewayArgs{
-			Engine: h, Image: pulumi.String(nginxImage), Network: pulumi.String("aurigraph-network"),
+			Engine: h, Image: pulumi.String(nginxImage), Zones: network.NamedZones("aurigraph-network"),
 			Resources: container.Resources{CPUs: 1, MemoryMB: 512},
 			Dir:       "/srv/aurigraph/nginx", Config: v,
 			Certificate: secret, PrivateKey: secret, CACert: secret, Htpasswd: secret,

@@ -14,6 +14,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // URL is where the gateway reaches Grafana; Address is its /metrics endpoint.
@@ -62,8 +63,8 @@ func Dirs(serviceDir string) []host.Dir {
 type Args struct {
 	Engine *host.Engine
 	Image  pulumi.StringInput
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network    pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones      *network.Zones
 	Resources  container.Resources
 	ServiceDir string
 	RootURL    string // public URL the gateway serves Grafana on
@@ -153,7 +154,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Service:        "grafana",
 		Name:           ContainerName,
 		Image:          args.Image,
-		Network:        args.Network,
+		Networks:       args.Zones.For(ContainerName),
 		Resource:       args.Resources,
 		User:           fmt.Sprintf("%d:%d", UID, GID),
 		ReadOnlyRootFS: true,

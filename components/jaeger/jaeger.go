@@ -13,6 +13,7 @@ import (
 
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Layout inside the container and on the host.
@@ -97,8 +98,8 @@ func Dirs(serviceDir string) []host.Dir {
 type Args struct {
 	Engine *host.Engine
 	Image  pulumi.StringInput
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network    pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones      *network.Zones
 	Resources  container.Resources
 	ServiceDir string
 	// SpanRetention is how long spans are kept (Badger TTL).
@@ -156,7 +157,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Service:        "jaeger",
 		Name:           ContainerName,
 		Image:          args.Image,
-		Network:        args.Network,
+		Networks:       args.Zones.For(ContainerName),
 		Resource:       args.Resources,
 		User:           fmt.Sprintf("%d:%d", UID, UID),
 		ReadOnlyRootFS: true,

@@ -19,6 +19,7 @@ import (
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Container facts shared with the tests and the wiring.
@@ -55,8 +56,8 @@ type EncryptionKeys struct {
 type KibanaArgs struct {
 	Engine *host.Engine
 	Image  pulumi.StringInput
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network   pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones     *network.Zones
 	Resources container.Resources
 	HostDir   string // e.g. /srv/aurigraph/kibana: config/ and certs/
 	// PublicBaseURL is the gateway's name for Kibana, https://….
@@ -217,7 +218,7 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 		Service:  Name,
 		Name:     Name,
 		Image:    args.Image,
-		Network:  args.Network,
+		Networks: args.Zones.For(Name),
 		Resource: args.Resources,
 		Env:      map[string]string{"KBN_PATH_CONF": configDir},
 		SecretEnv: map[string]pulumi.StringInput{

@@ -18,6 +18,7 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Container facts shared with the tests and the wiring.
@@ -52,8 +53,8 @@ const (
 type LogstashArgs struct {
 	Engine *host.Engine
 	Image  pulumi.StringInput
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network   pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones     *network.Zones
 	Resources container.Resources
 	HeapMB    int
 	HostDir   string // e.g. /srv/aurigraph/logstash: pipeline/, settings/, certs/, data/
@@ -247,7 +248,7 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 		Service:   Name,
 		Name:      Name,
 		Image:     args.Image,
-		Network:   args.Network,
+		Networks:  args.Zones.For(Name),
 		Resource:  args.Resources,
 		Env:       map[string]string{"LS_JAVA_OPTS": JavaOpts(heap)},
 		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.WriterPassword},

@@ -25,6 +25,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 	"github.com/aurigraph/infra/components/postgres"
 )
 
@@ -100,8 +101,8 @@ func ImageSupportsPreparedStatements(ref string) bool {
 type PgBouncerArgs struct {
 	// Engine is the PostgreSQL host's Docker engine.
 	Engine *host.Engine
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network          pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones            *network.Zones
 	Image            pulumi.StringInput
 	ExporterImage    pulumi.StringInput
 	Resources        container.Resources
@@ -212,7 +213,7 @@ func PoolerSpec(a PgBouncerArgs) container.Spec {
 		Service:  ContainerName,
 		Name:     ContainerName,
 		Image:    a.Image,
-		Network:  a.Network,
+		Networks: a.Zones.For(ContainerName),
 		Resource: a.Resources,
 		User:     fmt.Sprintf("%d:%d", UID, GID),
 		// The image's entrypoint writes a config from environment variables
@@ -245,7 +246,7 @@ func ExporterSpec(a PgBouncerArgs) container.Spec {
 		Service:  ContainerName,
 		Name:     ExporterName,
 		Image:    a.ExporterImage,
-		Network:  a.Network,
+		Networks: a.Zones.For(ExporterName),
 		Resource: a.ExporterResource,
 		User:     "65534:65534", // the image's nobody
 		Env: map[string]string{

@@ -11,6 +11,8 @@ import (
 
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/postgres"
+
+	"github.com/aurigraph/infra/components/network"
 )
 
 // settings parses pgbouncer.ini's key = value lines by section.
@@ -138,7 +140,7 @@ func TestImageSupportsPreparedStatements(t *testing.T) {
 }
 
 func TestSpecs(t *testing.T) {
-	a := PgBouncerArgs{Network: pulumi.String("aurigraph-network"), Image: pulumi.String("i"), ExporterImage: pulumi.String("e"),
+	a := PgBouncerArgs{Zones: network.NamedZones("aurigraph-network"), Image: pulumi.String("i"), ExporterImage: pulumi.String("e"),
 		ServiceDir: "/srv/aurigraph/pgbouncer", Password: pulumi.ToSecret(pulumi.String("x")).(pulumi.StringOutput),
 		Resources:        container.Resources{CPUs: 1, MemoryMB: 1024},
 		ExporterResource: container.Resources{CPUs: 0.5, MemoryMB: 256},

@@ -15,6 +15,7 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Names and in-container paths the other services and scripts rely on.
@@ -66,8 +67,8 @@ func ExporterAddress() string { return fmt.Sprintf("%s:%d", ExporterName, Export
 // computed by the wiring, except the images and the password.
 type Args struct {
 	Engine *host.Engine
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network          pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones            *network.Zones
 	Image            pulumi.StringInput // postgres (alpine)
 	ExporterImage    pulumi.StringInput
 	Resources        container.Resources
@@ -232,7 +233,7 @@ func DatabaseSpec(a Args) container.Spec {
 		Service:  ContainerName,
 		Name:     ContainerName,
 		Image:    a.Image,
-		Network:  a.Network,
+		Networks: a.Zones.For(ContainerName),
 		Resource: a.Resources,
 		User:     fmt.Sprintf("%d:%d", UID, GID),
 		Env: map[string]string{
@@ -276,7 +277,7 @@ func ExporterSpec(a Args) container.Spec {
 		Service:  ContainerName,
 		Name:     ExporterName,
 		Image:    a.ExporterImage,
-		Network:  a.Network,
+		Networks: a.Zones.For(ExporterName),
 		Resource: a.ExporterResource,
 		Env: map[string]string{
 			"DATA_SOURCE_URI":  fmt.Sprintf("%s:%d/%s?sslmode=disable", ContainerName, Port, Database),

@@ -5,11 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/container"
+
+	"github.com/aurigraph/infra/components/network"
 )
 
 func TestSizingFollowsTheLimits(t *testing.T) {
@@ -116,7 +117,7 @@ func TestReleaseTriggers(t *testing.T) {
 }
 
 func TestSpecs(t *testing.T) {
-	a := Args{Network: pulumi.String("aurigraph-network"), ServiceDir: "/srv/aurigraph/postgres",
+	a := Args{Zones: network.NamedZones("aurigraph-network"), ServiceDir: "/srv/aurigraph/postgres",
 		Resources:        container.Resources{CPUs: 4, CPUsReservation: 2, MemoryMB: 8192, MemoryReservationMB: 4096},
 		ExporterResource: container.Resources{CPUs: 0.5, CPUsReservation: 0.1, MemoryMB: 256, MemoryReservationMB: 64}}
 	db := DatabaseSpec(a)

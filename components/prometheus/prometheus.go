@@ -16,6 +16,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // URL is where Grafana and the gateway reach Prometheus on the network.
@@ -52,8 +53,8 @@ func Dirs(serviceDir string) []host.Dir {
 type Args struct {
 	Engine *host.Engine
 	Image  pulumi.StringInput
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network       pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones         *network.Zones
 	Resources     container.Resources
 	RetentionDays int
 	ServiceDir    string // e.g. /srv/aurigraph/prometheus
@@ -156,7 +157,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		Service:        "prometheus",
 		Name:           ContainerName,
 		Image:          args.Image,
-		Network:        args.Network,
+		Networks:       args.Zones.For(ContainerName),
 		Resource:       args.Resources,
 		User:           fmt.Sprintf("%d:%d", UID, UID),
 		ReadOnlyRootFS: true,

@@ -13,6 +13,8 @@ import (
 	"github.com/aurigraph/infra/internal/hosttest"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/shell"
+
+	"github.com/aurigraph/infra/components/network"
 )
 
 func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing.T) {
@@ -22,14 +24,14 @@ func TestPrometheusFilesAreCheckedWithPromtoolInTheImageBeforeInstall(t *testing
 			return err
 		}
 		am, err := alertmanager.New(ctx, "alertmanager", alertmanager.Args{
-			Engine: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Network: pulumi.String("aurigraph-network"),
+			Engine: h, Image: pulumi.String("prom/alertmanager:v0.27.0"), Zones: network.NamedZones("aurigraph-network"),
 			Resources: container.Resources{CPUs: 0.5, MemoryMB: 256}, ServiceDir: "/srv/aurigraph/alertmanager",
 		})
 		if err != nil {
 			return err
 		}
 		_, err = New(ctx, "prometheus", Args{
-			Engine: h, Image: pulumi.String("prom/prometheus:v2.53.0"), Network: pulumi.String("aurigraph-network"),
+			Engine: h, Image: pulumi.String("prom/prometheus:v2.53.0"), Zones: network.NamedZones("aurigraph-network"),
 			Resources: container.Resources{CPUs: 1, MemoryMB: 1024}, RetentionDays: 15,
 			ServiceDir: "/srv/aurigraph/prometheus", Config: sampleValues(2), Rules: RulesValues{PoolMaxSize: 30},
 			VaultCACertPem: pulumi.String("ca"), Alertmanager: am,

@@ -13,6 +13,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Names, ports and in-container paths.
@@ -62,8 +63,8 @@ func ExporterHealthTest(url string) []string {
 // Args configure one Redis deployment.
 type Args struct {
 	Engine *host.Engine
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network          pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones            *network.Zones
 	Image            pulumi.StringInput
 	ExporterImage    pulumi.StringInput
 	Resources        container.Resources
@@ -149,7 +150,7 @@ func ServerSpec(a Args) container.Spec {
 		Service:   ContainerName,
 		Name:      ContainerName,
 		Image:     a.Image,
-		Network:   a.Network,
+		Networks:  a.Zones.For(ContainerName),
 		Resource:  a.Resources,
 		User:      fmt.Sprintf("%d:%d", UID, GID),
 		SecretEnv: map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
@@ -182,7 +183,7 @@ func ExporterSpec(a Args) container.Spec {
 		Service:  ContainerName,
 		Name:     ExporterName,
 		Image:    a.ExporterImage,
-		Network:  a.Network,
+		Networks: a.Zones.For(ExporterName),
 		Resource: a.ExporterResource,
 		User:     "59000:59000", // the image's own non-root user
 		Env: map[string]string{

@@ -3,11 +3,12 @@ package redis
 import (
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/container"
+
+	"github.com/aurigraph/infra/components/network"
 )
 
 func TestMaxMemoryLeavesHeadroom(t *testing.T) {
@@ -34,7 +35,7 @@ func TestRenderConfig(t *testing.T) {
 }
 
 func TestSpecs(t *testing.T) {
-	a := Args{Network: pulumi.String("aurigraph-network"), ServiceDir: "/srv/aurigraph/redis",
+	a := Args{Zones: network.NamedZones("aurigraph-network"), ServiceDir: "/srv/aurigraph/redis",
 		Resources: container.Resources{CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048}}
 	s := ServerSpec(a)
 	assert.Empty(t, s.Ports)

@@ -9,11 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/container"
+
+	"github.com/aurigraph/infra/components/network"
 )
 
 func TestRenderConfig(t *testing.T) {
@@ -66,7 +67,7 @@ func TestRenderPostInit(t *testing.T) {
 }
 
 func TestServerSpec(t *testing.T) {
-	s := ServerSpec(Args{Network: pulumi.String("aurigraph-network"), ServiceDir: "/srv/aurigraph/vault",
+	s := ServerSpec(Args{Zones: network.NamedZones("aurigraph-network"), ServiceDir: "/srv/aurigraph/vault",
 		Resources: container.Resources{CPUs: 1, MemoryMB: 1024}})
 	assert.Equal(t, []string{"server"}, s.Command, "server mode, never -dev")
 	assert.Empty(t, s.Ports)

@@ -16,6 +16,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/network"
 )
 
 // Names, ports and in-container paths.
@@ -65,8 +66,8 @@ func selfURL() string { return "https://" + net.JoinHostPort(SelfAddr, strconv.I
 // Args configure one Vault deployment.
 type Args struct {
 	Engine *host.Engine
-	// Network is the overlay's Name output, so the containers wait for it.
-	Network   pulumi.StringInput
+	// Zones: each container joins its role's zones (network.Zones.For) and waits for them.
+	Zones     *network.Zones
 	Image     pulumi.StringInput
 	Resources container.Resources
 	// ServiceDir holds config/, data/, logs/, tls/ and bin/ on the host.
@@ -198,7 +199,7 @@ func ServerSpec(a Args) container.Spec {
 		Service:  ContainerName,
 		Name:     ContainerName,
 		Image:    a.Image,
-		Network:  a.Network,
+		Networks: a.Zones.For(ContainerName),
 		Resource: a.Resources,
 		User:     fmt.Sprintf("%d:%d", UID, GID),
 		CapAdd:   []string{"IPC_LOCK"},

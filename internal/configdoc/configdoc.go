@@ -23,6 +23,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -30,6 +31,7 @@ import (
 	"strings"
 
 	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/internal/zones"
 	"github.com/aurigraph/infra/stacks"
 )
 
@@ -313,7 +315,27 @@ func Generate(dir string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{DocFile: Markdown(keys), ProjectFile: yaml}, nil
+	matrix, err := zoneMatrix(keys)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{DocFile: Markdown(keys), ProjectFile: yaml, zones.DocFile: matrix}, nil
+}
+
+// zoneMatrix is docs/network-zones.md, for network.name's and
+// network.subnet's defaults.
+func zoneMatrix(keys []TopKey) ([]byte, error) {
+	defaults := map[string]string{}
+	for _, k := range keys {
+		for _, f := range k.Fields {
+			defaults[f.Path] = f.Default
+		}
+	}
+	subnet, err := netip.ParsePrefix(defaults["network.subnet"])
+	if err != nil {
+		return nil, fmt.Errorf("network.subnet's default: %w", err)
+	}
+	return zones.Table().Markdown(defaults["network.name"], subnet)
 }
 
 // Stale lists the generated files whose content on disk differs from what

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/internal/stackfile"
+	"github.com/aurigraph/infra/internal/zones"
 	"github.com/aurigraph/infra/stacks"
 )
 
@@ -28,7 +29,7 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 // reference), is reported stale.
 func TestStaleFilesAreReported(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{ProjectFile, DocFile, ValidateFile} {
+	for _, name := range []string{ProjectFile, DocFile, ValidateFile, zones.DocFile} {
 		b, err := os.ReadFile(filepath.Join(repoRoot, name))
 		require.NoError(t, err)
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
@@ -44,9 +45,10 @@ func TestStaleFilesAreReported(t *testing.T) {
 	require.NotEqual(t, string(project), edited)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ProjectFile), []byte(edited), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, DocFile), []byte("# old\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, zones.DocFile), []byte("# old\n"), 0o644))
 	stale, err = Stale(dir)
 	require.NoError(t, err)
-	assert.Equal(t, []string{ProjectFile, DocFile}, stale) // sorted: upper case first
+	assert.Equal(t, []string{ProjectFile, DocFile, zones.DocFile}, stale) // sorted: upper case first
 }
 
 // Every key the program reads, and every field inside the object keys, has

@@ -79,6 +79,16 @@ type Network struct {
 // not be part of a name, so "postgresql" never reads as "postgres".
 var hostPort = regexp.MustCompile(`(?:^|[^A-Za-z0-9_.-])([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):([0-9]{2,5})\b`)
 
+// HostPorts are the (name, port) pairs a text names, as References reads
+// them: for texts a container is given that the plan does not tie to it.
+func HostPorts(text string) [][2]string {
+	var out [][2]string
+	for _, m := range hostPort.FindAllStringSubmatch(text, -1) {
+		out = append(out, [2]string{m[1], m[2]})
+	}
+	return out
+}
+
 type ctr struct {
 	name, host, service, slot, tier, image string
 	aliases, networks, ports, texts        []string
@@ -252,31 +262,78 @@ func group(host, service, slot string, members []*ctr) Node {
 	return n
 }
 
-// edges are the references between containers, folded onto their nodes.
-func edges(cs []*ctr, nodeOf map[string]string) []Edge {
+// Reference is "container From's inputs name container To's address with
+// Port": one connection From makes.
+type Reference struct {
+	From, To, Port string
+}
+
+// References are every reference between the plan's containers, by
+// container name, sorted.
+func References(p *plan.Plan) []Reference {
+	byURN := map[string]*plan.Resource{}
+	for i := range p.Resources {
+		byURN[p.Resources[i].URN] = &p.Resources[i]
+	}
+	var cs []*ctr
+	for i := range p.Resources {
+		if r := &p.Resources[i]; r.Type == plan.ContainerType {
+			cs = append(cs, readContainer(r, "", byURN))
+		}
+	}
+	return references(cs)
+}
+
+// references are the references between containers: a text of one names
+// another's alias with a port.
+func references(cs []*ctr) []Reference {
 	owners := map[string][]string{} // alias → container names
 	for _, c := range cs {
 		for _, a := range uniqSorted(c.aliases) {
 			owners[a] = append(owners[a], c.name)
 		}
 	}
-	ports := map[[2]string]map[string]bool{}
+	seen := map[Reference]bool{}
+	var out []Reference
 	for _, c := range cs {
 		for _, t := range c.texts {
 			for _, m := range hostPort.FindAllStringSubmatch(t, -1) {
 				for _, target := range owners[m[1]] {
-					from, to := nodeOf[c.name], nodeOf[target]
-					if target == c.name || from == to {
-						continue
+					r := Reference{From: c.name, To: target, Port: m[2]}
+					if target != c.name && !seen[r] {
+						seen[r] = true
+						out = append(out, r)
 					}
-					k := [2]string{from, to}
-					if ports[k] == nil {
-						ports[k] = map[string]bool{}
-					}
-					ports[k][m[2]] = true
 				}
 			}
 		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.From != b.From {
+			return plan.NaturalLess(a.From, b.From)
+		}
+		if a.To != b.To {
+			return plan.NaturalLess(a.To, b.To)
+		}
+		return plan.NaturalLess(a.Port, b.Port)
+	})
+	return out
+}
+
+// edges are the references between containers, folded onto their nodes.
+func edges(cs []*ctr, nodeOf map[string]string) []Edge {
+	ports := map[[2]string]map[string]bool{}
+	for _, r := range references(cs) {
+		from, to := nodeOf[r.From], nodeOf[r.To]
+		if from == to {
+			continue
+		}
+		k := [2]string{from, to}
+		if ports[k] == nil {
+			ports[k] = map[string]bool{}
+		}
+		ports[k][r.Port] = true
 	}
 	var out []Edge
 	for k, ps := range ports {

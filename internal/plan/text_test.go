@@ -55,7 +55,7 @@ func miniProgram(ctx *pulumi.Context) error {
 	}
 	for _, s := range specs {
 		s.spec.Image = pulumi.String("img/" + s.spec.Service + ":1")
-		s.spec.Network = pulumi.String("aurigraph-network")
+		s.spec.Networks = container.Networks{Role: s.spec.Service, Names: []pulumi.StringInput{pulumi.String("aurigraph-network")}}
 		s.spec.Health = container.Health{Test: []string{"CMD", "true"}}
 		if _, err := container.New(ctx, s.spec.Name, s.spec, pulumi.Parent(svc), pulumi.Provider(providers[s.host])); err != nil {
 			return err

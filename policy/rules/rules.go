@@ -117,6 +117,7 @@ func All() []Rule {
 	all = append(all, tlsRules()...)
 	all = append(all, stackRules()...)
 	all = append(all, sshRules()...)
+	all = append(all, zoneRules()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 	return all
 }
