@@ -117,7 +117,9 @@ var cases = map[string][]resourceCase{
 	},
 	"container-read-only-rootfs": {
 		c("compliant", Redis, false, keep),
-		c("elasticsearch is exempt", Elasticsearch, false, func(m M) M { return set(m, "readOnly", b(false)) }),
+		c("elasticsearch writable", Elasticsearch, true, func(m M) M { return set(m, "readOnly", b(false)) }),
+		c("logstash writable", Logstash, true, func(m M) M { return set(m, "readOnly", b(false)) }),
+		c("kibana writable", Kibana, true, func(m M) M { return set(m, "readOnly", b(false)) }),
 		c("writable", Redis, true, func(m M) M { return set(m, "readOnly", b(false)) }),
 		c("missing", Redis, true, func(m M) M { return del(m, "readOnly") }),
 		c("unknown", Redis, false, func(m M) M { return set(m, "readOnly", computed()) }),
