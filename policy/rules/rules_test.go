@@ -429,3 +429,16 @@ func firewallWith(sources, sshRule string) string {
 func firewallCommand(stdin property.Value) policyx.AnalyzerResource {
 	return resourceOf(RemoteCommandType, "prod-app-01-prepare-firewall", M{"create": s("bash -s -- apply"), "stdin": stdin})
 }
+
+// Every exception names a known service kind and says why; the read-only
+// root has none left (Elasticsearch, Logstash and Kibana get tmpfs and host
+// directories for what they write instead).
+func TestExceptionsAreKnownKindsWithReasons(t *testing.T) {
+	for table, exceptions := range map[string]map[string]string{"NonRootExceptions": NonRootExceptions, "ReadOnlyExceptions": ReadOnlyExceptions} {
+		for kind, reason := range exceptions {
+			assert.Contains(t, knownKinds, kind, "%s: %s", table, kind)
+			assert.NotEmpty(t, strings.TrimSpace(reason), "%s: %s has no reason", table, kind)
+		}
+	}
+	assert.Empty(t, ReadOnlyExceptions)
+}
