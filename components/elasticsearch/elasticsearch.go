@@ -221,6 +221,44 @@ func SetupStdin(elastic, kibanaSystem, logstashWriter, grafanaReader pulumi.Stri
 	return pulumi.ToSecret(out).(pulumi.StringOutput)
 }
 
+// ContainerSpec is the Elasticsearch container: a read-only root that
+// writes only to its tmpfs (Tmpfs) and the host's data and logs.
+func ContainerSpec(args ElasticsearchArgs) container.Spec {
+	// The memory limit holds the heap (MinMemoryMB): stacks validates it.
+	heap := args.HeapMB
+	if heap == 0 {
+		heap = DefaultHeapMB
+	}
+	return container.Spec{
+		Service:   Name,
+		Name:      Name,
+		Image:     args.Image,
+		Network:   args.Network,
+		Resource:  args.Resources,
+		Env:       Env(heap),
+		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.ElasticPassword},
+		User:      fmt.Sprintf("%d:%d", UID, GID),
+		Command:   Command(),
+		// Writes go to the tmpfs (Tmpfs) and the host's data and logs only.
+		ReadOnlyRootFS: true,
+		Tmpfs:          Tmpfs(),
+		// memory_lock keeps the heap out of swap; nofile comes from the defaults.
+		Ulimits: map[string]int{"memlock": -1},
+		Mounts: []container.Mount{
+			{HostPath: path.Join(args.HostDir, "data"), Target: dataDir},
+			{HostPath: path.Join(args.HostDir, "logs"), Target: logsDir},
+			// Inside the ConfDir tmpfs: Docker mounts it first (shorter path).
+			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
+		},
+		Health: container.Health{
+			Test: HealthCommand(), Interval: 30 * time.Second, Timeout: 10 * time.Second,
+			StartPeriod: 3 * time.Minute, Retries: 5,
+		},
+		WaitHealthy: true,
+		WaitTimeout: 10 * time.Minute,
+	}
+}
+
 // NewElasticsearch creates the certificates on the host, the container and
 // the setup step.
 func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, opts ...pulumi.ResourceOption) (*Elasticsearch, error) {
@@ -232,11 +270,6 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 	}
 	if args.ElasticPassword == nil || args.KibanaSystemPassword == nil || args.LogstashWriterPassword == nil || args.GrafanaReaderPassword == nil {
 		return nil, fmt.Errorf("elasticsearch %s: the elastic, kibana_system, logstash_writer and grafana_reader passwords are required", name)
-	}
-	// The memory limit holds the heap (MinMemoryMB): stacks validates it.
-	heap := args.HeapMB
-	if heap == 0 {
-		heap = DefaultHeapMB
 	}
 	setup, err := RenderSetupScript(SetupValues{
 		Logs: DefaultLogs(args.RetentionDays, args.WriterIndices), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60,
@@ -266,34 +299,7 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		files = append(files, cmd)
 	}
 
-	c, err := container.New(ctx, name, container.Spec{
-		Service:   Name,
-		Name:      Name,
-		Image:     args.Image,
-		Network:   args.Network,
-		Resource:  args.Resources,
-		Env:       Env(heap),
-		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.ElasticPassword},
-		User:      fmt.Sprintf("%d:%d", UID, GID),
-		Command:   Command(),
-		// Writes go to the tmpfs (Tmpfs) and the host's data and logs only.
-		ReadOnlyRootFS: true,
-		Tmpfs:          Tmpfs(),
-		// memory_lock keeps the heap out of swap; nofile comes from the defaults.
-		Ulimits: map[string]int{"memlock": -1},
-		Mounts: []container.Mount{
-			{HostPath: path.Join(args.HostDir, "data"), Target: dataDir},
-			{HostPath: path.Join(args.HostDir, "logs"), Target: logsDir},
-			// Inside the ConfDir tmpfs: Docker mounts it first (shorter path).
-			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
-		},
-		Health: container.Health{
-			Test: HealthCommand(), Interval: 30 * time.Second, Timeout: 10 * time.Second,
-			StartPeriod: 3 * time.Minute, Retries: 5,
-		},
-		WaitHealthy: true,
-		WaitTimeout: 10 * time.Minute,
-	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files))
+	c, err := container.New(ctx, name, ContainerSpec(args), parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files))
 	if err != nil {
 		return nil, err
 	}
