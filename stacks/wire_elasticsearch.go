@@ -34,6 +34,8 @@ func deployElasticsearch(d *deployment) (*elasticsearch.Elasticsearch, error) {
 		ElasticPassword:        d.cfg.Secrets.ElasticPassword,
 		KibanaSystemPassword:   d.cfg.Secrets.KibanaSystemPassword,
 		LogstashWriterPassword: logstashWriterPassword(d.cfg),
+		GrafanaReaderPassword:  grafanaReaderPassword(d.cfg),
+		WriterIndices:          logIndices(),
 		RetentionDays:          d.cfg.Retention.ElasticsearchDays,
 	})
 }
@@ -63,4 +65,13 @@ func derivedSecret(base pulumi.StringOutput, purpose string) pulumi.StringOutput
 // credential that can only write logs.
 func logstashWriterPassword(c *Config) pulumi.StringOutput {
 	return derivedSecret(c.Secrets.ElasticPassword, "logstash_writer")
+}
+
+// grafanaReaderPassword is the grafana_reader user's password, derived from
+// the elastic password like the writer's: Grafana holds a credential that
+// can only search the logs, and operators set no extra secret. HMAC keeps
+// the elastic password unrecoverable from it; rotating elasticPassword
+// rotates it (the setup step and Grafana both follow in the same update).
+func grafanaReaderPassword(c *Config) pulumi.StringOutput {
+	return derivedSecret(c.Secrets.ElasticPassword, "grafana_reader")
 }

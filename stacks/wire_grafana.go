@@ -33,19 +33,20 @@ func deployGrafana(d *deployment) error {
 		ServiceDir: d.serviceDir(Grafana),
 		RootURL:    rootURL,
 		Datasources: grafana.DatasourceValues{
-			PrometheusURL:     prometheus.URL(),
-			ElasticsearchURL:  elasticsearch.URL(),
-			ElasticsearchUser: "elastic",
+			PrometheusURL:    prometheus.URL(),
+			ElasticsearchURL: elasticsearch.URL(),
+			// Read-only on the log indices: never the elastic superuser.
+			ElasticsearchUser: elasticsearch.ReaderUser,
 			// The pattern Logstash's indices (elasticsearch.IndexPrefix +
 			// service) fall under, as the retention template uses it.
 			LogIndex:  elasticsearch.IndexPattern,
 			JaegerURL: jaeger.UIURL(),
 			RedisURL:  redis.URL(),
 		},
-		AdminPassword:   d.cfg.Secrets.GrafanaAdminPassword,
-		ElasticPassword: d.cfg.Secrets.ElasticPassword,
-		RedisPassword:   d.cfg.Secrets.RedisPassword,
-		CACertPem:       d.pki.CACertPem,
+		AdminPassword:         d.cfg.Secrets.GrafanaAdminPassword,
+		ElasticsearchPassword: grafanaReaderPassword(d.cfg),
+		RedisPassword:         d.cfg.Secrets.RedisPassword,
+		CACertPem:             d.pki.CACertPem,
 	}, pulumi.Provider(h.Provider))
 	return err
 }

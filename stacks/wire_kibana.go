@@ -45,6 +45,16 @@ func deployKibana(d *deployment, es *elasticsearch.Elasticsearch) error {
 	return err
 }
 
+// logIndices are the data streams Logstash writes, one per stream: its
+// Elasticsearch role names exactly these.
+func logIndices() []string {
+	var out []string
+	for _, s := range logStreams() {
+		out = append(out, s.Index)
+	}
+	return out
+}
+
 // logStreams are Logstash's streams (LogServices' table) with the index
 // each is written to: Kibana gives each a data view.
 func logStreams() []kibana.Stream {

@@ -40,9 +40,21 @@ const (
 	// MinDataDiskGB is the SPEC's minimum for the data directory.
 	MinDataDiskGB = 30
 
-	homeDir  = "/usr/share/elasticsearch"
-	certsDir = homeDir + "/config/certs"
+	homeDir = "/usr/share/elasticsearch"
+	// imageConfDir is the image's config directory, read-only like the
+	// rest of the root file system.
+	imageConfDir = homeDir + "/config"
+	// ConfDir is ES_PATH_CONF: a tmpfs that Command fills with the image's
+	// config at every start. The entrypoint writes the keystore there
+	// (bootstrap.password from ELASTIC_PASSWORD), and Elasticsearch may
+	// rewrite the keystore or add files in its config directory, which
+	// must also hold the certificates (it reads TLS files from there only).
+	ConfDir  = "/run/elasticsearch/config"
+	certsDir = ConfDir + "/certs"
 	dataDir  = homeDir + "/data"
+	// logsDir: the image's jvm.options write the GC log (up to 32 × 64 MB)
+	// and fatal error logs there, so it lives on the host disk, not in memory.
+	logsDir = homeDir + "/logs"
 	// Paths relative to the config directory, as Elasticsearch wants them.
 	certFile = "certs/elasticsearch.crt"
 	keyFile  = "certs/elasticsearch.key"
@@ -89,6 +101,10 @@ type ElasticsearchArgs struct {
 	ElasticPassword        pulumi.StringInput
 	KibanaSystemPassword   pulumi.StringInput
 	LogstashWriterPassword pulumi.StringInput
+	GrafanaReaderPassword  pulumi.StringInput
+	// WriterIndices are the data streams Logstash writes: its role may
+	// create documents in these and no other index.
+	WriterIndices []string
 	// RetentionDays deletes log indices this long after rollover.
 	RetentionDays int
 }
@@ -126,6 +142,26 @@ func Dirs(hostDir string) []host.Dir {
 		{Path: hostDir, UID: UID, GID: GID, Mode: "0750"},
 		{Path: path.Join(hostDir, "certs"), UID: UID, GID: GID, Mode: "0750"},
 		{Path: path.Join(hostDir, "data"), UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(hostDir, "logs"), UID: UID, GID: GID, Mode: "0750"},
+	}
+}
+
+// Command fills ConfDir with the image's config and starts the image's
+// entrypoint as its default command would (eswrapper). cp -R, not -a: the
+// image's files belong to root, the copies to the user Elasticsearch runs as.
+func Command() []string {
+	return []string{"bash", "-c", fmt.Sprintf("cp -R %s/. %s/ && exec /usr/local/bin/docker-entrypoint.sh eswrapper", imageConfDir, ConfDir)}
+}
+
+// Tmpfs are the in-memory directories of the read-only root, with why.
+func Tmpfs() map[string]string {
+	return map[string]string{
+		// The config copy and the keystore (see ConfDir): small, never executed.
+		ConfDir: fmt.Sprintf("rw,noexec,nosuid,nodev,size=16m,uid=%d,gid=%d,mode=0770", UID, GID),
+		// ES_TMPDIR: JNA unpacks libjnidispatch here and maps it (memory
+		// lock, system call filter), so it must allow exec; the machine
+		// learning controller keeps its named pipes here.
+		"/tmp": "rw,exec,nosuid,nodev,size=128m,mode=1777",
 	}
 }
 
@@ -138,6 +174,7 @@ func MinMemoryMB(heapMB int) int { return heapMB * 2 }
 func Env(heapMB int) map[string]string {
 	return map[string]string{
 		"ES_JAVA_OPTS": fmt.Sprintf("-Xms%[1]s -Xmx%[1]s -Des.enforce.bootstrap.checks=true", heapSize(heapMB)),
+		"ES_PATH_CONF": ConfDir,
 		"cluster.name": "aurigraph",
 		"node.name":    Name,
 		// One node: no discovery, no replicas (the template sets 0).
@@ -180,9 +217,47 @@ func HealthCommand() []string {
 }
 
 // SetupStdin is what the setup script reads: one password per line.
-func SetupStdin(elastic, kibanaSystem, logstashWriter pulumi.StringInput) pulumi.StringOutput {
-	out := pulumi.Sprintf("%s\n%s\n%s\n", elastic, kibanaSystem, logstashWriter)
+func SetupStdin(elastic, kibanaSystem, logstashWriter, grafanaReader pulumi.StringInput) pulumi.StringOutput {
+	out := pulumi.Sprintf("%s\n%s\n%s\n%s\n", elastic, kibanaSystem, logstashWriter, grafanaReader)
 	return pulumi.ToSecret(out).(pulumi.StringOutput)
+}
+
+// ContainerSpec is the Elasticsearch container: a read-only root that
+// writes only to its tmpfs (Tmpfs) and the host's data and logs.
+func ContainerSpec(args ElasticsearchArgs) container.Spec {
+	// The memory limit holds the heap (MinMemoryMB): stacks validates it.
+	heap := args.HeapMB
+	if heap == 0 {
+		heap = DefaultHeapMB
+	}
+	return container.Spec{
+		Service:   Name,
+		Name:      Name,
+		Image:     args.Image,
+		Networks:  args.Zones.For(Name),
+		Resource:  args.Resources,
+		Env:       Env(heap),
+		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.ElasticPassword},
+		User:      fmt.Sprintf("%d:%d", UID, GID),
+		Command:   Command(),
+		// Writes go to the tmpfs (Tmpfs) and the host's data and logs only.
+		ReadOnlyRootFS: true,
+		Tmpfs:          Tmpfs(),
+		// memory_lock keeps the heap out of swap; nofile comes from the defaults.
+		Ulimits: map[string]int{"memlock": -1},
+		Mounts: []container.Mount{
+			{HostPath: path.Join(args.HostDir, "data"), Target: dataDir},
+			{HostPath: path.Join(args.HostDir, "logs"), Target: logsDir},
+			// Inside the ConfDir tmpfs: Docker mounts it first (shorter path).
+			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
+		},
+		Health: container.Health{
+			Test: HealthCommand(), Interval: 30 * time.Second, Timeout: 10 * time.Second,
+			StartPeriod: 3 * time.Minute, Retries: 5,
+		},
+		WaitHealthy: true,
+		WaitTimeout: 10 * time.Minute,
+	}
 }
 
 // NewElasticsearch creates the certificates on the host, the container and
@@ -194,13 +269,11 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
 		return nil, fmt.Errorf("elasticsearch %s: an absolute host directory is required", name)
 	}
-	// The memory limit holds the heap (MinMemoryMB): stacks validates it.
-	heap := args.HeapMB
-	if heap == 0 {
-		heap = DefaultHeapMB
+	if args.ElasticPassword == nil || args.KibanaSystemPassword == nil || args.LogstashWriterPassword == nil || args.GrafanaReaderPassword == nil {
+		return nil, fmt.Errorf("elasticsearch %s: the elastic, kibana_system, logstash_writer and grafana_reader passwords are required", name)
 	}
 	setup, err := RenderSetupScript(SetupValues{
-		Logs: DefaultLogs(args.RetentionDays), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60,
+		Logs: DefaultLogs(args.RetentionDays, args.WriterIndices), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch %s: %w", name, err)
@@ -227,34 +300,13 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		files = append(files, cmd)
 	}
 
-	c, err := container.New(ctx, name, container.Spec{
-		Service:   Name,
-		Name:      Name,
-		Image:     args.Image,
-		Networks:  args.Zones.For(Name),
-		Resource:  args.Resources,
-		Env:       Env(heap),
-		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.ElasticPassword},
-		User:      fmt.Sprintf("%d:%d", UID, GID),
-		// memory_lock keeps the heap out of swap; nofile comes from the defaults.
-		Ulimits: map[string]int{"memlock": -1},
-		Mounts: []container.Mount{
-			{HostPath: path.Join(args.HostDir, "data"), Target: dataDir},
-			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
-		},
-		Health: container.Health{
-			Test: HealthCommand(), Interval: 30 * time.Second, Timeout: 10 * time.Second,
-			StartPeriod: 3 * time.Minute, Retries: 5,
-		},
-		WaitHealthy: true,
-		WaitTimeout: 10 * time.Minute,
-	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files))
+	c, err := container.New(ctx, name, ContainerSpec(args), parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files))
 	if err != nil {
 		return nil, err
 	}
 	es.Container = c
 
-	stdin := SetupStdin(args.ElasticPassword, args.KibanaSystemPassword, args.LogstashWriterPassword)
+	stdin := SetupStdin(args.ElasticPassword, args.KibanaSystemPassword, args.LogstashWriterPassword, args.GrafanaReaderPassword)
 	sum := sha256.Sum256([]byte(setup))
 	ready, err := hostcmd.New(ctx, name+"-setup", hostcmd.Args{
 		Connection:  args.Engine.Connection,

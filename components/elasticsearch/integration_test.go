@@ -20,7 +20,7 @@ import (
 )
 
 func TestIntegrationShellcheck(t *testing.T) {
-	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60})
+	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(30, testIndices), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60})
 	require.NoError(t, err)
 	scripttest.Shellcheck(t, "sh", "setup.sh", script)
 	scripttest.Shellcheck(t, "sh", "health.sh", "#!/bin/sh\n"+HealthCommand()[1]+"\n")
@@ -63,16 +63,17 @@ func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
 	scripttest.FakeDockerExec(t, bin)
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "curl"), []byte(fakeCurl), 0o755))
 
-	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(14), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 3})
+	script, err := RenderSetupScript(SetupValues{Logs: DefaultLogs(14, testIndices), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 3})
 	require.NoError(t, err)
 	elastic := `Zq9"el\pass word-1`
 	kibana := `Kx7"kib\sys tem-2%s`
 	writer := "0123456789abcdef0123456789abcdef"
+	reader := "fedcba9876543210fedcba9876543210"
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "sh", "-c", script)
 	cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "LOGDIR=" + logs}
-	cmd.Stdin = strings.NewReader(elastic + "\n" + kibana + "\n" + writer + "\n")
+	cmd.Stdin = strings.NewReader(elastic + "\n" + kibana + "\n" + writer + "\n" + reader + "\n")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "elasticsearch setup applied")
@@ -93,7 +94,7 @@ func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
 		calls = append(calls, r.method+" "+strings.TrimPrefix(r.url, SelfURL()))
 		// curl's config syntax: a quoted value with \" and \\ escapes.
 		assert.Equal(t, `user = "elastic:Zq9\"el\\pass word-1"`+"\n", r.config)
-		for _, secret := range []string{elastic, kibana, writer, "Zq9", "Kx7"} {
+		for _, secret := range []string{elastic, kibana, writer, reader, "Zq9", "Kx7"} {
 			assert.NotContains(t, r.argv, secret, "curl's arguments")
 		}
 	}
@@ -102,28 +103,38 @@ func TestIntegrationSetupScriptKeepsSecretsOffCommandLines(t *testing.T) {
 		"PUT /_ilm/policy/" + PolicyName,
 		"PUT /_index_template/" + TemplateName,
 		"PUT /_security/role/" + WriterRole,
+		"PUT /_security/role/" + ReaderRole,
 		"POST /_security/user/kibana_system/_password",
 		"PUT /_security/user/" + WriterUser,
+		"PUT /_security/user/" + ReaderUser,
 	}, calls)
 	dockerArgv, err := os.ReadFile(filepath.Join(logs, "docker.argv"))
 	require.NoError(t, err)
-	for _, secret := range []string{elastic, kibana, writer} {
+	for _, secret := range []string{elastic, kibana, writer, reader} {
 		assert.NotContains(t, string(dockerArgv), secret, "docker's arguments")
 	}
 
-	ilm, err := RenderILMPolicy(DefaultLogs(14))
+	ilm, err := RenderILMPolicy(DefaultLogs(14, testIndices))
 	require.NoError(t, err)
 	assert.JSONEq(t, ilm, reqs[1].body)
 	var kib struct{ Password string }
-	require.NoError(t, json.Unmarshal([]byte(reqs[4].body), &kib), reqs[4].body)
+	require.NoError(t, json.Unmarshal([]byte(reqs[5].body), &kib), reqs[5].body)
 	assert.Equal(t, kibana, kib.Password, "escaped for JSON, decoded intact")
 	var user struct {
 		Password string
 		Roles    []string
 	}
-	require.NoError(t, json.Unmarshal([]byte(reqs[5].body), &user), reqs[5].body)
+	require.NoError(t, json.Unmarshal([]byte(reqs[6].body), &user), reqs[6].body)
 	assert.Equal(t, writer, user.Password)
 	assert.Equal(t, []string{WriterRole}, user.Roles)
+	require.NoError(t, json.Unmarshal([]byte(reqs[7].body), &user), reqs[7].body)
+	assert.Equal(t, reader, user.Password)
+	assert.Equal(t, []string{ReaderRole}, user.Roles)
+	for i, render := range map[int]func(LogsValues) (string, error){3: RenderWriterRole, 4: RenderReaderRole} {
+		role, err := render(DefaultLogs(14, testIndices))
+		require.NoError(t, err)
+		assert.JSONEq(t, role, reqs[i].body, "the role is sent as rendered")
+	}
 }
 
 // TestIntegrationHealthCommandKeepsPasswordOffCommandLine runs the health

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"path"
 	"regexp"
 	"text/template"
 )
@@ -28,9 +29,13 @@ const (
 	PolicyName   = "aurigraph-logs"
 	TemplateName = "aurigraph-logs"
 	// WriterRole and WriterUser are Logstash's least-privilege identity:
-	// create documents in the log data streams, nothing else.
+	// create documents in its own log data streams, nothing else.
 	WriterRole = "aurigraph_logstash_writer"
 	WriterUser = "logstash_writer"
+	// ReaderRole and ReaderUser are Grafana's identity for its logs data
+	// source: search and read the mappings of the log indices, nothing else.
+	ReaderRole = "aurigraph_logs_reader"
+	ReaderUser = "grafana_reader"
 	// KibanaSystemUser is the built-in user Kibana connects as.
 	KibanaSystemUser = "kibana_system"
 	// TemplatePriority beats the built-in logs-*-* template (priority 100).
@@ -53,15 +58,22 @@ type LogsValues struct {
 	RolloverMaxPrimaryShardSize string
 	WriterRole                  string
 	WriterUser                  string
+	// WriterIndices are the data streams Logstash writes (one per stream),
+	// each under IndexPattern: the writer role names exactly these.
+	WriterIndices []string
+	ReaderRole    string
+	ReaderUser    string
 }
 
-// DefaultLogs are the platform's log settings for a retention in days.
-func DefaultLogs(retentionDays int) LogsValues {
+// DefaultLogs are the platform's log settings for a retention in days and
+// the data streams Logstash writes.
+func DefaultLogs(retentionDays int, writerIndices []string) LogsValues {
 	return LogsValues{
 		RetentionDays: retentionDays, PolicyName: PolicyName, TemplateName: TemplateName,
 		IndexPattern: IndexPattern, Priority: TemplatePriority, Replicas: 0,
 		RolloverMaxAge: RolloverMaxAge, RolloverMaxPrimaryShardSize: RolloverMaxPrimaryShardSize,
-		WriterRole: WriterRole, WriterUser: WriterUser,
+		WriterRole: WriterRole, WriterUser: WriterUser, WriterIndices: writerIndices,
+		ReaderRole: ReaderRole, ReaderUser: ReaderUser,
 	}
 }
 
@@ -71,13 +83,26 @@ func (v LogsValues) validate() error {
 	if v.RetentionDays < 1 {
 		return fmt.Errorf("retention must be at least 1 day, got %d", v.RetentionDays)
 	}
-	for what, name := range map[string]string{"policy": v.PolicyName, "template": v.TemplateName, "role": v.WriterRole, "user": v.WriterUser} {
+	for what, name := range map[string]string{
+		"policy": v.PolicyName, "template": v.TemplateName, "writer role": v.WriterRole, "writer user": v.WriterUser,
+		"reader role": v.ReaderRole, "reader user": v.ReaderUser,
+	} {
 		if !nameRE.MatchString(name) {
 			return fmt.Errorf("%s name %q must be lowercase letters, digits, '_', '.', '-'", what, name)
 		}
 	}
 	if v.IndexPattern == "" || v.RolloverMaxAge == "" || v.RolloverMaxPrimaryShardSize == "" {
 		return fmt.Errorf("index pattern and rollover conditions are required")
+	}
+	if len(v.WriterIndices) == 0 {
+		return fmt.Errorf("the writer role needs the data streams Logstash writes")
+	}
+	for _, index := range v.WriterIndices {
+		// Under the template, so retention applies; a name, not a pattern,
+		// so Logstash cannot create data streams of its own choosing.
+		if ok, err := path.Match(v.IndexPattern, index); err != nil || !ok || !nameRE.MatchString(index) {
+			return fmt.Errorf("writer index %q must be a data stream name under %s", index, v.IndexPattern)
+		}
 	}
 	return nil
 }
@@ -92,8 +117,16 @@ func RenderIndexTemplate(v LogsValues) (string, error) {
 	return renderJSON("index-template.json.tmpl", v)
 }
 
-// RenderWriterRole is the body of PUT _security/role/<WriterRole>.
+// RenderWriterRole is the body of PUT _security/role/<WriterRole>: the
+// publishing privileges Elastic documents for a shipper that does not set
+// up templates or ILM itself (cluster monitor; create_doc and
+// auto_configure), on Logstash's data streams only.
 func RenderWriterRole(v LogsValues) (string, error) { return renderJSON("writer-role.json.tmpl", v) }
+
+// RenderReaderRole is the body of PUT _security/role/<ReaderRole>: what
+// Grafana's Elasticsearch data source needs (cluster monitor for the
+// version; read and view_index_metadata on the log indices).
+func RenderReaderRole(v LogsValues) (string, error) { return renderJSON("reader-role.json.tmpl", v) }
 
 // renderJSON renders a JSON template and checks the result is valid JSON.
 func renderJSON(name string, v LogsValues) (string, error) {
@@ -120,8 +153,9 @@ type SetupValues struct {
 }
 
 // RenderSetupScript is the idempotent setup run on the Elasticsearch host. It
-// reads the elastic, kibana_system and logstash_writer passwords from stdin,
-// one per line (see SetupStdin), and holds no secret itself.
+// reads the elastic, kibana_system, logstash_writer and grafana_reader
+// passwords from stdin, one per line (see SetupStdin), and holds no secret
+// itself.
 func RenderSetupScript(v SetupValues) (string, error) {
 	ilm, err := RenderILMPolicy(v.Logs)
 	if err != nil {
@@ -131,7 +165,11 @@ func RenderSetupScript(v SetupValues) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	role, err := RenderWriterRole(v.Logs)
+	writer, err := RenderWriterRole(v.Logs)
+	if err != nil {
+		return "", err
+	}
+	reader, err := RenderReaderRole(v.Logs)
 	if err != nil {
 		return "", err
 	}
@@ -140,8 +178,8 @@ func RenderSetupScript(v SetupValues) (string, error) {
 	}
 	return render("setup.sh.tmpl", struct {
 		SetupValues
-		ILMPolicy, IndexTemplate, WriterRole string
-	}{v, ilm, tmpl, role})
+		ILMPolicy, IndexTemplate, WriterRole, ReaderRole string
+	}{v, ilm, tmpl, writer, reader})
 }
 
 func render(name string, data any) (string, error) {

@@ -71,9 +71,11 @@ type Args struct {
 	// Datasources; CAFile is filled by the component.
 	Datasources DatasourceValues
 
-	AdminPassword   pulumi.StringInput // secret
-	ElasticPassword pulumi.StringInput // secret
-	RedisPassword   pulumi.StringInput // secret
+	AdminPassword pulumi.StringInput // secret
+	// ElasticsearchPassword is the logs data source user's (a read-only
+	// user, never elastic). Secret.
+	ElasticsearchPassword pulumi.StringInput
+	RedisPassword         pulumi.StringInput // secret
 	// CACertPem is the CA of Elasticsearch's certificate (an Output).
 	CACertPem pulumi.StringInput
 }
@@ -93,7 +95,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.Engine == nil {
 		return nil, fmt.Errorf("grafana %s: a Docker engine (host.NewEngine) is required", name)
 	}
-	if args.AdminPassword == nil || args.ElasticPassword == nil || args.RedisPassword == nil || args.CACertPem == nil {
+	if args.AdminPassword == nil || args.ElasticsearchPassword == nil || args.RedisPassword == nil || args.CACertPem == nil {
 		return nil, fmt.Errorf("grafana %s: the admin, Elasticsearch and Redis passwords and the CA are required", name)
 	}
 	ds := args.Datasources
@@ -176,7 +178,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		},
 		SecretEnv: map[string]pulumi.StringInput{
 			"GF_SECURITY_ADMIN_PASSWORD": args.AdminPassword,
-			ElasticPasswordEnv:           args.ElasticPassword,
+			ElasticPasswordEnv:           args.ElasticsearchPassword,
 			RedisPasswordEnv:             args.RedisPassword,
 		},
 		Mounts: []container.Mount{

@@ -60,6 +60,11 @@ func RenderDatasources(v DatasourceValues) (string, error) {
 			return "", fmt.Errorf("grafana datasources: %s is required", name)
 		}
 	}
+	// The superuser is the Elasticsearch setup's alone: a dashboard
+	// reader holds a read-only user (elasticsearch.ReaderUser).
+	if v.ElasticsearchUser == "elastic" {
+		return "", fmt.Errorf("grafana datasources: Elasticsearch user elastic is the superuser, used by setup only: give Grafana a read-only user")
+	}
 	if v.ScrapeInterval == "" {
 		v.ScrapeInterval = "15s"
 	}

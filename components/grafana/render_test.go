@@ -15,7 +15,7 @@ import (
 func sampleDatasources() DatasourceValues {
 	return DatasourceValues{
 		PrometheusURL: "http://prometheus:9090", ElasticsearchURL: "https://elasticsearch:9200",
-		ElasticsearchUser: "elastic", LogIndex: elasticsearch.IndexPattern, CAFile: "/etc/grafana/certs/ca.pem",
+		ElasticsearchUser: elasticsearch.ReaderUser, LogIndex: elasticsearch.IndexPattern, CAFile: "/etc/grafana/certs/ca.pem",
 		JaegerURL: "http://jaeger:16686", RedisURL: "redis://redis:6379",
 	}
 }
@@ -55,7 +55,7 @@ func TestRenderDatasources(t *testing.T) {
 	es := byUID["elasticsearch"]
 	assert.Equal(t, "https://elasticsearch:9200", es.URL)
 	assert.True(t, es.BasicAuth)
-	assert.Equal(t, "elastic", es.BasicAuthUser)
+	assert.Equal(t, elasticsearch.ReaderUser, es.BasicAuthUser)
 	assert.Equal(t, "$__env{ES_PASSWORD}", es.SecureJSONData["basicAuthPassword"])
 	assert.Equal(t, "$__file{/etc/grafana/certs/ca.pem}", es.SecureJSONData["tlsCACert"])
 	assert.Equal(t, true, es.JSONData["tlsAuthWithCACert"])
@@ -66,6 +66,11 @@ func TestRenderDatasources(t *testing.T) {
 	assert.Equal(t, "redis-datasource", r.Type)
 	assert.Equal(t, "redis://redis:6379", r.URL)
 	assert.Equal(t, "$__env{REDIS_PASSWORD}", r.SecureJSONData["password"])
+
+	superuser := sampleDatasources()
+	superuser.ElasticsearchUser = "elastic"
+	_, err = RenderDatasources(superuser)
+	assert.ErrorContains(t, err, "superuser", "Grafana never reads logs as elastic")
 
 	_, err = RenderDatasources(DatasourceValues{})
 	assert.Error(t, err)

@@ -31,6 +31,10 @@ const (
 
 	configDir = "/usr/share/kibana/aurigraph/config"
 	certsDir  = "/usr/share/kibana/aurigraph/certs"
+	// dataDir is the image's path.data: Kibana keeps its server UUID
+	// there (task manager ownership), so it lives on the host and survives
+	// a new container. Everything else under the root is read-only.
+	dataDir = "/usr/share/kibana/data"
 	// CAPath, CertPath, KeyPath are inside the container.
 	CAPath   = certsDir + "/ca.crt"
 	CertPath = certsDir + "/kibana.crt"
@@ -106,7 +110,15 @@ func Dirs(hostDir string) []host.Dir {
 		{Path: hostDir, UID: UID, GID: GID, Mode: "0750"},
 		{Path: path.Join(hostDir, "config"), UID: UID, GID: GID, Mode: "0750"},
 		{Path: path.Join(hostDir, "certs"), UID: UID, GID: GID, Mode: "0750"},
+		{Path: path.Join(hostDir, "data"), UID: UID, GID: GID, Mode: "0750"},
 	}
+}
+
+// Tmpfs are the in-memory directories of the read-only root: Node's
+// os.tmpdir(), where reporting's headless Chromium keeps its profile.
+// Nothing there is executed.
+func Tmpfs() map[string]string {
+	return map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=256m,mode=1777"}
 }
 
 // Config renders kibana.yml for args.
@@ -130,7 +142,7 @@ func HealthCommand() []string {
 // Setup are the data view step's values for the log index pattern.
 func (a KibanaArgs) Setup(pattern string) SetupValues {
 	return SetupValues{
-		Views: LogDataViews(pattern, a.Streams), Container: Name, CAPath: CAPath,
+		Pattern: pattern, Views: LogDataViews(pattern, a.Streams), Container: Name, CAPath: CAPath,
 		Host: Name, Port: Port,
 		// The container is healthy before the step runs: this covers a
 		// slow saved-objects migration, not a start.
@@ -228,9 +240,14 @@ func NewKibana(ctx *pulumi.Context, name string, args KibanaArgs, opts ...pulumi
 			ReportingKeyEnv:    args.Keys.Reporting,
 		},
 		User: fmt.Sprintf("%d:%d", UID, GID),
+		// The image's entrypoint (kibana-docker) writes nothing; Kibana
+		// writes its data directory and temporary files only.
+		ReadOnlyRootFS: true,
+		Tmpfs:          Tmpfs(),
 		Mounts: []container.Mount{
 			{HostPath: path.Join(args.HostDir, "config"), Target: configDir, ReadOnly: true},
 			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
+			{HostPath: path.Join(args.HostDir, "data"), Target: dataDir},
 		},
 		Health: container.Health{
 			Test: HealthCommand(), Interval: 30 * time.Second, Timeout: 10 * time.Second,

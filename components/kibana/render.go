@@ -144,8 +144,63 @@ func LogDataViews(pattern string, streams []Stream) []DataView {
 	return out
 }
 
+// ViewerRole is the role of Kibana's end users: search the log indices in
+// Discover and open dashboards and visualisations, nothing else. Kibana
+// itself connects as kibana_system (its system indices only); the elastic
+// superuser is for the setup steps alone. Give an operator's Kibana account
+// this role (README: "Who reads the logs").
+const ViewerRole = "aurigraph_logs_viewer"
+
+// viewerFeatures are the Kibana features ViewerRole may read (Kibana 8
+// feature ids; "read" is each feature's read-only privilege).
+var viewerFeatures = []string{"dashboard", "discover", "visualize"}
+
+// roleRequest is the body of Kibana 8's PUT /api/security/role/<name>: the
+// Elasticsearch privileges and the Kibana feature privileges of one role.
+type roleRequest struct {
+	Metadata      map[string]string `json:"metadata"`
+	Elasticsearch struct {
+		Cluster []string      `json:"cluster"`
+		Indices []roleIndices `json:"indices"`
+	} `json:"elasticsearch"`
+	Kibana []roleKibana `json:"kibana"`
+}
+
+type roleIndices struct {
+	Names      []string `json:"names"`
+	Privileges []string `json:"privileges"`
+}
+
+type roleKibana struct {
+	Base    []string            `json:"base"`
+	Feature map[string][]string `json:"feature"`
+	Spaces  []string            `json:"spaces"`
+}
+
+// RenderViewerRole is the create-or-replace body of ViewerRole over the
+// log index pattern: read and view_index_metadata (Discover reads the
+// mappings), no cluster privilege, read-only features in every space.
+func RenderViewerRole(pattern string) (string, error) {
+	if pattern == "" || strings.ContainsAny(pattern, " ,\"\\/") {
+		return "", fmt.Errorf("viewer role: an index pattern without spaces, commas, quotes or slashes is required, got %q", pattern)
+	}
+	var req roleRequest
+	req.Metadata = map[string]string{"managed_by": "aurigraph-infra"}
+	req.Elasticsearch.Cluster = []string{}
+	req.Elasticsearch.Indices = []roleIndices{{Names: []string{pattern}, Privileges: []string{"read", "view_index_metadata"}}}
+	features := map[string][]string{}
+	for _, f := range viewerFeatures {
+		features[f] = []string{"read"}
+	}
+	req.Kibana = []roleKibana{{Base: []string{}, Feature: features, Spaces: []string{"*"}}}
+	b, err := json.Marshal(req)
+	return string(b), err
+}
+
 // SetupValues configure the data view step.
 type SetupValues struct {
+	// Pattern is the log index pattern ViewerRole may read.
+	Pattern   string
 	Views     []DataView
 	Container string // container to docker exec into
 	CAPath    string // the CA certificate inside the container
@@ -158,9 +213,9 @@ type SetupValues struct {
 	WaitSeconds  int
 }
 
-// RenderSetupScript is the data view step run on the Kibana host. It reads
-// the elastic password from stdin (see SetupStdin) and holds no secret
-// itself.
+// RenderSetupScript is the data view step run on the Kibana host: the data
+// views, then ViewerRole. It reads the elastic password from stdin (see
+// SetupStdin) and holds no secret itself.
 func RenderSetupScript(v SetupValues) (string, error) {
 	if len(v.Views) == 0 {
 		return "", fmt.Errorf("kibana setup: no data view to write")
@@ -187,11 +242,18 @@ func RenderSetupScript(v SetupValues) (string, error) {
 		views = append(views, view{dv, body})
 		summary += " " + dv.ID + "=" + dv.Title
 	}
+	role, err := RenderViewerRole(v.Pattern)
+	if err != nil {
+		return "", fmt.Errorf("kibana setup: %w", err)
+	}
+	summary += "; role " + ViewerRole + " reads " + v.Pattern
 	return render("setup.sh.tmpl", struct {
 		SetupValues
-		URL     string
-		Resolve string
-		Views   []view
-		Summary string
-	}{v, fmt.Sprintf("https://%s:%d", v.Host, v.Port), fmt.Sprintf("%s:%d:127.0.0.1", v.Host, v.Port), views, summary})
+		URL        string
+		Resolve    string
+		Views      []view
+		ViewerRole string
+		RoleBody   string
+		Summary    string
+	}{v, fmt.Sprintf("https://%s:%d", v.Host, v.Port), fmt.Sprintf("%s:%d:127.0.0.1", v.Host, v.Port), views, ViewerRole, role, summary})
 }

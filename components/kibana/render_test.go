@@ -181,7 +181,62 @@ func TestSetupScriptHoldsNoSecretAndSendsEveryView(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, script, "kibana POST /api/data_views/data_view <<'JSON'\n"+body+"\nJSON\n", "%s is sent as rendered", view.ID)
 	}
+	role, err := RenderViewerRole(elasticsearch.IndexPattern)
+	require.NoError(t, err)
+	assert.Contains(t, script, "kibana PUT /api/security/role/"+ViewerRole+" <<'JSON'\n"+role+"\nJSON\n", "the viewer role is sent as rendered")
 	assert.Contains(t, script, "[ \"$attempt\" -ge 60 ]", "the wait is bounded")
+}
+
+// Kibana's end users read the logs and nothing else: the body of Kibana 8's
+// role API (elasticsearch + kibana sections) grants read and
+// view_index_metadata on the log pattern, no cluster privilege, and only
+// the read privilege of the Discover, Dashboard and Visualize features
+// (no base privilege, which would include every feature). No Kibana runs
+// here: the shape and names are those of Kibana's role API documentation.
+func TestViewerRoleOnlyReadsLogs(t *testing.T) {
+	doc, err := RenderViewerRole(elasticsearch.IndexPattern)
+	require.NoError(t, err)
+	var role struct {
+		Metadata      map[string]string `json:"metadata"`
+		Elasticsearch struct {
+			Cluster []string `json:"cluster"`
+			Indices []struct {
+				Names      []string `json:"names"`
+				Privileges []string `json:"privileges"`
+			} `json:"indices"`
+			RunAs []string `json:"run_as"`
+		} `json:"elasticsearch"`
+		Kibana []struct {
+			Base    []string            `json:"base"`
+			Feature map[string][]string `json:"feature"`
+			Spaces  []string            `json:"spaces"`
+		} `json:"kibana"`
+	}
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(&role), doc)
+	assert.Empty(t, role.Elasticsearch.Cluster)
+	assert.Empty(t, role.Elasticsearch.RunAs)
+	require.Len(t, role.Elasticsearch.Indices, 1)
+	assert.Equal(t, []string{elasticsearch.IndexPattern}, role.Elasticsearch.Indices[0].Names)
+	assert.Equal(t, []string{"read", "view_index_metadata"}, role.Elasticsearch.Indices[0].Privileges)
+	require.Len(t, role.Kibana, 1)
+	assert.Empty(t, role.Kibana[0].Base, "a base privilege (all, read) would grant every feature")
+	assert.Equal(t, map[string][]string{"dashboard": {"read"}, "discover": {"read"}, "visualize": {"read"}}, role.Kibana[0].Feature)
+	assert.Equal(t, []string{"*"}, role.Kibana[0].Spaces)
+
+	for _, bad := range []string{"", "logs-*,.security*", "a b"} {
+		_, err := RenderViewerRole(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+// The root is read-only: Kibana writes its data directory (host) and /tmp.
+func TestReadOnlyRootLayout(t *testing.T) {
+	dirs := Dirs("/srv/aurigraph/kibana")
+	require.Len(t, dirs, 4)
+	assert.Equal(t, "/srv/aurigraph/kibana/data", dirs[3].Path)
+	assert.Equal(t, map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=256m,mode=1777"}, Tmpfs())
 }
 
 func TestSetupScriptRefusesBadValues(t *testing.T) {

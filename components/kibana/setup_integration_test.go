@@ -78,6 +78,12 @@ func (k *fakeKibana) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(k.dataViewStatus)
 		_, _ = w.Write(body)
+	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/security/role/"):
+		if r.Header.Get("kbn-xsrf") == "" {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 	}
@@ -147,7 +153,7 @@ func TestIntegrationSetupWritesDataViewsOnceKibanaIsAvailable(t *testing.T) {
 
 	reqs := k.received()
 	want := LogDataViews(elasticsearch.IndexPattern, testArgs().Streams)
-	require.Len(t, reqs, 3+len(want), "three status calls (two 503s, then available), then one POST per view")
+	require.Len(t, reqs, 3+len(want)+1, "three status calls (two 503s, then available), one POST per view, then the viewer role")
 	for i, r := range reqs {
 		assert.Equal(t, "elastic", r.User, "request %d", i)
 		assert.Equal(t, password, r.Password, "request %d: the password from stdin, intact", i)
@@ -174,6 +180,12 @@ func TestIntegrationSetupWritesDataViewsOnceKibanaIsAvailable(t *testing.T) {
 	require.NoError(t, json.Unmarshal(reqs[3].Body, &first))
 	assert.Equal(t, elasticsearch.IndexPattern, first.DataView.Title, "the logs data view searches the index pattern Elasticsearch owns")
 	assert.Contains(t, run.out, "kibana data views applied: "+LogsDataViewID+"="+elasticsearch.IndexPattern)
+	last := reqs[len(reqs)-1]
+	assert.Equal(t, "PUT /api/security/role/"+ViewerRole, last.Method+" "+last.Path)
+	role, err := RenderViewerRole(elasticsearch.IndexPattern)
+	require.NoError(t, err)
+	assert.JSONEq(t, role, string(last.Body), "the viewer role is sent as rendered")
+	assert.Contains(t, run.out, "role "+ViewerRole+" reads "+elasticsearch.IndexPattern)
 
 	require.NotEmpty(t, run.curl)
 	assert.Contains(t, run.curl, "--cacert\n", "Kibana's certificate is verified with the CA")

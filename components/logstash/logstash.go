@@ -39,8 +39,15 @@ const (
 	homeDir     = "/usr/share/logstash"
 	pipelineDir = homeDir + "/pipeline"
 	settingsDir = homeDir + "/aurigraph-settings"
-	certsDir    = homeDir + "/config/certs"
-	dataDir     = homeDir + "/data"
+	// imageConfDir is the image's settings directory, read-only like the
+	// rest of the root file system.
+	imageConfDir = homeDir + "/config"
+	// runSettingsDir is --path.settings: a tmpfs that Command fills at every
+	// start with the image's jvm.options, log4j2.properties and
+	// pipelines.yml and the rendered logstash.yml.
+	runSettingsDir = "/run/logstash/settings"
+	certsDir       = homeDir + "/config/certs"
+	dataDir        = homeDir + "/data"
 	// CAPath is the CA certificate inside the container.
 	CAPath = certsDir + "/ca.crt"
 	// ServerCertPath and ServerKeyPath (PKCS#8) are Logstash's TLS
@@ -166,11 +173,26 @@ func HealthCommand() []string {
 	return []string{"CMD-SHELL", fmt.Sprintf("curl -fsS -o /dev/null %s/", APIURL())}
 }
 
-// Command installs the rendered settings (mounted as a directory, so a
-// changed file is seen by the restart that follows it) and starts Logstash
-// through the image's entrypoint.
+// Command assembles the settings directory (the rendered logstash.yml is
+// mounted as a directory, so a changed file is seen by the restart that
+// follows it) and starts Logstash on it. The image's entrypoint runs first;
+// it rewrites config/logstash.yml only when a variable names a Logstash
+// setting (env2yaml), which none of this container's do.
 func Command() []string {
-	return []string{"bash", "-c", fmt.Sprintf("cp %s/logstash.yml %s/config/logstash.yml && exec logstash", settingsDir, homeDir)}
+	return []string{"bash", "-c", fmt.Sprintf(
+		"cp %[1]s/jvm.options %[1]s/log4j2.properties %[1]s/pipelines.yml %[2]s/logstash.yml %[3]s/ && exec logstash --path.settings %[3]s",
+		imageConfDir, settingsDir, runSettingsDir)}
+}
+
+// Tmpfs are the in-memory directories of the read-only root, with why.
+func Tmpfs() map[string]string {
+	return map[string]string{
+		// The assembled settings (Command): small, never executed.
+		runSettingsDir: fmt.Sprintf("rw,noexec,nosuid,nodev,size=4m,uid=%d,gid=%d,mode=0770", UID, GID),
+		// java.io.tmpdir: JRuby's jffi unpacks its native stub here and maps
+		// it, so it must allow exec.
+		"/tmp": "rw,exec,nosuid,nodev,size=64m,mode=1777",
+	}
 }
 
 // NewLogstash writes the pipeline, settings and CA to the host and runs the container.
@@ -254,7 +276,11 @@ func NewLogstash(ctx *pulumi.Context, name string, args LogstashArgs, opts ...pu
 		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.WriterPassword},
 		User:      fmt.Sprintf("%d:%d", UID, GID),
 		Command:   Command(),
-		Ports:     []container.Port{{Internal: SyslogPort, External: SyslogPort, IP: args.SyslogAddress, Protocol: "tcp"}},
+		// Writes go to the tmpfs (Tmpfs) and the host's data directory
+		// (persisted queue, dead letter queue, UUID) only.
+		ReadOnlyRootFS: true,
+		Tmpfs:          Tmpfs(),
+		Ports:          []container.Port{{Internal: SyslogPort, External: SyslogPort, IP: args.SyslogAddress, Protocol: "tcp"}},
 		Mounts: []container.Mount{
 			{HostPath: path.Join(args.HostDir, "pipeline"), Target: pipelineDir, ReadOnly: true},
 			{HostPath: path.Join(args.HostDir, "settings"), Target: settingsDir, ReadOnly: true},

@@ -182,7 +182,26 @@ func TestJavaOptsPinHeap(t *testing.T) {
 	assert.Equal(t, "-Xms1g -Xmx1g", JavaOpts(1024))
 	assert.Equal(t, "-Xms768m -Xmx768m", JavaOpts(768))
 	assert.Contains(t, HealthCommand()[1], fmt.Sprintf("127.0.0.1:%d", APIPort))
-	assert.Equal(t, []string{"bash", "-c", "cp /usr/share/logstash/aurigraph-settings/logstash.yml /usr/share/logstash/config/logstash.yml && exec logstash"}, Command())
+}
+
+// The root is read-only: the settings Logstash reads are assembled in a
+// tmpfs at every start (the image's three files and the rendered
+// logstash.yml), and it writes only there, in /tmp and in its data
+// directory on the host.
+func TestReadOnlyRootLayout(t *testing.T) {
+	assert.Equal(t, []string{"bash", "-c",
+		"cp /usr/share/logstash/config/jvm.options /usr/share/logstash/config/log4j2.properties /usr/share/logstash/config/pipelines.yml " +
+			"/usr/share/logstash/aurigraph-settings/logstash.yml /run/logstash/settings/ && exec logstash --path.settings /run/logstash/settings"}, Command())
+	tmpfs := Tmpfs()
+	require.Len(t, tmpfs, 2)
+	assert.Contains(t, tmpfs[runSettingsDir], "noexec")
+	assert.Contains(t, tmpfs[runSettingsDir], fmt.Sprintf("uid=%d", UID))
+	assert.Contains(t, tmpfs["/tmp"], ",exec,", "jffi maps its native stub from the temporary directory")
+	settings, err := Settings()
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(settings), &m))
+	assert.Equal(t, dataDir, m["path.data"], "the queue, dead letters and UUID go to the host's data directory")
 }
 
 // config is the structure of a Logstash config: its top-level sections in

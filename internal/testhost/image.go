@@ -86,6 +86,14 @@ func ImageTag() string {
 	return "aurigraph-testhost:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
+// Image returns the test host image's tag, building it if this machine has
+// never built its recipe: a Debian base (bash, coreutils) for containers a
+// test runs with other settings than Start's.
+func Image(t testing.TB) string {
+	t.Helper()
+	return prepare(t)
+}
+
 var (
 	prepared   sync.Mutex
 	preparedOK bool

@@ -22,12 +22,12 @@ var NonRootExceptions = map[string]string{
 }
 
 // ReadOnlyExceptions are the service kinds that cannot run on a read-only
-// root filesystem, and why. Every other container must (CIS 5.13).
-var ReadOnlyExceptions = map[string]string{
-	Elasticsearch: "the image writes its keystore and generated JVM options under /usr/share/elasticsearch/config at start",
-	Logstash:      "the image writes its keystore and settings under /usr/share/logstash/config at start",
-	Kibana:        "the image writes its keystore and optimizer state under /usr/share/kibana at start",
-}
+// root filesystem, and why. Every other container must (CIS 5.13). None
+// is left: Elasticsearch, Logstash and Kibana, which write their keystore,
+// settings, logs and temporary files under their home at start, get tmpfs
+// and host directories for exactly those paths (components/elasticsearch,
+// logstash, kibana: Tmpfs, Dirs). A kind added here needs its reason.
+var ReadOnlyExceptions = map[string]string{}
 
 // AllowedCapabilities are the only capabilities a service kind may add back
 // after dropping ALL (CIS 5.3); kinds not listed may add none.
@@ -55,7 +55,7 @@ func containerRules() []Rule {
 		c("container-health-check", "Every container has a health check (CIS 4.6).", checkHealth),
 		c("container-log-rotation", "Every container's logs rotate: json-file with max-size and max-file, local, or a remote log driver.", checkLogRotation),
 		c("container-no-new-privileges", "Every container runs with no-new-privileges (CIS 5.25).", checkNoNewPrivileges),
-		c("container-pid-limit", "Every container has a PID limit: the nproc ulimit, since the docker provider has no pids-limit field (CIS 5.28).", checkPIDLimit),
+		c("container-pid-limit", "Every container has a PID limit: the nproc ulimit, since the docker provider (pulumi-docker v4.11.2) has no pids-limit field (CIS 5.28).", checkPIDLimit),
 		c("container-capabilities", "Every container drops ALL capabilities and adds back only those its service kind needs (CIS 5.3).", checkCapabilities),
 		c("container-non-root-user", "Every container runs as a named non-root user, except the documented kinds whose image needs a root entrypoint (CIS 4.1).", checkNonRoot),
 		c("container-read-only-rootfs", "Every container has a read-only root filesystem, except the documented kinds that cannot (CIS 5.13).", checkReadOnly),
@@ -193,6 +193,22 @@ func checkNoNewPrivileges(r policyx.AnalyzerResource, p property.Map, _ Env) []F
 	return []Finding{found(r, "container %s may gain new privileges: add securityOpts no-new-privileges:true", displayName(p, r.URN))}
 }
 
+// checkPIDLimit wants the nproc ulimit. Docker's --pids-limit (the pids
+// cgroup) is what CIS 5.28 names, but pulumi-docker v4.11.2's ContainerArgs
+// cannot set it: its fields are Attach, Capabilities, CgroupParent,
+// CgroupnsMode, Command, ContainerReadRefreshTimeoutMilliseconds, CpuPeriod,
+// CpuQuota, CpuSet, CpuShares, Cpus, DestroyGraceSeconds, Devices, Dns,
+// DnsOpts, DnsSearches, Domainname, Entrypoints, Envs, Gpus, GroupAdds,
+// Healthcheck, Hostname, Hosts, Image, Init, IpcMode, Labels, LogDriver,
+// LogOpts, Logs, MaxRetryCount, Memory, MemoryReservation, MemorySwap,
+// Mounts, MustRun, Name, NetworkMode, NetworksAdvanced, PidMode, Ports,
+// Privileged, PublishAllPorts, ReadOnly, RemoveVolumes, Restart, Rm, Runtime,
+// SecurityOpts, ShmSize, Start, StdinOpen, StopSignal, StopTimeout,
+// StorageOpts, Sysctls, Tmpfs, Tty, Ulimits, Uploads, User, UsernsMode,
+// Volumes, Wait, WaitTimeout, WorkingDir. The closest enforced control is
+// RLIMIT_NPROC: it counts the processes and threads of the container's user
+// (per user, not per container), so it stops a fork bomb of a non-root
+// service; root in a container is not bound by it.
 func checkPIDLimit(r policyx.AnalyzerResource, p property.Map, _ Env) []Finding {
 	limits, s := arr(p.Get("ulimits"))
 	if s == unknown {

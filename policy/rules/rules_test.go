@@ -117,7 +117,9 @@ var cases = map[string][]resourceCase{
 	},
 	"container-read-only-rootfs": {
 		c("compliant", Redis, false, keep),
-		c("elasticsearch is exempt", Elasticsearch, false, func(m M) M { return set(m, "readOnly", b(false)) }),
+		c("elasticsearch writable", Elasticsearch, true, func(m M) M { return set(m, "readOnly", b(false)) }),
+		c("logstash writable", Logstash, true, func(m M) M { return set(m, "readOnly", b(false)) }),
+		c("kibana writable", Kibana, true, func(m M) M { return set(m, "readOnly", b(false)) }),
 		c("writable", Redis, true, func(m M) M { return set(m, "readOnly", b(false)) }),
 		c("missing", Redis, true, func(m M) M { return del(m, "readOnly") }),
 		c("unknown", Redis, false, func(m M) M { return set(m, "readOnly", computed()) }),
@@ -426,4 +428,17 @@ func firewallWith(sources, sshRule string) string {
 
 func firewallCommand(stdin property.Value) policyx.AnalyzerResource {
 	return resourceOf(RemoteCommandType, "prod-app-01-prepare-firewall", M{"create": s("bash -s -- apply"), "stdin": stdin})
+}
+
+// Every exception names a known service kind and says why; the read-only
+// root has none left (Elasticsearch, Logstash and Kibana get tmpfs and host
+// directories for what they write instead).
+func TestExceptionsAreKnownKindsWithReasons(t *testing.T) {
+	for table, exceptions := range map[string]map[string]string{"NonRootExceptions": NonRootExceptions, "ReadOnlyExceptions": ReadOnlyExceptions} {
+		for kind, reason := range exceptions {
+			assert.Contains(t, knownKinds, kind, "%s: %s", table, kind)
+			assert.NotEmpty(t, strings.TrimSpace(reason), "%s: %s has no reason", table, kind)
+		}
+	}
+	assert.Empty(t, ReadOnlyExceptions)
 }
