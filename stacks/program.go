@@ -139,7 +139,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	if err := deployGrafana(d); err != nil {
 		return nil, wrap(Grafana, err)
 	}
-	application, err := deployApp(d, pg.PreDeployBackup, pool, tracing)
+	application, err := deployApp(d, pg, pool, tracing)
 	if err != nil {
 		return nil, wrap(App, err)
 	}

@@ -103,6 +103,12 @@ type Postgres struct {
 
 	// Container is the database container.
 	Container pulumi.Resource
+	// Roles is the bootstrap of the accounts (RenderRoles): whatever logs
+	// in as one of them (the pooler, the exporter, Vault) waits for it.
+	Roles pulumi.Resource
+	// Passwords are the login roles' passwords (secrets) for the services
+	// that log in as them.
+	Passwords RolePasswords
 	// PreDeployBackup runs before every application release: application
 	// containers depend on it.
 	PreDeployBackup pulumi.Resource
@@ -185,8 +191,12 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
+	roles, err := newRoles(ctx, name, args, db, parent)
+	if err != nil {
+		return nil, err
+	}
 	exporter, err := container.New(ctx, ExporterName, ExporterSpec(args), parent,
-		pulumi.Provider(h.Provider), pulumi.DependsOn([]pulumi.Resource{db}))
+		pulumi.Provider(h.Provider), pulumi.DependsOn([]pulumi.Resource{roles}))
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +206,8 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 		return nil, err
 	}
 	p.Container = db
+	p.Roles = roles
+	p.Passwords = DerivePasswords(args.Password)
 	p.PreDeployBackup = backup
 	p.ContainerName = db.Name
 	p.HostName = pulumi.String(h.Name).ToStringOutput()
@@ -269,8 +281,9 @@ func DatabaseSpec(a Args) container.Spec {
 	}
 }
 
-// ExporterSpec is the postgres_exporter sidecar: the password travels as a
-// secret variable, the rest of the DSN as plain ones.
+// ExporterSpec is the postgres_exporter sidecar, logged in as ExporterUser
+// (pg_monitor only): the password travels as a secret variable, the rest
+// of the DSN as plain ones.
 func ExporterSpec(a Args) container.Spec {
 	return container.Spec{
 		Service:  ContainerName,
@@ -280,9 +293,9 @@ func ExporterSpec(a Args) container.Spec {
 		Resource: a.ExporterResource,
 		Env: map[string]string{
 			"DATA_SOURCE_URI":  fmt.Sprintf("%s:%d/%s?sslmode=disable", ContainerName, Port, Database),
-			"DATA_SOURCE_USER": User,
+			"DATA_SOURCE_USER": ExporterUser,
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"DATA_SOURCE_PASS": a.Password},
+		SecretEnv:      map[string]pulumi.StringInput{"DATA_SOURCE_PASS": DerivePasswords(a.Password).Exporter},
 		Command:        []string{fmt.Sprintf("--web.listen-address=:%d", ExporterPort)},
 		ReadOnlyRootFS: true,
 		// The image is busybox-based: wget is there.
@@ -292,6 +305,29 @@ func ExporterSpec(a Args) container.Spec {
 			Timeout:  10 * time.Second,
 		},
 	}
+}
+
+// newRoles applies roles.sql once the database is healthy, and again
+// whenever it changes (a new password, a new grant): psql in the container,
+// as the superuser over the local socket, the script on its stdin (a secret:
+// it holds the SCRAM verifiers), never on a command line. The same step
+// brings a cluster that ran before these roles existed up to date.
+func newRoles(ctx *pulumi.Context, name string, a Args, db pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, error) {
+	sql := a.Password.ToStringOutput().ApplyT(func(pw string) (string, error) {
+		return RenderRoles(Roles(pw))
+	}).(pulumi.StringOutput)
+	return hostcmd.New(ctx, name+"-roles", hostcmd.Args{
+		Connection:  a.Engine.Connection,
+		Run:         pulumi.String(RolesCommand()),
+		Stdin:       sql,
+		SecretStdin: true,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{db}))
+}
+
+// RolesCommand runs roles.sql from stdin in the container; ON_ERROR_STOP
+// makes any failed statement fail the step (the transaction rolls back).
+func RolesCommand() string {
+	return fmt.Sprintf("docker exec -i %s psql -X -q -v ON_ERROR_STOP=1 -U %s -d %s -f -", ContainerName, User, Database)
 }
 
 // newBackups installs the scripts and their timers and creates the
