@@ -20,9 +20,9 @@ import (
 // The containers wait for pg's pre-deployment backup, so every release
 // starts from a fresh dump, and log in as its application role. pool is the
 // connection pooler the replicas reach the database through, which they
-// wait for too.
+// wait for too. cache is Redis, where they log in as its application user.
 // tracing is Jaeger: the replicas report to its endpoints.
-func deployApp(d *deployment, pg *postgres.Postgres, pool *pgbouncer.PgBouncer, tracing *jaeger.Jaeger) (*app.Application, error) {
+func deployApp(d *deployment, pg *postgres.Postgres, pool *pgbouncer.PgBouncer, cache *redis.Redis, tracing *jaeger.Jaeger) (*app.Application, error) {
 	var replicas []app.Replica
 	for _, r := range d.place.Replicas {
 		replicas = append(replicas, app.Replica{
@@ -40,12 +40,12 @@ func deployApp(d *deployment, pg *postgres.Postgres, pool *pgbouncer.PgBouncer, 
 			DatasourceMaxSize: s.DatasourceMaxSize, DatasourceMinSize: s.DatasourceMinSize,
 		},
 		Endpoints: app.Endpoints{
-			PostgresJDBC: pgbouncer.JDBCURL(), PostgresUser: postgres.AppUser, RedisHosts: redis.URL(),
+			PostgresJDBC: pgbouncer.JDBCURL(), PostgresUser: postgres.AppUser, RedisHosts: redis.URL(), RedisUser: redis.AppUser,
 			OTLP: tracing.OTLPEndpoint, JaegerGRPC: tracing.CollectorGRPCEndpoint,
 		},
 		DataDir:          d.serviceDir(App),
 		PostgresPassword: pg.Passwords.App,
-		RedisPassword:    d.cfg.Secrets.RedisPassword,
+		RedisPassword:    cache.Passwords.App,
 		DependsOn:        []pulumi.Resource{pg.PreDeployBackup, pool.Container},
 	})
 }

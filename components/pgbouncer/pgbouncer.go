@@ -259,6 +259,15 @@ func PoolerSpec(a PgBouncerArgs) container.Spec {
 	}
 }
 
+// statsPasswordOf is StatsPassword, nil without a database (a spec built
+// for a test).
+func statsPasswordOf(pg *postgres.Postgres) pulumi.StringInput {
+	if pg == nil {
+		return nil
+	}
+	return StatsPassword(pg.Passwords.App)
+}
+
 // ExporterSpec is the pgbouncer_exporter sidecar: the connection string is
 // plain, StatsUser's password a secret variable (PGPASSWORD, read by lib/pq).
 func ExporterSpec(a PgBouncerArgs) container.Spec {
@@ -272,7 +281,7 @@ func ExporterSpec(a PgBouncerArgs) container.Spec {
 		Env: map[string]string{
 			"PGBOUNCER_EXPORTER_CONNECTION_STRING": ExporterConnection(),
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"PGPASSWORD": StatsPassword(a.Postgres.Passwords.App)},
+		SecretEnv:      map[string]pulumi.StringInput{"PGPASSWORD": statsPasswordOf(a.Postgres)},
 		Command:        []string{fmt.Sprintf("--web.listen-address=:%d", ExporterPort)},
 		ReadOnlyRootFS: true,
 		Health: container.Health{

@@ -15,6 +15,7 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/internal/derive"
 )
 
 // Names and in-container paths the other services and scripts rely on.
@@ -295,7 +296,7 @@ func ExporterSpec(a Args) container.Spec {
 			"DATA_SOURCE_URI":  fmt.Sprintf("%s:%d/%s?sslmode=disable", ContainerName, Port, Database),
 			"DATA_SOURCE_USER": ExporterUser,
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"DATA_SOURCE_PASS": DerivePasswords(a.Password).Exporter},
+		SecretEnv:      map[string]pulumi.StringInput{"DATA_SOURCE_PASS": exporterPassword(a.Password)},
 		Command:        []string{fmt.Sprintf("--web.listen-address=:%d", ExporterPort)},
 		ReadOnlyRootFS: true,
 		// The image is busybox-based: wget is there.
@@ -328,6 +329,15 @@ func newRoles(ctx *pulumi.Context, name string, a Args, db pulumi.Resource, pare
 // makes any failed statement fail the step (the transaction rolls back).
 func RolesCommand() string {
 	return fmt.Sprintf("docker exec -i %s psql -X -q -v ON_ERROR_STOP=1 -U %s -d %s -f -", ContainerName, User, Database)
+}
+
+// exporterPassword is ExporterUser's password, nil without a superuser
+// password (a spec built for a test).
+func exporterPassword(superuser pulumi.StringInput) pulumi.StringInput {
+	if superuser == nil {
+		return nil
+	}
+	return derive.Secret(superuser, purpose(ExporterUser))
 }
 
 // newBackups installs the scripts and their timers and creates the
