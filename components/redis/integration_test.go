@@ -237,3 +237,45 @@ func exporterVersion(bin string) string {
 	}
 	return "(version unknown)"
 }
+
+// The reloads' command (adminCommand, as configfile runs it on the host)
+// against the server: OK on the new container, tolerated on one from
+// before the ACL file, a failure on any other error reply.
+func TestIntegrationRedisAdminCommandChecksTheReply(t *testing.T) {
+	port := startRedis(t, Defaults(64))
+	// docker exec redis sh -c '...': the same sh -c, on this host, with the
+	// container's environment.
+	run := func(port int, password, args string) (string, error) {
+		script := adminCommand(args)
+		script = strings.TrimPrefix(script, "docker exec "+ContainerName+" ")
+		script = strings.Replace(script, "redis-cli ", fmt.Sprintf("redis-cli -h 127.0.0.1 -p %d ", port), 1)
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Env = append(os.Environ(), "REDIS_PASSWORD="+password)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run(port, testPassword, "CONFIG SET maxmemory 32mb")
+	assert.NoError(t, err, out)
+	assert.Equal(t, "maxmemory\n"+strconv.Itoa(32*1024*1024), cli(t, port, AdminUser, "", "CONFIG", "GET", "maxmemory"), "the reload applied")
+	out, err = run(port, testPassword, "ACL LOAD")
+	assert.NoError(t, err, out)
+	out, err = run(port, testPassword, "CONFIG SET maxmemory notanumber")
+	assert.Error(t, err, "an error reply fails the step: %s", out)
+
+	// A container from before the ACL file: requirepass, no admin user.
+	legacy := testserver.FreePort(t)
+	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(legacy), "--requirepass", testPassword,
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("redis")
+		require.NoError(t, err)
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cmd.Args = append(cmd.Args[:len(cmd.Args)-1], "/tmp")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	}
+	testserver.Start(t, cmd, fmt.Sprintf("127.0.0.1:%d", legacy), 20*time.Second, nil)
+	out, err = run(legacy, testPassword, "ACL LOAD")
+	assert.NoError(t, err, out)
+	assert.Contains(t, out, "from before the ACL file")
+}

@@ -175,10 +175,19 @@ func derivedOrNil(admin pulumi.StringInput, user string) pulumi.StringInput {
 	return derive.Secret(admin, purpose(user))
 }
 
-// adminCommand runs redis-cli in the container as AdminUser; REDISCLI_AUTH
-// keeps the password off the command line.
+// adminCommand runs one redis-cli command in the container as AdminUser
+// (REDISCLI_AUTH keeps the password off the command line). redis-cli exits
+// 0 even on an error reply, so the reply is checked: OK passes; a container
+// from before the ACL file (its default user holds the same password, it
+// knows no admin user) is told apart and left to its replacement, which
+// this deployment creates; any other reply fails the step.
 func adminCommand(args string) string {
-	return fmt.Sprintf(`docker exec %s sh -c 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning --user %s %s'`, ContainerName, AdminUser, args)
+	return fmt.Sprintf(`docker exec %s sh -c 'out=$(REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning --user %s %s 2>&1)
+case "$out" in
+  OK) ;;
+  NOAUTH*|*WRONGPASS*) echo "redis: no admin user yet (a container from before the ACL file): its replacement reads the new files" >&2 ;;
+  *) echo "redis: %s: $out" >&2; exit 1 ;;
+esac'`, ContainerName, AdminUser, args, args)
 }
 
 // ServerSpec is the Redis container. It runs as the image's redis user
