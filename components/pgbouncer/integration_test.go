@@ -31,8 +31,8 @@ import (
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
-// The test's only secret: PostgreSQL's password, which the generated auth
-// file carries for both users.
+// The test's only secret: PostgreSQL's superuser password; the roles'
+// passwords the generated auth file carries are derived from it.
 const testPassword = "integration-only-pooler-password"
 
 // postgresUser is the unprivileged account PostgreSQL and PgBouncer run as

@@ -25,7 +25,9 @@ const (
 	Port          = 5432
 	ExporterPort  = 9187
 	Database      = "aurigraph"
-	User          = "aurigraph"
+	// User is the superuser initdb creates (POSTGRES_USER): the roles
+	// bootstrap and the backup scripts only; services use roles.go's roles.
+	User = "aurigraph"
 	// UID/GID of the postgres user in the alpine image: the data directory's owner.
 	UID = 70
 	GID = 70
@@ -73,7 +75,8 @@ type Args struct {
 	ExporterImage    pulumi.StringInput
 	Resources        container.Resources
 	ExporterResource container.Resources
-	Password         pulumi.StringInput // secret
+	// Password is the superuser's (secret); the roles' are derived from it.
+	Password pulumi.StringInput
 	// ServiceDir holds conf/, data/, bin/ and backups/ on the host.
 	ServiceDir string
 	// MaxConnections is a fixed ceiling from the stack config, not derived

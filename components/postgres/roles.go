@@ -15,7 +15,7 @@ import (
 )
 
 // The database's accounts. User (aurigraph, the image's POSTGRES_USER) is
-// the superuser: initdb makes it, and only the bootstrap (RolesSQL) and
+// the superuser: initdb makes it, and only the bootstrap (RenderRoles) and
 // the backup, restore and drill scripts use it, over the container's local
 // socket. Every service logs in as one of the roles below.
 const (
