@@ -136,10 +136,10 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	if err := deployPrometheus(d, am); err != nil {
 		return nil, wrap(Prometheus, err)
 	}
-	if err := deployGrafana(d); err != nil {
+	if err := deployGrafana(d, rd); err != nil {
 		return nil, wrap(Grafana, err)
 	}
-	application, err := deployApp(d, pg.PreDeployBackup, pool, tracing)
+	application, err := deployApp(d, pg, pool, rd, tracing)
 	if err != nil {
 		return nil, wrap(App, err)
 	}

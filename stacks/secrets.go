@@ -42,8 +42,8 @@ var AlertingSecrets = []string{SecretAlertWebhookURL, SecretSMTPPassword, Secret
 // each key and document it (internal/configdoc, `make docs`).
 type Secrets struct {
 	SSHPrivateKey        pulumi.StringOutput `config:"sshPrivateKey" doc:"Private key (PEM) the program logs in to every host with." check:"validateSecrets"`
-	PostgresPassword     pulumi.StringOutput `config:"postgresPassword" doc:"Password of the PostgreSQL user aurigraph." check:"validateSecrets"`
-	RedisPassword        pulumi.StringOutput `config:"redisPassword" doc:"Redis requirepass." check:"validateSecrets"`
+	PostgresPassword     pulumi.StringOutput `config:"postgresPassword" doc:"Password of the PostgreSQL superuser aurigraph, used only by the roles bootstrap and the backups; the services' roles get passwords derived from it." check:"validateSecrets"`
+	RedisPassword        pulumi.StringOutput `config:"redisPassword" doc:"Password of the Redis ACL user admin; the application's, the exporter's and Grafana's users get passwords derived from it." check:"validateSecrets"`
 	GrafanaAdminPassword pulumi.StringOutput `config:"grafanaAdminPassword" doc:"Grafana admin password." check:"validateSecrets"`
 	ElasticPassword      pulumi.StringOutput `config:"elasticPassword" doc:"Password of the Elasticsearch elastic user." check:"validateSecrets"`
 	KibanaSystemPassword pulumi.StringOutput `config:"kibanaSystemPassword" doc:"Password of the Elasticsearch kibana_system user." check:"validateSecrets"`

@@ -770,12 +770,11 @@ func validateSecrets(c *Config, raw map[string]string, ps *Problems) {
 			ps.Add(key, "is a weak or default credential", "use at least 12 characters that are not a well-known default")
 		}
 	}
-	// PgBouncer's auth file carries PostgreSQL's password on one line.
-	if v := raw[SecretPostgresPassword]; v != "" {
-		if _, err := pgbouncer.RenderAuthFile(pgbouncer.AuthUsers(v)); err != nil {
-			ps.Add(SecretPostgresPassword, "holds a line break or NUL, which the pooler's auth file cannot carry",
-				fmt.Sprintf("choose a password on one line: `pulumi config set --secret %s <value>`", SecretPostgresPassword))
-		}
+	// initdb reads the superuser's password from a file, up to the first
+	// line break (the image's entrypoint): the rest would be lost.
+	if v := raw[SecretPostgresPassword]; strings.ContainsAny(v, "\n\r\x00") {
+		ps.Add(SecretPostgresPassword, "holds a line break or NUL, which initdb's password file cannot carry",
+			fmt.Sprintf("choose a password on one line: `pulumi config set --secret %s <value>`", SecretPostgresPassword))
 	}
 }
 

@@ -17,11 +17,12 @@ import (
 // order, each on its host's Docker provider. Release weights are not read
 // here: they live in the gateway config only, so a switch touches no container.
 //
-// backup is the pre-deployment PostgreSQL backup: the containers wait for
-// it, so every release starts from a fresh dump. pool is the connection
-// pooler the replicas reach the database through, which they wait for too.
+// The containers wait for pg's pre-deployment backup, so every release
+// starts from a fresh dump, and log in as its application role. pool is the
+// connection pooler the replicas reach the database through, which they
+// wait for too. cache is Redis, where they log in as its application user.
 // tracing is Jaeger: the replicas report to its endpoints.
-func deployApp(d *deployment, backup pulumi.Resource, pool *pgbouncer.PgBouncer, tracing *jaeger.Jaeger) (*app.Application, error) {
+func deployApp(d *deployment, pg *postgres.Postgres, pool *pgbouncer.PgBouncer, cache *redis.Redis, tracing *jaeger.Jaeger) (*app.Application, error) {
 	var replicas []app.Replica
 	for _, r := range d.place.Replicas {
 		replicas = append(replicas, app.Replica{
@@ -39,13 +40,13 @@ func deployApp(d *deployment, backup pulumi.Resource, pool *pgbouncer.PgBouncer,
 			DatasourceMaxSize: s.DatasourceMaxSize, DatasourceMinSize: s.DatasourceMinSize,
 		},
 		Endpoints: app.Endpoints{
-			PostgresJDBC: pgbouncer.JDBCURL(), PostgresUser: postgres.User, RedisHosts: redis.URL(),
+			PostgresJDBC: pgbouncer.JDBCURL(), PostgresUser: postgres.AppUser, RedisHosts: redis.URL(), RedisUser: redis.AppUser,
 			OTLP: tracing.OTLPEndpoint, JaegerGRPC: tracing.CollectorGRPCEndpoint,
 		},
 		DataDir:          d.serviceDir(App),
-		PostgresPassword: d.cfg.Secrets.PostgresPassword,
-		RedisPassword:    d.cfg.Secrets.RedisPassword,
-		DependsOn:        []pulumi.Resource{backup, pool.Container},
+		PostgresPassword: pg.Passwords.App,
+		RedisPassword:    cache.Passwords.App,
+		DependsOn:        []pulumi.Resource{pg.PreDeployBackup, pool.Container},
 	})
 }
 

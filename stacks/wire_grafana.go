@@ -14,8 +14,9 @@ import (
 )
 
 // deployGrafana provisions Grafana's datasources and dashboards; passwords
-// travel only as secret environment values.
-func deployGrafana(d *deployment) error {
+// travel only as secret environment values. Grafana reads cache (Redis) as
+// its own read-only ACL user.
+func deployGrafana(d *deployment, cache *redis.Redis) error {
 	h := d.engine(Grafana)
 	img, err := d.image(h, Grafana)
 	if err != nil {
@@ -42,10 +43,11 @@ func deployGrafana(d *deployment) error {
 			LogIndex:  elasticsearch.IndexPattern,
 			JaegerURL: jaeger.UIURL(),
 			RedisURL:  redis.URL(),
+			RedisUser: redis.GrafanaUser,
 		},
 		AdminPassword:         d.cfg.Secrets.GrafanaAdminPassword,
 		ElasticsearchPassword: grafanaReaderPassword(d.cfg),
-		RedisPassword:         d.cfg.Secrets.RedisPassword,
+		RedisPassword:         cache.Passwords.Grafana,
 		CACertPem:             d.pki.CACertPem,
 	}, pulumi.Provider(h.Provider))
 	return err

@@ -69,7 +69,6 @@ func deployPooler(d *deployment, pg *postgres.Postgres) (*pgbouncer.PgBouncer, e
 		Resources:        d.cfg.ResourcesFor(Pooler),
 		ExporterResource: d.cfg.ResourcesFor(Exporter),
 		Postgres:         pg,
-		Password:         d.cfg.Secrets.PostgresPassword,
 		ServiceDir:       d.serviceDir(Pooler),
 		Pool:             pgbouncer.Pool{MaxClientConn: p.MaxClientConn, DefaultPoolSize: p.DefaultPoolSize, ReservePoolSize: p.ReservePoolSize},
 	})

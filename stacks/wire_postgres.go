@@ -52,6 +52,9 @@ func postgresOutputs(pg *postgres.Postgres) pulumi.Map {
 		"containerName": pg.ContainerName,
 		"address":       pg.Address,
 		"backupDir":     pg.BackupDir,
+		// For Vault's post-init (docs/vault.md): the only role password an
+		// operator types; a secret output.
+		"vaultRolePassword": pg.Passwords.Vault,
 	}
 }
 

@@ -32,10 +32,10 @@ func deployVault(d *deployment) (*vault.Vault, error) {
 		CACertPem:  d.pki.CACertPem,
 		Stack:      d.cfg.Stack,
 		PKIDomains: domains,
-		DBHost:     postgres.ContainerName,
-		DBPort:     postgres.Port,
-		DBName:     postgres.Database,
-		DBUser:     postgres.User,
+		// Vault's engine logs in as the role made for it (postgres.Roles),
+		// never as the superuser.
+		Database: vault.Database{Host: postgres.ContainerName, Port: postgres.Port, Name: postgres.Database,
+			User: postgres.VaultUser, ReadOnlyGroup: postgres.ReadOnlyGroup, ReadWriteGroup: postgres.ReadWriteGroup},
 	})
 }
 

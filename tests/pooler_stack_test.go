@@ -91,8 +91,11 @@ func TestStackPooler(t *testing.T) {
 			assert.Contains(t, harness.Str(step.Inputs, "create"), fmt.Sprintf("write '%s' '%d:%d' '0600'", authPath, pgbouncer.UID, pgbouncer.GID))
 			pw := s.Config[stacks.Namespace+":"+stacks.SecretPostgresPassword]
 			require.NotEmpty(t, pw)
-			assert.Contains(t, auth[0].Content, fmt.Sprintf("%q %q", postgres.User, pw), "the auth file holds PostgreSQL's password")
+			app := postgres.RolePassword(pw, postgres.AppUser)
+			assert.Contains(t, auth[0].Content, fmt.Sprintf("%q %q", postgres.AppUser, app), "the auth file holds the application role's password")
+			assert.NotContains(t, auth[0].Content, pw, "never the superuser's")
 			assert.Empty(t, harness.PlaintextContaining(res, pw), "PostgreSQL's password in clear")
+			assert.Empty(t, harness.PlaintextContaining(res, app), "the application role's password in clear")
 			assertNoPlaceholderInClear(t, s, res)
 
 			// Prometheus scrapes the exporter.

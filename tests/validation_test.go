@@ -83,9 +83,9 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"bad SSH source", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("ssh", `{"allowFrom":["198.51.100.0/33"]}`)
 		}, []string{`aurigraph:ssh.allowFrom[0] "198.51.100.0/33" is neither an address nor a CIDR`}},
-		{"database password the pooler's auth file cannot carry", func(s *stackfile.Stack) *stackfile.Stack {
+		{"database password initdb cannot read", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.SetSecret("postgresPassword", "first-line-of-it\nsecond-line-of-it")
-		}, []string{"aurigraph:postgresPassword holds a line break or NUL, which the pooler's auth file cannot carry; choose a password on one line"}},
+		}, []string{"aurigraph:postgresPassword holds a line break or NUL, which initdb's password file cannot carry; choose a password on one line"}},
 		{"missing required secret", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Delete("postgresPassword")
 		}, []string{"aurigraph:postgresPassword required secret is not set; run `pulumi config set --secret postgresPassword <value>`"}},

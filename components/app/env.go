@@ -116,8 +116,9 @@ type Settings struct {
 // name; each comes from the component that owns it (see stacks/wire_app.go).
 type Endpoints struct {
 	PostgresJDBC string // jdbc:postgresql://pgbouncer:6432/aurigraph: through the pooler
-	PostgresUser string // aurigraph
+	PostgresUser string // aurigraph_app: the role that owns the application's schema
 	RedisHosts   string // redis://redis:6379
+	RedisUser    string // aurigraph: the Redis ACL user of the application's key prefixes
 	// OTLP and JaegerGRPC are the Jaeger component's address outputs
 	// (OTLPEndpoint, CollectorGRPCEndpoint): through them every replica
 	// waits for Jaeger's container.
@@ -215,8 +216,9 @@ func Environment(s Settings, e Endpoints, r Replica) map[string]string {
 		// cache_gets_total{result} for the cache-hit panels (off by default).
 		"QUARKUS_CACHE_CAFFEINE__BLOCKCHAIN_METRICS__METRICS_ENABLED": "true",
 
-		// Redis; the password is a secret variable.
-		"QUARKUS_REDIS_HOSTS": e.RedisHosts,
+		// Redis, as the application's ACL user; the password is a secret variable.
+		"QUARKUS_REDIS_HOSTS":    e.RedisHosts,
+		"QUARKUS_REDIS_USERNAME": e.RedisUser,
 
 		// Tracing to Jaeger: the endpoints are OutputEnvironment's.
 		"OTEL_SERVICE_NAME": "aurigraph-v11",

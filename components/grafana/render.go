@@ -29,6 +29,7 @@ type DatasourceValues struct {
 	CAFile            string // CA of Elasticsearch's certificate, inside the container
 	JaegerURL         string
 	RedisURL          string
+	RedisUser         string // the Redis ACL user Grafana logs in as (read-only)
 }
 
 // ProviderValues is the dashboards provider's values.
@@ -54,7 +55,7 @@ func RenderDatasources(v DatasourceValues) (string, error) {
 	for name, val := range map[string]string{
 		"Prometheus URL": v.PrometheusURL, "Elasticsearch URL": v.ElasticsearchURL,
 		"Elasticsearch user": v.ElasticsearchUser, "log index": v.LogIndex, "CA file": v.CAFile,
-		"Jaeger URL": v.JaegerURL, "Redis URL": v.RedisURL,
+		"Jaeger URL": v.JaegerURL, "Redis URL": v.RedisURL, "Redis user": v.RedisUser,
 	} {
 		if val == "" {
 			return "", fmt.Errorf("grafana datasources: %s is required", name)

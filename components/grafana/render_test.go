@@ -16,7 +16,7 @@ func sampleDatasources() DatasourceValues {
 	return DatasourceValues{
 		PrometheusURL: "http://prometheus:9090", ElasticsearchURL: "https://elasticsearch:9200",
 		ElasticsearchUser: elasticsearch.ReaderUser, LogIndex: elasticsearch.IndexPattern, CAFile: "/etc/grafana/certs/ca.pem",
-		JaegerURL: "http://jaeger:16686", RedisURL: "redis://redis:6379",
+		JaegerURL: "http://jaeger:16686", RedisURL: "redis://redis:6379", RedisUser: "grafana",
 	}
 }
 
@@ -66,6 +66,8 @@ func TestRenderDatasources(t *testing.T) {
 	assert.Equal(t, "redis-datasource", r.Type)
 	assert.Equal(t, "redis://redis:6379", r.URL)
 	assert.Equal(t, "$__env{REDIS_PASSWORD}", r.SecureJSONData["password"])
+	assert.Equal(t, true, r.JSONData["acl"], "an ACL user, not Redis's default user")
+	assert.Equal(t, "grafana", r.JSONData["user"])
 
 	superuser := sampleDatasources()
 	superuser.ElasticsearchUser = "elastic"

@@ -27,11 +27,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/postgres"
+	"github.com/aurigraph/infra/internal/derive"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
-// The test's only secret: PostgreSQL's password, which the generated auth
-// file carries for both users.
+// The test's only secret: PostgreSQL's superuser password; the roles'
+// passwords the generated auth file carries are derived from it.
 const testPassword = "integration-only-pooler-password"
 
 // postgresUser is the unprivileged account PostgreSQL and PgBouncer run as
@@ -192,12 +193,24 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 	}
 	psqlLocal("postgres", "CREATE DATABASE "+postgres.Database)
 	psqlLocal(postgres.Database, "CREATE TABLE pooled (client int PRIMARY KEY, backend int NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+	// The deployment's roles, as the bootstrap makes them: the clients
+	// below log in as the application's role, with its derived password.
+	roles, err := postgres.RenderRoles(postgres.Roles(testPassword))
+	require.NoError(t, err)
+	rolesCmd := exec.Command(filepath.Join(bin, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pgDir, "-p", strconv.Itoa(pgPort),
+		"-U", postgres.User, "-d", postgres.Database, "-f", "-")
+	rolesCmd.Stdin = strings.NewReader(roles)
+	rolesOut, err := rolesCmd.CombinedOutput()
+	require.NoError(t, err, "roles.sql: %s", rolesOut)
+	appPassword := postgres.RolePassword(testPassword, postgres.AppUser)
+	statsPassword := derive.Password(appPassword, "pgbouncer/"+StatsUser)
 
 	// PgBouncer on the generated files.
 	v := Defaults(pool)
 	ini, err := RenderConfig(v)
 	require.NoError(t, err)
-	auth, err := RenderAuthFile(AuthUsers(testPassword))
+	auth, err := RenderAuthFile(AuthUsers(Passwords{App: appPassword,
+		Reporting: postgres.RolePassword(testPassword, postgres.ReportingUser), Stats: statsPassword}))
 	require.NoError(t, err)
 	bDir := ownedDir(t, cred)
 	authPath := filepath.Join(bDir, AuthFileName)
@@ -229,15 +242,15 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 	conninfo := func(u, db string) string {
 		return fmt.Sprintf("host=127.0.0.1 port=%d user=%s dbname=%s sslmode=disable connect_timeout=20", bPort, u, db)
 	}
-	pwEnv := []string{"PGPASSWORD=" + testPassword}
+	statsEnv := []string{"PGPASSWORD=" + statsPassword}
 	psql := filepath.Join(bin, "psql")
 
 	// JDBC's startup parameter is accepted (an authentication request
 	// comes back, not an error); one PgBouncer does not know is refused,
 	// so the check can fail.
-	kind, text := startupReply(t, bAddr, map[string]string{"user": postgres.User, "database": postgres.Database, "extra_float_digits": "2"})
+	kind, text := startupReply(t, bAddr, map[string]string{"user": postgres.AppUser, "database": postgres.Database, "extra_float_digits": "2"})
 	assert.Equal(t, byte('R'), kind, "extra_float_digits refused: %s", text)
-	kind, text = startupReply(t, bAddr, map[string]string{"user": postgres.User, "database": postgres.Database, "search_path": "x"})
+	kind, text = startupReply(t, bAddr, map[string]string{"user": postgres.AppUser, "database": postgres.Database, "search_path": "x"})
 	assert.Equal(t, byte('E'), kind, "an unknown startup parameter must be refused: %s", text)
 	// The container's health check, run as it is (only the port differs),
 	// passes against the running pooler without a password.
@@ -253,12 +266,12 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 	out, err := runErr(nil, nil, filepath.Join(bin, "pg_isready"), args...)
 	assert.NoError(t, err, "health check %v: %s", args, out)
 	// A wrong password is refused.
-	out, err = runErr(nil, []string{"PGPASSWORD=not-the-password"}, psql, "-X", conninfo(postgres.User, postgres.Database), "-c", "SELECT 1")
+	out, err = runErr(nil, []string{"PGPASSWORD=not-the-password"}, psql, "-X", conninfo(postgres.AppUser, postgres.Database), "-c", "SELECT 1")
 	assert.Error(t, err, "a wrong password must be refused: %s", out)
 	// The exporter's user reads the console's statistics, and only them.
-	out = run(t, nil, pwEnv, psql, "-X", "-A", "-t", conninfo(StatsUser, AdminDatabase), "-c", "SHOW POOLS")
+	out = run(t, nil, statsEnv, psql, "-X", "-A", "-t", conninfo(StatsUser, AdminDatabase), "-c", "SHOW POOLS")
 	assert.Contains(t, out, postgres.Database)
-	out, err = runErr(nil, pwEnv, psql, "-X", conninfo(StatsUser, AdminDatabase), "-c", "PAUSE")
+	out, err = runErr(nil, statsEnv, psql, "-X", conninfo(StatsUser, AdminDatabase), "-c", "PAUSE")
 	assert.Error(t, err, "the stats user must not pause the pooler: %s", out)
 
 	// Sample PostgreSQL's view of the pooler's connections (TCP from
@@ -312,7 +325,7 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c, err := dialPG(bAddr, postgres.User, testPassword, postgres.Database)
+			c, err := dialPG(bAddr, postgres.AppUser, appPassword, postgres.Database)
 			if err != nil {
 				fail(i, "connect", err)
 				return

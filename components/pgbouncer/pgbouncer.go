@@ -27,6 +27,7 @@ import (
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/network"
 	"github.com/aurigraph/infra/components/postgres"
+	"github.com/aurigraph/infra/internal/derive"
 )
 
 // Names, ports, users and in-container paths.
@@ -36,7 +37,8 @@ const (
 	Port          = 6432
 	ExporterPort  = 9127
 	// StatsUser is the exporter's login: stats_users lets it read the admin
-	// console's SHOW commands and nothing else. Its password is PostgreSQL's.
+	// console's SHOW commands and nothing else. It is PgBouncer's own user,
+	// not a PostgreSQL role; its password is derived (StatsPassword).
 	StatsUser = "pgbouncer_stats"
 	// AdminDatabase is PgBouncer's virtual console database.
 	AdminDatabase = "pgbouncer"
@@ -108,11 +110,10 @@ type PgBouncerArgs struct {
 	Resources        container.Resources
 	ExporterResource container.Resources
 	// Postgres is the database the pool connects to: the pooler starts
-	// once it is healthy.
-	Postgres *postgres.Postgres
-	// Password is PostgreSQL's (secret): the auth file holds it for the
-	// application's user and StatsUser, the exporter logs in with it.
-	Password   pulumi.StringInput
+	// once its roles are in place, and its auth file holds the passwords
+	// of the roles that log in through it (Postgres.Passwords), never the
+	// superuser's.
+	Postgres   *postgres.Postgres
 	ServiceDir string // holds conf/ on the host
 	Pool       Pool
 }
@@ -139,16 +140,35 @@ func Dirs(serviceDir string) []host.Dir {
 	}
 }
 
-// AuthUsers are the auth file's users: the application's and the
-// exporter's, both with PostgreSQL's password.
-func AuthUsers(password string) []User {
-	return []User{{Name: postgres.User, Password: password}, {Name: StatsUser, Password: password}}
+// Passwords are the auth file's passwords.
+type Passwords struct {
+	App, Reporting string // the PostgreSQL roles' (postgres.RolePasswords)
+	Stats          string // StatsUser's (StatsPassword)
+}
+
+// AuthUsers are the auth file's users: the PostgreSQL roles that log in
+// through the pooler (the application's and reporting's; PgBouncer logs in
+// to PostgreSQL as each with SCRAM, so it needs their passwords) and the
+// exporter's console user.
+func AuthUsers(p Passwords) []User {
+	return []User{
+		{Name: postgres.AppUser, Password: p.App},
+		{Name: postgres.ReportingUser, Password: p.Reporting},
+		{Name: StatsUser, Password: p.Stats},
+	}
+}
+
+// StatsPassword is StatsUser's password, derived from the application's:
+// the pooler holds that one anyway, so it learns nothing new, and the
+// exporter's password reveals nothing about it (derive explains).
+func StatsPassword(app pulumi.StringInput) pulumi.StringOutput {
+	return derive.Secret(app, "pgbouncer/"+StatsUser)
 }
 
 // NewPgBouncer deploys the pooler, its configuration, its auth file and its exporter.
 func NewPgBouncer(ctx *pulumi.Context, name string, args PgBouncerArgs, opts ...pulumi.ResourceOption) (*PgBouncer, error) {
-	if args.Engine == nil || args.Password == nil || args.Postgres == nil {
-		return nil, fmt.Errorf("pgbouncer %s: a Docker engine (host.NewEngine), PostgreSQL and its password are required", name)
+	if args.Engine == nil || args.Postgres == nil {
+		return nil, fmt.Errorf("pgbouncer %s: a Docker engine (host.NewEngine) and PostgreSQL are required", name)
 	}
 	b := &PgBouncer{}
 	if err := ctx.RegisterComponentResource("aurigraph:pgbouncer:PgBouncer", name, b, opts...); err != nil {
@@ -172,8 +192,9 @@ func NewPgBouncer(ctx *pulumi.Context, name string, args PgBouncerArgs, opts ...
 	if err != nil {
 		return nil, err
 	}
-	auth := args.Password.ToStringOutput().ApplyT(func(pw string) (string, error) {
-		return RenderAuthFile(AuthUsers(pw))
+	pw := args.Postgres.Passwords
+	auth := pulumi.All(pw.App, pw.Reporting, StatsPassword(pw.App)).ApplyT(func(v []any) (string, error) {
+		return RenderAuthFile(AuthUsers(Passwords{App: v[0].(string), Reporting: v[1].(string), Stats: v[2].(string)}))
 	}).(pulumi.StringOutput)
 	authFile, err := configfile.NewSecrets(ctx, name+"-auth", configfile.SecretsArgs{
 		Host: args.Engine.Host,
@@ -185,7 +206,7 @@ func NewPgBouncer(ctx *pulumi.Context, name string, args PgBouncerArgs, opts ...
 	if err != nil {
 		return nil, err
 	}
-	deps := append(append([]pulumi.Resource{args.Postgres.Container}, files.Copies...), authFile.Copies...)
+	deps := append(append([]pulumi.Resource{args.Postgres.Roles}, files.Copies...), authFile.Copies...)
 	c, err := container.New(ctx, ContainerName, PoolerSpec(args), parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, err
@@ -228,7 +249,7 @@ func PoolerSpec(a PgBouncerArgs) container.Spec {
 		// pg_isready gets an answer (an authentication request) once
 		// PgBouncer accepts connections; it sends no password.
 		Health: container.Health{
-			Test:        []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(Port), "-U", postgres.User, "-d", postgres.Database},
+			Test:        []string{"CMD", "pg_isready", "-h", "127.0.0.1", "-p", strconv.Itoa(Port), "-U", postgres.AppUser, "-d", postgres.Database},
 			Interval:    10 * time.Second,
 			Timeout:     5 * time.Second,
 			StartPeriod: 20 * time.Second,
@@ -239,8 +260,17 @@ func PoolerSpec(a PgBouncerArgs) container.Spec {
 	}
 }
 
+// statsPasswordOf is StatsPassword, nil without a database (a spec built
+// for a test).
+func statsPasswordOf(pg *postgres.Postgres) pulumi.StringInput {
+	if pg == nil {
+		return nil
+	}
+	return StatsPassword(pg.Passwords.App)
+}
+
 // ExporterSpec is the pgbouncer_exporter sidecar: the connection string is
-// plain, the password a secret variable (PGPASSWORD, read by lib/pq).
+// plain, StatsUser's password a secret variable (PGPASSWORD, read by lib/pq).
 func ExporterSpec(a PgBouncerArgs) container.Spec {
 	return container.Spec{
 		Service:  ContainerName,
@@ -252,7 +282,7 @@ func ExporterSpec(a PgBouncerArgs) container.Spec {
 		Env: map[string]string{
 			"PGBOUNCER_EXPORTER_CONNECTION_STRING": ExporterConnection(),
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"PGPASSWORD": a.Password},
+		SecretEnv:      map[string]pulumi.StringInput{"PGPASSWORD": statsPasswordOf(a.Postgres)},
 		Command:        []string{fmt.Sprintf("--web.listen-address=:%d", ExporterPort)},
 		ReadOnlyRootFS: true,
 		Health: container.Health{

@@ -107,12 +107,13 @@ func TestRenderConfigRefuses(t *testing.T) {
 }
 
 func TestRenderAuthFile(t *testing.T) {
-	out, err := RenderAuthFile(AuthUsers(`pa"ss word`))
+	out, err := RenderAuthFile(AuthUsers(Passwords{App: `pa"ss word`, Reporting: "r", Stats: "s"}))
 	require.NoError(t, err)
-	assert.Equal(t, "\"aurigraph\" \"pa\"\"ss word\"\n\"pgbouncer_stats\" \"pa\"\"ss word\"\n", out)
-	_, err = RenderAuthFile(AuthUsers(""))
+	assert.Equal(t, "\"aurigraph_app\" \"pa\"\"ss word\"\n\"aurigraph_reporting\" \"r\"\n\"pgbouncer_stats\" \"s\"\n", out)
+	assert.NotContains(t, out, `"`+postgres.User+`"`, "the superuser never logs in through the pooler")
+	_, err = RenderAuthFile(AuthUsers(Passwords{App: "a", Reporting: "r"}))
 	assert.Error(t, err)
-	_, err = RenderAuthFile(AuthUsers("two\nlines"))
+	_, err = RenderAuthFile(AuthUsers(Passwords{App: "two\nlines", Reporting: "r", Stats: "s"}))
 	assert.Error(t, err)
 }
 
@@ -141,7 +142,7 @@ func TestImageSupportsPreparedStatements(t *testing.T) {
 
 func TestSpecs(t *testing.T) {
 	a := PgBouncerArgs{Zones: network.NamedZones("aurigraph-network"), Image: pulumi.String("i"), ExporterImage: pulumi.String("e"),
-		ServiceDir: "/srv/aurigraph/pgbouncer", Password: pulumi.ToSecret(pulumi.String("x")).(pulumi.StringOutput),
+		ServiceDir: "/srv/aurigraph/pgbouncer", Postgres: &postgres.Postgres{Passwords: postgres.DerivePasswords(pulumi.String("x"))},
 		Resources:        container.Resources{CPUs: 1, MemoryMB: 1024},
 		ExporterResource: container.Resources{CPUs: 0.5, MemoryMB: 256},
 		Pool:             Pool{MaxClientConn: 70000, DefaultPoolSize: 100, ReservePoolSize: 20}}

@@ -16,6 +16,7 @@ import (
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
 	"github.com/aurigraph/infra/components/network"
+	"github.com/aurigraph/infra/internal/derive"
 )
 
 // Names and in-container paths the other services and scripts rely on.
@@ -25,7 +26,9 @@ const (
 	Port          = 5432
 	ExporterPort  = 9187
 	Database      = "aurigraph"
-	User          = "aurigraph"
+	// User is the superuser initdb creates (POSTGRES_USER): the roles
+	// bootstrap and the backup scripts only; services use roles.go's roles.
+	User = "aurigraph"
 	// UID/GID of the postgres user in the alpine image: the data directory's owner.
 	UID = 70
 	GID = 70
@@ -73,7 +76,8 @@ type Args struct {
 	ExporterImage    pulumi.StringInput
 	Resources        container.Resources
 	ExporterResource container.Resources
-	Password         pulumi.StringInput // secret
+	// Password is the superuser's (secret); the roles' are derived from it.
+	Password pulumi.StringInput
 	// ServiceDir holds conf/, data/, bin/ and backups/ on the host.
 	ServiceDir string
 	// MaxConnections is a fixed ceiling from the stack config, not derived
@@ -104,6 +108,12 @@ type Postgres struct {
 
 	// Container is the database container.
 	Container pulumi.Resource
+	// Roles is the bootstrap of the accounts (RenderRoles): whatever logs
+	// in as one of them (the pooler, the exporter, Vault) waits for it.
+	Roles pulumi.Resource
+	// Passwords are the login roles' passwords (secrets) for the services
+	// that log in as them.
+	Passwords RolePasswords
 	// PreDeployBackup runs before every application release: application
 	// containers depend on it.
 	PreDeployBackup pulumi.Resource
@@ -186,8 +196,12 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
+	roles, err := newRoles(ctx, name, args, db, parent)
+	if err != nil {
+		return nil, err
+	}
 	exporter, err := container.New(ctx, ExporterName, ExporterSpec(args), parent,
-		pulumi.Provider(h.Provider), pulumi.DependsOn([]pulumi.Resource{db}))
+		pulumi.Provider(h.Provider), pulumi.DependsOn([]pulumi.Resource{roles}))
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +211,8 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 		return nil, err
 	}
 	p.Container = db
+	p.Roles = roles
+	p.Passwords = DerivePasswords(args.Password)
 	p.PreDeployBackup = backup
 	p.ContainerName = db.Name
 	p.HostName = pulumi.String(h.Name).ToStringOutput()
@@ -270,8 +286,9 @@ func DatabaseSpec(a Args) container.Spec {
 	}
 }
 
-// ExporterSpec is the postgres_exporter sidecar: the password travels as a
-// secret variable, the rest of the DSN as plain ones.
+// ExporterSpec is the postgres_exporter sidecar, logged in as ExporterUser
+// (pg_monitor only): the password travels as a secret variable, the rest
+// of the DSN as plain ones.
 func ExporterSpec(a Args) container.Spec {
 	return container.Spec{
 		Service:  ContainerName,
@@ -281,9 +298,9 @@ func ExporterSpec(a Args) container.Spec {
 		Resource: a.ExporterResource,
 		Env: map[string]string{
 			"DATA_SOURCE_URI":  fmt.Sprintf("%s:%d/%s?sslmode=disable", ContainerName, Port, Database),
-			"DATA_SOURCE_USER": User,
+			"DATA_SOURCE_USER": ExporterUser,
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"DATA_SOURCE_PASS": a.Password},
+		SecretEnv:      map[string]pulumi.StringInput{"DATA_SOURCE_PASS": exporterPassword(a.Password)},
 		Command:        []string{fmt.Sprintf("--web.listen-address=:%d", ExporterPort)},
 		ReadOnlyRootFS: true,
 		// The image is busybox-based: wget is there.
@@ -293,6 +310,38 @@ func ExporterSpec(a Args) container.Spec {
 			Timeout:  10 * time.Second,
 		},
 	}
+}
+
+// newRoles applies roles.sql once the database is healthy, and again
+// whenever it changes (a new password, a new grant): psql in the container,
+// as the superuser over the local socket, the script on its stdin (a secret:
+// it holds the SCRAM verifiers), never on a command line. The same step
+// brings a cluster that ran before these roles existed up to date.
+func newRoles(ctx *pulumi.Context, name string, a Args, db pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, error) {
+	sql := a.Password.ToStringOutput().ApplyT(func(pw string) (string, error) {
+		return RenderRoles(Roles(pw))
+	}).(pulumi.StringOutput)
+	return hostcmd.New(ctx, name+"-roles", hostcmd.Args{
+		Connection:  a.Engine.Connection,
+		Run:         pulumi.String(RolesCommand()),
+		Stdin:       sql,
+		SecretStdin: true,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{db}))
+}
+
+// RolesCommand runs roles.sql from stdin in the container; ON_ERROR_STOP
+// makes any failed statement fail the step (the transaction rolls back).
+func RolesCommand() string {
+	return fmt.Sprintf("docker exec -i %s psql -X -q -v ON_ERROR_STOP=1 -U %s -d %s -f -", ContainerName, User, Database)
+}
+
+// exporterPassword is ExporterUser's password, nil without a superuser
+// password (a spec built for a test).
+func exporterPassword(superuser pulumi.StringInput) pulumi.StringInput {
+	if superuser == nil {
+		return nil
+	}
+	return derive.Secret(superuser, purpose(ExporterUser))
 }
 
 // newBackups installs the scripts and their timers and creates the

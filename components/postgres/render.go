@@ -17,7 +17,9 @@ import (
 var templateFS embed.FS
 
 var templates = template.Must(template.New("postgres").Funcs(template.FuncMap{
-	"shq": shell.Quote,
+	"shq":   shell.Quote,
+	"lit":   sqlLiteral,
+	"ident": sqlIdent,
 	// The scripts' outcome metrics (see the constants) and where node
 	// exporter reads them.
 	"textfileDir":         func() string { return host.TextfileDir },

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -117,7 +119,7 @@ func TestReleaseTriggers(t *testing.T) {
 }
 
 func TestSpecs(t *testing.T) {
-	a := Args{Zones: network.NamedZones("aurigraph-network"), ServiceDir: "/srv/aurigraph/postgres",
+	a := Args{Zones: network.NamedZones("aurigraph-network"), ServiceDir: "/srv/aurigraph/postgres", Password: pulumi.String("superuser"),
 		Resources:        container.Resources{CPUs: 4, CPUsReservation: 2, MemoryMB: 8192, MemoryReservationMB: 4096},
 		ExporterResource: container.Resources{CPUs: 0.5, CPUsReservation: 0.1, MemoryMB: 256, MemoryReservationMB: 64}}
 	db := DatabaseSpec(a)
@@ -134,6 +136,7 @@ func TestSpecs(t *testing.T) {
 	exp := ExporterSpec(a)
 	assert.Empty(t, exp.Ports)
 	assert.Contains(t, exp.SecretEnv, "DATA_SOURCE_PASS")
+	assert.Equal(t, ExporterUser, exp.Env["DATA_SOURCE_USER"], "pg_monitor only, never the superuser")
 	assert.Equal(t, "postgres:5432/aurigraph?sslmode=disable", exp.Env["DATA_SOURCE_URI"])
 
 	dirs := Dirs("/srv/aurigraph/postgres")
@@ -147,4 +150,38 @@ func TestSpecs(t *testing.T) {
 		}
 	}
 	assert.True(t, data)
+}
+
+func TestRenderRoles(t *testing.T) {
+	v := Roles("a-superuser-password")
+	sql, err := RenderRoles(v)
+	require.NoError(t, err)
+	again, err := RenderRoles(Roles("a-superuser-password"))
+	require.NoError(t, err)
+	assert.Equal(t, sql, again, "same password, same script: no diff on the next run")
+	rotated, err := RenderRoles(Roles("another-password"))
+	require.NoError(t, err)
+	assert.NotEqual(t, sql, rotated, "a new superuser password re-sets every role's")
+	assert.NotContains(t, sql, "a-superuser-password")
+	for _, role := range v.AllRoles() {
+		assert.Contains(t, sql, `"`+role+`"`)
+	}
+	assert.Regexp(t, `(?m)^ALTER ROLE "aurigraph_app" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE .*PASSWORD 'SCRAM-SHA-256\$4096:`, sql)
+	assert.Regexp(t, `(?m)^ALTER ROLE "aurigraph_vault" WITH LOGIN NOSUPERUSER NOCREATEDB CREATEROLE .*NOINHERIT`, sql)
+
+	bad := v
+	bad.App = "app; DROP TABLE x"
+	_, err = RenderRoles(bad)
+	assert.ErrorContains(t, err, "not a plain lower-case name")
+	bad = v
+	bad.VaultVerifier = "plain-password"
+	_, err = RenderRoles(bad)
+	assert.ErrorContains(t, err, "SCRAM-SHA-256 verifier")
+}
+
+func TestScramVerifierIsDeterministicPerPassword(t *testing.T) {
+	a := ScramVerifier("pw-one")
+	assert.Equal(t, a, ScramVerifier("pw-one"))
+	assert.NotEqual(t, a, ScramVerifier("pw-two"))
+	assert.Regexp(t, `^SCRAM-SHA-256\$4096:[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$`, a)
 }

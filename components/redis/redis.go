@@ -14,6 +14,7 @@ import (
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/network"
+	"github.com/aurigraph/infra/internal/derive"
 )
 
 // Names, ports and in-container paths.
@@ -25,6 +26,9 @@ const (
 	// UID/GID of the redis user in the alpine image: the data directory's owner.
 	UID = 999
 	GID = 1000
+
+	// ACLFileName is the users file beside redis.conf.
+	ACLFileName = "users.acl"
 
 	confMount = "/usr/local/etc/redis"
 	dataMount = "/data"
@@ -69,8 +73,10 @@ type Args struct {
 	ExporterImage    pulumi.StringInput
 	Resources        container.Resources
 	ExporterResource container.Resources
-	Password         pulumi.StringInput // secret
-	ServiceDir       string             // holds conf/ and data/ on the host
+	// Password is the admin user's (secret); every other user's is derived
+	// from it (DerivePasswords).
+	Password   pulumi.StringInput
+	ServiceDir string // holds conf/ and data/ on the host
 	// MaxMemoryMB is maxmemory, at or below the container limit (see MaxMemoryFor).
 	MaxMemoryMB int
 }
@@ -83,6 +89,10 @@ type Redis struct {
 	HostName      pulumi.StringOutput `pulumi:"host"`
 	Address       pulumi.StringOutput `pulumi:"address"`
 	ExporterAddr  pulumi.StringOutput `pulumi:"exporterAddress"`
+
+	// Passwords are the ACL users' (secrets), for the services that log in
+	// as them.
+	Passwords Passwords
 }
 
 // Dirs are the host directories the deployment needs under serviceDir.
@@ -117,12 +127,28 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 		Host:      args.Engine.Host,
 		Files:     []configfile.File{{Path: path.Join(args.ServiceDir, "conf", "redis.conf"), Content: content}},
 		Container: ContainerName,
-		Reload:    fmt.Sprintf(`docker exec %s sh -c 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli CONFIG SET maxmemory %dmb'`, ContainerName, args.MaxMemoryMB),
+		Reload:    adminCommand(fmt.Sprintf("CONFIG SET maxmemory %dmb", args.MaxMemoryMB)),
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
-	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files.Copies))
+	// The ACL file holds password hashes: a secret file, the redis user's
+	// alone; ACL LOAD applies a change without a restart.
+	users := args.Password.ToStringOutput().ApplyT(func(pw string) (string, error) {
+		return RenderACL(Users(pw))
+	}).(pulumi.StringOutput)
+	aclFile, err := configfile.NewSecrets(ctx, name+"-users", configfile.SecretsArgs{
+		Host: args.Engine.Host,
+		Files: []configfile.Secret{{Path: path.Join(args.ServiceDir, "conf", ACLFileName), Content: pulumi.ToSecret(users).(pulumi.StringOutput),
+			Owner: fmt.Sprintf("%d:%d", UID, GID), Mode: "0600"}},
+		Container: ContainerName,
+		Reload:    adminCommand("ACL LOAD"),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append(files.Copies, aclFile.Copies...)))
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +158,7 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 		return nil, err
 	}
 	r.ContainerName = c.Name
+	r.Passwords = DerivePasswords(args.Password)
 	r.HostName = pulumi.String(args.Engine.Name).ToStringOutput()
 	r.Address = pulumi.Sprintf("%s:%d", ContainerName, Port)
 	r.ExporterAddr = pulumi.Sprintf("%s:%d", e.Name, ExporterPort)
@@ -140,11 +167,35 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	})
 }
 
+// derivedOrNil is user's derived password, nil when there is no admin
+// password (a spec built for a test).
+func derivedOrNil(admin pulumi.StringInput, user string) pulumi.StringInput {
+	if admin == nil {
+		return nil
+	}
+	return derive.Secret(admin, purpose(user))
+}
+
+// adminCommand runs one redis-cli command in the container as AdminUser
+// (REDISCLI_AUTH keeps the password off the command line). redis-cli exits
+// 0 even on an error reply, so the reply is checked: OK passes; a container
+// from before the ACL file (its default user holds the same password, it
+// knows no admin user) is told apart and left to its replacement, which
+// this deployment creates; any other reply fails the step.
+func adminCommand(args string) string {
+	return fmt.Sprintf(`docker exec %s sh -c 'out=$(REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning --user %s %s 2>&1)
+case "$out" in
+  OK) ;;
+  NOAUTH*|*WRONGPASS*) echo "redis: no admin user yet (a container from before the ACL file): its replacement reads the new files" >&2 ;;
+  *) echo "redis: %s: $out" >&2; exit 1 ;;
+esac'`, ContainerName, AdminUser, args, args)
+}
+
 // ServerSpec is the Redis container. It runs as the image's redis user
 // with no capability (the entrypoint's chown and su-exec are only for a
-// root start). redis.conf cannot read the environment, so the password
-// reaches redis-server as --requirepass from the secret variable; Redis
-// overwrites its process title, so it does not linger in the process list.
+// root start). Its users and their hashed passwords come from the ACL file;
+// the admin password is in its environment only for its own health check
+// and the reloads (adminCommand), which log in as AdminUser.
 func ServerSpec(a Args) container.Spec {
 	return container.Spec{
 		Service:   ContainerName,
@@ -154,8 +205,7 @@ func ServerSpec(a Args) container.Spec {
 		Resource:  a.Resources,
 		User:      fmt.Sprintf("%d:%d", UID, GID),
 		SecretEnv: map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
-		Command: []string{"sh", "-c",
-			`exec redis-server ` + confMount + `/redis.conf --requirepass "$REDIS_PASSWORD"`},
+		Command:   []string{"redis-server", confMount + "/redis.conf"},
 		// No Ports: internal only, reached as redis:6379 on the overlay.
 		Mounts: []container.Mount{
 			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
@@ -165,7 +215,7 @@ func ServerSpec(a Args) container.Spec {
 		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=64m,mode=1777"},
 		// REDISCLI_AUTH keeps the password off redis-cli's command line.
 		Health: container.Health{
-			Test:        []string{"CMD-SHELL", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG`},
+			Test:        []string{"CMD-SHELL", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning --user ` + AdminUser + ` -h 127.0.0.1 ping | grep -q PONG`},
 			Interval:    10 * time.Second,
 			Timeout:     5 * time.Second,
 			StartPeriod: 30 * time.Second,
@@ -177,7 +227,8 @@ func ServerSpec(a Args) container.Spec {
 
 // ExporterSpec is the redis_exporter sidecar, on the image's Alpine variant
 // (ExporterImageVariant, checked in stacks/validate.go) so that its health
-// check can scrape it.
+// check can scrape it. It logs in as ExporterUser (REDIS_USER), which may
+// run only what a scrape needs.
 func ExporterSpec(a Args) container.Spec {
 	return container.Spec{
 		Service:  ContainerName,
@@ -188,9 +239,10 @@ func ExporterSpec(a Args) container.Spec {
 		User:     "59000:59000", // the image's own non-root user
 		Env: map[string]string{
 			"REDIS_ADDR":                        URL(),
+			"REDIS_USER":                        ExporterUser,
 			"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": fmt.Sprintf(":%d", ExporterPort),
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
+		SecretEnv:      map[string]pulumi.StringInput{"REDIS_PASSWORD": derivedOrNil(a.Password, ExporterUser)},
 		ReadOnlyRootFS: true,
 		Health: container.Health{
 			Test:        ExporterHealthTest(fmt.Sprintf("http://127.0.0.1:%d/metrics", ExporterPort)),

@@ -19,6 +19,8 @@ type ConfigValues struct {
 	MaxMemoryMB int
 	MaxClients  int
 	Dir         string
+	// ACLFile is the users file (users.acl) inside the container.
+	ACLFile string
 	// DisabledCommands are renamed to "" (unavailable to every client).
 	DisabledCommands []string
 }
@@ -31,7 +33,7 @@ var DisabledCommands = []string{"FLUSHALL", "FLUSHDB", "SWAPDB", "DEBUG", "MODUL
 func Defaults(maxMemoryMB int) ConfigValues {
 	return ConfigValues{
 		Bind: "* -::*", Port: Port, MaxMemoryMB: maxMemoryMB, MaxClients: 10000,
-		Dir: dataMount, DisabledCommands: DisabledCommands,
+		Dir: dataMount, ACLFile: confMount + "/" + ACLFileName, DisabledCommands: DisabledCommands,
 	}
 }
 
@@ -45,8 +47,8 @@ func MaxMemoryFor(limitMB int) int { return limitMB * 3 / 4 }
 
 // RenderConfig renders redis.conf.
 func RenderConfig(v ConfigValues) (string, error) {
-	if v.MaxMemoryMB <= 0 || v.Port <= 0 || v.Dir == "" || v.Bind == "" {
-		return "", fmt.Errorf("redis.conf: maxmemory, port, dir and bind are required")
+	if v.MaxMemoryMB <= 0 || v.Port <= 0 || v.Dir == "" || v.Bind == "" || v.ACLFile == "" {
+		return "", fmt.Errorf("redis.conf: maxmemory, port, dir, bind and the ACL file are required")
 	}
 	var b bytes.Buffer
 	if err := conf.Execute(&b, v); err != nil {

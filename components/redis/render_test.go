@@ -1,6 +1,9 @@
 package redis
 
 import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -27,6 +30,7 @@ func TestRenderConfig(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 	assert.NotRegexp(t, `(?m)^\s*requirepass`, out, "the password never is in the file")
+	assert.Contains(t, out, "aclfile /usr/local/etc/redis/users.acl")
 	assert.NotContains(t, out, "rename-command CONFIG", "the exporter needs CONFIG GET")
 	again, _ := RenderConfig(Defaults(3072))
 	assert.Equal(t, out, again)
@@ -35,7 +39,7 @@ func TestRenderConfig(t *testing.T) {
 }
 
 func TestSpecs(t *testing.T) {
-	a := Args{Zones: network.NamedZones("aurigraph-network"), ServiceDir: "/srv/aurigraph/redis",
+	a := Args{Zones: network.NamedZones("aurigraph-network"), ServiceDir: "/srv/aurigraph/redis", Password: pulumi.String("admin-password"),
 		Resources: container.Resources{CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048}}
 	s := ServerSpec(a)
 	assert.Empty(t, s.Ports)
@@ -43,12 +47,13 @@ func TestSpecs(t *testing.T) {
 	assert.Equal(t, "999:1000", s.User)
 	assert.Contains(t, s.SecretEnv, "REDIS_PASSWORD")
 	assert.Empty(t, s.Env)
-	assert.Equal(t, []string{"sh", "-c", `exec redis-server /usr/local/etc/redis/redis.conf --requirepass "$REDIS_PASSWORD"`}, s.Command)
-	assert.Contains(t, s.Health.Test[1], `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli`)
+	assert.Equal(t, []string{"redis-server", "/usr/local/etc/redis/redis.conf"}, s.Command, "users and passwords come from the ACL file")
+	assert.Contains(t, s.Health.Test[1], `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning --user admin`)
 	assert.NotContains(t, s.Health.Test[1], " -a ", "no password on a command line")
 	e := ExporterSpec(a)
 	assert.Empty(t, e.Ports)
 	assert.Contains(t, e.SecretEnv, "REDIS_PASSWORD")
+	assert.Equal(t, ExporterUser, e.Env["REDIS_USER"], "the exporter's own read-only user")
 	assert.Equal(t, "redis://redis:6379", e.Env["REDIS_ADDR"])
 	for _, d := range Dirs("/srv/aurigraph/redis") {
 		if d.Path == "/srv/aurigraph/redis/data" {
@@ -56,4 +61,29 @@ func TestSpecs(t *testing.T) {
 			assert.Equal(t, "0700", d.Mode)
 		}
 	}
+}
+
+func TestRenderACL(t *testing.T) {
+	out, err := RenderACL(Users("an-admin-password"))
+	require.NoError(t, err)
+	again, _ := RenderACL(Users("an-admin-password"))
+	assert.Equal(t, out, again, "same password, same file")
+	rotated, _ := RenderACL(Users("another-admin-password"))
+	assert.NotEqual(t, out, rotated)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 5)
+	assert.Equal(t, "user default off resetpass resetkeys resetchannels -@all", lines[0])
+	for _, u := range []string{AdminUser, AppUser, ExporterUser, GrafanaUser} {
+		assert.NotContains(t, out, UserPassword("an-admin-password", u), "no password in clear")
+		assert.Regexp(t, `(?m)^user `+u+` on #[0-9a-f]{64} `, out)
+	}
+	assert.Contains(t, out, "~aurigraph:* ~cache:*")
+	assert.Regexp(t, `(?m)^user aurigraph .* -@admin -@dangerous$`, out, "dangerous commands removed last")
+
+	_, err = RenderACL([]ACLUser{{Name: "default", Rules: "off"}, {Name: "x", Rules: "on >clear ~* +@all"}})
+	assert.ErrorContains(t, err, "never in clear")
+	_, err = RenderACL([]ACLUser{{Name: "x", Rules: "on #ab"}})
+	assert.ErrorContains(t, err, "default user")
+	_, err = RenderACL([]ACLUser{{Name: "default", Rules: "off\nuser evil on nopass +@all"}})
+	assert.Error(t, err)
 }

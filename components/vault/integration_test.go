@@ -79,7 +79,7 @@ func TestIntegrationVaultPostInitShellcheck(t *testing.T) {
 		t.Fatal("shellcheck not found: apt-get install shellcheck")
 	}
 	script, err := RenderPostInit(PostInit("/srv/aurigraph/vault/bin/post-init.sh", "prod",
-		[]string{"postgres", "redis", "aurigraph-v11"}, "postgres", 5432, "aurigraph", "aurigraph"))
+		[]string{"postgres", "redis", "aurigraph-v11"}, testDB))
 	require.NoError(t, err)
 	p := filepath.Join(t.TempDir(), "post-init.sh")
 	require.NoError(t, os.WriteFile(p, []byte(script), 0o644))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"regexp"
 	"strings"
 	"text/template"
 )
@@ -74,24 +75,40 @@ type PostInitValues struct {
 	DBPort        int
 	DBName        string
 	DBUser        string
-	DBCredTTL     string
-	DBCredMaxTTL  string
-	TransitKey    string
-	AppPolicy     string
-	TokenTTL      string
-	TokenMaxTTL   string
-	SecretIDTTL   string
+	// The PostgreSQL groups Vault's short-lived roles join.
+	DBReadOnlyGroup  string
+	DBReadWriteGroup string
+	DBCredTTL        string
+	DBCredMaxTTL     string
+	TransitKey       string
+	AppPolicy        string
+	TokenTTL         string
+	TokenMaxTTL      string
+	SecretIDTTL      string
 }
 
+// Database is the PostgreSQL Vault's database engine connects to: where,
+// as which role, and the groups its short-lived roles join.
+type Database struct {
+	Host                          string
+	Port                          int
+	Name, User                    string
+	ReadOnlyGroup, ReadWriteGroup string
+}
+
+// groupRE: a group name goes unquoted into SQL inside a shell string.
+var groupRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
 // PostInit is the script's values for a stack.
-func PostInit(installPath, stack string, domains []string, dbHost string, dbPort int, dbName, dbUser string) PostInitValues {
+func PostInit(installPath, stack string, domains []string, db Database) PostInitValues {
 	return PostInitValues{
 		InstallPath: installPath,
 		Addr:        URL(), CACert: tlsMount + "/" + caFile,
 		AuditLog: logsMount + "/" + auditLogFile, KVPath: "secret",
 		PKIMaxTTL: "87600h", PKICommonName: "Aurigraph " + stack + " Vault PKI", PKIRole: "aurigraph-internal",
 		PKIDomains: strings.Join(domains, ","), PKIRoleTTL: "720h",
-		DBHost: dbHost, DBPort: dbPort, DBName: dbName, DBUser: dbUser, DBCredTTL: "1h", DBCredMaxTTL: "24h",
+		DBHost: db.Host, DBPort: db.Port, DBName: db.Name, DBUser: db.User,
+		DBReadOnlyGroup: db.ReadOnlyGroup, DBReadWriteGroup: db.ReadWriteGroup, DBCredTTL: "1h", DBCredMaxTTL: "24h",
 		TransitKey: "aurigraph", AppPolicy: "aurigraph-app",
 		TokenTTL: "1h", TokenMaxTTL: "24h", SecretIDTTL: "720h",
 	}
@@ -101,6 +118,11 @@ func PostInit(installPath, stack string, domains []string, dbHost string, dbPort
 func RenderPostInit(v PostInitValues) (string, error) {
 	if v.DBName == "" || v.DBUser == "" || v.DBHost == "" || v.PKIDomains == "" || v.AuditLog == "" {
 		return "", fmt.Errorf("vault post-init: database, PKI domains and audit log are required")
+	}
+	for _, g := range []string{v.DBReadOnlyGroup, v.DBReadWriteGroup} {
+		if !groupRE.MatchString(g) {
+			return "", fmt.Errorf("vault post-init: database group %q must be a plain lower-case name", g)
+		}
 	}
 	var b bytes.Buffer
 	if err := postInit.Execute(&b, v); err != nil {

@@ -37,8 +37,12 @@ func TestRenderConfig(t *testing.T) {
 	assert.Error(t, err, "no TLS, no config")
 }
 
+// testDB is the database as the stack wires it (stacks/wire_vault.go).
+var testDB = Database{Host: "postgres", Port: 5432, Name: "aurigraph", User: "aurigraph_vault",
+	ReadOnlyGroup: "aurigraph_readonly", ReadWriteGroup: "aurigraph_readwrite"}
+
 func TestRenderPostInit(t *testing.T) {
-	v := PostInit("/srv/aurigraph/vault/bin/post-init.sh", "prod", []string{"postgres", "redis"}, "postgres", 5432, "aurigraph", "aurigraph")
+	v := PostInit("/srv/aurigraph/vault/bin/post-init.sh", "prod", []string{"postgres", "redis"}, testDB)
 	out, err := RenderPostInit(v)
 	require.NoError(t, err)
 	for _, want := range []string{
@@ -54,7 +58,12 @@ func TestRenderPostInit(t *testing.T) {
 		"vault secrets enable transit",
 		"vault auth enable approle",
 		`allowed_domains="postgres,redis"`,
-		"docker exec -i -e VAULT_TOKEN -e POSTGRES_PASSWORD vault sh -s < /srv/aurigraph/vault/bin/post-init.sh",
+		"docker exec -i -e VAULT_TOKEN -e VAULT_DB_PASSWORD vault sh -s < /srv/aurigraph/vault/bin/post-init.sh",
+		// The engine logs in as its own role; its roles join the groups.
+		`username="aurigraph_vault" password=-`,
+		`IN ROLE aurigraph_readonly;`,
+		`IN ROLE aurigraph_readwrite;`,
+		`revocation_statements="DROP ROLE IF EXISTS \"{{name}}\";"`,
 	} {
 		assert.Contains(t, out, want)
 	}
@@ -62,7 +71,12 @@ func TestRenderPostInit(t *testing.T) {
 	assert.NotContains(t, out, "<no value>")
 	// The audit device comes before any secrets engine.
 	assert.Less(t, strings.Index(out, "vault audit enable"), strings.Index(out, "vault secrets enable"))
+	assert.NotContains(t, out, "POSTGRES_PASSWORD", "the superuser's password is not Vault's business")
 	_, err = RenderPostInit(PostInitValues{})
+	assert.Error(t, err)
+	bad := v
+	bad.DBReadOnlyGroup = `x"; DROP ROLE y; --`
+	_, err = RenderPostInit(bad)
 	assert.Error(t, err)
 }
 
@@ -93,7 +107,7 @@ func TestServerSpec(t *testing.T) {
 // is not among them: Vault serves its own certificates there.
 func TestEveryURLItBuildsNamesATLSHost(t *testing.T) {
 	s := ServerSpec(Args{ServiceDir: "/srv/aurigraph/vault"})
-	texts := []string{URL(), Config().APIAddr, PostInit("/x", "prod", []string{"a"}, "db", 5432, "d", "u").Addr, s.Env["VAULT_ADDR"]}
+	texts := []string{URL(), Config().APIAddr, PostInit("/x", "prod", []string{"a"}, testDB).Addr, s.Env["VAULT_ADDR"]}
 	texts = append(texts, s.Health.Test...)
 	hosts := map[string]bool{}
 	for _, text := range texts {
@@ -114,7 +128,7 @@ func TestEveryURLItBuildsNamesATLSHost(t *testing.T) {
 // stdin, never in any argv.
 func TestPostInitKeepsThePasswordOffEveryCommandLine(t *testing.T) {
 	const password = "pg-Secret-4b1f9c"
-	out, err := RenderPostInit(PostInit("/srv/aurigraph/vault/bin/post-init.sh", "prod", []string{"postgres"}, "postgres", 5432, "aurigraph", "aurigraph"))
+	out, err := RenderPostInit(PostInit("/srv/aurigraph/vault/bin/post-init.sh", "prod", []string{"postgres"}, testDB))
 	require.NoError(t, err)
 	bin, logs := t.TempDir(), t.TempDir()
 	recorder := `#!/bin/sh
@@ -128,7 +142,7 @@ exit 0
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "vault"), []byte(recorder), 0o755))
 	cmd := exec.Command("sh", "-s")
 	cmd.Stdin = strings.NewReader(out)
-	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "VAULT_TOKEN=t", "POSTGRES_PASSWORD="+password)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "VAULT_TOKEN=t", "VAULT_DB_PASSWORD="+password)
 	run, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(run))
 	argv, err := os.ReadFile(filepath.Join(logs, "argv"))

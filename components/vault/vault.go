@@ -78,10 +78,7 @@ type Args struct {
 	// Post-init script values.
 	Stack      string
 	PKIDomains []string
-	DBHost     string
-	DBPort     int
-	DBName     string
-	DBUser     string
+	Database   Database
 }
 
 // Vault is the deployed server.
@@ -128,7 +125,7 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 		return nil, err
 	}
 	postInitPath := path.Join(args.ServiceDir, "bin", "post-init.sh")
-	script, err := RenderPostInit(PostInit(postInitPath, args.Stack, args.PKIDomains, args.DBHost, args.DBPort, args.DBName, args.DBUser))
+	script, err := RenderPostInit(PostInit(postInitPath, args.Stack, args.PKIDomains, args.Database))
 	if err != nil {
 		return nil, err
 	}

@@ -144,7 +144,50 @@ func credentialRules() []Rule {
 			Description: "Every credential-bearing input (passwords, tokens, private keys, URL passwords) is a Pulumi secret.",
 			Resource:    checkCredentialsSecret,
 		},
+		{
+			Name:        "no-database-superuser-logins",
+			Description: "No container logs in to PostgreSQL as a superuser (aurigraph, postgres): services use their own roles.",
+			Types:       []string{ContainerType},
+			Resource:    checkDatabaseSuperuserLogins,
+		},
 	}
+}
+
+// DatabaseSuperusers are PostgreSQL superusers' names: the image's default
+// and the stack's (components/postgres.User), which only the database
+// container (initdb), the roles bootstrap and the backups use.
+var DatabaseSuperusers = []string{"postgres", "aurigraph"}
+
+// databaseLoginEnv names the variables a PostgreSQL client logs in with
+// (libpq, postgres_exporter, Quarkus); POSTGRES_USER is not one: it tells
+// the image's initdb which superuser to create.
+var databaseLoginEnv = regexp.MustCompile(`^(PGUSER|DATA_SOURCE_USER|[A-Z0-9_]*DATASOURCE_USER(NAME)?)$`)
+
+func checkDatabaseSuperuserLogins(r policyx.AnalyzerResource, _ Env) []Finding {
+	var out []Finding
+	envs, ok := r.Properties.GetOk("envs")
+	if !ok || envs.IsComputed() || !envs.IsArray() {
+		return nil
+	}
+	for i, e := range envs.AsArray().AsSlice() {
+		if e.IsComputed() || !e.IsString() {
+			continue
+		}
+		name, value, ok := strings.Cut(e.AsString(), "=")
+		if !ok {
+			continue
+		}
+		user := ""
+		if databaseLoginEnv.MatchString(name) {
+			user = value
+		} else if u, err := url.Parse(value); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.User != nil {
+			user = u.User.Username()
+		}
+		if isOneOf(strings.ToLower(strings.TrimSpace(user)), DatabaseSuperusers) {
+			out = append(out, found(r, "%s: envs[%d] (%s) logs in to PostgreSQL as the superuser %s: use the service's own role", urnName(r.URN), i, name, user))
+		}
+	}
+	return sorted(out)
 }
 
 func checkWeakCredentials(r policyx.AnalyzerResource, _ Env) []Finding {

@@ -270,6 +270,20 @@ var cases = map[string][]resourceCase{
 		{name: "unknown secret private key", res: resourceOf(LocallySignedType, "cert", M{"caPrivateKeyPem": secret(computed())}), fail: false},
 		{name: "plain command password", res: resourceOf(RemoteCommandType, "cmd", M{"environment": obj_(M{"PGPASSWORD": s("a-long-and-random-value")})}), fail: true},
 	},
+	"no-database-superuser-logins": {
+		c("compliant", App, false, func(m M) M {
+			return set(m, "envs", arr_(s("QUARKUS_DATASOURCE_USERNAME=aurigraph_app"), s("QUARKUS_REDIS_USERNAME=aurigraph")))
+		}),
+		c("the database creates its superuser", Postgres, false, func(m M) M { return set(m, "envs", arr_(s("POSTGRES_USER=aurigraph"))) }),
+		c("app as the superuser", App, true, func(m M) M { return set(m, "envs", arr_(s("QUARKUS_DATASOURCE_USERNAME=aurigraph"))) }),
+		c("exporter as postgres", Postgres, true, func(m M) M { return set(m, "envs", arr_(s("DATA_SOURCE_USER=postgres"))) }),
+		c("libpq user", Exporter, true, func(m M) M { return set(m, "envs", arr_(s("PGUSER=Aurigraph"))) }),
+		c("superuser in a URL", App, true, func(m M) M {
+			return set(m, "envs", arr_(secret(s("DATA_SOURCE_NAME=postgresql://aurigraph:a-long-and-random-value@postgres:5432/aurigraph"))))
+		}),
+		c("unknown user", App, false, func(m M) M { return set(m, "envs", arr_(computed())) }),
+		c("unknown envs", App, false, func(m M) M { return set(m, "envs", computed()) }),
+	},
 	"vault-no-dev-mode": {
 		c("compliant", Vault, false, keep),
 		c("dev flag", Vault, true, func(m M) M { return set(m, "command", strArr("server", "-dev")) }),
