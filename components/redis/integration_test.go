@@ -18,14 +18,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
-const testPassword = "integration-only-redis-password"
+// Quotes, a backslash and spaces: the include file must carry any password.
+const testPassword = `integration-only "redis" pass\\word`
 
-// startRedis runs the container's own command line (sh -c … --requirepass
-// "$REDIS_PASSWORD") on the rendered redis.conf, bound to 127.0.0.1.
-func startRedis(t *testing.T, v ConfigValues) int {
+// startRedis runs the container's own command line (redis.conf, then the
+// secret include file) on the rendered files, bound to 127.0.0.1. It
+// returns the port and the secret files' directory (SecretsMount's stand-in).
+func startRedis(t *testing.T, v ConfigValues) (int, string) {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found: apt-get install redis-server")
@@ -39,12 +42,20 @@ func startRedis(t *testing.T, v ConfigValues) int {
 	require.NoError(t, err)
 	confPath := filepath.Join(dir, "redis.conf")
 	require.NoError(t, os.WriteFile(confPath, []byte(conf), 0o644))
+	secrets := filepath.Join(dir, "secrets")
+	require.NoError(t, os.Mkdir(secrets, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(secrets, AuthConfFile), []byte(RenderAuthConfig(testPassword)), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(secrets, PasswordFile), []byte(testPassword), 0o644))
 	port := testserver.FreePort(t)
 
 	spec := ServerSpec(Args{})
-	line := strings.Replace(spec.Command[2], confMount+"/redis.conf", confPath, 1) +
-		fmt.Sprintf(" --bind 127.0.0.1 --port %d --daemonize no", port)
-	cmd := exec.Command(spec.Command[0], spec.Command[1], line)
+	var argv []string
+	for _, a := range spec.Command {
+		a = strings.Replace(a, confMount+"/redis.conf", confPath, 1)
+		argv = append(argv, strings.Replace(a, container.SecretsMount, secrets, 1))
+	}
+	argv = append(argv, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--daemonize", "no")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	if os.Geteuid() == 0 {
 		// Run unprivileged, directly (no runuser in between, so killing
 		// the process stops the server).
@@ -58,9 +69,8 @@ func startRedis(t *testing.T, v ConfigValues) int {
 		require.NoError(t, os.Chown(data, uid, gid))
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
-	cmd.Env = append(os.Environ(), "REDIS_PASSWORD="+testPassword)
 	testserver.Start(t, cmd, fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second, nil)
-	return port
+	return port, secrets
 }
 
 // cli runs redis-cli; auth uses REDISCLI_AUTH as the health check does.
@@ -79,7 +89,7 @@ func cli(t *testing.T, port int, auth bool, stdin string, args ...string) string
 }
 
 func TestIntegrationRedisRenderedConfig(t *testing.T) {
-	port := startRedis(t, Defaults(MaxMemoryFor(4096)))
+	port, secrets := startRedis(t, Defaults(MaxMemoryFor(4096)))
 
 	assert.Contains(t, cli(t, port, false, "", "PING"), "NOAUTH", "a password is required")
 	assert.Equal(t, "PONG", cli(t, port, true, "", "PING"))
@@ -92,20 +102,19 @@ func TestIntegrationRedisRenderedConfig(t *testing.T) {
 		assert.Contains(t, cli(t, port, true, "", c), "unknown command", c)
 	}
 
-	// The container's health check command, pointed at this port.
+	// The container's health check command, pointed at this port and at
+	// the test's secret files.
 	health := ServerSpec(Args{}).Health.Test[1]
 	health = strings.Replace(health, "redis-cli -h 127.0.0.1", fmt.Sprintf("redis-cli -h 127.0.0.1 -p %d", port), 1)
-	hc := exec.Command("sh", "-c", health)
-	hc.Env = append(os.Environ(), "REDIS_PASSWORD="+testPassword)
-	assert.NoError(t, hc.Run(), "health check")
-	hc = exec.Command("sh", "-c", health)
-	hc.Env = append(os.Environ(), "REDIS_PASSWORD=wrong")
-	assert.Error(t, hc.Run(), "health check fails with a wrong password")
+	health = strings.ReplaceAll(health, container.SecretsMount, secrets)
+	assert.NoError(t, exec.Command("sh", "-c", health).Run(), "health check")
+	require.NoError(t, os.WriteFile(filepath.Join(secrets, PasswordFile), []byte("wrong"), 0o644))
+	assert.Error(t, exec.Command("sh", "-c", health).Run(), "health check fails with a wrong password")
 }
 
 func TestIntegrationRedisEvictsUnderMaxmemory(t *testing.T) {
 	const maxMB = 4
-	port := startRedis(t, Defaults(maxMB))
+	port, _ := startRedis(t, Defaults(maxMB))
 	// 4000 values of 4 KiB (about 16 MiB) through one pipe.
 	var proto strings.Builder
 	val := strings.Repeat("x", 4096)

@@ -116,17 +116,27 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 		Host:      args.Engine.Host,
 		Files:     []configfile.File{{Path: path.Join(args.ServiceDir, "conf", "redis.conf"), Content: content}},
 		Container: ContainerName,
-		Reload:    fmt.Sprintf(`docker exec %s sh -c 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli CONFIG SET maxmemory %dmb'`, ContainerName, args.MaxMemoryMB),
+		Reload:    fmt.Sprintf(`docker exec %s sh -c '%s redis-cli CONFIG SET maxmemory %dmb'`, ContainerName, cliAuth, args.MaxMemoryMB),
 	}, parent)
 	if err != nil {
 		return nil, err
 	}
-	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files.Copies))
+	server, exporter := ServerSpec(args), ExporterSpec(args)
+	serverSecrets, err := configfile.NewContainerSecrets(ctx, name+"-secrets", args.Engine.Host, server, parent)
 	if err != nil {
 		return nil, err
 	}
-	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Engine.Provider),
-		pulumi.DependsOn([]pulumi.Resource{c}))
+	exporterSecrets, err := configfile.NewContainerSecrets(ctx, name+"-exporter-secrets", args.Engine.Host, exporter, parent)
+	if err != nil {
+		return nil, err
+	}
+	c, err := container.New(ctx, ContainerName, server, parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append(files.Copies, serverSecrets.Copies...)))
+	if err != nil {
+		return nil, err
+	}
+	e, err := container.New(ctx, ExporterName, exporter, parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append([]pulumi.Resource{c}, exporterSecrets.Copies...)))
 	if err != nil {
 		return nil, err
 	}
@@ -139,22 +149,39 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	})
 }
 
+// derived is a secret file's content made from the password, still a
+// secret; nil without a password (Validate then refuses the spec).
+func derived(password pulumi.StringInput, render func(string) (string, error)) pulumi.StringInput {
+	if password == nil {
+		return nil
+	}
+	return pulumi.ToSecret(password.ToStringOutput().ApplyT(render)).(pulumi.StringOutput)
+}
+
+// cliAuth gives redis-cli the password from the secret file, through
+// REDISCLI_AUTH: never on a command line.
+var cliAuth = fmt.Sprintf(`REDISCLI_AUTH="$(cat %s)"`, container.SecretPath(PasswordFile))
+
 // ServerSpec is the Redis container. It runs as the image's redis user
 // with no capability (the entrypoint's chown and su-exec are only for a
-// root start). redis.conf cannot read the environment, so the password
-// reaches redis-server as --requirepass from the secret variable; Redis
-// overwrites its process title, so it does not linger in the process list.
+// root start). The password reaches redis-server in a secret file that
+// it includes after redis.conf (requirepass): on no command line and in
+// no variable.
 func ServerSpec(a Args) container.Spec {
 	return container.Spec{
-		Service:   ContainerName,
-		Name:      ContainerName,
-		Image:     a.Image,
-		Network:   a.Network,
-		Resource:  a.Resources,
-		User:      fmt.Sprintf("%d:%d", UID, GID),
-		SecretEnv: map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
-		Command: []string{"sh", "-c",
-			`exec redis-server ` + confMount + `/redis.conf --requirepass "$REDIS_PASSWORD"`},
+		Service:  ContainerName,
+		Name:     ContainerName,
+		Image:    a.Image,
+		Network:  a.Network,
+		Resource: a.Resources,
+		User:     fmt.Sprintf("%d:%d", UID, GID),
+		SecretFiles: []container.SecretFile{
+			{Name: AuthConfFile, Content: derived(a.Password, func(pw string) (string, error) { return RenderAuthConfig(pw), nil })},
+			{Name: PasswordFile, Content: a.Password},
+		},
+		SecretsDir: container.SecretsDir(a.ServiceDir, ContainerName),
+		Command: []string{"redis-server", confMount + "/redis.conf",
+			"--include", container.SecretPath(AuthConfFile)},
 		// No Ports: internal only, reached as redis:6379 on the overlay.
 		Mounts: []container.Mount{
 			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
@@ -162,9 +189,8 @@ func ServerSpec(a Args) container.Spec {
 		},
 		ReadOnlyRootFS: true,
 		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=64m,mode=1777"},
-		// REDISCLI_AUTH keeps the password off redis-cli's command line.
 		Health: container.Health{
-			Test:        []string{"CMD-SHELL", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG`},
+			Test:        []string{"CMD-SHELL", cliAuth + ` redis-cli -h 127.0.0.1 ping | grep -q PONG`},
 			Interval:    10 * time.Second,
 			Timeout:     5 * time.Second,
 			StartPeriod: 30 * time.Second,
@@ -189,7 +215,9 @@ func ExporterSpec(a Args) container.Spec {
 			"REDIS_ADDR":                        URL(),
 			"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": fmt.Sprintf(":%d", ExporterPort),
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
+		SecretFiles: []container.SecretFile{{Name: ExporterPasswordFile, Env: "REDIS_PASSWORD_FILE",
+			Content: derived(a.Password, RenderExporterPasswords)}},
+		SecretsDir:     container.SecretsDir(a.ServiceDir, ExporterName),
 		ReadOnlyRootFS: true,
 		Health: container.Health{
 			Test:        ExporterHealthTest(fmt.Sprintf("http://127.0.0.1:%d/metrics", ExporterPort)),

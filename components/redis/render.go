@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"text/template"
 )
@@ -53,4 +54,35 @@ func RenderConfig(v ConfigValues) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// Secret file names in the containers' SecretsMount.
+const (
+	// AuthConfFile holds requirepass; redis-server includes it after redis.conf.
+	AuthConfFile = "redis-auth.conf"
+	// PasswordFile holds the bare password, for redis-cli (health check, reload).
+	PasswordFile = "redis-password"
+	// ExporterPasswordFile is redis_exporter's -redis.password-file: JSON
+	// mapping the address it scrapes to the password.
+	ExporterPasswordFile = "redis-exporter-passwords.json"
+)
+
+// RenderAuthConfig is the requirepass line of the secret include file. Every
+// byte is written as a \xHH escape inside double quotes, which Redis's
+// config parser decodes: no password can break out of the string.
+func RenderAuthConfig(password string) string {
+	var b bytes.Buffer
+	b.WriteString(`requirepass "`)
+	for i := 0; i < len(password); i++ {
+		fmt.Fprintf(&b, `\x%02x`, password[i])
+	}
+	b.WriteString("\"\n")
+	return b.String()
+}
+
+// RenderExporterPasswords is the exporter's password file for the address it
+// scrapes (URL()).
+func RenderExporterPasswords(password string) (string, error) {
+	out, err := json.Marshal(map[string]string{URL(): password})
+	return string(out), err
 }

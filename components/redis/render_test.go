@@ -33,6 +33,13 @@ func TestRenderConfig(t *testing.T) {
 	assert.Error(t, err)
 }
 
+func TestRenderAuthConfig(t *testing.T) {
+	assert.Equal(t, "requirepass \"\\x61\\x22\\x20\\x0a\"\n", RenderAuthConfig("a\" \n"))
+	out, err := RenderExporterPasswords(`p"w`)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"redis://redis:6379":"p\"w"}`, out)
+}
+
 func TestSpecs(t *testing.T) {
 	a := Args{Network: pulumi.String("aurigraph-network"), ServiceDir: "/srv/aurigraph/redis",
 		Resources: container.Resources{CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048}}
@@ -40,14 +47,18 @@ func TestSpecs(t *testing.T) {
 	assert.Empty(t, s.Ports)
 	assert.Empty(t, s.CapAdd)
 	assert.Equal(t, "999:1000", s.User)
-	assert.Contains(t, s.SecretEnv, "REDIS_PASSWORD")
+	assert.Empty(t, s.SecretEnv)
 	assert.Empty(t, s.Env)
-	assert.Equal(t, []string{"sh", "-c", `exec redis-server /usr/local/etc/redis/redis.conf --requirepass "$REDIS_PASSWORD"`}, s.Command)
-	assert.Contains(t, s.Health.Test[1], `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli`)
+	assert.Equal(t, "/srv/aurigraph/redis/secrets/redis", s.SecretsDir)
+	assert.Equal(t, []string{"redis-server", "/usr/local/etc/redis/redis.conf", "--include", "/run/secrets/redis-auth.conf"}, s.Command)
+	assert.Contains(t, s.Health.Test[1], `REDISCLI_AUTH="$(cat /run/secrets/redis-password)" redis-cli`)
 	assert.NotContains(t, s.Health.Test[1], " -a ", "no password on a command line")
 	e := ExporterSpec(a)
 	assert.Empty(t, e.Ports)
-	assert.Contains(t, e.SecretEnv, "REDIS_PASSWORD")
+	assert.Empty(t, e.SecretEnv)
+	if assert.Len(t, e.SecretFiles, 1) {
+		assert.Equal(t, "REDIS_PASSWORD_FILE", e.SecretFiles[0].Env)
+	}
 	assert.Equal(t, "redis://redis:6379", e.Env["REDIS_ADDR"])
 	for _, d := range Dirs("/srv/aurigraph/redis") {
 		if d.Path == "/srv/aurigraph/redis/data" {
