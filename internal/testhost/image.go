@@ -19,9 +19,7 @@ import (
 	"time"
 )
 
-// The image recipe: a Debian bookworm made by debootstrap, then setupScript.
-// Any change to these values changes the image tag, so a stale image is never
-// reused; an unchanged recipe reuses the image that is already there.
+// Every image is a Debian bookworm made by debootstrap (see Recipe).
 const (
 	suite   = "bookworm"
 	variant = "minbase"
@@ -77,28 +75,53 @@ const lockPath = "/tmp/aurigraph-testhost.lock"
 // on it is routed off the machine.
 const networkName = "aurigraph-testhost"
 
-// ImageTag names the image for the current recipe.
-func ImageTag() string {
-	h := sha256.New()
-	pkgs := append([]string(nil), packages...)
-	sort.Strings(pkgs)
-	fmt.Fprintf(h, "suite=%s\nvariant=%s\npackages=%s\nuser=%s\nuid=%d\n%s", suite, variant, strings.Join(pkgs, ","), DeployUser, deployUID, setupScript)
-	return "aurigraph-testhost:" + hex.EncodeToString(h.Sum(nil))[:16]
+// Recipe is one locally built image: a Debian bookworm made by debootstrap
+// with Packages (and what they depend on), then Setup, run on this machine
+// with the root file system as $1 and SetupArgs after it. Any change to a
+// recipe changes its tag, so a stale image is never reused; an unchanged
+// recipe reuses the image that is already there.
+type Recipe struct {
+	Name      string // the image's repository, e.g. aurigraph-testhost
+	Packages  []string
+	Setup     string
+	SetupArgs []string
+	// Change is a Dockerfile instruction for docker import (its CMD).
+	Change string
 }
+
+// hostRecipe is the systemd test hosts' image.
+var hostRecipe = Recipe{
+	Name: "aurigraph-testhost", Packages: packages, Setup: setupScript,
+	SetupArgs: []string{DeployUser, strconv.Itoa(deployUID)}, Change: `CMD ["/sbin/init"]`,
+}
+
+// Tag names the image for the recipe.
+func (r Recipe) Tag() string {
+	h := sha256.New()
+	pkgs := append([]string(nil), r.Packages...)
+	sort.Strings(pkgs)
+	fmt.Fprintf(h, "suite=%s\nvariant=%s\npackages=%s\nargs=%s\nchange=%s\n%s", suite, variant, strings.Join(pkgs, ","),
+		strings.Join(r.SetupArgs, ","), r.Change, r.Setup)
+	return r.Name + ":" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// ImageTag names the test hosts' image for the current recipe.
+func ImageTag() string { return hostRecipe.Tag() }
 
 var (
 	prepared   sync.Mutex
 	preparedOK bool
+	built      = map[string]bool{}
 )
 
-// prepare makes sure the image and the network exist, building the image if
-// this machine has never built this recipe.
-func prepare(t testing.TB) string {
+// Image makes sure the recipe's image exists, building it if this machine
+// has never built this recipe, and returns its tag.
+func Image(t testing.TB, r Recipe) string {
 	t.Helper()
-	tag := ImageTag()
+	tag := r.Tag()
 	prepared.Lock()
 	defer prepared.Unlock()
-	if preparedOK {
+	if built[tag] {
 		return tag
 	}
 	unlock, err := lockFile(lockPath)
@@ -108,10 +131,23 @@ func prepare(t testing.TB) string {
 	defer unlock()
 	if _, err := docker("image", "inspect", "--format", "{{.Id}}", tag); err != nil {
 		start := time.Now()
-		if err := buildImage(tag); err != nil {
+		if err := buildImage(r, tag); err != nil {
 			t.Fatalf("testhost: building image %s: %v", tag, err)
 		}
 		t.Logf("testhost: built image %s in %s", tag, time.Since(start).Round(time.Second))
+	}
+	built[tag] = true
+	return tag
+}
+
+// prepare makes sure the hosts' image and the network exist.
+func prepare(t testing.TB) string {
+	t.Helper()
+	tag := Image(t, hostRecipe)
+	prepared.Lock()
+	defer prepared.Unlock()
+	if preparedOK {
+		return tag
 	}
 	if _, err := docker("network", "inspect", "--format", "{{.Id}}", networkName); err != nil {
 		if _, err := docker("network", "create", "--driver", "bridge",
@@ -141,7 +177,7 @@ func lockFile(path string) (func(), error) {
 
 // buildImage debootstraps the recipe into a temporary directory and imports
 // it. Nothing is pulled: there is no registry to pull from.
-func buildImage(tag string) error {
+func buildImage(r Recipe, tag string) error {
 	for _, bin := range []string{"debootstrap", "chroot", "tar"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s is required (.ci/install-deps installs it): %w", bin, err)
@@ -157,15 +193,15 @@ func buildImage(tag string) error {
 	if m := os.Getenv(mirrorEnv); m != "" {
 		mirror = m
 	}
-	if out, err := exec.Command("debootstrap", "--variant="+variant, "--include="+strings.Join(packages, ","),
+	if out, err := exec.Command("debootstrap", "--variant="+variant, "--include="+strings.Join(r.Packages, ","),
 		suite, root, mirror).CombinedOutput(); err != nil {
 		return fmt.Errorf("debootstrap from %s (set %s for another mirror): %w\n%s", mirror, mirrorEnv, err, tail(out, 40))
 	}
-	if out, err := exec.Command("sh", "-c", setupScript, "setup", root, DeployUser, strconv.Itoa(deployUID)).CombinedOutput(); err != nil {
+	if out, err := exec.Command("sh", append([]string{"-c", r.Setup, "setup", root}, r.SetupArgs...)...).CombinedOutput(); err != nil {
 		return fmt.Errorf("setup: %w\n%s", err, out)
 	}
 	tarCmd := exec.Command("tar", "--numeric-owner", "-C", root, "-c", ".")
-	importCmd := exec.Command("docker", "import", "--change", `CMD ["/sbin/init"]`, "-", tag)
+	importCmd := exec.Command("docker", "import", "--change", r.Change, "-", tag)
 	pipe, err := tarCmd.StdoutPipe()
 	if err != nil {
 		return err
