@@ -51,10 +51,14 @@ const (
 // CAPath is the CA certificate inside the container.
 const CAPath = certsDir + "/ca.crt"
 
-// PasswordEnv is the container's variable holding the elastic user's
-// password: the image reads it, and the health check and the host's
-// logging-metrics (docker exec) use it inside the container.
-const PasswordEnv = "ELASTIC_PASSWORD"
+// PasswordFile is the container's secret file holding the elastic user's
+// password: the image reads it (ELASTIC_PASSWORD_FILE), and the health
+// check and the host's logging-metrics (docker exec) read it inside the
+// container. PasswordPath is where the container sees it.
+const PasswordFile = "elastic-password"
+
+// PasswordPath is PasswordFile inside the container.
+var PasswordPath = container.SecretPath(PasswordFile)
 
 // SelfHost is the name Elasticsearch is reached by from inside its own
 // container: its health check and the setup step (docker exec) use it.
@@ -169,13 +173,13 @@ func heapSize(mb int) string {
 }
 
 // HealthCommand checks the cluster answers with at least yellow health. It
-// runs in the container's shell, so $ELASTIC_PASSWORD expands there; the
+// runs in the container's shell and reads the password file there; the
 // password reaches curl as a config on stdin, not as an argument.
 func HealthCommand() []string {
 	return []string{"CMD-SHELL", fmt.Sprintf(
-		`printf 'user = "elastic:%%s"\n' "$(printf '%%s' "$`+PasswordEnv+`" | sed 's/[\\"]/\\&/g')" | `+
+		`printf 'user = "elastic:%%s"\n' "$(sed 's/[\\"]/\\&/g' %s)" | `+
 			`curl -fsS -K - --cacert %s "%s/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null`,
-		CAPath, SelfURL())}
+		PasswordPath, CAPath, SelfURL())}
 }
 
 // SetupStdin is what the setup script reads: one password per line.
@@ -226,15 +230,16 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		files = append(files, cmd)
 	}
 
-	c, err := container.New(ctx, name, container.Spec{
-		Service:   Name,
-		Name:      Name,
-		Image:     args.Image,
-		Network:   args.Network,
-		Resource:  args.Resources,
-		Env:       Env(heap),
-		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.ElasticPassword},
-		User:      fmt.Sprintf("%d:%d", UID, GID),
+	spec := container.Spec{
+		Service:     Name,
+		Name:        Name,
+		Image:       args.Image,
+		Network:     args.Network,
+		Resource:    args.Resources,
+		Env:         Env(heap),
+		SecretFiles: []container.SecretFile{{Name: PasswordFile, Content: args.ElasticPassword, Env: "ELASTIC_PASSWORD_FILE"}},
+		SecretsDir:  container.SecretsDir(args.HostDir, Name),
+		User:        fmt.Sprintf("%d:%d", UID, GID),
 		// memory_lock keeps the heap out of swap; nofile comes from the defaults.
 		Ulimits: map[string]int{"memlock": -1},
 		Mounts: []container.Mount{
@@ -247,7 +252,13 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		},
 		WaitHealthy: true,
 		WaitTimeout: 10 * time.Minute,
-	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files))
+	}
+	secrets, err := configfile.NewContainerSecrets(ctx, name+"-secrets", args.Engine.Host, spec, parent)
+	if err != nil {
+		return nil, err
+	}
+	c, err := container.New(ctx, name, spec, parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append(files, secrets.Copies...)))
 	if err != nil {
 		return nil, err
 	}
