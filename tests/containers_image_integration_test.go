@@ -17,8 +17,7 @@ var servicesImage = testhost.Recipe{
 	Name: "aurigraph-services",
 	Packages: []string{"nginx", "postgresql-15", "postgresql-client-15", "redis-server", "prometheus",
 		"prometheus-postgres-exporter", "prometheus-redis-exporter", "wget", "procps", "ca-certificates"},
-	Setup:  servicesSetup,
-	Change: `CMD ["/bin/sh"]`,
+	Setup: servicesSetup,
 }
 
 // servicesSetup gives the image what the official images have and Debian's

@@ -77,31 +77,37 @@ const networkName = "aurigraph-testhost"
 
 // Recipe is one locally built image: a Debian bookworm made by debootstrap
 // with Packages (and what they depend on), then Setup, run on this machine
-// with the root file system as $1 and SetupArgs after it. Any change to a
+// with the root file system as $1 and the Args' values after it. Its command
+// is /sbin/init (containers of other images name their own). Any change to a
 // recipe changes its tag, so a stale image is never reused; an unchanged
 // recipe reuses the image that is already there.
 type Recipe struct {
-	Name      string // the image's repository, e.g. aurigraph-testhost
-	Packages  []string
-	Setup     string
-	SetupArgs []string
-	// Change is a Dockerfile instruction for docker import (its CMD).
-	Change string
+	Name     string // the image's repository, e.g. aurigraph-testhost
+	Packages []string
+	Setup    string
+	Args     []Arg
 }
+
+// Arg is one named argument of a recipe's Setup.
+type Arg struct{ Name, Value string }
 
 // hostRecipe is the systemd test hosts' image.
 var hostRecipe = Recipe{
 	Name: "aurigraph-testhost", Packages: packages, Setup: setupScript,
-	SetupArgs: []string{DeployUser, strconv.Itoa(deployUID)}, Change: `CMD ["/sbin/init"]`,
+	Args: []Arg{{"user", DeployUser}, {"uid", strconv.Itoa(deployUID)}},
 }
 
-// Tag names the image for the recipe.
+// Tag names the image for the recipe (the hosts' image keeps the tag it had
+// before recipes: an image already built is reused).
 func (r Recipe) Tag() string {
 	h := sha256.New()
 	pkgs := append([]string(nil), r.Packages...)
 	sort.Strings(pkgs)
-	fmt.Fprintf(h, "suite=%s\nvariant=%s\npackages=%s\nargs=%s\nchange=%s\n%s", suite, variant, strings.Join(pkgs, ","),
-		strings.Join(r.SetupArgs, ","), r.Change, r.Setup)
+	fmt.Fprintf(h, "suite=%s\nvariant=%s\npackages=%s\n", suite, variant, strings.Join(pkgs, ","))
+	for _, a := range r.Args {
+		fmt.Fprintf(h, "%s=%s\n", a.Name, a.Value)
+	}
+	h.Write([]byte(r.Setup))
 	return r.Name + ":" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -197,11 +203,15 @@ func buildImage(r Recipe, tag string) error {
 		suite, root, mirror).CombinedOutput(); err != nil {
 		return fmt.Errorf("debootstrap from %s (set %s for another mirror): %w\n%s", mirror, mirrorEnv, err, tail(out, 40))
 	}
-	if out, err := exec.Command("sh", append([]string{"-c", r.Setup, "setup", root}, r.SetupArgs...)...).CombinedOutput(); err != nil {
+	argv := []string{"-c", r.Setup, "setup", root}
+	for _, a := range r.Args {
+		argv = append(argv, a.Value)
+	}
+	if out, err := exec.Command("sh", argv...).CombinedOutput(); err != nil {
 		return fmt.Errorf("setup: %w\n%s", err, out)
 	}
 	tarCmd := exec.Command("tar", "--numeric-owner", "-C", root, "-c", ".")
-	importCmd := exec.Command("docker", "import", "--change", r.Change, "-", tag)
+	importCmd := exec.Command("docker", "import", "--change", `CMD ["/sbin/init"]`, "-", tag)
 	pipe, err := tarCmd.StdoutPipe()
 	if err != nil {
 		return err
