@@ -348,7 +348,21 @@ func sanitize(s string) string {
 	return strings.NewReplacer(".", "-", "_", "-", "/", "-").Replace(s)
 }
 
-var prepareLine = regexp.MustCompile(`(?m)^prepare '([^']+)' '([^']+)' '[0-7]+' '[0-9]+' '[0-9]+'$`)
+var prepareLine = regexp.MustCompile(`(?m)^prepare '([^']+)' '([^']+)' '([0-7]+)' '([0-9]+)' '([0-9]+)'$`)
+
+// InstalledMode is the mode and owner (uid:gid) a step of InstallScript
+// gives the live file To.
+type InstalledMode struct{ To, Mode, Owner string }
+
+// InstalledModes reads back the mode and owner of each file a step of
+// InstallScript installs (for tests that recreate the files elsewhere).
+func InstalledModes(script string) []InstalledMode {
+	var out []InstalledMode
+	for _, m := range prepareLine.FindAllStringSubmatch(script, -1) {
+		out = append(out, InstalledMode{To: m[2], Mode: m[3], Owner: m[4] + ":" + m[5]})
+	}
+	return out
+}
 
 // Install is one file a step of InstallScript installs.
 type Install struct{ From, To string }

@@ -324,24 +324,54 @@ func SecretsOwned(files []SecretFile) *hostcmd.Owned {
 	return &hostcmd.Owned{Items: paths, Remove: `$SUDO rm -f "$1"`}
 }
 
-var writeLine = regexp.MustCompile(`(?m)^write '([^']+)' '[0-9]+:[0-9]+' '[0-7]+'$`)
+var (
+	writeLine = regexp.MustCompile(`(?m)^write '([^']+)' '([0-9]+:[0-9]+)' '([0-7]+)'$`)
+	dirLines  = regexp.MustCompile(`(?m)^\$SUDO mkdir -p '([^']+)'\n\$SUDO chown '([0-9]+:[0-9]+)' '[^']+'\n\$SUDO chmod '([0-7]+)' '[^']+'$`)
+)
 
-// SecretFiles reads back what a step of WriteSecretsScript writes: each
-// path with its content, from the script and its stdin (for tests and the
-// offline plan).
-func SecretFiles(script, stdin string) (map[string]string, error) {
-	paths := writeLine.FindAllStringSubmatch(script, -1)
-	lines := strings.Split(strings.TrimSuffix(stdin, "\n"), "\n")
-	if len(paths) != len(lines) {
-		return nil, fmt.Errorf("%d files, %d lines of stdin", len(paths), len(lines))
+// Written is one secret file (or, with Dir, its directory) a step of
+// WriteSecretsScript writes, as it lands on the host.
+type Written struct {
+	Path, Owner, Mode, Content string
+	Dir                        bool
+}
+
+// SecretWrites reads back what a step of the secret writer puts on its
+// host, from the script and its stdin: the set's directory when it has
+// one, then every file with its owner, mode and content (for tests and
+// the offline plan).
+func SecretWrites(script, stdin string) ([]Written, error) {
+	var out []Written
+	for _, d := range dirLines.FindAllStringSubmatch(script, -1) {
+		out = append(out, Written{Path: d[1], Owner: d[2], Mode: d[3], Dir: true})
 	}
-	out := map[string]string{}
-	for i, p := range paths {
+	files := writeLine.FindAllStringSubmatch(script, -1)
+	lines := strings.Split(strings.TrimSuffix(stdin, "\n"), "\n")
+	if len(files) != len(lines) {
+		return nil, fmt.Errorf("%d files, %d lines of stdin", len(files), len(lines))
+	}
+	for i, f := range files {
 		b, err := base64.StdEncoding.DecodeString(lines[i])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p[1], err)
+			return nil, fmt.Errorf("%s: %w", f[1], err)
 		}
-		out[p[1]] = string(b)
+		out = append(out, Written{Path: f[1], Owner: f[2], Mode: f[3], Content: string(b)})
+	}
+	return out, nil
+}
+
+// SecretFiles maps each secret file a step of WriteSecretsScript writes to
+// its content (see SecretWrites).
+func SecretFiles(script, stdin string) (map[string]string, error) {
+	written, err := SecretWrites(script, stdin)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, w := range written {
+		if !w.Dir {
+			out[w.Path] = w.Content
+		}
 	}
 	return out, nil
 }
