@@ -24,7 +24,7 @@ import (
 // File is one rendered file and where it goes on the host.
 type File struct {
 	Path    string // absolute path on the host, under the host's data path
-	Content string // never a secret: secrets reach containers as environment
+	Content string // never a secret: secrets reach containers as secret files (NewContainerSecrets)
 	Mode    string // octal; default 0644 (readable by the container's user)
 	Owner   string // uid:gid; default 0:0
 }

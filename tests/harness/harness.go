@@ -414,10 +414,10 @@ func HostFiles(res *mockrun.Result, host string) []HostFile {
 			continue
 		}
 		script, stdin := text(r.Inputs["create"]), text(r.Inputs["stdin"])
-		for _, m := range ensureDirMode.FindAllStringSubmatch(script, -1) {
+		for _, m := range ensureDirMode.FindAllStringSubmatch(script+"\n"+stdin, -1) {
 			out = append(out, HostFile{Host: host, Path: m[1], Mode: m[2], Owner: m[3], Dir: true})
 		}
-		for _, in := range configfile.InstalledModes(script) {
+		for _, in := range configfile.InstalledModes(script + "\n" + stdin) {
 			out = append(out, HostFile{Host: host, Path: in.To, Mode: in.Mode, Owner: in.Owner, Content: installed[in.To]})
 		}
 		if written, err := configfile.SecretWrites(script, stdin); err == nil {
