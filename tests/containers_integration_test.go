@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,8 +209,16 @@ func DockerRunArgs(t *testing.T, in resource.PropertyMap, r DockerRun) []string 
 			}
 		case "ulimits":
 			for _, u := range harness.Elements(in[key]) {
-				args = append(args, "--ulimit", fmt.Sprintf("%s=%d:%d", harness.Field(u, "name").StringValue(),
-					int(harness.Field(u, "soft").NumberValue()), int(harness.Field(u, "hard").NumberValue())))
+				name := harness.Field(u, "name").StringValue()
+				soft, hard := int(harness.Field(u, "soft").NumberValue()), int(harness.Field(u, "hard").NumberValue())
+				// The engine cannot raise nofile above its own hard
+				// limit (a host's dockerd has none; a sandbox may):
+				// the recorded limit applies up to it.
+				if max := nofileMax(t); name == "nofile" && hard > max {
+					t.Logf("%s: nofile %d capped at this machine's hard limit %d", r.Name, hard, max)
+					soft, hard = min(soft, max), max
+				}
+				args = append(args, "--ulimit", fmt.Sprintf("%s=%d:%d", name, soft, hard))
 			}
 		case "labels":
 			for _, l := range harness.Elements(in[key]) {
@@ -278,6 +287,13 @@ func DockerRunArgs(t *testing.T, in resource.PropertyMap, r DockerRun) []string 
 		command = append(entrypoint[1:], command...)
 	}
 	return append(append(args, r.Image), command...)
+}
+
+// nofileMax is this machine's hard limit on open files.
+func nofileMax(t *testing.T) int {
+	var l syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l))
+	return int(l.Max)
 }
 
 // sortedObject is an object input's entries, sorted by key.
