@@ -111,9 +111,6 @@ func (r Recipe) Tag() string {
 	return r.Name + ":" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// ImageTag names the test hosts' image for the current recipe.
-func ImageTag() string { return hostRecipe.Tag() }
-
 var (
 	prepared   sync.Mutex
 	preparedOK bool
