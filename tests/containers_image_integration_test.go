@@ -2,11 +2,7 @@
 
 package tests
 
-import (
-	"testing"
-
-	"github.com/aurigraph/infra/internal/testhost"
-)
+import "github.com/aurigraph/infra/internal/testhost"
 
 // servicesImage is one local image with Debian's builds of the services the
 // plan runs from official images: NGINX, PostgreSQL, Redis, Prometheus and
@@ -49,7 +45,3 @@ SH
 chmod 0755 "$r/usr/local/bin/docker-entrypoint.sh"
 rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/*
 `
-
-func TestIntegrationServicesImageBuilds(t *testing.T) {
-	t.Log(testhost.Image(t, servicesImage))
-}
