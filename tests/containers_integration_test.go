@@ -86,9 +86,10 @@ func TestIntegrationContainersRunWithTheirRecordedSettings(t *testing.T) {
 		args := DockerRunArgs(t, rec.Inputs, DockerRun{Name: run, Image: image, Network: network, HostRoot: root,
 			Entrypoint: debianServices[name].Entrypoint})
 		t.Logf("%s: docker %s", name, strings.Join(args, " "))
+		// Registered first: a run that fails at start still leaves its created container.
+		t.Cleanup(func() { _, _ = dockerOut("rm", "-f", "-v", run) })
 		dockerOK(t, args...)
 		running[name] = run
-		t.Cleanup(func() { _, _ = dockerOut("rm", "-f", "-v", run) })
 	}
 
 	deadline := time.Now().Add(4 * time.Minute)
