@@ -101,7 +101,7 @@ func HostLogProbe(p Placement, name string) host.LogProbe {
 	var lp host.LogProbe
 	if p.Services[Elasticsearch] == name {
 		lp.ElasticsearchContainer, lp.ElasticsearchURL = elasticsearch.Name, elasticsearch.SelfURL()
-		lp.ElasticsearchCA, lp.PasswordEnv = elasticsearch.CAPath, elasticsearch.PasswordEnv
+		lp.ElasticsearchCA, lp.PasswordFile = elasticsearch.CAPath, elasticsearch.PasswordPath
 	}
 	if p.Services[Logstash] == name {
 		lp.LogstashContainer, lp.LogstashAPI = logstash.Name, logstash.APIURL()

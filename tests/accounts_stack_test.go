@@ -2,12 +2,14 @@ package tests
 
 import (
 	"fmt"
+	"path"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/pgbouncer"
 	"github.com/aurigraph/infra/components/postgres"
@@ -33,6 +35,28 @@ func envWithSecrets(c mockrun.Resource) (env map[string]string, secret map[strin
 		}
 	}
 	return env, secret
+}
+
+// envFile is the secret file a container's variable names (…_FILE), by
+// its name in the secrets mount.
+func envFile(c mockrun.Resource, key string) string {
+	env, _ := envWithSecrets(c)
+	return strings.TrimPrefix(env[key], container.SecretsMount+"/")
+}
+
+// secretFileOf is the content of a container's secret file as the plan
+// writes it on the container's host.
+func secretFileOf(t *testing.T, res *mockrun.Result, c mockrun.Resource, name string) string {
+	t.Helper()
+	src, _ := secretsMount(c)
+	require.NotEmpty(t, src, "%s mounts no secret files", c.Name)
+	for _, f := range harness.HostFiles(res, harness.Host(res, c)) {
+		if f.Path == path.Join(src, name) && !f.Dir {
+			return f.Content
+		}
+	}
+	t.Fatalf("%s: no secret file %s in %s", c.Name, name, src)
+	return ""
 }
 
 // No service logs in as a data store's superuser: each logs in as its own
@@ -82,10 +106,12 @@ func TestStackServiceAccounts(t *testing.T) {
 			}
 			require.NotZero(t, replicas)
 			want(containers[postgres.ExporterName], "DATA_SOURCE_USER", postgres.ExporterUser, false)
-			want(containers[postgres.ExporterName], "DATA_SOURCE_PASS", postgres.RolePassword(pgPw, postgres.ExporterUser), true)
+			assert.Equal(t, postgres.RolePassword(pgPw, postgres.ExporterUser), secretFileOf(t, res, containers[postgres.ExporterName], envFile(containers[postgres.ExporterName], "DATA_SOURCE_PASS_FILE")))
 			want(containers[redis.ExporterName], "REDIS_USER", redis.ExporterUser, false)
-			want(containers[redis.ExporterName], "REDIS_PASSWORD", redis.UserPassword(redisPw, redis.ExporterUser), true)
-			want(containers[grafana.ContainerName], grafana.RedisPasswordEnv, redis.UserPassword(redisPw, redis.GrafanaUser), true)
+			exporterPasswords, err := redis.RenderExporterPasswords(redis.UserPassword(redisPw, redis.ExporterUser))
+			require.NoError(t, err)
+			assert.Equal(t, exporterPasswords, secretFileOf(t, res, containers[redis.ExporterName], envFile(containers[redis.ExporterName], "REDIS_PASSWORD_FILE")))
+			assert.Equal(t, redis.UserPassword(redisPw, redis.GrafanaUser), secretFileOf(t, res, containers[grafana.ContainerName], grafana.RedisPasswordFile))
 			for _, role := range []string{postgres.AppUser, postgres.ReportingUser, postgres.ExporterUser, postgres.VaultUser} {
 				assert.Empty(t, harness.PlaintextContaining(res, postgres.RolePassword(pgPw, role)), "%s's password in clear", role)
 			}

@@ -32,7 +32,7 @@ func TestAlertSourcesReachTheirHosts(t *testing.T) {
 			script := harness.Str(step.Inputs, "stdin")
 			assert.Contains(t, script, "\nEnvironment=CERT_ROOT="+dataPath+"\n", "%s/%s", name, h)
 			es, ls := place.Services[stacks.Elasticsearch] == h, place.Services[stacks.Logstash] == h
-			assert.Equal(t, es, strings.Contains(script, "\nEnvironment=ES_CONTAINER=elasticsearch\nEnvironment=ES_URL=https://localhost:9200\nEnvironment=ES_CA=/run/elasticsearch/config/certs/ca.crt\nEnvironment=ES_PASSWORD_ENV=ELASTIC_PASSWORD\n"), "%s/%s asks Elasticsearch", name, h)
+			assert.Equal(t, es, strings.Contains(script, "\nEnvironment=ES_CONTAINER=elasticsearch\nEnvironment=ES_URL=https://localhost:9200\nEnvironment=ES_CA=/run/elasticsearch/config/certs/ca.crt\nEnvironment=ES_PASSWORD_FILE=/run/secrets/elastic-password\n"), "%s/%s asks Elasticsearch", name, h)
 			assert.Equal(t, ls, strings.Contains(script, "\nEnvironment=LOGSTASH_CONTAINER=logstash\nEnvironment=LOGSTASH_API=http://127.0.0.1:9600\n"), "%s/%s asks Logstash", name, h)
 		}
 	}

@@ -36,19 +36,14 @@ func TestOnlySetupUsesTheElasticSuperuser(t *testing.T) {
 				for _, e := range harness.Elements(c.Inputs["envs"]) {
 					holds = holds || strings.Contains(harness.Plain(e).StringValue(), elastic)
 				}
-				assert.Equal(t, name == elasticsearch.Name, holds, "%s holds the elastic password", name)
+				assert.False(t, holds, "%s holds the elastic password in its environment", name)
 			}
+			assert.Equal(t, elastic, secretFileOf(t, res, harness.Containers(res)[elasticsearch.Name], envFile(harness.Containers(res)[elasticsearch.Name], "ELASTIC_PASSWORD_FILE")),
+				"only Elasticsearch reads it, from its secret file")
 
 			g, ok := harness.Containers(res)[grafana.ContainerName]
 			require.True(t, ok, "the Grafana container")
-			var env string
-			for _, e := range g.Inputs["envs"].ArrayValue() {
-				if v := harness.Plain(e).StringValue(); strings.HasPrefix(v, grafana.ElasticPasswordEnv+"=") {
-					env = v
-					assert.True(t, e.ContainsSecrets(), "the reader's password is a secret")
-				}
-			}
-			assert.Equal(t, grafana.ElasticPasswordEnv+"="+reader, env, "Grafana's logs data source password is grafana_reader's")
+			assert.Equal(t, reader, secretFileOf(t, res, g, grafana.ElasticPasswordFile), "Grafana's logs data source password is grafana_reader's")
 			var datasources string
 			for p, content := range harness.InstalledFiles(res) {
 				if strings.HasSuffix(p, "datasources.yml") {

@@ -124,7 +124,7 @@ func TestLoggingStack(t *testing.T) {
 			health := es.Inputs["healthcheck"].ObjectValue()["tests"].ArrayValue()
 			require.Len(t, health, 2)
 			assert.Equal(t, "CMD-SHELL", health[0].StringValue())
-			assert.Contains(t, health[1].StringValue(), "$ELASTIC_PASSWORD", "expanded in the container")
+			assert.Contains(t, health[1].StringValue(), elasticsearch.PasswordPath, "read in the container")
 			assert.Contains(t, health[1].StringValue(), "/_cluster/health")
 
 			lsEnv := logEnvs(t, byName[logstash.Name])
@@ -145,11 +145,12 @@ func TestLoggingStack(t *testing.T) {
 				assert.Equal(t, "tcp", p["protocol"].StringValue())
 			}
 
-			// Every credential in a container environment is a secret.
+			// Every credential in a container environment is a secret
+			// (Elasticsearch reads its password from a file).
+			assert.Equal(t, elasticsearch.PasswordPath, logEnvs(t, byName[elasticsearch.Name])["ELASTIC_PASSWORD_FILE"].value)
 			credentials := map[string][]string{
-				elasticsearch.Name: {"ELASTIC_PASSWORD"},
-				logstash.Name:      {logstash.PasswordEnv},
-				"kibana":           {"AURIGRAPH_ES_PASSWORD", "AURIGRAPH_SECURITY_KEY", "AURIGRAPH_SAVED_OBJECTS_KEY", "AURIGRAPH_REPORTING_KEY"},
+				logstash.Name: {logstash.PasswordEnv},
+				"kibana":      {"AURIGRAPH_ES_PASSWORD", "AURIGRAPH_SECURITY_KEY", "AURIGRAPH_SAVED_OBJECTS_KEY", "AURIGRAPH_REPORTING_KEY"},
 			}
 			for name, keys := range credentials {
 				env := logEnvs(t, byName[name])

@@ -123,8 +123,8 @@ func TestStackPostgresContainers(t *testing.T) {
 			assert.Equal(t, float64(wantExp.MemoryMB), exp.Inputs["memory"].NumberValue())
 
 			assert.Equal(t, map[string]bool{"POSTGRES_DB": false, "POSTGRES_USER": false, "POSTGRES_INITDB_ARGS": false,
-				"POSTGRES_HOST_AUTH_METHOD": false, "PGDATA": false, "POSTGRES_PASSWORD": true}, pgEnvSecrets(t, db))
-			assert.True(t, pgEnvSecrets(t, exp)["DATA_SOURCE_PASS"])
+				"POSTGRES_HOST_AUTH_METHOD": false, "PGDATA": false, "POSTGRES_PASSWORD_FILE": false}, pgEnvSecrets(t, db))
+			assert.Equal(t, map[string]bool{"DATA_SOURCE_URI": false, "DATA_SOURCE_USER": false, "DATA_SOURCE_PASS_FILE": false}, pgEnvSecrets(t, exp))
 			assert.Equal(t, "70:70", db.Inputs["user"].StringValue())
 			caps := db.Inputs["capabilities"].ObjectValue()
 			assert.Empty(t, propArray(caps["adds"]), "no capability added back")

@@ -224,6 +224,8 @@ func TestReleaseScaleUpAddsOnlyTheNewReplica(t *testing.T) {
 			addedContainers = append(addedContainers, releaseName(urn))
 		case r.Type == releaseCommandType && releaseName(urn) == newReplica+"-dirs":
 			// The new replica's own data/logs directories step.
+		case r.Type == releaseCommandType && releaseName(urn) == newReplica+"-secrets":
+			// The new replica's own secret files.
 		case r.Type == releaseImageType:
 			// A pull on a host that had no replica of this image yet.
 		default:

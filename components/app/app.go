@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
@@ -275,10 +276,11 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 		Health:   HealthCheck(),
 		Env:      Environment(args.Settings, args.Endpoints, r),
 		EnvFrom:  OutputEnvironment(args.Endpoints),
-		SecretEnv: map[string]pulumi.StringInput{
-			EnvPostgresPassword: args.PostgresPassword,
-			EnvRedisPassword:    args.RedisPassword,
-		},
+		SecretFiles: []container.SecretFile{{Name: SecretsFile, Env: EnvConfigLocations,
+			Content: pulumi.ToSecret(pulumi.All(args.PostgresPassword, args.RedisPassword).ApplyT(func(v []any) string {
+				return RenderSecrets(v[0].(string), v[1].(string))
+			})).(pulumi.StringOutput)}},
+		SecretsDir:     container.SecretsDir(args.DataDir, r.Name),
 		User:           fmt.Sprint(UID),
 		ReadOnlyRootFS: true,
 		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,nodev,size=512m"},
@@ -298,7 +300,11 @@ func newReplica(ctx *pulumi.Context, t *Tier, r Replica, args ApplicationArgs, w
 		WaitHealthy: true,
 		WaitTimeout: WaitTimeout,
 	}
-	deps := append(append([]pulumi.Resource{}, waitFor...), dirs)
+	secrets, err := configfile.NewContainerSecrets(ctx, r.Name+"-secrets", h.Host, spec, pulumi.Parent(t))
+	if err != nil {
+		return nil, err
+	}
+	deps := append(append(append([]pulumi.Resource{}, waitFor...), dirs), secrets.Copies...)
 	return container.New(ctx, r.Name, spec,
 		pulumi.Parent(t),
 		pulumi.Provider(h.Provider),

@@ -192,6 +192,7 @@ func TestContainerSettings(t *testing.T) {
 	assert.Equal(t, []string{
 		"bind:/srv/aurigraph/aurigraph-v11/aurigraph-v11-blue-business-3/data:/app/data",
 		"bind:/srv/aurigraph/aurigraph-v11/aurigraph-v11-blue-business-3/logs:/app/logs",
+		"bind:/srv/aurigraph/aurigraph-v11/secrets/aurigraph-v11-blue-business-3:/run/secrets",
 	}, mounts)
 
 	l := labels(*c)
@@ -201,6 +202,15 @@ func TestContainerSettings(t *testing.T) {
 	assert.Equal(t, "GET :9003/q/health/ready interval=10s timeout=5s retries=3 start-period=1m0s", l[ReadinessLabel])
 	assert.Contains(t, l[LivenessLabel], "/q/health/live interval=30s timeout=5s retries=2")
 	assert.Contains(t, l[StartupLabel], "/q/health/startup interval=5s timeout=5s retries=30")
+}
+
+// The properties format (java.util.Properties, which SmallRye follows): a
+// backslash escapes, a line break ends the value, a leading space is dropped.
+func TestRenderSecrets(t *testing.T) {
+	assert.Equal(t, "config_ordinal=270\n"+
+		`quarkus.datasource.password=\ p\\w\nx`+"\n"+
+		"quarkus.redis.password=r=s:t\n",
+		RenderSecrets(" p\\w\nx", "r=s:t"))
 }
 
 func TestEnvironmentHasSpecValuesAndSecretPasswords(t *testing.T) {
@@ -254,8 +264,8 @@ func TestEnvironmentHasSpecValuesAndSecretPasswords(t *testing.T) {
 	// The slot's weight reaches replicas per request from the gateway: in
 	// the environment, each weight step would recreate every container.
 	assert.NotContains(t, env, "TRAFFIC_WEIGHT")
-	sort.Strings(secret)
-	assert.Equal(t, []string{EnvPostgresPassword, EnvRedisPassword}, secret)
+	assert.Empty(t, secret, "no password in the environment")
+	assert.Equal(t, "/run/secrets/application.properties", env[EnvConfigLocations])
 	for k, v := range env {
 		assert.NotContains(t, v, "secret-value", "%s holds a password in plain text", k)
 	}

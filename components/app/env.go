@@ -147,11 +147,33 @@ func OutputEnvironment(e Endpoints) map[string]pulumi.StringInput {
 // EnvDeploymentSlot is the SPEC's name for the replica's slot, blue or green.
 const EnvDeploymentSlot = "DEPLOYMENT_SLOT"
 
-// Secret environment variable names; their values come as Pulumi secrets.
+// The passwords reach Quarkus in a secret properties file, named by
+// QUARKUS_CONFIG_LOCATIONS (a runtime property): never in the environment.
 const (
-	EnvPostgresPassword = "QUARKUS_DATASOURCE_PASSWORD"
-	EnvRedisPassword    = "QUARKUS_REDIS_PASSWORD"
+	EnvConfigLocations = "QUARKUS_CONFIG_LOCATIONS"
+	SecretsFile        = "application.properties"
+	PropPostgresPass   = "quarkus.datasource.password"
+	PropRedisPass      = "quarkus.redis.password"
+	// secretsOrdinal ranks the file above every other properties file
+	// (application.properties in the classpath is 250, in $PWD/config 260)
+	// and below the environment (300).
+	secretsOrdinal = 270
 )
+
+// RenderSecrets is the secret properties file: each value escaped as the
+// properties format reads it back (backslash, line breaks, a leading space).
+func RenderSecrets(postgresPassword, redisPassword string) string {
+	esc := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`, "\f", `\f`)
+	value := func(v string) string {
+		v = esc.Replace(v)
+		if strings.HasPrefix(v, " ") {
+			v = `\` + v
+		}
+		return v
+	}
+	return fmt.Sprintf("config_ordinal=%d\n%s=%s\n%s=%s\n", secretsOrdinal,
+		PropPostgresPass, value(postgresPassword), PropRedisPass, value(redisPassword))
+}
 
 // Environment is a replica's plain environment. It holds nothing that
 // depends on an image, so a tier's image change never touches another

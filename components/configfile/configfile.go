@@ -24,7 +24,7 @@ import (
 // File is one rendered file and where it goes on the host.
 type File struct {
 	Path    string // absolute path on the host, under the host's data path
-	Content string // never a secret: secrets reach containers as environment
+	Content string // never a secret: secrets reach containers as secret files (NewContainerSecrets)
 	Mode    string // octal; default 0644 (readable by the container's user)
 	Owner   string // uid:gid; default 0:0
 }
@@ -348,7 +348,21 @@ func sanitize(s string) string {
 	return strings.NewReplacer(".", "-", "_", "-", "/", "-").Replace(s)
 }
 
-var prepareLine = regexp.MustCompile(`(?m)^prepare '([^']+)' '([^']+)' '[0-7]+' '[0-9]+' '[0-9]+'$`)
+var prepareLine = regexp.MustCompile(`(?m)^prepare '([^']+)' '([^']+)' '([0-7]+)' '([0-9]+)' '([0-9]+)'$`)
+
+// InstalledMode is the mode and owner (uid:gid) a step of InstallScript
+// gives the live file To.
+type InstalledMode struct{ To, Mode, Owner string }
+
+// InstalledModes reads back the mode and owner of each file a step of
+// InstallScript installs (for tests that recreate the files elsewhere).
+func InstalledModes(script string) []InstalledMode {
+	var out []InstalledMode
+	for _, m := range prepareLine.FindAllStringSubmatch(script, -1) {
+		out = append(out, InstalledMode{To: m[2], Mode: m[3], Owner: m[4] + ":" + m[5]})
+	}
+	return out
+}
 
 // Install is one file a step of InstallScript installs.
 type Install struct{ From, To string }

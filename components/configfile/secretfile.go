@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
 	"github.com/aurigraph/infra/internal/shell"
@@ -58,6 +59,10 @@ type SecretsArgs struct {
 	// plain set) before any of them replaces a live one; the candidate
 	// directory holding them lives only for the check.
 	Validate *Validate
+	// Dir, when set, is made (or fixed) with this owner and mode before
+	// any file is written: a directory a container mounts must let its
+	// user in, and nobody else.
+	Dir *SecretFile
 }
 
 // KeyPair is a certificate and its private key (live paths of a set).
@@ -91,7 +96,7 @@ func writeSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulum
 		check = &Check{Dir: v.Dir, Command: v.Command,
 			Candidate: path.Join(host.StagingDir(a.Host.DataPath), name+".candidate")}
 	}
-	script, err := secretsScript(files, a.KeyPair, check, a.Container, a.Reload)
+	script, err := secretsScript(files, a.Dir, a.KeyPair, check, a.Container, a.Reload)
 	if err != nil {
 		return nil, fmt.Errorf("secret files %s: %w", name, err)
 	}
@@ -116,6 +121,36 @@ func writeSecrets(ctx *pulumi.Context, name string, a SecretsArgs, opts ...pulum
 		SecretStdin: true,
 		Owns:        SecretsOwned(files),
 	}, append(opts, pulumi.DependsOn([]pulumi.Resource{a.Host.Prepared}))...)
+}
+
+// NewContainerSecrets writes a container's SecretFiles into its SecretsDir
+// on h: the directory owned by the container's user, mode 0500, each file
+// mode 0400, contents on stdin only. The images read these files when they
+// start, so a changed content restarts the container (when it runs); the
+// container waits for the returned set's Copies.
+func NewContainerSecrets(ctx *pulumi.Context, name string, h *host.Host, s container.Spec, opts ...pulumi.ResourceOption) (*Set, error) {
+	if len(s.SecretFiles) == 0 {
+		return nil, fmt.Errorf("secret files %s: container %s has none", name, s.Name)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	owner, err := s.SecretOwner()
+	if err != nil {
+		return nil, err
+	}
+	files := make([]Secret, len(s.SecretFiles))
+	for i, f := range s.SecretFiles {
+		files[i] = Secret{Path: path.Join(s.SecretsDir, f.Name), Content: pulumi.ToSecret(f.Content).(pulumi.StringOutput),
+			Owner: owner, Mode: "0400"}
+	}
+	return NewSecrets(ctx, name, SecretsArgs{
+		Host:      h,
+		Files:     files,
+		Dir:       &SecretFile{Path: s.SecretsDir, Owner: owner, Mode: "0500"},
+		Container: s.Name,
+		Reload:    "docker restart " + shell.Quote(s.Name),
+	}, opts...)
 }
 
 // SecretFile is where one secret file goes, with its owner and mode.
@@ -157,7 +192,7 @@ func SecretsStdin(contents []string) string {
 // SSH user is not root: privileged steps go through passwordless sudo, which
 // preflight checks; openssl comes with ca-certificates on Debian hosts.
 func WriteSecretsScript(files []SecretFile, pair *KeyPair, container, reload string) (string, error) {
-	return secretsScript(files, pair, nil, container, reload)
+	return secretsScript(files, nil, pair, nil, container, reload)
 }
 
 // WriteCheckedSecretsScript is WriteSecretsScript with a validation by the
@@ -169,10 +204,10 @@ func WriteCheckedSecretsScript(files []SecretFile, check *Check, container, relo
 	if check == nil {
 		return "", fmt.Errorf("a checked secret set needs a check")
 	}
-	return secretsScript(files, nil, check, container, reload)
+	return secretsScript(files, nil, nil, check, container, reload)
 }
 
-func secretsScript(files []SecretFile, pair *KeyPair, check *Check, container, reload string) (string, error) {
+func secretsScript(files []SecretFile, dir *SecretFile, pair *KeyPair, check *Check, container, reload string) (string, error) {
 	var b strings.Builder
 	b.WriteString(`set -eu
 umask 077
@@ -204,6 +239,14 @@ new() {
   return 1
 }
 `)
+	if dir != nil {
+		d, err := dir.checked()
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "$SUDO mkdir -p %[1]s\n$SUDO chown %[2]s %[1]s\n$SUDO chmod %[3]s %[1]s\n",
+			shell.Quote(d.Path), shell.Quote(d.Owner), shell.Quote(d.Mode))
+	}
 	written := map[string]bool{}
 	for _, f := range files {
 		f, err := f.checked()
@@ -281,24 +324,54 @@ func SecretsOwned(files []SecretFile) *hostcmd.Owned {
 	return &hostcmd.Owned{Items: paths, Remove: `$SUDO rm -f "$1"`}
 }
 
-var writeLine = regexp.MustCompile(`(?m)^write '([^']+)' '[0-9]+:[0-9]+' '[0-7]+'$`)
+var (
+	writeLine = regexp.MustCompile(`(?m)^write '([^']+)' '([0-9]+:[0-9]+)' '([0-7]+)'$`)
+	dirLines  = regexp.MustCompile(`(?m)^\$SUDO mkdir -p '([^']+)'\n\$SUDO chown '([0-9]+:[0-9]+)' '[^']+'\n\$SUDO chmod '([0-7]+)' '[^']+'$`)
+)
 
-// SecretFiles reads back what a step of WriteSecretsScript writes: each
-// path with its content, from the script and its stdin (for tests and the
-// offline plan).
-func SecretFiles(script, stdin string) (map[string]string, error) {
-	paths := writeLine.FindAllStringSubmatch(script, -1)
-	lines := strings.Split(strings.TrimSuffix(stdin, "\n"), "\n")
-	if len(paths) != len(lines) {
-		return nil, fmt.Errorf("%d files, %d lines of stdin", len(paths), len(lines))
+// Written is one secret file (or, with Dir, its directory) a step of
+// WriteSecretsScript writes, as it lands on the host.
+type Written struct {
+	Path, Owner, Mode, Content string
+	Dir                        bool
+}
+
+// SecretWrites reads back what a step of the secret writer puts on its
+// host, from the script and its stdin: the set's directory when it has
+// one, then every file with its owner, mode and content (for tests and
+// the offline plan).
+func SecretWrites(script, stdin string) ([]Written, error) {
+	var out []Written
+	for _, d := range dirLines.FindAllStringSubmatch(script, -1) {
+		out = append(out, Written{Path: d[1], Owner: d[2], Mode: d[3], Dir: true})
 	}
-	out := map[string]string{}
-	for i, p := range paths {
+	files := writeLine.FindAllStringSubmatch(script, -1)
+	lines := strings.Split(strings.TrimSuffix(stdin, "\n"), "\n")
+	if len(files) != len(lines) {
+		return nil, fmt.Errorf("%d files, %d lines of stdin", len(files), len(lines))
+	}
+	for i, f := range files {
 		b, err := base64.StdEncoding.DecodeString(lines[i])
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p[1], err)
+			return nil, fmt.Errorf("%s: %w", f[1], err)
 		}
-		out[p[1]] = string(b)
+		out = append(out, Written{Path: f[1], Owner: f[2], Mode: f[3], Content: string(b)})
+	}
+	return out, nil
+}
+
+// SecretFiles maps each secret file a step of WriteSecretsScript writes to
+// its content (see SecretWrites).
+func SecretFiles(script, stdin string) (map[string]string, error) {
+	written, err := SecretWrites(script, stdin)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, w := range written {
+		if !w.Dir {
+			out[w.Path] = w.Content
+		}
 	}
 	return out, nil
 }

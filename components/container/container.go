@@ -9,6 +9,8 @@ import (
 	"maps"
 	"math"
 	"math/big"
+	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -98,6 +100,48 @@ type Networks struct {
 	Names []pulumi.StringInput
 }
 
+// SecretsMount is the container's read-only directory of secret files. The
+// directory is mounted, not each file: a rotated file is renamed into place
+// on the host, and a single-file bind mount would keep showing the old one.
+const SecretsMount = "/run/secrets"
+
+// SecretFile is one secret the container reads from a file, SecretPath(Name).
+type SecretFile struct {
+	Name    string             // file name, e.g. "postgres-password"
+	Content pulumi.StringInput // kept secret end to end: stdin of the step that writes it
+	// Env, when set, is the variable that tells the image where the file
+	// is (POSTGRES_PASSWORD_FILE); empty when a command or a config file
+	// names the path itself.
+	Env string
+}
+
+// SecretsDir is the host directory of a container's secret files, beside
+// the service's other directories.
+func SecretsDir(serviceDir, containerName string) string {
+	return path.Join(serviceDir, "secrets", containerName)
+}
+
+// SecretPath is where the container finds its secret file name.
+func SecretPath(name string) string { return SecretsMount + "/" + name }
+
+// SecretOwner is the uid:gid that owns a container's secret files: its
+// user, which must be numeric (the image's names are not the host's).
+func (s Spec) SecretOwner() (string, error) {
+	uid, gid, found := strings.Cut(s.User, ":")
+	if !found {
+		gid = uid
+	}
+	if !numeric.MatchString(uid) || !numeric.MatchString(gid) {
+		return "", fmt.Errorf("secret files need a numeric user (uid or uid:gid) to own them, got %q", s.User)
+	}
+	return uid + ":" + gid, nil
+}
+
+var (
+	numeric        = regexp.MustCompile(`^[0-9]+$`)
+	secretFileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+)
+
 // Spec describes one container. Fields left zero get the platform defaults.
 type Spec struct {
 	Service string // service kind, e.g. "postgres"; labels the container and its logs
@@ -113,8 +157,16 @@ type Spec struct {
 	Env map[string]string // plain environment
 	// EnvFrom are plain variables whose values are other resources'
 	// outputs (a service's address): the container waits for them.
-	EnvFrom   map[string]pulumi.StringInput
-	SecretEnv map[string]pulumi.StringInput // values kept secret end to end
+	EnvFrom map[string]pulumi.StringInput
+	// SecretEnv are secret variables, for images that can read a secret
+	// only from the environment (the policy pack lists which): every other
+	// secret is a SecretFile.
+	SecretEnv map[string]pulumi.StringInput
+	// SecretFiles are written by configfile.NewContainerSecrets into
+	// SecretsDir on the host (owned by User, mode 0400) and reach the
+	// container in one read-only directory, SecretsMount.
+	SecretFiles []SecretFile
+	SecretsDir  string
 
 	Command        []string
 	Entrypoint     []string
@@ -177,6 +229,7 @@ func (s Spec) Validate() error {
 			problems = append(problems, fmt.Sprintf("variable %s is set twice", k))
 		}
 	}
+	problems = append(problems, s.secretFileProblems()...)
 	for _, m := range s.Mounts {
 		if m.HostPath != "" && IsSensitiveHostPath(m.HostPath) {
 			problems = append(problems, fmt.Sprintf("host path %s is sensitive", m.HostPath))
@@ -186,6 +239,43 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("container %q: %s", s.Name, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+func (s Spec) secretFileProblems() []string {
+	if len(s.SecretFiles) == 0 {
+		return nil
+	}
+	var problems []string
+	if !path.IsAbs(s.SecretsDir) || IsSensitiveHostPath(s.SecretsDir) {
+		problems = append(problems, fmt.Sprintf("secret files need a host directory of their own, got %q", s.SecretsDir))
+	}
+	if _, err := s.SecretOwner(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	names, vars := map[string]bool{}, map[string]bool{}
+	for _, f := range s.SecretFiles {
+		_, plain := s.Env[f.Env]
+		_, from := s.EnvFrom[f.Env]
+		_, secret := s.SecretEnv[f.Env]
+		switch {
+		case !secretFileName.MatchString(f.Name) || names[f.Name]:
+			problems = append(problems, fmt.Sprintf("secret file name %q is not a plain, unique file name", f.Name))
+		case f.Content == nil:
+			problems = append(problems, fmt.Sprintf("secret file %s has no content", f.Name))
+		case f.Env != "" && (plain || from || secret || vars[f.Env]):
+			problems = append(problems, fmt.Sprintf("variable %s is set twice", f.Env))
+		}
+		names[f.Name] = true
+		if f.Env != "" {
+			vars[f.Env] = true
+		}
+	}
+	for _, m := range s.Mounts {
+		if path.Clean(m.Target) == SecretsMount {
+			problems = append(problems, fmt.Sprintf("%s is the secret files' mount", SecretsMount))
+		}
+	}
+	return problems
 }
 
 // IsSensitiveHostPath reports host paths no container may mount (CIS 5.5, 5.31).
@@ -249,8 +339,8 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 		},
 		Ulimits: ulimits(s.Ulimits),
 		Labels:  containerLabels(labels),
-		Envs:    envs(s.Env, s.EnvFrom, s.SecretEnv),
-		Mounts:  mounts(s.Mounts),
+		Envs:    envs(s.envWithSecretPaths(), s.EnvFrom, s.SecretEnv),
+		Mounts:  mounts(s.mountsWithSecrets()),
 		Ports:   ports(s.Ports),
 	}
 	if s.User != "" {
@@ -276,6 +366,28 @@ func (s Spec) Args() (*docker.ContainerArgs, error) {
 		args.WaitTimeout = pulumi.Int(int(durationOrDur(s.WaitTimeout, 5*time.Minute).Seconds()))
 	}
 	return args, nil
+}
+
+// envWithSecretPaths is the plain environment plus each secret file's
+// variable, which holds its path (never its content).
+func (s Spec) envWithSecretPaths() map[string]string {
+	out := maps.Clone(s.Env)
+	for _, f := range s.SecretFiles {
+		if f.Env != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[f.Env] = SecretPath(f.Name)
+		}
+	}
+	return out
+}
+
+func (s Spec) mountsWithSecrets() []Mount {
+	if len(s.SecretFiles) == 0 {
+		return s.Mounts
+	}
+	return append(slices.Clone(s.Mounts), Mount{HostPath: s.SecretsDir, Target: SecretsMount, ReadOnly: true})
 }
 
 // New creates the container with every default applied. Pass the host's

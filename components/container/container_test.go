@@ -40,6 +40,31 @@ func TestValidateRefusesUnsafeSpecs(t *testing.T) {
 			s.EnvFrom = map[string]pulumi.StringInput{"A": pulumi.String("2")}
 		},
 		"variable B has no value": func(s *Spec) { s.EnvFrom = map[string]pulumi.StringInput{"B": nil} },
+		"need a numeric user": func(s *Spec) {
+			s.User, s.SecretsDir = "redis", "/srv/aurigraph/redis/secrets/redis"
+			s.SecretFiles = []SecretFile{{Name: "pw", Content: pulumi.String("x")}}
+		},
+		"need a host directory of their own": func(s *Spec) {
+			s.User, s.SecretsDir = "999:1000", "/run/secrets"
+			s.SecretFiles = []SecretFile{{Name: "pw", Content: pulumi.String("x")}}
+		},
+		`"../pw" is not a plain, unique file name`: func(s *Spec) {
+			s.User, s.SecretsDir = "999", "/srv/s"
+			s.SecretFiles = []SecretFile{{Name: "../pw", Content: pulumi.String("x")}}
+		},
+		"secret file pw has no content": func(s *Spec) {
+			s.User, s.SecretsDir = "999", "/srv/s"
+			s.SecretFiles = []SecretFile{{Name: "pw"}}
+		},
+		"variable PW_FILE is set twice": func(s *Spec) {
+			s.User, s.SecretsDir, s.Env = "999", "/srv/s", map[string]string{"PW_FILE": "/elsewhere"}
+			s.SecretFiles = []SecretFile{{Name: "pw", Content: pulumi.String("x"), Env: "PW_FILE"}}
+		},
+		"/run/secrets is the secret files' mount": func(s *Spec) {
+			s.User, s.SecretsDir = "999", "/srv/s"
+			s.SecretFiles = []SecretFile{{Name: "pw", Content: pulumi.String("x")}}
+			s.Mounts = []Mount{{HostPath: "/srv/other", Target: "/run/secrets/"}}
+		},
 	}
 	for want, mutate := range cases {
 		s := validSpec()
@@ -49,6 +74,23 @@ func TestValidateRefusesUnsafeSpecs(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 	assert.NoError(t, validSpec().Validate())
+}
+
+func TestSecretFilesAreMountedReadOnlyAndNamedByPath(t *testing.T) {
+	s := validSpec()
+	s.User, s.SecretsDir = "999:1000", SecretsDir("/srv/aurigraph/redis", "redis")
+	s.SecretFiles = []SecretFile{{Name: "redis-password", Content: pulumi.ToSecret(pulumi.String("pw")).(pulumi.StringOutput), Env: "REDIS_PASSWORD_FILE"}}
+	owner, err := s.SecretOwner()
+	require.NoError(t, err)
+	assert.Equal(t, "999:1000", owner)
+	assert.Equal(t, map[string]string{"REDIS_PASSWORD_FILE": "/run/secrets/redis-password"}, s.envWithSecretPaths())
+	assert.Contains(t, s.mountsWithSecrets(), Mount{HostPath: "/srv/aurigraph/redis/secrets/redis", Target: SecretsMount, ReadOnly: true})
+	assert.Empty(t, s.Mounts, "the spec itself is not changed")
+	_, err = s.Args()
+	require.NoError(t, err)
+	s.User = "1000"
+	owner, _ = s.SecretOwner()
+	assert.Equal(t, "1000:1000", owner)
 }
 
 func TestSensitiveHostPaths(t *testing.T) {

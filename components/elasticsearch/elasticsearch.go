@@ -64,10 +64,14 @@ const (
 // CAPath is the CA certificate inside the container.
 const CAPath = certsDir + "/ca.crt"
 
-// PasswordEnv is the container's variable holding the elastic user's
-// password: the image reads it, and the health check and the host's
-// logging-metrics (docker exec) use it inside the container.
-const PasswordEnv = "ELASTIC_PASSWORD"
+// PasswordFile is the container's secret file holding the elastic user's
+// password: the image reads it (ELASTIC_PASSWORD_FILE), and the health
+// check and the host's logging-metrics (docker exec) read it inside the
+// container. PasswordPath is where the container sees it.
+const PasswordFile = "elastic-password"
+
+// PasswordPath is PasswordFile inside the container.
+var PasswordPath = container.SecretPath(PasswordFile)
 
 // SelfHost is the name Elasticsearch is reached by from inside its own
 // container: its health check and the setup step (docker exec) use it.
@@ -207,13 +211,13 @@ func heapSize(mb int) string {
 }
 
 // HealthCommand checks the cluster answers with at least yellow health. It
-// runs in the container's shell, so $ELASTIC_PASSWORD expands there; the
+// runs in the container's shell and reads the password file there; the
 // password reaches curl as a config on stdin, not as an argument.
 func HealthCommand() []string {
 	return []string{"CMD-SHELL", fmt.Sprintf(
-		`printf 'user = "elastic:%%s"\n' "$(printf '%%s' "$`+PasswordEnv+`" | sed 's/[\\"]/\\&/g')" | `+
+		`printf 'user = "elastic:%%s"\n' "$(sed 's/[\\"]/\\&/g' %s)" | `+
 			`curl -fsS -K - --cacert %s "%s/_cluster/health?wait_for_status=yellow&timeout=5s" >/dev/null`,
-		CAPath, SelfURL())}
+		PasswordPath, CAPath, SelfURL())}
 }
 
 // SetupStdin is what the setup script reads: one password per line.
@@ -231,15 +235,16 @@ func ContainerSpec(args ElasticsearchArgs) container.Spec {
 		heap = DefaultHeapMB
 	}
 	return container.Spec{
-		Service:   Name,
-		Name:      Name,
-		Image:     args.Image,
-		Networks:  args.Zones.For(Name),
-		Resource:  args.Resources,
-		Env:       Env(heap),
-		SecretEnv: map[string]pulumi.StringInput{PasswordEnv: args.ElasticPassword},
-		User:      fmt.Sprintf("%d:%d", UID, GID),
-		Command:   Command(),
+		Service:     Name,
+		Name:        Name,
+		Image:       args.Image,
+		Networks:    args.Zones.For(Name),
+		Resource:    args.Resources,
+		Env:         Env(heap),
+		SecretFiles: []container.SecretFile{{Name: PasswordFile, Content: args.ElasticPassword, Env: "ELASTIC_PASSWORD_FILE"}},
+		SecretsDir:  container.SecretsDir(args.HostDir, Name),
+		User:        fmt.Sprintf("%d:%d", UID, GID),
+		Command:     Command(),
 		// Writes go to the tmpfs (Tmpfs) and the host's data and logs only.
 		ReadOnlyRootFS: true,
 		Tmpfs:          Tmpfs(),
@@ -300,7 +305,13 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 		files = append(files, cmd)
 	}
 
-	c, err := container.New(ctx, name, ContainerSpec(args), parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(files))
+	spec := ContainerSpec(args)
+	secrets, err := configfile.NewContainerSecrets(ctx, name+"-secrets", args.Engine.Host, spec, parent)
+	if err != nil {
+		return nil, err
+	}
+	c, err := container.New(ctx, name, spec, parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append(files, secrets.Copies...)))
 	if err != nil {
 		return nil, err
 	}

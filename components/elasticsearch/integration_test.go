@@ -149,8 +149,11 @@ func TestIntegrationHealthCommandKeepsPasswordOffCommandLine(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(bin, "curl"), []byte(curl), 0o755))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", HealthCommand()[1])
-	cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "LOGDIR=" + logs, `ELASTIC_PASSWORD=s3"cr\et`}
+	// The password file, where the container has it, is the test's own.
+	password := filepath.Join(dir, "password")
+	require.NoError(t, os.WriteFile(password, []byte(`s3"cr\et`), 0o400))
+	cmd := exec.CommandContext(ctx, "sh", "-c", strings.ReplaceAll(HealthCommand()[1], PasswordPath, password))
+	cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "LOGDIR=" + logs}
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	argv, _ := os.ReadFile(filepath.Join(logs, "argv"))

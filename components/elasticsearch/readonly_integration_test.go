@@ -63,7 +63,7 @@ func TestIntegrationReadOnlyRootRunsOnDocker(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to give the host directories to uid 1000")
 	}
-	image := testhost.Image(t)
+	image := testhost.HostImage(t)
 
 	dir := t.TempDir()
 	hostDir := filepath.Join(dir, "elasticsearch")

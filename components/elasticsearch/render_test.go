@@ -243,7 +243,7 @@ func TestContainerSettings(t *testing.T) {
 	}
 	health := HealthCommand()
 	assert.Equal(t, "CMD-SHELL", health[0])
-	assert.Contains(t, health[1], `"$ELASTIC_PASSWORD"`)
+	assert.Contains(t, health[1], ` /run/secrets/elastic-password)`)
 	assert.Contains(t, health[1], "https://localhost:9200/_cluster/health")
 	assert.Equal(t, "262144", RequiredSysctls["vm.max_map_count"])
 

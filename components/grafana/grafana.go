@@ -152,7 +152,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	ready := append([]pulumi.Resource{ca}, g.Provision.Copies...)
 	ready = append(ready, g.Dashboards.Copies...)
 
-	c, err := container.New(ctx, ContainerName, container.Spec{
+	spec := container.Spec{
 		Service:        "grafana",
 		Name:           ContainerName,
 		Image:          args.Image,
@@ -176,11 +176,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"GF_LOG_MODE":                    "console",
 			"GF_METRICS_ENABLED":             "true",
 		},
-		SecretEnv: map[string]pulumi.StringInput{
-			"GF_SECURITY_ADMIN_PASSWORD": args.AdminPassword,
-			ElasticPasswordEnv:           args.ElasticsearchPassword,
-			RedisPasswordEnv:             args.RedisPassword,
+		SecretFiles: []container.SecretFile{
+			{Name: AdminPasswordFile, Content: args.AdminPassword, Env: "GF_SECURITY_ADMIN_PASSWORD__FILE"},
+			{Name: ElasticPasswordFile, Content: args.ElasticsearchPassword},
+			{Name: RedisPasswordFile, Content: args.RedisPassword},
 		},
+		SecretsDir: container.SecretsDir(args.ServiceDir, ContainerName),
 		Mounts: []container.Mount{
 			{HostPath: prov, Target: provisioningMount, ReadOnly: true},
 			{HostPath: dashboardsDir(args.ServiceDir), Target: dashboardsMount, ReadOnly: true},
@@ -188,7 +189,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			{HostPath: dataDir(args.ServiceDir), Target: dataMount},
 		},
 		Health: container.HTTPHealth(Port, "/api/health", 90*time.Second), // first start installs the plugin
-	}, parent, pulumi.Provider(args.Engine.Provider), pulumi.DependsOn(ready))
+	}
+	secrets, err := configfile.NewContainerSecrets(ctx, name+"-secrets", args.Engine.Host, spec, parent)
+	if err != nil {
+		return nil, err
+	}
+	c, err := container.New(ctx, ContainerName, spec, parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append(ready, secrets.Copies...)))
 	if err != nil {
 		return nil, err
 	}

@@ -10,13 +10,17 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/aurigraph/infra/components/container"
 )
 
-// Environment variables the provisioning files read; the component sets
-// them as secret environment values of the container.
+// Secret files the provisioning files read ($__file{...}); the component
+// writes them as the container's secret files.
 const (
-	ElasticPasswordEnv = "ES_PASSWORD"
-	RedisPasswordEnv   = "REDIS_PASSWORD"
+	ElasticPasswordFile = "elasticsearch-password" // the read-only reader user's
+	RedisPasswordFile   = "redis-password"
+	// AdminPasswordFile is read through GF_SECURITY_ADMIN_PASSWORD__FILE.
+	AdminPasswordFile = "admin-password"
 )
 
 // DatasourceValues is everything the datasources file depends on.
@@ -76,9 +80,9 @@ func RenderDatasources(v DatasourceValues) (string, error) {
 	}
 	data := struct {
 		DatasourceValues
-		ElasticPasswordEnv, RedisPasswordEnv string
-		ElasticsearchServerName              string
-	}{v, ElasticPasswordEnv, RedisPasswordEnv, es.Hostname()}
+		ElasticPasswordPath, RedisPasswordPath string
+		ElasticsearchServerName                string
+	}{v, container.SecretPath(ElasticPasswordFile), container.SecretPath(RedisPasswordFile), es.Hostname()}
 	var b strings.Builder
 	if err := datasourcesTmpl.Execute(&b, data); err != nil {
 		return "", err

@@ -56,7 +56,7 @@ func TestRenderDatasources(t *testing.T) {
 	assert.Equal(t, "https://elasticsearch:9200", es.URL)
 	assert.True(t, es.BasicAuth)
 	assert.Equal(t, elasticsearch.ReaderUser, es.BasicAuthUser)
-	assert.Equal(t, "$__env{ES_PASSWORD}", es.SecureJSONData["basicAuthPassword"])
+	assert.Equal(t, "$__file{/run/secrets/elasticsearch-password}", es.SecureJSONData["basicAuthPassword"])
 	assert.Equal(t, "$__file{/etc/grafana/certs/ca.pem}", es.SecureJSONData["tlsCACert"])
 	assert.Equal(t, true, es.JSONData["tlsAuthWithCACert"])
 	assert.Equal(t, elasticsearch.IndexPattern, es.JSONData["index"], "the pattern Logstash's indices fall under")
@@ -65,7 +65,7 @@ func TestRenderDatasources(t *testing.T) {
 	r := byUID["redis"]
 	assert.Equal(t, "redis-datasource", r.Type)
 	assert.Equal(t, "redis://redis:6379", r.URL)
-	assert.Equal(t, "$__env{REDIS_PASSWORD}", r.SecureJSONData["password"])
+	assert.Equal(t, "$__file{/run/secrets/redis-password}", r.SecureJSONData["password"])
 	assert.Equal(t, true, r.JSONData["acl"], "an ACL user, not Redis's default user")
 	assert.Equal(t, "grafana", r.JSONData["user"])
 

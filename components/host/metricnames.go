@@ -62,7 +62,7 @@ type LogProbe struct {
 	ElasticsearchContainer string
 	ElasticsearchURL       string // inside the container, e.g. https://localhost:9200
 	ElasticsearchCA        string // CA file inside the container
-	PasswordEnv            string // the container's variable holding the elastic user's password
+	PasswordFile           string // the container's file holding the elastic user's password
 	LogstashContainer      string
 	LogstashAPI            string // inside the container, e.g. http://127.0.0.1:9600
 }
@@ -83,7 +83,7 @@ func extraMetrics(a HostArgs) ([]MetricsScript, error) {
 	var env []string
 	for _, kv := range [][2]string{
 		{"ES_CONTAINER", p.ElasticsearchContainer}, {"ES_URL", p.ElasticsearchURL}, {"ES_CA", p.ElasticsearchCA},
-		{"ES_PASSWORD_ENV", p.PasswordEnv}, {"LOGSTASH_CONTAINER", p.LogstashContainer}, {"LOGSTASH_API", p.LogstashAPI},
+		{"ES_PASSWORD_FILE", p.PasswordFile}, {"LOGSTASH_CONTAINER", p.LogstashContainer}, {"LOGSTASH_API", p.LogstashAPI},
 	} {
 		if kv[1] != "" {
 			env = append(env, kv[0]+"="+kv[1])

@@ -384,7 +384,7 @@ func TestExportersStepInstallsContainerMetrics(t *testing.T) {
 func TestExportersStepInstallsCertificateAndLoggingMetrics(t *testing.T) {
 	a := sampleArgs()
 	a.LogProbe = LogProbe{ElasticsearchContainer: "elasticsearch", ElasticsearchURL: "https://localhost:9200",
-		ElasticsearchCA: "/usr/share/elasticsearch/config/certs/ca.crt", PasswordEnv: "ELASTIC_PASSWORD",
+		ElasticsearchCA: "/usr/share/elasticsearch/config/certs/ca.crt", PasswordFile: "/run/secrets/elastic-password",
 		LogstashContainer: "logstash", LogstashAPI: "http://127.0.0.1:9600"}
 	v, err := NewPrepareValues(a)
 	require.NoError(t, err)
@@ -404,7 +404,7 @@ func TestExportersStepInstallsCertificateAndLoggingMetrics(t *testing.T) {
 		"ensure_file /etc/systemd/system/" + LoggingMetricsUnit + ".service 0644 0:0",
 		// The data path of the host is where its certificates are.
 		"Environment=CERT_ROOT=" + a.DataPath + "\n",
-		"Environment=ES_CONTAINER=elasticsearch\nEnvironment=ES_URL=https://localhost:9200\nEnvironment=ES_CA=/usr/share/elasticsearch/config/certs/ca.crt\nEnvironment=ES_PASSWORD_ENV=ELASTIC_PASSWORD\nEnvironment=LOGSTASH_CONTAINER=logstash\nEnvironment=LOGSTASH_API=http://127.0.0.1:9600\n",
+		"Environment=ES_CONTAINER=elasticsearch\nEnvironment=ES_URL=https://localhost:9200\nEnvironment=ES_CA=/usr/share/elasticsearch/config/certs/ca.crt\nEnvironment=ES_PASSWORD_FILE=/run/secrets/elastic-password\nEnvironment=LOGSTASH_CONTAINER=logstash\nEnvironment=LOGSTASH_API=http://127.0.0.1:9600\n",
 		"OnBootSec=2min\nOnUnitActiveSec=1h\n", "OnBootSec=2min\nOnUnitActiveSec=1min\n",
 	} {
 		assert.Contains(t, script, want)

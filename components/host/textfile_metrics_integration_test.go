@@ -126,7 +126,7 @@ func TestIntegrationCertMetricsScript(t *testing.T) {
 
 // fakeContainers puts a `docker` on PATH whose inspect knows the containers
 // named by files running-<name> and whose exec runs the command here, with
-// the container's ELASTIC_PASSWORD and a fake curl that records its
+// the container's password file at $state/password and a fake curl that records its
 // arguments and stdin and answers from files es-health / ls-events.
 func fakeContainers(t *testing.T, password string) (bin, state string) {
 	t.Helper()
@@ -149,7 +149,7 @@ exec)
   name=$2
   shift 2
   [ -e "$state/running-$name" ] || exit 1
-  ELASTIC_PASSWORD=$(cat "$state/password") PATH="$state/cbin:$PATH" exec "$@"
+  PATH="$state/cbin:$PATH" exec "$@"
   ;;
 *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
@@ -185,7 +185,7 @@ func TestIntegrationLoggingMetricsScript(t *testing.T) {
 	bin, state := fakeContainers(t, password)
 	textfiles := filepath.Join(dir, "node-exporter")
 	probe := []string{"ES_CONTAINER=elasticsearch", "ES_URL=https://localhost:9200", "ES_CA=/usr/share/elasticsearch/config/certs/ca.crt",
-		"ES_PASSWORD_ENV=ELASTIC_PASSWORD", "LOGSTASH_CONTAINER=logstash", "LOGSTASH_API=http://127.0.0.1:9600"}
+		"ES_PASSWORD_FILE=" + filepath.Join(state, "password"), "LOGSTASH_CONTAINER=logstash", "LOGSTASH_API=http://127.0.0.1:9600"}
 	run := func(env ...string) (string, error) {
 		cmd := exec.Command("bash", script)
 		cmd.Env = append(append(os.Environ(), "TEXTFILE_DIR="+textfiles, "PATH="+bin+":"+os.Getenv("PATH")), env...)

@@ -211,8 +211,13 @@ func NewPgBouncer(ctx *pulumi.Context, name string, args PgBouncerArgs, opts ...
 	if err != nil {
 		return nil, err
 	}
-	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Engine.Provider),
-		pulumi.DependsOn([]pulumi.Resource{c}))
+	exporter := ExporterSpec(args)
+	exporterSecrets, err := configfile.NewContainerSecrets(ctx, name+"-exporter-secrets", args.Engine.Host, exporter, parent)
+	if err != nil {
+		return nil, err
+	}
+	e, err := container.New(ctx, ExporterName, exporter, parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append([]pulumi.Resource{c}, exporterSecrets.Copies...)))
 	if err != nil {
 		return nil, err
 	}
@@ -269,8 +274,17 @@ func statsPasswordOf(pg *postgres.Postgres) pulumi.StringInput {
 	return StatsPassword(pg.Passwords.App)
 }
 
+// passFile is the exporter's password file content, a secret; nil
+// without a password (Validate refuses the spec then).
+func passFile(password pulumi.StringInput) pulumi.StringInput {
+	if password == nil {
+		return nil
+	}
+	return pulumi.ToSecret(password.ToStringOutput().ApplyT(RenderExporterPassFile)).(pulumi.StringOutput)
+}
+
 // ExporterSpec is the pgbouncer_exporter sidecar: the connection string is
-// plain, StatsUser's password a secret variable (PGPASSWORD, read by lib/pq).
+// plain, StatsUser's password a secret file (PGPASSFILE, read by lib/pq).
 func ExporterSpec(a PgBouncerArgs) container.Spec {
 	return container.Spec{
 		Service:  ContainerName,
@@ -282,7 +296,9 @@ func ExporterSpec(a PgBouncerArgs) container.Spec {
 		Env: map[string]string{
 			"PGBOUNCER_EXPORTER_CONNECTION_STRING": ExporterConnection(),
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"PGPASSWORD": statsPasswordOf(a.Postgres)},
+		SecretFiles: []container.SecretFile{{Name: ExporterPassFile, Env: "PGPASSFILE",
+			Content: passFile(statsPasswordOf(a.Postgres))}},
+		SecretsDir:     container.SecretsDir(a.ServiceDir, ExporterName),
 		Command:        []string{fmt.Sprintf("--web.listen-address=:%d", ExporterPort)},
 		ReadOnlyRootFS: true,
 		Health: container.Health{

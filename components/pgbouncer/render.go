@@ -136,3 +136,15 @@ func RenderAuthFile(users []User) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// ExporterPassFile is the exporter's password file (PGPASSFILE, read by
+// lib/pq, which skips it unless only its owner may read it).
+const ExporterPassFile = "pgpass"
+
+// RenderExporterPassFile is the one .pgpass line for the exporter's
+// connection (ExporterConnection): host, port, database and user exact,
+// with ':' and '\' escaped as the format requires.
+func RenderExporterPassFile(password string) string {
+	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`)
+	return fmt.Sprintf("%s:%d:%s:%s:%s\n", ContainerName, Port, AdminDatabase, StatsUser, esc.Replace(password))
+}

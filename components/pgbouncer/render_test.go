@@ -161,7 +161,11 @@ func TestSpecs(t *testing.T) {
 
 	e := ExporterSpec(a)
 	require.NoError(t, e.Validate())
-	assert.Contains(t, e.SecretEnv, "PGPASSWORD")
+	assert.Empty(t, e.SecretEnv)
+	if assert.Len(t, e.SecretFiles, 1) {
+		assert.Equal(t, "PGPASSFILE", e.SecretFiles[0].Env)
+	}
+	assert.Equal(t, "pgbouncer:6432:pgbouncer:pgbouncer_stats:a\\:b\\\\c\n", RenderExporterPassFile(`a:b\c`))
 	assert.Equal(t, "postgres://pgbouncer_stats@pgbouncer:6432/pgbouncer?sslmode=disable", e.Env["PGBOUNCER_EXPORTER_CONNECTION_STRING"])
 	assert.NotContains(t, e.Env["PGBOUNCER_EXPORTER_CONNECTION_STRING"], ":x@")
 	assert.Equal(t, "jdbc:postgresql://pgbouncer:6432/"+postgres.Database, JDBCURL())

@@ -191,8 +191,17 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 		return nil, err
 	}
 
-	db, err := container.New(ctx, ContainerName, DatabaseSpec(args), parent,
-		pulumi.Provider(h.Provider), pulumi.DependsOn(confFiles.Copies))
+	dbSpec, exporterSpec := DatabaseSpec(args), ExporterSpec(args)
+	dbSecrets, err := configfile.NewContainerSecrets(ctx, name+"-secrets", h.Host, dbSpec, parent)
+	if err != nil {
+		return nil, err
+	}
+	exporterSecrets, err := configfile.NewContainerSecrets(ctx, name+"-exporter-secrets", h.Host, exporterSpec, parent)
+	if err != nil {
+		return nil, err
+	}
+	db, err := container.New(ctx, ContainerName, dbSpec, parent,
+		pulumi.Provider(h.Provider), pulumi.DependsOn(append(confFiles.Copies, dbSecrets.Copies...)))
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +209,8 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	if err != nil {
 		return nil, err
 	}
-	exporter, err := container.New(ctx, ExporterName, ExporterSpec(args), parent,
-		pulumi.Provider(h.Provider), pulumi.DependsOn([]pulumi.Resource{roles}))
+	exporter, err := container.New(ctx, ExporterName, exporterSpec, parent,
+		pulumi.Provider(h.Provider), pulumi.DependsOn(append([]pulumi.Resource{roles}, exporterSecrets.Copies...)))
 	if err != nil {
 		return nil, err
 	}
@@ -260,8 +269,10 @@ func DatabaseSpec(a Args) container.Spec {
 			"POSTGRES_HOST_AUTH_METHOD": "scram-sha-256",
 			"PGDATA":                    dataMount + "/pgdata",
 		},
-		SecretEnv: map[string]pulumi.StringInput{"POSTGRES_PASSWORD": a.Password},
-		Command:   []string{"postgres", "-c", "config_file=" + confMount + "/postgresql.conf"},
+		// The entrypoint reads the file once, when initdb creates the cluster.
+		SecretFiles: []container.SecretFile{{Name: "postgres-password", Content: a.Password, Env: "POSTGRES_PASSWORD_FILE"}},
+		SecretsDir:  container.SecretsDir(a.ServiceDir, ContainerName),
+		Command:     []string{"postgres", "-c", "config_file=" + confMount + "/postgresql.conf"},
 		// No Ports: internal only, reached as postgres:5432 on the overlay.
 		Mounts: []container.Mount{
 			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
@@ -287,8 +298,8 @@ func DatabaseSpec(a Args) container.Spec {
 }
 
 // ExporterSpec is the postgres_exporter sidecar, logged in as ExporterUser
-// (pg_monitor only): the password travels as a secret variable, the rest
-// of the DSN as plain ones.
+// (pg_monitor only): the password is a secret file (DATA_SOURCE_PASS_FILE),
+// the rest of the DSN plain variables.
 func ExporterSpec(a Args) container.Spec {
 	return container.Spec{
 		Service:  ContainerName,
@@ -300,7 +311,9 @@ func ExporterSpec(a Args) container.Spec {
 			"DATA_SOURCE_URI":  fmt.Sprintf("%s:%d/%s?sslmode=disable", ContainerName, Port, Database),
 			"DATA_SOURCE_USER": ExporterUser,
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"DATA_SOURCE_PASS": exporterPassword(a.Password)},
+		User:           "65534:65534", // the image's nobody, which owns the password file
+		SecretFiles:    []container.SecretFile{{Name: "exporter-password", Content: exporterPassword(a.Password), Env: "DATA_SOURCE_PASS_FILE"}},
+		SecretsDir:     container.SecretsDir(a.ServiceDir, ExporterName),
 		Command:        []string{fmt.Sprintf("--web.listen-address=:%d", ExporterPort)},
 		ReadOnlyRootFS: true,
 		// The image is busybox-based: wget is there.

@@ -130,12 +130,20 @@ func TestSpecs(t *testing.T) {
 	assert.Contains(t, db.Mounts, container.Mount{HostPath: "/srv/aurigraph/postgres/conf", Target: "/etc/postgresql", ReadOnly: true})
 	assert.Contains(t, db.Mounts, container.Mount{HostPath: "/srv/aurigraph/postgres/data", Target: "/var/lib/postgresql/data"})
 	assert.Equal(t, "pg_isready", db.Health.Test[1])
-	assert.Contains(t, db.SecretEnv, "POSTGRES_PASSWORD")
+	assert.Empty(t, db.SecretEnv)
 	assert.NotContains(t, db.Env, "POSTGRES_PASSWORD")
+	if assert.Len(t, db.SecretFiles, 1) {
+		assert.Equal(t, "POSTGRES_PASSWORD_FILE", db.SecretFiles[0].Env)
+	}
+	assert.Equal(t, "/srv/aurigraph/postgres/secrets/postgres", db.SecretsDir)
 
 	exp := ExporterSpec(a)
 	assert.Empty(t, exp.Ports)
-	assert.Contains(t, exp.SecretEnv, "DATA_SOURCE_PASS")
+	assert.Empty(t, exp.SecretEnv)
+	if assert.Len(t, exp.SecretFiles, 1) {
+		assert.Equal(t, "DATA_SOURCE_PASS_FILE", exp.SecretFiles[0].Env)
+	}
+	assert.Equal(t, "/srv/aurigraph/postgres/secrets/postgres-exporter", exp.SecretsDir)
 	assert.Equal(t, ExporterUser, exp.Env["DATA_SOURCE_USER"], "pg_monitor only, never the superuser")
 	assert.Equal(t, "postgres:5432/aurigraph?sslmode=disable", exp.Env["DATA_SOURCE_URI"])
 

@@ -22,14 +22,17 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
-const testPassword = "integration-only-redis-password"
+// Quotes, a backslash and spaces: the include file must carry any password.
+const testPassword = `integration-only "redis" pass\\word`
 
 // startRedis runs the container's own command line on the rendered
-// redis.conf and users.acl, bound to 127.0.0.1.
-func startRedis(t *testing.T, v ConfigValues) int {
+// redis.conf and users.acl, bound to 127.0.0.1. It returns the port and the
+// secret files' directory (SecretsMount's stand-in).
+func startRedis(t *testing.T, v ConfigValues) (int, string) {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found: apt-get install redis-server")
@@ -47,10 +50,13 @@ func startRedis(t *testing.T, v ConfigValues) int {
 	users, err := RenderACL(Users(testPassword))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(v.ACLFile, []byte(users), 0o600))
+	secrets := filepath.Join(dir, "secrets")
+	require.NoError(t, os.Mkdir(secrets, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(secrets, PasswordFile), []byte(testPassword), 0o644))
 	port := testserver.FreePort(t)
 
 	spec := ServerSpec(Args{})
-	require.Equal(t, confMount+"/redis.conf", spec.Command[1])
+	require.Equal(t, []string{"redis-server", confMount + "/redis.conf"}, spec.Command)
 	args := append([]string{confPath}, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--daemonize", "no")
 	cmd := exec.Command(spec.Command[0], args...)
 	if os.Geteuid() == 0 {
@@ -68,7 +74,7 @@ func startRedis(t *testing.T, v ConfigValues) int {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 	}
 	testserver.Start(t, cmd, fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second, nil)
-	return port
+	return port, secrets
 }
 
 // cli runs redis-cli as user (none when empty) with its password in
@@ -91,7 +97,7 @@ func cli(t *testing.T, port int, as, stdin string, args ...string) string {
 }
 
 func TestIntegrationRedisRenderedConfig(t *testing.T) {
-	port := startRedis(t, Defaults(MaxMemoryFor(4096)))
+	port, secrets := startRedis(t, Defaults(MaxMemoryFor(4096)))
 
 	assert.Contains(t, cli(t, port, "", "", "PING"), "NOAUTH", "the default user is off: a client must log in")
 	assert.Equal(t, "PONG", cli(t, port, AdminUser, "", "PING"))
@@ -104,21 +110,21 @@ func TestIntegrationRedisRenderedConfig(t *testing.T) {
 		assert.Contains(t, cli(t, port, AdminUser, "", c), "unknown command", c)
 	}
 
-	// The container's health check command, pointed at this port.
+	// The container's health check command, pointed at this port and at
+	// the test's secret files.
 	health := ServerSpec(Args{}).Health.Test[1]
 	require.Contains(t, health, "-h 127.0.0.1 ping")
 	health = strings.Replace(health, "-h 127.0.0.1 ping", fmt.Sprintf("-h 127.0.0.1 -p %d ping", port), 1)
-	hc := exec.Command("sh", "-c", health)
-	hc.Env = append(os.Environ(), "REDIS_PASSWORD="+testPassword)
-	assert.NoError(t, hc.Run(), "health check")
-	hc = exec.Command("sh", "-c", health)
-	hc.Env = append(os.Environ(), "REDIS_PASSWORD=wrong")
-	assert.Error(t, hc.Run(), "health check fails with a wrong password")
+	health = strings.ReplaceAll(health, container.SecretsMount, secrets)
+	assert.NoError(t, exec.Command("sh", "-c", health).Run(), "health check")
+	require.NoError(t, os.WriteFile(filepath.Join(secrets, PasswordFile), []byte("wrong"), 0o644))
+	assert.Error(t, exec.Command("sh", "-c", health).Run(), "health check fails with a wrong password")
+	require.NoError(t, os.WriteFile(filepath.Join(secrets, PasswordFile), []byte(testPassword), 0o644))
 }
 
 func TestIntegrationRedisEvictsUnderMaxmemory(t *testing.T) {
 	const maxMB = 4
-	port := startRedis(t, Defaults(maxMB))
+	port, _ := startRedis(t, Defaults(maxMB))
 	// 4000 values of 4 KiB (about 16 MiB) through one pipe.
 	var proto strings.Builder
 	val := strings.Repeat("x", 4096)
@@ -148,7 +154,7 @@ func TestIntegrationRedisEvictsUnderMaxmemory(t *testing.T) {
 // The generated ACL on a real redis-server: each user may do what its
 // service needs and nothing else.
 func TestIntegrationRedisACLUsers(t *testing.T) {
-	port := startRedis(t, Defaults(64))
+	port, _ := startRedis(t, Defaults(64))
 	app := func(args ...string) string { return cli(t, port, AppUser, "", args...) }
 	noperm := func(out string) bool { return strings.Contains(out, "NOPERM") }
 
@@ -242,7 +248,7 @@ func exporterVersion(bin string) string {
 // against the server: OK on the new container, tolerated on one from
 // before the ACL file, a failure on any other error reply.
 func TestIntegrationRedisAdminCommandChecksTheReply(t *testing.T) {
-	port := startRedis(t, Defaults(64))
+	port, _ := startRedis(t, Defaults(64))
 	// docker exec redis sh -c '...': the same sh -c, on this host, with the
 	// container's environment.
 	run := func(port int, password, args string) (string, error) {

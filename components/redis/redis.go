@@ -147,13 +147,22 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
-	c, err := container.New(ctx, ContainerName, ServerSpec(args), parent, pulumi.Provider(args.Engine.Provider),
-		pulumi.DependsOn(append(files.Copies, aclFile.Copies...)))
+	server, exporter := ServerSpec(args), ExporterSpec(args)
+	serverSecrets, err := configfile.NewContainerSecrets(ctx, name+"-secrets", args.Engine.Host, server, parent)
 	if err != nil {
 		return nil, err
 	}
-	e, err := container.New(ctx, ExporterName, ExporterSpec(args), parent, pulumi.Provider(args.Engine.Provider),
-		pulumi.DependsOn([]pulumi.Resource{c}))
+	exporterSecrets, err := configfile.NewContainerSecrets(ctx, name+"-exporter-secrets", args.Engine.Host, exporter, parent)
+	if err != nil {
+		return nil, err
+	}
+	c, err := container.New(ctx, ContainerName, server, parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append(append(files.Copies, aclFile.Copies...), serverSecrets.Copies...)))
+	if err != nil {
+		return nil, err
+	}
+	e, err := container.New(ctx, ExporterName, exporter, parent, pulumi.Provider(args.Engine.Provider),
+		pulumi.DependsOn(append([]pulumi.Resource{c}, exporterSecrets.Copies...)))
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +192,7 @@ func derivedOrNil(admin pulumi.StringInput, user string) pulumi.StringInput {
 // knows no admin user) is told apart and left to its replacement, which
 // this deployment creates; any other reply fails the step.
 func adminCommand(args string) string {
-	return fmt.Sprintf(`docker exec %s sh -c 'out=$(REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning --user %s %s 2>&1)
+	return fmt.Sprintf(`docker exec %s sh -c 'out=$(`+cliAuth+` redis-cli --no-auth-warning --user %s %s 2>&1)
 case "$out" in
   OK) ;;
   NOAUTH*|*WRONGPASS*) echo "redis: no admin user yet (a container from before the ACL file): its replacement reads the new files" >&2 ;;
@@ -191,21 +200,36 @@ case "$out" in
 esac'`, ContainerName, AdminUser, args, args)
 }
 
+// derived is a secret file's content made from the password, still a
+// secret; nil without a password (Validate then refuses the spec).
+func derived(password pulumi.StringInput, render func(string) (string, error)) pulumi.StringInput {
+	if password == nil {
+		return nil
+	}
+	return pulumi.ToSecret(password.ToStringOutput().ApplyT(render)).(pulumi.StringOutput)
+}
+
+// cliAuth gives redis-cli the password from the secret file, through
+// REDISCLI_AUTH: never on a command line.
+var cliAuth = fmt.Sprintf(`REDISCLI_AUTH="$(cat %s)"`, container.SecretPath(PasswordFile))
+
 // ServerSpec is the Redis container. It runs as the image's redis user
 // with no capability (the entrypoint's chown and su-exec are only for a
 // root start). Its users and their hashed passwords come from the ACL file;
-// the admin password is in its environment only for its own health check
-// and the reloads (adminCommand), which log in as AdminUser.
+// the admin password is a secret file, for its own health check and the
+// reloads (adminCommand), which log in as AdminUser: on no command line and
+// in no variable.
 func ServerSpec(a Args) container.Spec {
 	return container.Spec{
-		Service:   ContainerName,
-		Name:      ContainerName,
-		Image:     a.Image,
-		Networks:  a.Zones.For(ContainerName),
-		Resource:  a.Resources,
-		User:      fmt.Sprintf("%d:%d", UID, GID),
-		SecretEnv: map[string]pulumi.StringInput{"REDIS_PASSWORD": a.Password},
-		Command:   []string{"redis-server", confMount + "/redis.conf"},
+		Service:     ContainerName,
+		Name:        ContainerName,
+		Image:       a.Image,
+		Networks:    a.Zones.For(ContainerName),
+		Resource:    a.Resources,
+		User:        fmt.Sprintf("%d:%d", UID, GID),
+		SecretFiles: []container.SecretFile{{Name: PasswordFile, Content: a.Password}},
+		SecretsDir:  container.SecretsDir(a.ServiceDir, ContainerName),
+		Command:     []string{"redis-server", confMount + "/redis.conf"},
 		// No Ports: internal only, reached as redis:6379 on the overlay.
 		Mounts: []container.Mount{
 			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
@@ -213,9 +237,8 @@ func ServerSpec(a Args) container.Spec {
 		},
 		ReadOnlyRootFS: true,
 		Tmpfs:          map[string]string{"/tmp": "rw,noexec,nosuid,size=64m,mode=1777"},
-		// REDISCLI_AUTH keeps the password off redis-cli's command line.
 		Health: container.Health{
-			Test:        []string{"CMD-SHELL", `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning --user ` + AdminUser + ` -h 127.0.0.1 ping | grep -q PONG`},
+			Test:        []string{"CMD-SHELL", cliAuth + ` redis-cli --no-auth-warning --user ` + AdminUser + ` -h 127.0.0.1 ping | grep -q PONG`},
 			Interval:    10 * time.Second,
 			Timeout:     5 * time.Second,
 			StartPeriod: 30 * time.Second,
@@ -242,7 +265,9 @@ func ExporterSpec(a Args) container.Spec {
 			"REDIS_USER":                        ExporterUser,
 			"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": fmt.Sprintf(":%d", ExporterPort),
 		},
-		SecretEnv:      map[string]pulumi.StringInput{"REDIS_PASSWORD": derivedOrNil(a.Password, ExporterUser)},
+		SecretFiles: []container.SecretFile{{Name: ExporterPasswordFile, Env: "REDIS_PASSWORD_FILE",
+			Content: derived(derivedOrNil(a.Password, ExporterUser), RenderExporterPasswords)}},
+		SecretsDir:     container.SecretsDir(a.ServiceDir, ExporterName),
 		ReadOnlyRootFS: true,
 		Health: container.Health{
 			Test:        ExporterHealthTest(fmt.Sprintf("http://127.0.0.1:%d/metrics", ExporterPort)),

@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"text/template"
 )
@@ -55,4 +56,20 @@ func RenderConfig(v ConfigValues) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// Secret file names in the containers' SecretsMount.
+const (
+	// PasswordFile holds the bare password, for redis-cli (health check, reload).
+	PasswordFile = "redis-password"
+	// ExporterPasswordFile is redis_exporter's -redis.password-file: JSON
+	// mapping the address it scrapes to the password.
+	ExporterPasswordFile = "redis-exporter-passwords.json"
+)
+
+// RenderExporterPasswords is the exporter's password file for the address it
+// scrapes (URL()).
+func RenderExporterPasswords(password string) (string, error) {
+	out, err := json.Marshal(map[string]string{URL(): password})
+	return string(out), err
 }

@@ -38,6 +38,12 @@ func TestRenderConfig(t *testing.T) {
 	assert.Error(t, err)
 }
 
+func TestRenderExporterPasswords(t *testing.T) {
+	out, err := RenderExporterPasswords(`p"w`)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"redis://redis:6379":"p\"w"}`, out)
+}
+
 func TestSpecs(t *testing.T) {
 	a := Args{Zones: network.NamedZones("aurigraph-network"), ServiceDir: "/srv/aurigraph/redis", Password: pulumi.String("admin-password"),
 		Resources: container.Resources{CPUs: 2, CPUsReservation: 1, MemoryMB: 4096, MemoryReservationMB: 2048}}
@@ -45,14 +51,18 @@ func TestSpecs(t *testing.T) {
 	assert.Empty(t, s.Ports)
 	assert.Empty(t, s.CapAdd)
 	assert.Equal(t, "999:1000", s.User)
-	assert.Contains(t, s.SecretEnv, "REDIS_PASSWORD")
+	assert.Empty(t, s.SecretEnv)
 	assert.Empty(t, s.Env)
+	assert.Equal(t, "/srv/aurigraph/redis/secrets/redis", s.SecretsDir)
 	assert.Equal(t, []string{"redis-server", "/usr/local/etc/redis/redis.conf"}, s.Command, "users and passwords come from the ACL file")
-	assert.Contains(t, s.Health.Test[1], `REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli --no-auth-warning --user admin`)
+	assert.Contains(t, s.Health.Test[1], `REDISCLI_AUTH="$(cat /run/secrets/redis-password)" redis-cli --no-auth-warning --user admin`)
 	assert.NotContains(t, s.Health.Test[1], " -a ", "no password on a command line")
 	e := ExporterSpec(a)
 	assert.Empty(t, e.Ports)
-	assert.Contains(t, e.SecretEnv, "REDIS_PASSWORD")
+	assert.Empty(t, e.SecretEnv)
+	if assert.Len(t, e.SecretFiles, 1) {
+		assert.Equal(t, "REDIS_PASSWORD_FILE", e.SecretFiles[0].Env)
+	}
 	assert.Equal(t, ExporterUser, e.Env["REDIS_USER"], "the exporter's own read-only user")
 	assert.Equal(t, "redis://redis:6379", e.Env["REDIS_ADDR"])
 	for _, d := range Dirs("/srv/aurigraph/redis") {

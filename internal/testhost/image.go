@@ -19,9 +19,7 @@ import (
 	"time"
 )
 
-// The image recipe: a Debian bookworm made by debootstrap, then setupScript.
-// Any change to these values changes the image tag, so a stale image is never
-// reused; an unchanged recipe reuses the image that is already there.
+// Every image is a Debian bookworm made by debootstrap (see Recipe).
 const (
 	suite   = "bookworm"
 	variant = "minbase"
@@ -77,19 +75,46 @@ const lockPath = "/tmp/aurigraph-testhost.lock"
 // on it is routed off the machine.
 const networkName = "aurigraph-testhost"
 
-// ImageTag names the image for the current recipe.
-func ImageTag() string {
-	h := sha256.New()
-	pkgs := append([]string(nil), packages...)
-	sort.Strings(pkgs)
-	fmt.Fprintf(h, "suite=%s\nvariant=%s\npackages=%s\nuser=%s\nuid=%d\n%s", suite, variant, strings.Join(pkgs, ","), DeployUser, deployUID, setupScript)
-	return "aurigraph-testhost:" + hex.EncodeToString(h.Sum(nil))[:16]
+// Recipe is one locally built image: a Debian bookworm made by debootstrap
+// with Packages (and what they depend on), then Setup, run on this machine
+// with the root file system as $1 and the Args' values after it. Its command
+// is /sbin/init (containers of other images name their own). Any change to a
+// recipe changes its tag, so a stale image is never reused; an unchanged
+// recipe reuses the image that is already there.
+type Recipe struct {
+	Name     string // the image's repository, e.g. aurigraph-testhost
+	Packages []string
+	Setup    string
+	Args     []Arg
 }
 
-// Image returns the test host image's tag, building it if this machine has
-// never built its recipe: a Debian base (bash, coreutils) for containers a
-// test runs with other settings than Start's.
-func Image(t testing.TB) string {
+// Arg is one named argument of a recipe's Setup.
+type Arg struct{ Name, Value string }
+
+// hostRecipe is the systemd test hosts' image.
+var hostRecipe = Recipe{
+	Name: "aurigraph-testhost", Packages: packages, Setup: setupScript,
+	Args: []Arg{{"user", DeployUser}, {"uid", strconv.Itoa(deployUID)}},
+}
+
+// Tag names the image for the recipe (the hosts' image keeps the tag it had
+// before recipes: an image already built is reused).
+func (r Recipe) Tag() string {
+	h := sha256.New()
+	pkgs := append([]string(nil), r.Packages...)
+	sort.Strings(pkgs)
+	fmt.Fprintf(h, "suite=%s\nvariant=%s\npackages=%s\n", suite, variant, strings.Join(pkgs, ","))
+	for _, a := range r.Args {
+		fmt.Fprintf(h, "%s=%s\n", a.Name, a.Value)
+	}
+	h.Write([]byte(r.Setup))
+	return r.Name + ":" + hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// HostImage returns the test host image's tag, building it if this machine
+// has never built its recipe: a Debian base (bash, coreutils) for
+// containers a test runs with other settings than Start's.
+func HostImage(t testing.TB) string {
 	t.Helper()
 	return prepare(t)
 }
@@ -97,16 +122,17 @@ func Image(t testing.TB) string {
 var (
 	prepared   sync.Mutex
 	preparedOK bool
+	built      = map[string]bool{}
 )
 
-// prepare makes sure the image and the network exist, building the image if
-// this machine has never built this recipe.
-func prepare(t testing.TB) string {
+// Image makes sure the recipe's image exists, building it if this machine
+// has never built this recipe, and returns its tag.
+func Image(t testing.TB, r Recipe) string {
 	t.Helper()
-	tag := ImageTag()
+	tag := r.Tag()
 	prepared.Lock()
 	defer prepared.Unlock()
-	if preparedOK {
+	if built[tag] {
 		return tag
 	}
 	unlock, err := lockFile(lockPath)
@@ -116,10 +142,23 @@ func prepare(t testing.TB) string {
 	defer unlock()
 	if _, err := docker("image", "inspect", "--format", "{{.Id}}", tag); err != nil {
 		start := time.Now()
-		if err := buildImage(tag); err != nil {
+		if err := buildImage(r, tag); err != nil {
 			t.Fatalf("testhost: building image %s: %v", tag, err)
 		}
 		t.Logf("testhost: built image %s in %s", tag, time.Since(start).Round(time.Second))
+	}
+	built[tag] = true
+	return tag
+}
+
+// prepare makes sure the hosts' image and the network exist.
+func prepare(t testing.TB) string {
+	t.Helper()
+	tag := Image(t, hostRecipe)
+	prepared.Lock()
+	defer prepared.Unlock()
+	if preparedOK {
+		return tag
 	}
 	if _, err := docker("network", "inspect", "--format", "{{.Id}}", networkName); err != nil {
 		if _, err := docker("network", "create", "--driver", "bridge",
@@ -149,7 +188,7 @@ func lockFile(path string) (func(), error) {
 
 // buildImage debootstraps the recipe into a temporary directory and imports
 // it. Nothing is pulled: there is no registry to pull from.
-func buildImage(tag string) error {
+func buildImage(r Recipe, tag string) error {
 	for _, bin := range []string{"debootstrap", "chroot", "tar"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s is required (.ci/install-deps installs it): %w", bin, err)
@@ -165,11 +204,15 @@ func buildImage(tag string) error {
 	if m := os.Getenv(mirrorEnv); m != "" {
 		mirror = m
 	}
-	if out, err := exec.Command("debootstrap", "--variant="+variant, "--include="+strings.Join(packages, ","),
+	if out, err := exec.Command("debootstrap", "--variant="+variant, "--include="+strings.Join(r.Packages, ","),
 		suite, root, mirror).CombinedOutput(); err != nil {
 		return fmt.Errorf("debootstrap from %s (set %s for another mirror): %w\n%s", mirror, mirrorEnv, err, tail(out, 40))
 	}
-	if out, err := exec.Command("sh", "-c", setupScript, "setup", root, DeployUser, strconv.Itoa(deployUID)).CombinedOutput(); err != nil {
+	argv := []string{"-c", r.Setup, "setup", root}
+	for _, a := range r.Args {
+		argv = append(argv, a.Value)
+	}
+	if out, err := exec.Command("sh", argv...).CombinedOutput(); err != nil {
 		return fmt.Errorf("setup: %w\n%s", err, out)
 	}
 	tarCmd := exec.Command("tar", "--numeric-owner", "-C", root, "-c", ".")

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -140,6 +141,13 @@ func credentialRules() []Rule {
 			Resource:    checkWeakCredentials,
 		},
 		{
+			Name: "container-secrets-as-files",
+			Description: "No container has a credential in its environment, secret or not (docker inspect shows it, child processes inherit it): secrets are files in a read-only mount at " + SecretsMount +
+				", except the documented kinds whose image reads them only from its environment.",
+			Types:    []string{ContainerType},
+			Resource: checkSecretsAsFiles,
+		},
+		{
 			Name:        "credentials-are-secrets",
 			Description: "Every credential-bearing input (passwords, tokens, private keys, URL passwords) is a Pulumi secret.",
 			Resource:    checkCredentialsSecret,
@@ -188,6 +196,43 @@ func checkDatabaseSuperuserLogins(r policyx.AnalyzerResource, _ Env) []Finding {
 		}
 	}
 	return sorted(out)
+}
+
+// SecretEnvExceptions are the service kinds that may keep credentials in
+// their environment, and why. Every other container reads them from files.
+var SecretEnvExceptions = map[string]string{
+	Kibana: "kibana.yml takes elasticsearch.password and the encryption keys only as ${VAR} from the environment or from Kibana's keystore; " +
+		"the image has no _FILE variant, and a keystore is made by the image's own tool (kibana-keystore) with its own password, in the environment again",
+	Logstash: "the pipeline takes the writer's password only as ${VAR} from the environment or from Logstash's keystore; " +
+		"the image has no _FILE variant, and the keystore's password (LOGSTASH_KEYSTORE_PASS) would be in the environment instead",
+}
+
+func checkSecretsAsFiles(r policyx.AnalyzerResource, _ Env) []Finding {
+	p := r.Properties
+	name := displayName(p, r.URN)
+	var out []Finding
+	if _, exempt := SecretEnvExceptions[kindOf(p)]; !exempt {
+		if envs, s := arr(p.Get("envs")); s == known {
+			for _, e := range envs {
+				kv, ks := str(e)
+				if g := envNameRE.FindStringSubmatch(kv); ks == known && g != nil && IsCredentialName(g[1]) {
+					out = append(out, found(r, "container %s has the credential %s in its environment: write it as a secret file (mounted read-only at %s) and give the image its path (%s_FILE or the like)",
+						name, g[1], SecretsMount, g[1]))
+				}
+			}
+		}
+	}
+	if mounts, s := arr(p.Get("mounts")); s == known {
+		for _, m := range mounts {
+			mm, _ := obj(m)
+			target, ts := str(mm.Get("target"))
+			ro, rs := boolean(mm.Get("readOnly"))
+			if ts == known && path.Clean(target) == SecretsMount && rs != unknown && !ro {
+				out = append(out, found(r, "container %s mounts its secret files (%s) writable: mount them read-only", name, SecretsMount))
+			}
+		}
+	}
+	return out
 }
 
 func checkWeakCredentials(r policyx.AnalyzerResource, _ Env) []Finding {

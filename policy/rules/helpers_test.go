@@ -54,15 +54,16 @@ func goodContainer(kind string) M {
 		"user":              user,
 		"readOnly":          b(true),
 		"privileged":        b(false),
-		"mounts":            arr_(obj_(M{"type": s("volume"), "source": s(kind + "-data"), "target": s("/data")}), obj_(M{"type": s("bind"), "source": s("/srv/aurigraph/" + kind), "target": s("/etc/" + kind), "readOnly": b(true)})),
-		"envs":              arr_(s("TZ=UTC"), secret(s("SERVICE_PASSWORD=a-long-and-random-value"))),
-		"networksAdvanced":  arr_(obj_(M{"name": s("aurigraph-network")})),
+		"mounts": arr_(obj_(M{"type": s("volume"), "source": s(kind + "-data"), "target": s("/data")}), obj_(M{"type": s("bind"), "source": s("/srv/aurigraph/" + kind), "target": s("/etc/" + kind), "readOnly": b(true)}),
+			obj_(M{"type": s("bind"), "source": s("/srv/aurigraph/" + kind + "/secrets/" + kind), "target": s(SecretsMount), "readOnly": b(true)})),
+		"envs":             arr_(s("TZ=UTC"), s("SERVICE_PASSWORD_FILE="+SecretsMount+"/service-password")),
+		"networksAdvanced": arr_(obj_(M{"name": s("aurigraph-network")})),
 	}
 	switch kind {
 	case Vault:
 		m["command"] = strArr("server", "-config=/vault/config")
 	case Elasticsearch:
-		m["envs"] = arr_(s("discovery.type=single-node"), s("xpack.security.enabled=true"), secret(s("ELASTIC_PASSWORD=a-long-and-random-value")))
+		m["envs"] = arr_(s("discovery.type=single-node"), s("xpack.security.enabled=true"), s("ELASTIC_PASSWORD_FILE="+SecretsMount+"/elastic-password"))
 	case Gateway:
 		m["ports"] = arr_(obj_(M{"internal": n(80), "external": n(80), "ip": s("0.0.0.0"), "protocol": s("tcp")}), obj_(M{"internal": n(443), "external": n(443), "ip": s("0.0.0.0"), "protocol": s("tcp")}))
 	case Grafana:

@@ -21,6 +21,10 @@ const (
 // ServiceLabel names a container's service kind (set by components/container).
 const ServiceLabel = "com.aurigraph.service"
 
+// SecretsMount is where a container reads its secret files (set by
+// components/container): a read-only mount.
+const SecretsMount = "/run/secrets"
+
 // Service kinds the rules treat specially.
 const (
 	Gateway       = "nginx"

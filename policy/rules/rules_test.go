@@ -257,6 +257,20 @@ var cases = map[string][]resourceCase{
 		{name: "strong key in secret connection", res: resourceOf(RemoteCommandType, "cmd", M{"connection": secret(obj_(M{"privateKey": s("-----BEGIN OPENSSH PRIVATE KEY-----xyz")}))}), fail: false},
 		{name: "unknown private key", res: resourceOf(LocallySignedType, "cert", M{"caPrivateKeyPem": computed()}), fail: false},
 	},
+	"container-secrets-as-files": {
+		c("compliant", Redis, false, keep),
+		c("secret password env", Redis, true, func(m M) M { return set(m, "envs", arr_(secret(s("REDIS_PASSWORD=a-long-and-random-value")))) }),
+		c("plain password env", Postgres, true, func(m M) M { return set(m, "envs", arr_(s("DATA_SOURCE_PASS=a-long-and-random-value"))) }),
+		c("a path to the file is no credential", Postgres, false, func(m M) M { return set(m, "envs", arr_(s("PGPASSFILE=/run/secrets/pgpass"))) }),
+		c("kibana is exempt", Kibana, false, func(m M) M { return set(m, "envs", arr_(secret(s("AURIGRAPH_ES_PASSWORD=a-long-and-random-value")))) }),
+		c("unknown env", Redis, false, func(m M) M { return set(m, "envs", arr_(computed())) }),
+		c("writable secret files", Redis, true, func(m M) M {
+			return set(m, "mounts", arr_(obj_(M{"type": s("bind"), "source": s("/srv/x"), "target": s(SecretsMount + "/"), "readOnly": b(false)})))
+		}),
+		c("unknown read-only", Redis, false, func(m M) M {
+			return set(m, "mounts", arr_(obj_(M{"type": s("bind"), "source": s("/srv/x"), "target": s(SecretsMount), "readOnly": computed()})))
+		}),
+	},
 	"credentials-are-secrets": {
 		c("compliant", Redis, false, keep),
 		c("plain password env", Redis, true, func(m M) M { return set(m, "envs", arr_(s("REDIS_PASSWORD=a-long-and-random-value"))) }),

@@ -420,3 +420,39 @@ func TLSOutputs(res *mockrun.Result) map[string]string {
 	}
 	return out
 }
+
+// HostFile is a file or directory the plan puts on a host, with its owner
+// (uid:gid), mode and, for files, content.
+type HostFile struct {
+	Host, Path, Owner, Mode, Content string
+	Dir                              bool
+}
+
+// ensureDirMode is host preparation creating a directory with its mode and owner.
+var ensureDirMode = regexp.MustCompile(`(?m)^\s*ensure_dir '([^']+)' ([0-7]+) ([0-9]+:[0-9]+)`)
+
+// HostFiles is every file and directory the plan writes on host (an
+// address) as it would land there: host preparation's directories, config
+// files (configfile installs) and secret files with their directories.
+func HostFiles(res *mockrun.Result, host string) []HostFile {
+	installed := InstalledFiles(res)
+	var out []HostFile
+	for _, r := range res.OfType("command:remote:Command") {
+		if Host(res, r) != host {
+			continue
+		}
+		script, stdin := text(r.Inputs["create"]), text(r.Inputs["stdin"])
+		for _, m := range ensureDirMode.FindAllStringSubmatch(script+"\n"+stdin, -1) {
+			out = append(out, HostFile{Host: host, Path: m[1], Mode: m[2], Owner: m[3], Dir: true})
+		}
+		for _, in := range configfile.InstalledModes(script + "\n" + stdin) {
+			out = append(out, HostFile{Host: host, Path: in.To, Mode: in.Mode, Owner: in.Owner, Content: installed[in.To]})
+		}
+		if written, err := configfile.SecretWrites(script, stdin); err == nil {
+			for _, w := range written {
+				out = append(out, HostFile{Host: host, Path: w.Path, Mode: w.Mode, Owner: w.Owner, Content: w.Content, Dir: w.Dir})
+			}
+		}
+	}
+	return out
+}

@@ -16,7 +16,7 @@
 # the host, carries the figures.
 # Settings (environment, from the units; empty container names: nothing of
 # that service on this host):
-#   ES_CONTAINER ES_URL ES_CA ES_PASSWORD_ENV   Elasticsearch's container, its URL
+#   ES_CONTAINER ES_URL ES_CA ES_PASSWORD_FILE  Elasticsearch's container, its URL
 #                                    and CA file inside it, and the variable there
 #                                    holding the elastic user's password
 #   LOGSTASH_CONTAINER LOGSTASH_API  Logstash's container and its API inside it
@@ -40,12 +40,12 @@ trap 'rm -f "$TMP"' EXIT
 here() { [ -n "$1" ] && "$DOCKER" inspect --format '{{.Id}}' "$1" >/dev/null 2>&1; }
 
 if here "$ES_CONTAINER"; then
-  : "${ES_URL:?}" "${ES_CA:?}" "${ES_PASSWORD_ENV:?}"
+  : "${ES_URL:?}" "${ES_CA:?}" "${ES_PASSWORD_FILE:?}"
   # The password reaches curl as a config on stdin, inside the container.
   # shellcheck disable=SC2016 # expanded by the container's shell
   health=$("$DOCKER" exec "$ES_CONTAINER" sh -c \
-    'printf "user = \"elastic:%s\"\n" "$(printenv "$1" | sed "s/[\\\\\"]/\\\\&/g")" | curl -fsS -m 10 -K - --cacert "$2" "$3/_cluster/health"' \
-    sh "$ES_PASSWORD_ENV" "$ES_CA" "$ES_URL" 2>/dev/null) || health=""
+    'printf "user = \"elastic:%s\"\n" "$(sed "s/[\\\\\"]/\\\\&/g" "$1")" | curl -fsS -m 10 -K - --cacert "$2" "$3/_cluster/health"' \
+    sh "$ES_PASSWORD_FILE" "$ES_CA" "$ES_URL" 2>/dev/null) || health=""
   status=$(printf '%s' "$health" | grep -o '"status":"[a-z]*"' | head -n 1 | cut -d'"' -f4 || true)
   if [ -z "$status" ]; then
     echo "logging-metrics: Elasticsearch ($ES_CONTAINER) did not report its health" >&2
