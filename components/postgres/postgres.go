@@ -31,6 +31,21 @@ const (
 
 	confMount = "/etc/postgresql"
 	dataMount = "/var/lib/postgresql/data"
+	// archiveMount is the WAL archive and base backups volume
+	// (ServiceDir/archive): archive_command writes wal/ there.
+	archiveMount = "/var/lib/postgresql/archive"
+)
+
+// Point-in-time recovery. archive_timeout switches a WAL segment at least
+// this often, so with the off-host copy every CopyEvery a lost host loses at
+// most about their sum (the RPO). A base backup is taken daily; the newest
+// BaseBackupsKept stay on the host with the WAL from the oldest on (a
+// restore to any time since then needs nothing else), older ones are in the
+// off-host copies.
+const (
+	DefaultArchiveTimeout = 60 * time.Second
+	BaseBackupEvery       = "daily"
+	BaseBackupsKept       = 2
 )
 
 // Backup and recovery drill schedules (systemd OnCalendar) and how old the
@@ -116,6 +131,10 @@ func Dirs(serviceDir string) []host.Dir {
 		{Path: path.Join(serviceDir, "data"), UID: UID, GID: GID, Mode: "0700"},
 		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0750"},
 		{Path: path.Join(serviceDir, "backups"), UID: 0, GID: 0, Mode: "0700"},
+		// The server's archive_command writes wal/; base/ is the host's.
+		{Path: path.Join(serviceDir, "archive"), UID: UID, GID: GID, Mode: "0700"},
+		{Path: path.Join(serviceDir, "archive", "wal"), UID: UID, GID: GID, Mode: "0700"},
+		{Path: path.Join(serviceDir, "archive", "base"), UID: 0, GID: 0, Mode: "0700"},
 	}
 }
 
@@ -126,6 +145,8 @@ func Scripts(serviceDir string, r Retention) ScriptValues {
 		BackupDir: path.Join(serviceDir, "backups"), Prefix: Database, Compress: 6, WaitSecond: 120,
 		KeepHourly: r.Hourly, KeepDaily: r.Daily, KeepWeekly: r.Weekly, KeepMonthly: r.Monthly,
 		KeepPreDeploy: r.PreDeploy, DrillDatabase: Database + "_drill",
+		ArchiveDir: path.Join(serviceDir, "archive"), ServerArchiveDir: archiveMount,
+		DataDir: path.Join(serviceDir, "data"), KeepBase: BaseBackupsKept, Owner: fmt.Sprintf("%d:%d", UID, GID),
 	}
 }
 
@@ -249,6 +270,7 @@ func DatabaseSpec(a Args) container.Spec {
 		Mounts: []container.Mount{
 			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
 			{HostPath: path.Join(a.ServiceDir, "conf"), Target: confMount, ReadOnly: true},
+			{HostPath: path.Join(a.ServiceDir, "archive"), Target: archiveMount},
 		},
 		ReadOnlyRootFS: true,
 		Tmpfs: map[string]string{

@@ -91,6 +91,13 @@ var (
 	preparedOK bool
 )
 
+// ready reports whether the image and the network exist.
+func ready(tag string) bool {
+	_, errImage := docker("image", "inspect", "--format", "{{.Id}}", tag)
+	_, errNet := docker("network", "inspect", "--format", "{{.Id}}", networkName)
+	return errImage == nil && errNet == nil
+}
+
 // prepare makes sure the image and the network exist, building the image if
 // this machine has never built this recipe.
 func prepare(t testing.TB) string {
@@ -99,6 +106,12 @@ func prepare(t testing.TB) string {
 	prepared.Lock()
 	defer prepared.Unlock()
 	if preparedOK {
+		return tag
+	}
+	// Built already: no need to wait for the lock, which another recipe's
+	// build (a services image, minutes of debootstrap) may hold.
+	if ready(tag) {
+		preparedOK = true
 		return tag
 	}
 	unlock, err := lockFile(lockPath)
