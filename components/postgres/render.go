@@ -204,24 +204,71 @@ func RenderPITR(v ScriptValues) (string, error) { return renderScript("pitr.sh.t
 
 // ScheduleValues place the systemd units that run the scripts.
 type ScheduleValues struct {
-	BinDir      string // where backup.sh and drill.sh are installed
-	BackupEvery string // systemd OnCalendar, e.g. hourly
-	DrillEvery  string // systemd OnCalendar, e.g. monthly
+	BinDir          string // where the scripts are installed
+	BackupEvery     string // systemd OnCalendar, e.g. hourly
+	BaseBackupEvery string // systemd OnCalendar, e.g. daily
+	DrillEvery      string // systemd OnCalendar, e.g. monthly
+	// Offsite installs restic and the timers of offsite.sh (copy, forget,
+	// check), and runs a copy after each base backup.
+	Offsite bool
 }
 
-// RenderSchedule renders the idempotent installer of the backup (hourly)
-// and recovery drill (monthly) systemd timers.
+// OffsiteJob is one offsite.sh mode run by its own timer.
+type OffsiteJob struct {
+	Mode, Every string
+	Persistent  bool // run at boot when a run was missed
+}
+
+// offsiteJobs: the copy every 5 minutes (with archive_timeout, the data a
+// lost host loses), the retention daily, the check weekly.
+var offsiteJobs = []OffsiteJob{
+	{Mode: "copy", Every: "*:0/5", Persistent: false},
+	{Mode: "forget", Every: "daily", Persistent: true},
+	{Mode: "check", Every: "weekly", Persistent: true},
+}
+
+// CopyEvery is how often the off-host copy runs (OnCalendar).
+func (ScheduleValues) CopyEvery() string { return offsiteJobs[0].Every }
+
+// ForgetEvery is how often the copies' retention runs.
+func (ScheduleValues) ForgetEvery() string { return offsiteJobs[1].Every }
+
+// CheckEvery is how often the copies' repository is checked.
+func (ScheduleValues) CheckEvery() string { return offsiteJobs[2].Every }
+
+// OffsiteJobs are the jobs installed: none without a target.
+func (v ScheduleValues) OffsiteJobs() []OffsiteJob {
+	if !v.Offsite {
+		return nil
+	}
+	return offsiteJobs
+}
+
+// AllOffsiteJobs are every job a schedule may have installed.
+func (ScheduleValues) AllOffsiteJobs() []OffsiteJob { return offsiteJobs }
+
+// RenderSchedule renders the idempotent installer of the backup (hourly),
+// base backup (daily), recovery drill (monthly) and off-host copy timers.
 func RenderSchedule(v ScheduleValues) (string, error) {
-	if !strings.HasPrefix(v.BinDir, "/") || v.BackupEvery == "" || v.DrillEvery == "" {
-		return "", fmt.Errorf("schedule: an absolute bin dir and both calendars are required")
+	if !strings.HasPrefix(v.BinDir, "/") || v.BackupEvery == "" || v.BaseBackupEvery == "" || v.DrillEvery == "" {
+		return "", fmt.Errorf("schedule: an absolute bin dir and every calendar are required")
 	}
 	return render("schedule.sh.tmpl", v)
 }
 
-// BackupUnits are the systemd units the schedule installs.
-var BackupUnits = []string{
-	"/etc/systemd/system/aurigraph-pg-backup.service", "/etc/systemd/system/aurigraph-pg-backup.timer",
-	"/etc/systemd/system/aurigraph-pg-drill.service", "/etc/systemd/system/aurigraph-pg-drill.timer",
+// BackupUnits are the systemd units the schedule may install.
+var BackupUnits = backupUnits()
+
+func backupUnits() []string {
+	names := []string{"aurigraph-pg-backup", "aurigraph-pg-basebackup", "aurigraph-pg-drill"}
+	for _, j := range offsiteJobs {
+		names = append(names, "aurigraph-pg-offsite-"+j.Mode)
+	}
+	var out []string
+	for _, n := range names {
+		out = append(out, "/etc/systemd/system/"+n+".service", "/etc/systemd/system/"+n+".timer")
+	}
+	return out
 }
 
 // ScheduleOwned says the units are the schedule step's: its delete removes
