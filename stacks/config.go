@@ -86,6 +86,8 @@ type Config struct {
 	Alerting Alerting `json:"alerting" doc:"Where Alertmanager sends alerts and how often. Critical alerts go to every configured receiver, warnings to e-mail and webhook only. prod refuses an empty set of receivers; a configured receiver needs its secret." check:"validateAlerting"`
 	// SelfHealing configures the container watchdog on every host.
 	SelfHealing SelfHealing `json:"selfHealing" doc:"Container watchdog on every host: restarts this program's containers that Docker reports unhealthy, never others." check:"validateSelfHealing"`
+	// BackupTarget, when its host is set, receives the encrypted off-host copies.
+	BackupTarget BackupTarget `json:"backupTarget" doc:"Off-host copies of the PostgreSQL backups (WAL archive, base backups, dumps): restic on the data host encrypts them with the backupRepositoryPassword secret and sends them over SFTP, logging in with the backupTargetSshKey secret, every 5 minutes and after each base backup; retention.backups applies to them, a weekly check verifies them. Configured by setting its host." example:"{host: 192.0.2.51, user: backup, path: /srv/restic/aurigraph-prod, hostKey: ssh-ed25519 AAAA…}" check:"validateBackupTarget"`
 
 	Secrets Secrets `json:"-"`
 }
@@ -287,12 +289,28 @@ type AppSettings struct {
 	DatasourceMinSize int `json:"datasourceMinSize" doc:"Smallest pool of each replica, within the SPEC's 5-10." range:"5-10" check:"validateMisc"`
 }
 
+// BackupTarget is an SFTP account on a machine in another failure domain
+// than the PostgreSQL host.
+type BackupTarget struct {
+	Host    string `json:"host" doc:"Address of the SFTP server: another host of the stack (not the PostgreSQL one) or a machine outside it." example:"192.0.2.51" check:"validateBackupTarget"`
+	Port    int    `json:"port" doc:"Its SSH port." range:"1-65535" check:"validateBackupTarget"`
+	User    string `json:"user" doc:"Account restic logs in as (a POSIX user name); its authorized_keys holds the backupTargetSshKey's public key." example:"backup" check:"validateBackupTarget"`
+	Path    string `json:"path" doc:"Repository directory on that host (absolute; created by the first copy)." example:"/srv/restic/aurigraph-prod" check:"validateBackupTarget"`
+	HostKey string `json:"hostKey" doc:"Pinned SSH host public key of the target, one line: the output of ssh-keyscan -t ed25519 <host> without the host name." example:"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA…" check:"validateBackupTarget"`
+}
+
+// Configured reports whether off-host copies are on.
+func (t BackupTarget) Configured() bool { return t.Host != "" }
+
 // PostgresSettings sizes the database.
 type PostgresSettings struct {
 	// MaxConnections is a fixed ceiling (a change restarts PostgreSQL to
 	// apply): validation refuses one below the pooler's server pool plus
 	// the connections reserved for others (postgresReserved).
 	MaxConnections int `json:"maxConnections" doc:"Fixed ceiling of connections; at least pooler.defaultPoolSize + pooler.reservePoolSize + 20 reserved (superuser, exporter, backups, Vault, operators). A change restarts PostgreSQL to apply." range:"1-100000" check:"validatePooler"`
+	// ArchiveTimeoutSeconds bounds the data a lost host loses, with the
+	// off-host copy's 5 minutes.
+	ArchiveTimeoutSeconds int `json:"archiveTimeoutSeconds" doc:"archive_timeout: the longest a committed transaction waits before its WAL segment is archived (each switch archives a 16 MB segment, so lower costs space). With the off-host copy every 5 minutes it bounds the data lost with the host." range:"10-3600" check:"validateMisc"`
 }
 
 // PoolerSettings size PgBouncer (components/pgbouncer): the clients it

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/postgres"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -21,10 +22,11 @@ func objectKeys(c *Config) map[string]any {
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
 		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "pooler": &c.Pooler, "placement": &c.Placement,
-		"time":        &c.Time,
-		"updates":     &c.Updates,
-		"alerting":    &c.Alerting,
-		"selfHealing": &c.SelfHealing,
+		"time":         &c.Time,
+		"updates":      &c.Updates,
+		"alerting":     &c.Alerting,
+		"selfHealing":  &c.SelfHealing,
+		"backupTarget": &c.BackupTarget,
 	}
 }
 
@@ -38,6 +40,7 @@ func ConfigKeys() []string {
 	keys = append(keys, RequiredSecrets...)
 	keys = append(keys, OperatorCertificateSecrets...)
 	keys = append(keys, AlertingSecrets...)
+	keys = append(keys, BackupTargetSecrets...)
 	sort.Strings(keys)
 	return keys
 }
@@ -105,6 +108,7 @@ func readSecrets(ctx *pulumi.Context, c *Config, problems *Problems) map[string]
 		SecretEdgePrivateKey:  &c.Secrets.EdgePrivateKey,
 		SecretAlertWebhookURL: &c.Secrets.AlertWebhookURL, SecretSMTPPassword: &c.Secrets.SMTPPassword,
 		SecretPagerDutyRoutingKey: &c.Secrets.PagerDutyRoutingKey, SecretOpsgenieAPIKey: &c.Secrets.OpsgenieAPIKey,
+		SecretBackupRepositoryPassword: &c.Secrets.BackupRepositoryPassword, SecretBackupTargetSSHKey: &c.Secrets.BackupTargetSSHKey,
 	}
 	for key, target := range targets {
 		full := Namespace + ":" + key
@@ -193,6 +197,12 @@ func applyDefaults(c *Config) {
 	}
 	if c.Postgres.MaxConnections == 0 {
 		c.Postgres.MaxConnections = 500
+	}
+	if c.Postgres.ArchiveTimeoutSeconds == 0 {
+		c.Postgres.ArchiveTimeoutSeconds = int(postgres.DefaultArchiveTimeout.Seconds())
+	}
+	if c.BackupTarget.Port == 0 {
+		c.BackupTarget.Port = 22
 	}
 	if c.App.DatasourceMinSize == 0 {
 		c.App.DatasourceMinSize = 5

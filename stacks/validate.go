@@ -98,7 +98,50 @@ func Validate(c *Config, raw map[string]string) Problems {
 	validatePooler(c, &ps)
 	validateSecrets(c, raw, &ps)
 	validateAlerting(c, raw, &ps)
+	validateBackupTarget(c, raw, &ps)
 	return ps
+}
+
+// validateBackupTarget checks the off-host copies' target: reachable as
+// restic's SFTP back end needs it (IPv4 or a host name, a plain path, one
+// pinned key), not the PostgreSQL host itself (a copy there dies with it),
+// and a login key that parses. Its secrets being set is validateSecrets'.
+func validateBackupTarget(c *Config, raw map[string]string, ps *Problems) {
+	t := c.BackupTarget
+	checkPort(ps, "backupTarget.port", t.Port, "set the SFTP server's SSH port (1-65535)")
+	if !t.Configured() {
+		if t.User != "" || t.Path != "" || t.HostKey != "" {
+			ps.Add("backupTarget.host", "is not set, but other backupTarget fields are", "set the SFTP server's address, or remove backupTarget")
+		}
+		return
+	}
+	if a, err := parseAddr(t.Host); err == nil {
+		if !a.Is4() {
+			ps.Add("backupTarget.host", fmt.Sprintf("%s is an IPv6 address", describe(t.Host)), "use its IPv4 address or a host name")
+		} else {
+			checkAddress(ps, "backupTarget.host", t.Host, "set it to the SFTP server's address")
+		}
+	} else if !isHostName(t.Host) {
+		ps.Add("backupTarget.host", fmt.Sprintf("%s is neither an IPv4 address nor a host name", describe(t.Host)), "set it to the SFTP server's address or name")
+	}
+	if pg := placedHost(c, Postgres); pg != "" {
+		for _, h := range c.Hosts {
+			if h.Name == pg && (t.Host == h.Address || t.Host == h.ClusterAddress() || t.Host == h.Name) {
+				ps.Add("backupTarget.host", fmt.Sprintf("%s is %s, the PostgreSQL host itself: a copy there is lost with it", t.Host, pg),
+					"use another host of the stack or a machine outside it")
+			}
+		}
+	}
+	checkUser(ps, "backupTarget.user", t.User)
+	if !backupPathRE.MatchString(t.Path) || path.Clean(t.Path) != t.Path || t.Path == "/" {
+		ps.Add("backupTarget.path", fmt.Sprintf("%s is not an absolute plain path", describe(t.Path)), "use an absolute, clean path of letters, digits, '.', '_', '-', such as /srv/restic/aurigraph-prod")
+	}
+	checkHostKey(ps, "backupTarget.hostKey", t.HostKey, "pin the target's key: ssh-keyscan -t ed25519 <host>, without the host name")
+	if v := raw[SecretBackupTargetSSHKey]; v != "" {
+		if _, err := ssh.ParseRawPrivateKey([]byte(v)); err != nil {
+			ps.Add(SecretBackupTargetSSHKey, "is not an unencrypted SSH private key", fmt.Sprintf("generate one with ssh-keygen -t ed25519 -N '' and `pulumi config set --secret %s < key`", SecretBackupTargetSSHKey))
+		}
+	}
 }
 
 func validateHosts(c *Config, ps *Problems) {
@@ -469,6 +512,8 @@ func validateMisc(c *Config, ps *Problems) {
 	checkRange(ps, "app.datasourceMaxSize", a.DatasourceMaxSize, minPoolMax, maxPoolMax)
 	checkRange(ps, "app.datasourceMinSize", a.DatasourceMinSize, minPoolMin, maxPoolMin)
 	checkRange(ps, "postgres.maxConnections", c.Postgres.MaxConnections, 1, maxPostgresConnections)
+	// Below 10 s each switch archives a 16 MB segment for little gain.
+	checkRange(ps, "postgres.archiveTimeoutSeconds", c.Postgres.ArchiveTimeoutSeconds, 10, 3600)
 	validateLogDisk(c, ps)
 	validatePlacementCapacity(c, ps)
 	validateTime(c, ps)
@@ -813,6 +858,9 @@ const (
 )
 
 var (
+	// backupPathRE: the repository path goes into restic's sftp: URL and
+	// the unit's command line, so plain characters only.
+	backupPathRE = regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`)
 	// userRE is a portable POSIX user name (useradd's default check).
 	userRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 	// labelRE is one RFC 1123 host name label.

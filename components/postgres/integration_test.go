@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/components/offsite"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
@@ -418,13 +419,21 @@ func TestIntegrationPostgresScriptsShellcheck(t *testing.T) {
 	}
 	sv := Scripts("/srv/aurigraph/postgres", Retention{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12, PreDeploy: 10})
 	scripts := map[string]string{}
-	for name, render := range map[string]func(ScriptValues) (string, error){"backup.sh": RenderBackup, "restore.sh": RenderRestore, "drill.sh": RenderDrill} {
+	for name, render := range map[string]func(ScriptValues) (string, error){"backup.sh": RenderBackup, "restore.sh": RenderRestore, "drill.sh": RenderDrill,
+		"basebackup.sh": RenderBaseBackup, "pitr.sh": RenderPITR} {
 		out, err := render(sv)
 		require.NoError(t, err)
 		scripts[name] = out
 	}
 	var err error
-	scripts["schedule.sh"], err = RenderSchedule(ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin", BackupEvery: "hourly", DrillEvery: "monthly"})
+	for _, withOffsite := range []bool{false, true} {
+		scripts[fmt.Sprintf("schedule-%v.sh", withOffsite)], err = RenderSchedule(ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin",
+			BackupEvery: "hourly", BaseBackupEvery: "daily", DrillEvery: "monthly", Offsite: withOffsite})
+		require.NoError(t, err)
+	}
+	scripts["offsite.sh"], err = offsite.RenderScript(OffsiteValues("/srv/aurigraph/postgres",
+		offsite.SFTP{Host: "192.0.2.51", Port: 22, User: "backup", Path: "/srv/restic/prod", HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample"},
+		Retention{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12}))
 	require.NoError(t, err)
 	owned, err := ScheduleOwned()
 	require.NoError(t, err)

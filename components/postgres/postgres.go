@@ -16,6 +16,7 @@ import (
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
 	"github.com/aurigraph/infra/components/network"
+	"github.com/aurigraph/infra/components/offsite"
 	"github.com/aurigraph/infra/internal/derive"
 )
 
@@ -35,6 +36,21 @@ const (
 
 	confMount = "/etc/postgresql"
 	dataMount = "/var/lib/postgresql/data"
+	// archiveMount is the WAL archive and base backups volume
+	// (ServiceDir/archive): archive_command writes wal/ there.
+	archiveMount = "/var/lib/postgresql/archive"
+)
+
+// Point-in-time recovery. archive_timeout switches a WAL segment at least
+// this often, so with the off-host copy every CopyEvery a lost host loses at
+// most about their sum (the RPO). A base backup is taken daily; the newest
+// BaseBackupsKept stay on the host with the WAL from the oldest on (a
+// restore to any time since then needs nothing else), older ones are in the
+// off-host copies.
+const (
+	DefaultArchiveTimeout = 60 * time.Second
+	BaseBackupEvery       = "daily"
+	BaseBackupsKept       = 2
 )
 
 // Backup and recovery drill schedules (systemd OnCalendar) and how old the
@@ -85,6 +101,11 @@ type Args struct {
 	// postgresql.conf (max_connections only applies on a restart).
 	MaxConnections int
 	Retention      Retention
+	// ArchiveTimeout is archive_timeout: how long a commit may wait in
+	// pg_wal before its segment is archived (0: DefaultArchiveTimeout).
+	ArchiveTimeout time.Duration
+	// Offsite, when set, copies the archive and the dumps off the host.
+	Offsite *Offsite
 	// ReleaseImages are the application images (distinct, sorted): a change
 	// triggers the pre-deployment backup.
 	ReleaseImages []string
@@ -94,6 +115,26 @@ type Args struct {
 // pre-deployment dumps.
 type Retention struct {
 	Hourly, Daily, Weekly, Monthly, PreDeploy int
+}
+
+// Offsite is the off-host copy's target and its secrets; the copies keep
+// the rotation's counts (Args.Retention) of snapshots.
+type Offsite struct {
+	Target   offsite.SFTP
+	Password pulumi.StringInput // restic repository password (secret)
+	SSHKey   pulumi.StringInput // private key restic logs in to Target with (secret)
+}
+
+// OffsiteValues are offsite.sh's values for a deployment: the archive and
+// the dumps, copied whole, the state (password, key) under serviceDir.
+func OffsiteValues(serviceDir string, target offsite.SFTP, r Retention) offsite.Values {
+	return offsite.Values{
+		Paths:      []string{path.Join(serviceDir, "archive"), path.Join(serviceDir, "backups")},
+		Tag:        "aurigraph-" + ContainerName,
+		StateDir:   path.Join(serviceDir, "offsite"),
+		SFTP:       target,
+		KeepHourly: r.Hourly, KeepDaily: r.Daily, KeepWeekly: r.Weekly, KeepMonthly: r.Monthly,
+	}
 }
 
 // Postgres is the deployed database with its exporter and backups.
@@ -127,6 +168,10 @@ func Dirs(serviceDir string) []host.Dir {
 		{Path: path.Join(serviceDir, "data"), UID: UID, GID: GID, Mode: "0700"},
 		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0750"},
 		{Path: path.Join(serviceDir, "backups"), UID: 0, GID: 0, Mode: "0700"},
+		// The server's archive_command writes wal/; base/ is the host's.
+		{Path: path.Join(serviceDir, "archive"), UID: UID, GID: GID, Mode: "0700"},
+		{Path: path.Join(serviceDir, "archive", "wal"), UID: UID, GID: GID, Mode: "0700"},
+		{Path: path.Join(serviceDir, "archive", "base"), UID: 0, GID: 0, Mode: "0700"},
 	}
 }
 
@@ -137,6 +182,8 @@ func Scripts(serviceDir string, r Retention) ScriptValues {
 		BackupDir: path.Join(serviceDir, "backups"), Prefix: Database, Compress: 6, WaitSecond: 120,
 		KeepHourly: r.Hourly, KeepDaily: r.Daily, KeepWeekly: r.Weekly, KeepMonthly: r.Monthly,
 		KeepPreDeploy: r.PreDeploy, DrillDatabase: Database + "_drill",
+		ArchiveDir: path.Join(serviceDir, "archive"), ServerArchiveDir: archiveMount,
+		DataDir: path.Join(serviceDir, "data"), KeepBase: BaseBackupsKept, Owner: fmt.Sprintf("%d:%d", UID, GID),
 	}
 }
 
@@ -172,7 +219,11 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	confDir := path.Join(args.ServiceDir, "conf")
 	binDir := path.Join(args.ServiceDir, "bin")
 
-	conf, err := RenderConfig(Sizing(args.Resources.MemoryMB, args.Resources.CPUs, args.MaxConnections))
+	cv := Sizing(args.Resources.MemoryMB, args.Resources.CPUs, args.MaxConnections)
+	if args.ArchiveTimeout > 0 {
+		cv.ArchiveTimeoutSeconds = int(args.ArchiveTimeout.Seconds())
+	}
+	conf, err := RenderConfig(cv)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +328,7 @@ func DatabaseSpec(a Args) container.Spec {
 		Mounts: []container.Mount{
 			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
 			{HostPath: path.Join(a.ServiceDir, "conf"), Target: confMount, ReadOnly: true},
+			{HostPath: path.Join(a.ServiceDir, "archive"), Target: archiveMount},
 		},
 		ReadOnlyRootFS: true,
 		Tmpfs: map[string]string{
@@ -365,18 +417,41 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	for _, s := range []struct {
 		file   string
 		render func(ScriptValues) (string, error)
-	}{{"backup.sh", RenderBackup}, {"restore.sh", RenderRestore}, {"drill.sh", RenderDrill}} {
+	}{{"backup.sh", RenderBackup}, {"restore.sh", RenderRestore}, {"drill.sh", RenderDrill},
+		{"basebackup.sh", RenderBaseBackup}, {"pitr.sh", RenderPITR}} {
 		content, err := s.render(sv)
 		if err != nil {
 			return nil, err
 		}
 		files = append(files, configfile.File{Path: path.Join(binDir, s.file), Content: content, Mode: "0750"})
 	}
+	var secrets []pulumi.Resource
+	if o := a.Offsite; o != nil {
+		ov := OffsiteValues(a.ServiceDir, o.Target, a.Retention)
+		content, err := offsite.RenderScript(ov)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, configfile.File{Path: path.Join(binDir, "offsite.sh"), Content: content, Mode: "0750"})
+		// The password and key travel on stdin into root-only files, never in a command line.
+		set, err := configfile.NewSecrets(ctx, name+"-offsite-secrets", configfile.SecretsArgs{
+			Host: a.Engine.Host,
+			Files: []configfile.Secret{
+				{Path: path.Join(ov.StateDir, "repository-password"), Content: o.Password},
+				{Path: path.Join(ov.StateDir, "ssh-key"), Content: o.SSHKey},
+			},
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+		secrets = set.Copies
+	}
 	scripts, err := configfile.New(ctx, name+"-scripts", configfile.Args{Host: a.Engine.Host, Files: files}, parent)
 	if err != nil {
 		return nil, err
 	}
-	schedule, err := RenderSchedule(ScheduleValues{BinDir: binDir, BackupEvery: BackupEvery, DrillEvery: DrillEvery})
+	schedule, err := RenderSchedule(ScheduleValues{BinDir: binDir, BackupEvery: BackupEvery,
+		BaseBackupEvery: BaseBackupEvery, DrillEvery: DrillEvery, Offsite: a.Offsite != nil})
 	if err != nil {
 		return nil, err
 	}
@@ -385,13 +460,14 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 		return nil, err
 	}
 	// bash -s reads the script from stdin: no quoting of a script inside a command line.
+	// The timers start once the database (base backups) and the secrets are there.
 	if _, err := hostcmd.New(ctx, name+"-backup-timers", hostcmd.Args{
 		Connection: a.Engine.Connection,
 		Run:        pulumi.String("bash -s"),
 		Stdin:      pulumi.String(schedule),
 		Owns:       owned,
 		Triggers:   pulumi.StringArray{pulumi.String(configfile.Hash(append(files, configfile.File{Path: "schedule", Content: schedule})))},
-	}, parent, pulumi.DependsOn(scripts.Copies)); err != nil {
+	}, parent, pulumi.DependsOn(append(append([]pulumi.Resource{db}, scripts.Copies...), secrets...))); err != nil {
 		return nil, err
 	}
 	// The dumps and scripts are root's (mode 0700/0750): sudo when the SSH user is not root.

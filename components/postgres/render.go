@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"embed"
 	"fmt"
-	"github.com/aurigraph/infra/internal/shell"
 	"math"
+	"regexp"
 	"strings"
 	"text/template"
 
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 //go:embed templates/*.tmpl
@@ -46,6 +47,11 @@ type ConfigValues struct {
 	MaxParallelPerGather int
 	// SlowQueryMs logs statements slower than the SPEC's DB query target.
 	SlowQueryMs int
+	// ArchiveDir is the WAL archive as the server sees it (archive_command
+	// writes ArchiveDir/wal); ArchiveTimeoutSeconds bounds how long a
+	// committed transaction waits in pg_wal before it is archived.
+	ArchiveDir            string
+	ArchiveTimeoutSeconds int
 }
 
 // SuperuserReservedConnections is superuser_reserved_connections
@@ -81,24 +87,32 @@ func Sizing(memoryMB int, cpus float64, maxConnections int) ConfigValues {
 		workers = 8
 	}
 	return ConfigValues{
-		Port:                 5432,
-		MaxConnections:       maxConnections,
-		SuperuserReserved:    SuperuserReservedConnections,
-		SharedBuffersMB:      shared,
-		EffectiveCacheMB:     memoryMB * 3 / 4,
-		MaintenanceWorkMemMB: maint,
-		WorkMemMB:            work,
-		MaxWorkerProcesses:   workers,
-		MaxParallelWorkers:   cores,
-		MaxParallelPerGather: perGather,
-		SlowQueryMs:          50,
+		Port:                  5432,
+		MaxConnections:        maxConnections,
+		SuperuserReserved:     SuperuserReservedConnections,
+		SharedBuffersMB:       shared,
+		EffectiveCacheMB:      memoryMB * 3 / 4,
+		MaintenanceWorkMemMB:  maint,
+		WorkMemMB:             work,
+		MaxWorkerProcesses:    workers,
+		MaxParallelWorkers:    cores,
+		MaxParallelPerGather:  perGather,
+		SlowQueryMs:           50,
+		ArchiveDir:            archiveMount,
+		ArchiveTimeoutSeconds: int(DefaultArchiveTimeout.Seconds()),
 	}
 }
+
+// plainPath is a path safe inside archive_command's single-quoted shell line.
+var plainPath = regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`)
 
 // RenderConfig renders postgresql.conf.
 func RenderConfig(v ConfigValues) (string, error) {
 	if v.MaxConnections <= v.SuperuserReserved || v.SuperuserReserved < 0 || v.SharedBuffersMB <= 0 || v.Port <= 0 {
 		return "", fmt.Errorf("postgresql.conf: max connections (above the superuser reserved ones), shared buffers and port are required")
+	}
+	if !plainPath.MatchString(v.ArchiveDir) || v.ArchiveTimeoutSeconds < 1 {
+		return "", fmt.Errorf("postgresql.conf: an absolute archive directory (letters, digits, _ . / -) and an archive timeout of at least 1 s are required")
 	}
 	return render("postgresql.conf.tmpl", v)
 }
@@ -125,6 +139,17 @@ type ScriptValues struct {
 	// just before it.
 	KeepPreDeploy int
 	DrillDatabase string
+	// Point-in-time recovery: ArchiveDir holds base/ (base backups) and
+	// wal/ (the archived WAL) on the host, ServerArchiveDir is the same
+	// directory inside the database container; KeepBase base backups (and
+	// the WAL from the oldest on) stay on the host. DataDir is the live data
+	// directory, which pitr.sh never restores into.
+	ArchiveDir       string
+	ServerArchiveDir string
+	DataDir          string
+	KeepBase         int
+	// UID:GID the restored data directory belongs to (the image's postgres).
+	Owner string
 }
 
 // Validate reports values that would make a script unsafe.
@@ -141,6 +166,17 @@ func (v ScriptValues) Validate() error {
 	}
 	if v.KeepHourly < 0 || v.KeepDaily < 0 || v.KeepWeekly < 0 || v.KeepMonthly < 0 || v.KeepPreDeploy < 1 {
 		p = append(p, "retention counts must be >= 0 and at least one pre-deployment dump is kept")
+	}
+	for _, d := range []string{v.ArchiveDir, v.ServerArchiveDir, v.DataDir} {
+		if !plainPath.MatchString(d) {
+			p = append(p, fmt.Sprintf("archive and data directories must be absolute plain paths: %q", d))
+		}
+	}
+	if v.KeepBase < 1 {
+		p = append(p, "at least one base backup is kept")
+	}
+	if v.Owner == "" {
+		p = append(p, "the restored data directory's owner is required")
 	}
 	if v.Compress < 1 || v.Compress > 9 {
 		p = append(p, "compression level must be 1..9")
@@ -160,26 +196,81 @@ func RenderRestore(v ScriptValues) (string, error) { return renderScript("restor
 // RenderDrill renders drill.sh: restore the latest dump into a scratch database and verify it.
 func RenderDrill(v ScriptValues) (string, error) { return renderScript("drill.sh.tmpl", v) }
 
+// RenderBaseBackup renders basebackup.sh: a base backup of the running
+// server into the archive, then the local pruning of base backups and WAL.
+func RenderBaseBackup(v ScriptValues) (string, error) { return renderScript("basebackup.sh.tmpl", v) }
+
+// RenderPITR renders pitr.sh: a base backup and the archived WAL replayed to
+// a point in time, into a fresh data directory.
+func RenderPITR(v ScriptValues) (string, error) { return renderScript("pitr.sh.tmpl", v) }
+
 // ScheduleValues place the systemd units that run the scripts.
 type ScheduleValues struct {
-	BinDir      string // where backup.sh and drill.sh are installed
-	BackupEvery string // systemd OnCalendar, e.g. hourly
-	DrillEvery  string // systemd OnCalendar, e.g. monthly
+	BinDir          string // where the scripts are installed
+	BackupEvery     string // systemd OnCalendar, e.g. hourly
+	BaseBackupEvery string // systemd OnCalendar, e.g. daily
+	DrillEvery      string // systemd OnCalendar, e.g. monthly
+	// Offsite installs restic and the timers of offsite.sh (copy, forget,
+	// check), and runs a copy after each base backup.
+	Offsite bool
 }
 
-// RenderSchedule renders the idempotent installer of the backup (hourly)
-// and recovery drill (monthly) systemd timers.
+// OffsiteJob is one offsite.sh mode run by its own timer.
+type OffsiteJob struct {
+	Mode, Every string
+	Persistent  bool // run at boot when a run was missed
+}
+
+// offsiteJobs: the copy every 5 minutes (with archive_timeout, the data a
+// lost host loses), the retention daily, the check weekly.
+var offsiteJobs = []OffsiteJob{
+	{Mode: "copy", Every: "*:0/5", Persistent: false},
+	{Mode: "forget", Every: "daily", Persistent: true},
+	{Mode: "check", Every: "weekly", Persistent: true},
+}
+
+// CopyEvery is how often the off-host copy runs (OnCalendar).
+func (ScheduleValues) CopyEvery() string { return offsiteJobs[0].Every }
+
+// ForgetEvery is how often the copies' retention runs.
+func (ScheduleValues) ForgetEvery() string { return offsiteJobs[1].Every }
+
+// CheckEvery is how often the copies' repository is checked.
+func (ScheduleValues) CheckEvery() string { return offsiteJobs[2].Every }
+
+// OffsiteJobs are the jobs installed: none without a target.
+func (v ScheduleValues) OffsiteJobs() []OffsiteJob {
+	if !v.Offsite {
+		return nil
+	}
+	return offsiteJobs
+}
+
+// AllOffsiteJobs are every job a schedule may have installed.
+func (ScheduleValues) AllOffsiteJobs() []OffsiteJob { return offsiteJobs }
+
+// RenderSchedule renders the idempotent installer of the backup (hourly),
+// base backup (daily), recovery drill (monthly) and off-host copy timers.
 func RenderSchedule(v ScheduleValues) (string, error) {
-	if !strings.HasPrefix(v.BinDir, "/") || v.BackupEvery == "" || v.DrillEvery == "" {
-		return "", fmt.Errorf("schedule: an absolute bin dir and both calendars are required")
+	if !strings.HasPrefix(v.BinDir, "/") || v.BackupEvery == "" || v.BaseBackupEvery == "" || v.DrillEvery == "" {
+		return "", fmt.Errorf("schedule: an absolute bin dir and every calendar are required")
 	}
 	return render("schedule.sh.tmpl", v)
 }
 
-// BackupUnits are the systemd units the schedule installs.
-var BackupUnits = []string{
-	"/etc/systemd/system/aurigraph-pg-backup.service", "/etc/systemd/system/aurigraph-pg-backup.timer",
-	"/etc/systemd/system/aurigraph-pg-drill.service", "/etc/systemd/system/aurigraph-pg-drill.timer",
+// BackupUnits are the systemd units the schedule may install.
+var BackupUnits = backupUnits()
+
+func backupUnits() []string {
+	names := []string{"aurigraph-pg-backup", "aurigraph-pg-basebackup", "aurigraph-pg-drill"}
+	for _, j := range offsiteJobs {
+		names = append(names, "aurigraph-pg-offsite-"+j.Mode)
+	}
+	var out []string
+	for _, n := range names {
+		out = append(out, "/etc/systemd/system/"+n+".service", "/etc/systemd/system/"+n+".timer")
+	}
+	return out
 }
 
 // ScheduleOwned says the units are the schedule step's: its delete removes

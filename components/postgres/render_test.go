@@ -102,15 +102,75 @@ func TestScriptValuesRefuseUnsafeValues(t *testing.T) {
 }
 
 func TestRenderSchedule(t *testing.T) {
-	out, err := RenderSchedule(ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin", BackupEvery: "hourly", DrillEvery: "monthly"})
+	v := ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin", BackupEvery: "hourly", BaseBackupEvery: "daily", DrillEvery: "monthly"}
+	out, err := RenderSchedule(v)
 	require.NoError(t, err)
 	assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/backup.sh scheduled")
+	assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/basebackup.sh\nNice")
 	assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/drill.sh")
 	assert.Contains(t, out, "OnCalendar=hourly")
+	assert.Contains(t, out, "OnCalendar=daily")
 	assert.Contains(t, out, "OnCalendar=monthly")
 	assert.Contains(t, out, "Persistent=true")
+	assert.NotContains(t, out, "offsite.sh", "no target, no copies")
+	assert.Contains(t, out, "systemctl disable --now \"$t\"", "a target removed stops its timers")
+
+	v.Offsite = true
+	out, err = RenderSchedule(v)
+	require.NoError(t, err)
+	assert.Contains(t, out, "ExecStartPost=/bin/bash /srv/aurigraph/postgres/bin/offsite.sh copy", "a copy after each base backup")
+	for _, mode := range []string{"copy", "forget", "check"} {
+		assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/offsite.sh "+mode)
+		assert.Contains(t, out, "aurigraph-pg-offsite-"+mode+".timer")
+		assert.Contains(t, BackupUnits, "/etc/systemd/system/aurigraph-pg-offsite-"+mode+".timer", "owned, so removed with the step")
+	}
+	assert.Contains(t, out, "OnCalendar=*:0/5")
+	assert.Contains(t, out, "apt-get install -y -q restic")
 	_, err = RenderSchedule(ScheduleValues{BinDir: "bin"})
 	assert.Error(t, err)
+}
+
+func TestRenderConfigArchives(t *testing.T) {
+	v := Sizing(8192, 4, 770)
+	out, err := RenderConfig(v)
+	require.NoError(t, err)
+	assert.Contains(t, out, "archive_mode = on")
+	assert.Contains(t, out, "archive_timeout = 60\n")
+	assert.Contains(t, out, "archive_command = 'f=/var/lib/postgresql/archive/wal/%f; ")
+	v.ArchiveDir = "/x'; rm -rf /"
+	_, err = RenderConfig(v)
+	assert.Error(t, err, "the archive directory goes into a quoted shell line")
+	v = Sizing(8192, 4, 770)
+	v.ArchiveTimeoutSeconds = 0
+	_, err = RenderConfig(v)
+	assert.Error(t, err)
+}
+
+func TestRenderPITRScripts(t *testing.T) {
+	v := Scripts("/srv/aurigraph/postgres", Retention{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12, PreDeploy: 10})
+	base, err := RenderBaseBackup(v)
+	require.NoError(t, err)
+	assert.Contains(t, base, "ARCHIVE_DIR=${ARCHIVE_DIR:-'/srv/aurigraph/postgres/archive'}")
+	assert.Contains(t, base, `PG_BASEBACKUP=${PG_BASEBACKUP:-"docker exec $CONTAINER pg_basebackup -U $DB_USER"}`)
+	assert.Contains(t, base, "KEEP_BASE=${KEEP_BASE:-2}")
+	pitr, err := RenderPITR(v)
+	require.NoError(t, err)
+	assert.Contains(t, pitr, "LIVE_DATA_DIR=${LIVE_DATA_DIR:-'/srv/aurigraph/postgres/data'}")
+	assert.Contains(t, pitr, "SERVER_ARCHIVE_DIR=${SERVER_ARCHIVE_DIR:-'/var/lib/postgresql/archive'}")
+	assert.Contains(t, pitr, "RESTORE_OWNER=${RESTORE_OWNER:-'70:70'}")
+	assert.Contains(t, pitr, "docker inspect --format '{{.Config.Image}}'")
+	assert.NotContains(t, pitr, "<no value>")
+	for name, mutate := range map[string]func(*ScriptValues){
+		"relative archive": func(v *ScriptValues) { v.ArchiveDir = "archive" },
+		"quoted data dir":  func(v *ScriptValues) { v.DataDir = "/srv/'x" },
+		"no base kept":     func(v *ScriptValues) { v.KeepBase = 0 },
+		"no owner":         func(v *ScriptValues) { v.Owner = "" },
+	} {
+		bad := v
+		mutate(&bad)
+		_, err := RenderPITR(bad)
+		assert.Error(t, err, name)
+	}
 }
 
 func TestReleaseTriggers(t *testing.T) {
@@ -129,6 +189,7 @@ func TestSpecs(t *testing.T) {
 	assert.Equal(t, []string{"postgres", "-c", "config_file=/etc/postgresql/postgresql.conf"}, db.Command)
 	assert.Contains(t, db.Mounts, container.Mount{HostPath: "/srv/aurigraph/postgres/conf", Target: "/etc/postgresql", ReadOnly: true})
 	assert.Contains(t, db.Mounts, container.Mount{HostPath: "/srv/aurigraph/postgres/data", Target: "/var/lib/postgresql/data"})
+	assert.Contains(t, db.Mounts, container.Mount{HostPath: "/srv/aurigraph/postgres/archive", Target: "/var/lib/postgresql/archive"})
 	assert.Equal(t, "pg_isready", db.Health.Test[1])
 	assert.Empty(t, db.SecretEnv)
 	assert.NotContains(t, db.Env, "POSTGRES_PASSWORD")

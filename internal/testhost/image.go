@@ -135,6 +135,12 @@ func Image(t testing.TB, r Recipe) string {
 	if built[tag] {
 		return tag
 	}
+	// Built already: no need to wait for the lock, which another recipe's
+	// build (a services image, minutes of debootstrap) may hold.
+	if _, err := docker("image", "inspect", "--format", "{{.Id}}", tag); err == nil {
+		built[tag] = true
+		return tag
+	}
 	unlock, err := lockFile(lockPath)
 	if err != nil {
 		t.Fatalf("testhost: %v", err)
