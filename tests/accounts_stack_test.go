@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/pgbouncer"
@@ -74,8 +75,22 @@ func TestStackServiceAccounts(t *testing.T) {
 			require.NotEmpty(t, pgPw)
 			require.NotEmpty(t, redisPw)
 
-			// Which containers hold which store secret.
+			// Which containers hold which store secret, in their environment
+			// or their secret files.
 			for name, c := range containers {
+				if src, _ := secretsMount(c); src != "" {
+					for _, f := range harness.HostFiles(res, harness.Host(res, c)) {
+						if path.Dir(f.Path) != src || f.Dir {
+							continue
+						}
+						if strings.Contains(f.Content, pgPw) {
+							assert.Equal(t, postgres.ContainerName, name, "%s holds the PostgreSQL superuser's password in %s", name, f.Path)
+						}
+						if strings.Contains(f.Content, redisPw) {
+							assert.Equal(t, redis.ContainerName, name, "%s holds Redis's admin password in %s", name, f.Path)
+						}
+					}
+				}
 				env, _ := envWithSecrets(c)
 				for k, v := range env {
 					if v == pgPw {
@@ -100,9 +115,9 @@ func TestStackServiceAccounts(t *testing.T) {
 				}
 				replicas++
 				want(c, "QUARKUS_DATASOURCE_USERNAME", postgres.AppUser, false)
-				want(c, "QUARKUS_DATASOURCE_PASSWORD", postgres.RolePassword(pgPw, postgres.AppUser), true)
 				want(c, "QUARKUS_REDIS_USERNAME", redis.AppUser, false)
-				want(c, "QUARKUS_REDIS_PASSWORD", redis.UserPassword(redisPw, redis.AppUser), true)
+				assert.Equal(t, app.RenderSecrets(postgres.RolePassword(pgPw, postgres.AppUser), redis.UserPassword(redisPw, redis.AppUser)),
+					secretFileOf(t, res, c, app.SecretsFile), "%s logs in with its roles' passwords, from its secret properties file", c.Name)
 			}
 			require.NotZero(t, replicas)
 			want(containers[postgres.ExporterName], "DATA_SOURCE_USER", postgres.ExporterUser, false)
