@@ -1,14 +1,11 @@
 package stacks
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/internal/derive"
 )
 
 // deployElasticsearch runs the log store on the logging host with the
@@ -49,15 +46,9 @@ func dirsElasticsearch(dataPath string) []host.Dir {
 func serviceDirOf(dataPath, svc string) string { return dataPath + "/" + svc }
 
 // derivedSecret derives a stable secret for one purpose from a base secret
-// (HMAC-SHA256, hex: 64 characters). It needs no config key of its own, it
-// reveals nothing about the base, and rotating the base rotates it.
+// (internal/derive, as the database and cache accounts' are).
 func derivedSecret(base pulumi.StringOutput, purpose string) pulumi.StringOutput {
-	out := base.ApplyT(func(s string) string {
-		mac := hmac.New(sha256.New, []byte(s))
-		mac.Write([]byte("aurigraph/" + purpose))
-		return hex.EncodeToString(mac.Sum(nil))
-	}).(pulumi.StringOutput)
-	return pulumi.ToSecret(out).(pulumi.StringOutput)
+	return derive.Secret(base, purpose)
 }
 
 // logstashWriterPassword is the logstash_writer user's password, derived

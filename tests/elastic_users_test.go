@@ -1,9 +1,6 @@
 package tests
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -14,6 +11,7 @@ import (
 	"github.com/aurigraph/infra/components/grafana"
 	"github.com/aurigraph/infra/components/kibana"
 	"github.com/aurigraph/infra/components/logstash"
+	"github.com/aurigraph/infra/internal/derive"
 	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
@@ -25,9 +23,7 @@ import (
 // elastic password and secret end to end.
 func TestOnlySetupUsesTheElasticSuperuser(t *testing.T) {
 	const elastic = "Distinct-elastic-Value-9d41"
-	mac := hmac.New(sha256.New, []byte(elastic))
-	mac.Write([]byte("aurigraph/grafana_reader"))
-	reader := hex.EncodeToString(mac.Sum(nil))
+	reader := derive.Password(elastic, "grafana_reader")
 	for _, stack := range engineStacks {
 		t.Run(stack, func(t *testing.T) {
 			res := harness.Run(t, harness.Stack(t, stack).SetSecret(stacks.SecretElasticPassword, elastic))

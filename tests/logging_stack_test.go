@@ -1,9 +1,6 @@
 package tests
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -17,6 +14,7 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/logstash"
+	"github.com/aurigraph/infra/internal/derive"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/stackfile"
 	"github.com/aurigraph/infra/stacks"
@@ -74,11 +72,7 @@ func logStr(v resource.PropertyValue) string {
 	return ""
 }
 
-func logDerived(base, purpose string) string {
-	mac := hmac.New(sha256.New, []byte(base))
-	mac.Write([]byte("aurigraph/" + purpose))
-	return hex.EncodeToString(mac.Sum(nil))
-}
+func logDerived(base, purpose string) string { return derive.Password(base, purpose) }
 
 func isLoggingURN(urn string) bool {
 	for _, tok := range []string{"aurigraph:elasticsearch:", "aurigraph:logstash:", "aurigraph:kibana:"} {
