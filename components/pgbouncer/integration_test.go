@@ -276,7 +276,7 @@ func TestIntegrationPgBouncerPoolsFiveHundredClients(t *testing.T) {
 	// The exporter's password file (PGPASSFILE) logs the stats user in,
 	// with only its host and port pointed at this pooler.
 	passFile := filepath.Join(t.TempDir(), ExporterPassFile)
-	line := strings.Replace(RenderExporterPassFile(testPassword), fmt.Sprintf("%s:%d:", ContainerName, Port), fmt.Sprintf("127.0.0.1:%d:", bPort), 1)
+	line := strings.Replace(RenderExporterPassFile(statsPassword), fmt.Sprintf("%s:%d:", ContainerName, Port), fmt.Sprintf("127.0.0.1:%d:", bPort), 1)
 	require.NoError(t, os.WriteFile(passFile, []byte(line), 0o400))
 	out = run(t, nil, []string{"PGPASSFILE=" + passFile}, psql, "-X", "-A", "-t", "-w", conninfo(StatsUser, AdminDatabase), "-c", "SHOW POOLS")
 	assert.Contains(t, out, postgres.Database, "the exporter's password file")

@@ -250,13 +250,15 @@ func exporterVersion(bin string) string {
 func TestIntegrationRedisAdminCommandChecksTheReply(t *testing.T) {
 	port, _ := startRedis(t, Defaults(64))
 	// docker exec redis sh -c '...': the same sh -c, on this host, with the
-	// container's environment.
+	// container's secret file.
+	secrets := t.TempDir()
 	run := func(port int, password, args string) (string, error) {
+		require.NoError(t, os.WriteFile(filepath.Join(secrets, PasswordFile), []byte(password), 0o600))
 		script := adminCommand(args)
 		script = strings.TrimPrefix(script, "docker exec "+ContainerName+" ")
 		script = strings.Replace(script, "redis-cli ", fmt.Sprintf("redis-cli -h 127.0.0.1 -p %d ", port), 1)
+		script = strings.ReplaceAll(script, container.SecretsMount, secrets)
 		cmd := exec.Command("sh", "-c", script)
-		cmd.Env = append(os.Environ(), "REDIS_PASSWORD="+password)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
