@@ -184,7 +184,7 @@ func TestIntegrationHealthyCanaryPromotesThroughEveryStep(t *testing.T) {
 	r := newRunner(liveConfig())
 	c, a := realController(t, s, r)
 	require.NoError(t, c.Start(context.Background(), p))
-	assert.Equal(t, []string{p.Steps[1].Name, "green 5%, blue 95%", "green 20%, blue 80%", "green 50%, blue 50%", "green 100%, blue 0%"}, r.steps())
+	assert.Equal(t, []string{p.Steps[1].Name, "green 5%, blue 95%", "green 20%, blue 80%", "green 50%, blue 50%", "green 100%, blue 0%", "scale down the blue slot"}, r.steps())
 	b, g := r.weights()
 	assert.Equal(t, []string{"0", "100"}, []string{b, g})
 	assert.GreaterOrEqual(t, a.calls, 6, "analysed against Prometheus during every pause and the watch window")
@@ -257,7 +257,7 @@ func TestIntegrationInterruptedReleaseResumesAtItsStep(t *testing.T) {
 	// The process died during step 5 (20%): steps 1-4 are recorded.
 	require.NoError(t, SaveState(c.StatePath, &State{Stack: "test", Plan: p, Status: StatusRunning, Next: 4, Started: time.Now().Add(-time.Minute)}))
 	require.NoError(t, c.Resume(context.Background()))
-	assert.Equal(t, []string{"green 20%, blue 80%", "green 50%, blue 50%", "green 100%, blue 0%"}, r.steps(), "resumed at 20%")
+	assert.Equal(t, []string{"green 20%, blue 80%", "green 50%, blue 50%", "green 100%, blue 0%", "scale down the blue slot"}, r.steps(), "resumed at 20%")
 	assert.Positive(t, a.calls)
 	st, err := LoadState(c.StatePath)
 	require.NoError(t, err)
