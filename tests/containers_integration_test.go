@@ -22,8 +22,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/internal/testhost"
+	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -102,15 +104,35 @@ func TestIntegrationContainersRunWithTheirRecordedSettings(t *testing.T) {
 			t.Logf("%s logs:\n%s\nhealth: %s", name, logs, health)
 		}
 	}
-	// The exporters logged in with the passwords from their secret files.
+	// The roles bootstrap, as the plan's step runs it (postgres.RolesCommand,
+	// the recorded SQL on stdin) in this test's database container: the
+	// exporter logs in as its own role, which the bootstrap creates.
+	var rolesSQL string
+	for _, r := range res.OfType("command:remote:Command") {
+		if r.Name == stacks.Postgres+"-roles" {
+			rolesSQL = harness.Plain(r.Inputs["stdin"]).StringValue()
+		}
+	}
+	require.NotEmpty(t, rolesSQL, "the plan records the roles bootstrap")
+	bootstrap := strings.Fields(strings.Replace(postgres.RolesCommand(), "docker exec -i "+postgres.ContainerName+" ", "exec -i "+running[postgres.ContainerName]+" ", 1))
+	cmd := exec.Command("docker", bootstrap...)
+	cmd.Stdin = strings.NewReader(rolesSQL)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "roles bootstrap: %s", out)
+
+	// The exporters log in with the passwords from their secret files (the
+	// PostgreSQL exporter at its next connection, after the bootstrap).
 	for name, metric := range map[string]string{"postgres-exporter": "pg_up 1", "redis-exporter": "redis_up 1"} {
 		port := "9187"
 		if name == "redis-exporter" {
 			port = "9121"
 		}
-		out, err := dockerOut("exec", running[name], "wget", "-q", "-O", "-", "http://127.0.0.1:"+port+"/metrics")
-		require.NoError(t, err, "%s", out)
-		assert.Contains(t, strings.Split(out, "\n"), metric, "%s", name)
+		var lines []string
+		assert.Eventually(t, func() bool {
+			out, err := dockerOut("exec", running[name], "wget", "-q", "-O", "-", "http://127.0.0.1:"+port+"/metrics")
+			lines = strings.Split(out, "\n")
+			return err == nil && slices.Contains(lines, metric)
+		}, time.Minute, time.Second, "%s never showed %s", name, metric)
 	}
 	// The settings the engine applied are the recorded ones.
 	for _, name := range names {
