@@ -67,23 +67,14 @@ func rollingSteps(t *testing.T, res *mockrun.Result) (map[rollingStep][]string, 
 // appDeps is the application containers a container waits for, directly
 // or through any chain of dependencies (the rolling barriers).
 func appDeps(res *mockrun.Result, r mockrun.Resource) []string {
-	seen := map[string]bool{}
 	var out []string
-	var walk func(r mockrun.Resource)
-	walk = func(r mockrun.Resource) {
-		for _, urn := range r.DependsOn {
-			d := res.ByURN(urn)
-			if d == nil || seen[urn] {
-				continue
-			}
-			seen[urn] = true
+	for urn := range res.Closure(r.URN) {
+		if d := res.ByURN(urn); d != nil {
 			if _, _, ok := releaseAppContainer(*d); ok {
 				out = append(out, urn)
 			}
-			walk(*d)
 		}
 	}
-	walk(r)
 	sort.Strings(out)
 	return out
 }

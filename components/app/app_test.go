@@ -275,23 +275,12 @@ func TestEnvironmentHasSpecValuesAndSecretPasswords(t *testing.T) {
 // through any chain of dependencies (the rolling barriers): what the engine
 // orders before it.
 func waitsFor(res *mockrun.Result, c mockrun.Resource) []string {
-	seen := map[string]bool{}
 	var out []string
-	var walk func(r mockrun.Resource)
-	walk = func(r mockrun.Resource) {
-		for _, urn := range r.DependsOn {
-			d := res.ByURN(urn)
-			if d == nil || seen[urn] {
-				continue
-			}
-			seen[urn] = true
-			if d.Type == containerType {
-				out = append(out, d.Name)
-			}
-			walk(*d)
+	for urn := range res.Closure(c.URN) {
+		if d := res.ByURN(urn); d != nil && d.Type == containerType {
+			out = append(out, d.Name)
 		}
 	}
-	walk(c)
 	sort.Strings(out)
 	return out
 }

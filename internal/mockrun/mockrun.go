@@ -69,6 +69,33 @@ func (r *Result) ByURN(urn string) *Resource {
 	return nil
 }
 
+// Closure is every resource urn waits for: its DependsOn (explicit and
+// through its inputs) and its provider, transitively, by URN: what the
+// engine orders before it.
+func (r *Result) Closure(urn string) map[string]bool {
+	seen := map[string]bool{}
+	stack := []string{urn}
+	for len(stack) > 0 {
+		u := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		res := r.ByURN(u)
+		if res == nil {
+			continue
+		}
+		next := append([]string{}, res.DependsOn...)
+		if res.Provider != "" {
+			next = append(next, res.Provider)
+		}
+		for _, d := range next {
+			if !seen[d] {
+				seen[d] = true
+				stack = append(stack, d)
+			}
+		}
+	}
+	return seen
+}
+
 // OfType returns the resources of a type token, sorted by URN.
 func (r *Result) OfType(typ string) []Resource {
 	var out []Resource

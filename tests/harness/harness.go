@@ -291,31 +291,8 @@ func text(v resource.PropertyValue) string {
 	return v.StringValue()
 }
 
-// Closure is every resource r waits for: its DependsOn (explicit and through
-// its inputs) and its provider, transitively, by URN.
-func Closure(res *mockrun.Result, urn string) map[string]bool {
-	seen := map[string]bool{}
-	stack := []string{urn}
-	for len(stack) > 0 {
-		u := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		r := res.ByURN(u)
-		if r == nil {
-			continue
-		}
-		next := append([]string{}, r.DependsOn...)
-		if r.Provider != "" {
-			next = append(next, r.Provider)
-		}
-		for _, d := range next {
-			if !seen[d] {
-				seen[d] = true
-				stack = append(stack, d)
-			}
-		}
-	}
-	return seen
-}
+// Closure is every resource urn waits for (mockrun.Result.Closure).
+func Closure(res *mockrun.Result, urn string) map[string]bool { return res.Closure(urn) }
 
 // ContainerNetworks are the names of the networks a container joins.
 func ContainerNetworks(c mockrun.Resource) []string {
