@@ -135,9 +135,6 @@ func (c *Controller) step(ctx context.Context, s *State, st Step) error {
 			return fmt.Errorf("%w; the %s slot never got traffic", err, p.New)
 		}
 	}
-	if st.Note != "" {
-		c.logf("    %s", st.Note)
-	}
 	if len(st.Changes) > 0 {
 		c.logf("    up: %s", changeList(st.Changes))
 		if err := c.Runner.Up(ctx, st.Name, st.Changes); err != nil {
@@ -328,9 +325,6 @@ func DryRun(w io.Writer, p *Plan) {
 				fmt.Fprintf(w, ", analysing the %s slot", p.New)
 			}
 			fmt.Fprintln(w)
-		}
-		if st.Note != "" {
-			fmt.Fprintf(w, "      %s\n", st.Note)
 		}
 	}
 }

@@ -83,8 +83,6 @@ type Step struct {
 	Name    string        `json:"name"`
 	Changes []Change      `json:"changes,omitempty"`
 	Wait    time.Duration `json:"wait,omitempty"`
-	// Note says why a step changes nothing when it would be expected to.
-	Note string `json:"note,omitempty"`
 }
 
 // Current is the release config of the stack as it is before a release.
