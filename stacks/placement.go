@@ -96,7 +96,8 @@ func serviceContainers(c *Config, svc string) []container.Resources {
 // replicas run along each tier's scale order (scaleOrder): blue keeps the
 // first ones, green the last. Hence a release, which grows one slot while
 // the other shrinks, adds and removes only replicas at those ends and
-// moves none; and while the two scales sum to at most 100 the slots run on
+// moves none; and while the two slots' counts of each tier sum to at most
+// the tier (scales summing to 100, give or take rounding up), they run on
 // disjoint positions, so no host reserves more than one full slot puts on
 // it (what hosts sized for one slot and a spare need). Whether both slots
 // fit together is validation's question (validatePlacementCapacity), as it
@@ -107,11 +108,8 @@ func Place(c *Config) Placement {
 	blue := slotReplicas(c, "blue", c.Release.Blue.Image)
 	spread(c, blue, p.Loads)
 	rank, size := scaleOrder(blue)
-	keepBlue := func(i int) bool {
-		return rank[i] < ScaledReplicas(size[i], c.Release.Blue.ScalePercent())
-	}
 	for i, r := range blue {
-		if keepBlue(i) {
+		if rank[i] < ScaledReplicas(size[i], c.Release.Blue.ScalePercent()) {
 			p.Replicas = append(p.Replicas, r)
 		}
 	}
