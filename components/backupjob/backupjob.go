@@ -211,3 +211,15 @@ func mustRender(name string, v any) string {
 	}
 	return s
 }
+
+// Source is one store's backups on one host: the directories the off-host
+// copies (components/offsite) take whole, and what waits for them to exist.
+// Every component that backs up a store exports one.
+type Source struct {
+	Store  string
+	Engine *host.Engine
+	Paths  []string
+	// Ready are the steps that create the directories and the jobs that
+	// fill them: the copies' timers wait for them.
+	Ready []pulumi.Resource
+}
