@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"github.com/aurigraph/infra/components/backupjob"
 	"maps"
 	"slices"
 
@@ -138,6 +139,10 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	}
 	if err := deployGrafana(d, rd); err != nil {
 		return nil, wrap(Grafana, err)
+	}
+	// Every store's backups leave their host (backupTarget).
+	if err := deployOffsite(d, []backupjob.Source{pg.Backups}); err != nil {
+		return nil, wrap("offsite", err)
 	}
 	application, err := deployApp(d, pg, pool, rd, tracing)
 	if err != nil {

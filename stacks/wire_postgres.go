@@ -2,13 +2,11 @@ package stacks
 
 import (
 	"path"
-	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/components/offsite"
 	"github.com/aurigraph/infra/components/postgres"
 )
 
@@ -33,15 +31,6 @@ func deployPostgres(d *deployment) (*postgres.Postgres, error) {
 		images = append(images, r.Image)
 	}
 	b := d.cfg.Retention.Backups
-	var copies *postgres.Offsite
-	if t := d.cfg.BackupTarget; t.Configured() {
-		copies = &postgres.Offsite{
-			// The pin is the key itself: a comment stays out of known_hosts.
-			Target:   offsite.SFTP{Host: t.Host, Port: t.Port, User: t.User, Path: t.Path, HostKey: strings.Join(strings.Fields(t.HostKey)[:2], " ")},
-			Password: d.cfg.Secrets.BackupRepositoryPassword,
-			SSHKey:   d.cfg.Secrets.BackupTargetSSHKey,
-		}
-	}
 	return postgres.NewPostgres(d.ctx, Postgres, postgres.Args{
 		Engine:           h,
 		Zones:            d.zones,
@@ -54,7 +43,6 @@ func deployPostgres(d *deployment) (*postgres.Postgres, error) {
 		MaxConnections:   d.cfg.Postgres.MaxConnections,
 		Retention:        postgres.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly, PreDeploy: preDeployDumpsKept},
 		ArchiveTimeout:   time.Duration(d.cfg.Postgres.ArchiveTimeoutSeconds) * time.Second,
-		Offsite:          copies,
 		ReleaseImages:    images,
 	})
 }

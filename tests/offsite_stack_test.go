@@ -42,7 +42,7 @@ func TestBackupTargetCopiesOffTheDataHost(t *testing.T) {
 	// The secrets reach the data host as root-only files, nowhere else.
 	secretFiles := map[string]string{}
 	for _, w := range harness.Writes(res) {
-		if strings.Contains(w.Path, "/postgres/offsite/") {
+		if strings.Contains(w.Path, "/backups/offsite/postgres/") {
 			assert.Equal(t, "198.51.100.20", w.Host, "on prod-data-01: %s", w.Path)
 			secretFiles[w.Path[strings.LastIndex(w.Path, "/")+1:]] = w.Content
 		}
@@ -51,24 +51,25 @@ func TestBackupTargetCopiesOffTheDataHost(t *testing.T) {
 
 	var script string
 	for p, content := range harness.InstalledFiles(res) {
-		if strings.HasSuffix(p, "/postgres/bin/offsite.sh") {
+		if strings.HasSuffix(p, "/backups/bin/offsite-postgres.sh") {
 			script = content
 		}
 	}
 	require.NotEmpty(t, script, "offsite.sh is installed")
-	assert.Contains(t, script, "RESTIC_REPOSITORY=${RESTIC_REPOSITORY:-'sftp:backup@192.0.2.30:/srv/restic/aurigraph-prod'}")
+	assert.Contains(t, script, "RESTIC_REPOSITORY=${RESTIC_REPOSITORY:-'sftp:backup@192.0.2.30:/srv/restic/aurigraph-prod/postgres'}", "each store has its own repository")
 	assert.Contains(t, script, "printf '%s %s\\n' '192.0.2.30' 'ssh-ed25519 AAAAC3", "known_hosts pins the key")
 	assert.NotContains(t, script, "prod-obs-01'", "the key's comment stays out of known_hosts")
 	assert.Contains(t, script, "--keep-hourly 24 --keep-daily 7 --keep-weekly 4 --keep-monthly 12", "retention.backups applies to the copies")
 
 	var timers string
 	for _, r := range res.OfType("command:remote:Command") {
-		if strings.HasSuffix(r.URN, "postgres-backup-timers") {
+		if strings.HasSuffix(r.URN, "offsite-postgres-timers") {
 			timers = harness.Str(r.Inputs, "stdin")
 		}
 	}
-	assert.Contains(t, timers, "offsite.sh copy")
-	assert.Contains(t, timers, "aurigraph-pg-offsite-check.timer")
+	assert.Contains(t, timers, "offsite-postgres.sh copy")
+	assert.Contains(t, timers, "aurigraph-backup-postgres-offsite-check.timer")
+	assert.Contains(t, timers, "seed_run 'postgres' 'offsite-copy' 1200", "a copy older than 20 minutes alerts")
 
 	// A first preview plans it too (secrets unknown there).
 	harness.Preview(t, s)

@@ -13,7 +13,7 @@ import (
 	"github.com/aurigraph/infra/tests/harness"
 )
 
-var backupTimers = []string{"aurigraph-pg-backup.timer", "aurigraph-pg-drill.timer"}
+var backupTimers = []string{"aurigraph-backup-postgres-dump.timer", "aurigraph-backup-postgres-base.timer", "aurigraph-backup-postgres-drill.timer"}
 
 // timerStep is one of the backup-timers command's steps, exactly as the
 // program registers it: the command line and what it gets on stdin.
@@ -75,10 +75,10 @@ func TestIntegrationBackupTimersOnRealSystemd(t *testing.T) {
 	create.run(t, h)
 	assert.Equal(t, allTimers("enabled active"), timerStates(t, h))
 	listed := h.Exec(t, "systemctl list-timers --no-pager --no-legend").Stdout
-	for _, s := range []string{"aurigraph-pg-backup.timer", "aurigraph-pg-backup.service", "aurigraph-pg-drill.timer", "aurigraph-pg-drill.service"} {
+	for _, s := range []string{"aurigraph-backup-postgres-dump.timer", "aurigraph-backup-postgres-dump.service", "aurigraph-backup-postgres-drill.timer", "aurigraph-backup-postgres-drill.service"} {
 		assert.Contains(t, listed, s)
 	}
-	verify := h.Exec(t, "systemd-analyze verify /etc/systemd/system/aurigraph-pg-*.timer 2>&1 | grep -v docker.service || true")
+	verify := h.Exec(t, "systemd-analyze verify /etc/systemd/system/aurigraph-backup-postgres-*.timer 2>&1 | grep -v docker.service || true")
 	assert.Empty(t, verify.Stdout, "systemd accepts the units (docker.service is absent on the test host)")
 
 	create.run(t, h) // an update runs the same script: idempotent
@@ -86,7 +86,7 @@ func TestIntegrationBackupTimersOnRealSystemd(t *testing.T) {
 
 	del.run(t, h)
 	assert.Equal(t, allTimers("no-unit-file inactive"), timerStates(t, h))
-	assert.NotEqual(t, 0, h.Exec(t, "ls /etc/systemd/system/aurigraph-pg-*").Code, "the unit files are gone")
+	assert.NotEqual(t, 0, h.Exec(t, "ls /etc/systemd/system/aurigraph-backup-postgres-*").Code, "the unit files are gone")
 
 	del.run(t, h) // deleting twice (a retried destroy) still succeeds
 }

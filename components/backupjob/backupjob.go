@@ -93,7 +93,7 @@ var (
 	word     = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	command  = regexp.MustCompile(`^/[A-Za-z0-9_./-]+( [A-Za-z0-9_./=:-]+)*$`)
 	calendar = regexp.MustCompile(`^[A-Za-z0-9*:/,. -]+$`)
-	descr    = regexp.MustCompile(`^[A-Za-z0-9 ,.()/+_-]+$`)
+	descr    = regexp.MustCompile(`^[A-Za-z0-9 ,.:()/+_-]+$`)
 )
 
 // Validate reports what would make the units unsafe or the alerts blind.

@@ -12,13 +12,15 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/internal/shell"
 )
 
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var templates = template.Must(template.New("offsite").Funcs(template.FuncMap{"shq": shell.Quote}).
+var templates = template.Must(template.New("offsite").Funcs(template.FuncMap{"shq": shell.Quote,
+	"recordRun": func() string { return backupjob.RecordRun }}).
 	ParseFS(templateFS, "templates/*.tmpl"))
 
 // CheckSubset is the share of the repository's data `offsite.sh check`
@@ -38,6 +40,7 @@ type SFTP struct {
 
 // Values parameterise offsite.sh.
 type Values struct {
+	Store    string   // the backupjob store whose runs the script records
 	Paths    []string // directories copied whole in each snapshot
 	Tag      string   // snapshots' tag: what forget groups and restore picks
 	StateDir string   // repository-password, ssh-key, known_hosts, restic's cache
@@ -62,9 +65,13 @@ func (v Values) KnownHost() string {
 // CheckSubset is the template's view of the package constant.
 func (Values) CheckSubset() string { return CheckSubset }
 
+// MaxAgeSeconds is a job kind's alert allowance, for record_run.
+func (Values) MaxAgeSeconds(kind string) int64 { return int64(MaxAge(kind).Seconds()) }
+
 var (
 	plainPath = regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`)
 	plainWord = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	storeWord = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	hostKey   = regexp.MustCompile(`^ssh-[a-z0-9-]+ [A-Za-z0-9+/=]+$|^ecdsa-sha2-nistp[0-9]+ [A-Za-z0-9+/=]+$`)
 )
 
@@ -79,6 +86,9 @@ func (v Values) Validate() error {
 		if !plainPath.MatchString(d) {
 			p = append(p, fmt.Sprintf("%q is not an absolute plain path", d))
 		}
+	}
+	if !storeWord.MatchString(v.Store) {
+		p = append(p, fmt.Sprintf("store %q must be a lower-case word", v.Store))
 	}
 	if !plainWord.MatchString(v.Tag) || !plainWord.MatchString(v.SFTP.User) || !plainWord.MatchString(strings.Trim(v.SFTP.Host, "[]")) {
 		p = append(p, "tag, user and host must be plain words")

@@ -20,8 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/aurigraph/infra/components/hostcmd"
-	"github.com/aurigraph/infra/components/offsite"
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/internal/testserver"
 )
 
@@ -161,18 +160,18 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	cmd.Env = append(append(os.Environ(), env...), "PG_DUMP=false")
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err, "%s", out)
-	assert.Equal(t, runMetrics{success: 0, run: 0}, readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric))
+	assert.Equal(t, runMetrics{success: 0, run: 0}, readRunMetrics(t, textfiles, KindDump))
 	assert.Empty(t, partials(t, textfiles), "no temporary file left behind")
 
 	// Backup: a timestamped, compressed custom-format dump.
 	before := time.Now().Unix()
 	mustRun(t, env, "bash", backup, "scheduled")
 	after := time.Now().Unix()
-	ok := readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric)
+	ok := readRunMetrics(t, textfiles, KindDump)
 	assert.Equal(t, 1.0, ok.run)
 	assert.True(t, ok.success >= float64(before) && ok.success <= float64(after), "last success %v is the run's time", ok.success)
 	mustRun(t, env, "bash", backup, "predeploy")
-	ok = readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric) // a pre-deployment dump is a backup too
+	ok = readRunMetrics(t, textfiles, KindDump) // a pre-deployment dump is a backup too
 	assert.Equal(t, 1.0, ok.run)
 	assert.GreaterOrEqual(t, ok.success, float64(after))
 	dumps, _ := filepath.Glob(filepath.Join(backupDir, "aurigraph-*.dump"))
@@ -209,10 +208,10 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	cmd.Env = append(append(os.Environ(), env...), "PG_DUMP=false")
 	out, err = cmd.CombinedOutput()
 	require.Error(t, err, "%s", out)
-	assert.Equal(t, runMetrics{success: ok.success, run: 0}, readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric))
+	assert.Equal(t, runMetrics{success: ok.success, run: 0}, readRunMetrics(t, textfiles, KindDump))
 	// Rotation alone is no backup run: the metrics stay as they are.
 	mustRun(t, env, "bash", backup, "rotate")
-	assert.Equal(t, runMetrics{success: ok.success, run: 0}, readRunMetrics(t, textfiles, "backup", BackupSuccessMetric, BackupRunMetric))
+	assert.Equal(t, runMetrics{success: ok.success, run: 0}, readRunMetrics(t, textfiles, KindDump))
 
 	// Restoring over the live database needs an explicit confirmation.
 	cmd = exec.Command("bash", restore, dump)
@@ -229,7 +228,7 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	logOut := mustRun(t, append(env, "DRILL_KEEP=yes", "DRILL_REPORT="+report), "bash", drill)
 	assert.Contains(t, logOut, "drill ok")
 	assert.Equal(t, source, fingerprint("aurigraph_drill"))
-	drilled := readRunMetrics(t, textfiles, "drill", DrillSuccessMetric, DrillRunMetric)
+	drilled := readRunMetrics(t, textfiles, KindDrill)
 	assert.Equal(t, 1.0, drilled.run)
 	assert.Greater(t, drilled.success, 0.0)
 	rep, err := os.ReadFile(report)
@@ -240,7 +239,7 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	mustRun(t, append(env, "DRILL_REPORT="+report), "bash", drill)
 	assert.Equal(t, "0", s.psql(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'aurigraph_drill'"))
 
-	drilled = readRunMetrics(t, textfiles, "drill", DrillSuccessMetric, DrillRunMetric)
+	drilled = readRunMetrics(t, textfiles, KindDrill)
 
 	// A corrupt dump fails the drill.
 	bad := filepath.Join(backupDir, "aurigraph-scheduled-29991231T235959Z.dump")
@@ -249,7 +248,7 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	cmd.Env = append(os.Environ(), env...)
 	out, err = cmd.CombinedOutput()
 	assert.Error(t, err, "a truncated dump must fail the drill: %s", out)
-	assert.Equal(t, runMetrics{success: drilled.success, run: 0}, readRunMetrics(t, textfiles, "drill", DrillSuccessMetric, DrillRunMetric),
+	assert.Equal(t, runMetrics{success: drilled.success, run: 0}, readRunMetrics(t, textfiles, KindDrill),
 		"the failed drill is recorded, the last success kept")
 	assert.Empty(t, partials(t, textfiles), "no temporary file left behind")
 }
@@ -258,12 +257,12 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 // whether the last run succeeded.
 type runMetrics struct{ success, run float64 }
 
-// readRunMetrics reads $TEXTFILE_DIR/aurigraph-<job>-postgres.prom, checks
-// it with promtool (Prometheus's own parser and linter) and returns the two
-// samples, each labelled store="postgres".
-func readRunMetrics(t *testing.T, dir, job, success, run string) runMetrics {
+// readRunMetrics reads $TEXTFILE_DIR/aurigraph-backup-postgres-<kind>.prom,
+// checks it with promtool (Prometheus's own parser and linter) and returns
+// the last success and run samples, each labelled {store="postgres",kind}.
+func readRunMetrics(t *testing.T, dir, kind string) runMetrics {
 	t.Helper()
-	p := filepath.Join(dir, "aurigraph-"+job+"-"+StoreLabel+".prom")
+	p := filepath.Join(dir, "aurigraph-backup-"+Store+"-"+kind+".prom")
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	fi, err := os.Stat(p)
@@ -285,17 +284,20 @@ func readRunMetrics(t *testing.T, dir, job, success, run string) runMetrics {
 		require.Len(t, f, 2, line)
 		v, err := strconv.ParseFloat(f[1], 64)
 		require.NoError(t, err, line)
+		labels := `{store="` + Store + `",kind="` + kind + `"}`
 		switch f[0] {
-		case success + `{store="` + StoreLabel + `"}`:
+		case backupjob.SuccessMetric + labels:
 			m.success = v
-		case run + `{store="` + StoreLabel + `"}`:
+		case backupjob.RunMetric + labels:
 			m.run = v
+		case backupjob.DurationMetric + labels, backupjob.MaxAgeMetric + labels:
+			assert.GreaterOrEqual(t, v, 0.0, line)
 		default:
 			t.Fatalf("unexpected sample %q", line)
 		}
 		seen[f[0]] = true
 	}
-	require.Len(t, seen, 2, string(b))
+	require.Len(t, seen, 4, string(b))
 	return m
 }
 
@@ -426,18 +428,7 @@ func TestIntegrationPostgresScriptsShellcheck(t *testing.T) {
 		scripts[name] = out
 	}
 	var err error
-	for _, withOffsite := range []bool{false, true} {
-		scripts[fmt.Sprintf("schedule-%v.sh", withOffsite)], err = RenderSchedule(ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin",
-			BackupEvery: "hourly", BaseBackupEvery: "daily", DrillEvery: "monthly", Offsite: withOffsite})
-		require.NoError(t, err)
-	}
-	scripts["offsite.sh"], err = offsite.RenderScript(OffsiteValues("/srv/aurigraph/postgres",
-		offsite.SFTP{Host: "192.0.2.51", Port: 22, User: "backup", Path: "/srv/restic/prod", HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample"},
-		Retention{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12}))
-	require.NoError(t, err)
-	owned, err := ScheduleOwned()
-	require.NoError(t, err)
-	_, scripts["unschedule.sh"], err = hostcmd.Scripts("backup-timers", "bash -s", []string{"a"}, owned)
+	scripts["timers.sh"], err = backupjob.RenderTimers(backupjob.TimerValues{Jobs: Jobs("/srv/aurigraph/postgres/bin")})
 	require.NoError(t, err)
 	dir := t.TempDir()
 	for name, content := range scripts {

@@ -137,6 +137,8 @@ func recoverTo(t *testing.T, live *server, pitr, target string, env []string) (*
 }
 
 func TestIntegrationPointInTimeRecovery(t *testing.T) {
+	textfiles := t.TempDir()
+	t.Setenv("TEXTFILE_DIR", textfiles)
 	uid, gid, _ := serverOwner(t)
 	archive := filepath.Join(serverDir(t), "archive")
 	for _, d := range []string{archive, filepath.Join(archive, "wal")} {
@@ -256,7 +258,7 @@ INSERT INTO ledger.doomed SELECT 'row-' || g FROM generate_series(1, 1000) g;`)
 	require.NoError(t, os.WriteFile(filepath.Join(state, "repository-password"), []byte("integration-only-repository-password\n"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(state, "ssh-key"), target2.ClientKey, 0o600))
 	ov := offsite.Values{
-		Paths: []string{archive, backupDir}, Tag: "aurigraph-postgres", StateDir: state,
+		Store: Store, Paths: []string{archive, backupDir}, Tag: "aurigraph-postgres", StateDir: state,
 		SFTP:       offsite.SFTP{Host: target2.Address, Port: target2.Port, User: target2.User, Path: "/home/" + target2.User + "/restic", HostKey: target2.HostKey},
 		KeepHourly: 24, KeepDaily: 7, KeepWeekly: 4, KeepMonthly: 12,
 	}
@@ -266,6 +268,8 @@ INSERT INTO ledger.doomed SELECT 'row-' || g FROM generate_series(1, 1000) g;`)
 	require.NoError(t, os.WriteFile(off, []byte(script), 0o755))
 	started := time.Now()
 	mustRun(t, nil, "bash", off, "copy")
+	assert.Equal(t, 1.0, readRunMetrics(t, textfiles, "offsite-copy").run, "the copy records its outcome")
+	assert.Equal(t, 1.0, readRunMetrics(t, textfiles, KindBase).run, "so does the base backup")
 	t.Logf("MEASURED offsite copy: %.1fs for the archive (%s) and the dumps", time.Since(started).Seconds(), duSize(t, archive))
 	marker := "PLAINTEXT-MARKER-after-the-drop"
 	assert.NoError(t, exec.Command("grep", "-rqF", marker, filepath.Join(archive, "wal")).Run(), "the marker is in the local WAL in clear")
@@ -296,6 +300,7 @@ INSERT INTO ledger.doomed SELECT 'row-' || g FROM generate_series(1, 1000) g;`)
 
 	// The repository verifies.
 	assert.Contains(t, mustRun(t, nil, "bash", off, "check"), "offsite check ok")
+	assert.Equal(t, 1.0, readRunMetrics(t, textfiles, "offsite-check").run)
 }
 
 func duSize(t *testing.T, dir string) string {
@@ -310,6 +315,7 @@ func duSize(t *testing.T, dir string) string {
 // compares what restic keeps with the rotation rule the dumps follow
 // (expectedKept), written independently in Go.
 func TestIntegrationOffsiteRetention(t *testing.T) {
+	t.Setenv("TEXTFILE_DIR", t.TempDir())
 	if _, err := exec.LookPath("restic"); err != nil {
 		t.Fatal("restic not found: apt-get install restic")
 	}
@@ -317,7 +323,7 @@ func TestIntegrationOffsiteRetention(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "wal"), []byte("segment"), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(state, "repository-password"), []byte("integration-only\n"), 0o600))
 	ov := offsite.Values{
-		Paths: []string{dir}, Tag: "aurigraph-postgres", StateDir: state,
+		Store: Store, Paths: []string{dir}, Tag: "aurigraph-postgres", StateDir: state,
 		// forget never connects: a local repository stands in for the SFTP one.
 		SFTP:       offsite.SFTP{Host: "192.0.2.10", Port: 22, User: "backup", Path: "/srv/restic", HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFake"},
 		KeepHourly: 24, KeepDaily: 7, KeepWeekly: 4, KeepMonthly: 12,

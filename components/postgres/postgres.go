@@ -11,12 +11,12 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
 	"github.com/aurigraph/infra/components/network"
-	"github.com/aurigraph/infra/components/offsite"
 	"github.com/aurigraph/infra/internal/derive"
 )
 
@@ -54,29 +54,35 @@ const (
 )
 
 // Backup and recovery drill schedules (systemd OnCalendar) and how old the
-// last success of each may be before its alert fires (components/prometheus):
-// one period plus room for a run that takes long.
+// last success of each may be before its alert fires (components/prometheus,
+// through backupjob's metrics): one period plus room for a run that takes long.
 const (
-	BackupEvery  = "hourly"
-	BackupMaxAge = 90 * time.Minute
-	DrillEvery   = "monthly"
-	DrillMaxAge  = 32 * 24 * time.Hour // the longest month plus a day
+	BackupEvery      = "hourly"
+	BackupMaxAge     = 90 * time.Minute
+	BaseBackupMaxAge = 26 * time.Hour
+	DrillEvery       = "monthly"
+	DrillMaxAge      = 32 * 24 * time.Hour // the longest month plus a day
 )
 
-// Node exporter textfile metrics backup.sh and drill.sh write after every
-// run, labelled store="postgres" (StoreLabel); the alert rules select on them.
+// Store is the backupjob store of every PostgreSQL job; the kinds are its
+// dumps, base backups and drills.
 const (
-	StoreLabel          = "postgres"
-	BackupSuccessMetric = "aurigraph_backup_last_success_timestamp_seconds"
-	BackupRunMetric     = "aurigraph_backup_last_run_success"
-	DrillSuccessMetric  = "aurigraph_restore_drill_last_success_timestamp_seconds"
-	DrillRunMetric      = "aurigraph_restore_drill_last_run_success"
+	Store     = "postgres"
+	KindDump  = "dump"
+	KindBase  = "base"
+	KindDrill = backupjob.DrillKind
 )
 
-// TextfileMetrics are the metrics above: the scripts take their names as
-// template values, so no "# TYPE" line in a template spells them out.
-func TextfileMetrics() []string {
-	return []string{BackupSuccessMetric, BackupRunMetric, DrillSuccessMetric, DrillRunMetric}
+// Jobs are the scheduled runs on the data host, their scripts in binDir.
+func Jobs(binDir string) []backupjob.Job {
+	return []backupjob.Job{
+		{Store: Store, Kind: KindDump, Description: "PostgreSQL backup and rotation", Command: "/bin/bash " + path.Join(binDir, "backup.sh") + " scheduled",
+			Every: BackupEvery, Persistent: true, MaxAge: BackupMaxAge, Docker: true},
+		{Store: Store, Kind: KindBase, Description: "PostgreSQL base backup for point-in-time recovery", Command: "/bin/bash " + path.Join(binDir, "basebackup.sh"),
+			Every: BaseBackupEvery, Persistent: true, MaxAge: BaseBackupMaxAge, Docker: true},
+		{Store: Store, Kind: KindDrill, Description: "PostgreSQL recovery drill (restore the newest dump and verify it)", Command: "/bin/bash " + path.Join(binDir, "drill.sh"),
+			Every: DrillEvery, Persistent: true, MaxAge: DrillMaxAge, Docker: true},
+	}
 }
 
 // ExporterAddress is the exporter's /metrics endpoint Prometheus scrapes.
@@ -104,8 +110,6 @@ type Args struct {
 	// ArchiveTimeout is archive_timeout: how long a commit may wait in
 	// pg_wal before its segment is archived (0: DefaultArchiveTimeout).
 	ArchiveTimeout time.Duration
-	// Offsite, when set, copies the archive and the dumps off the host.
-	Offsite *Offsite
 	// ReleaseImages are the application images (distinct, sorted): a change
 	// triggers the pre-deployment backup.
 	ReleaseImages []string
@@ -117,24 +121,10 @@ type Retention struct {
 	Hourly, Daily, Weekly, Monthly, PreDeploy int
 }
 
-// Offsite is the off-host copy's target and its secrets; the copies keep
-// the rotation's counts (Args.Retention) of snapshots.
-type Offsite struct {
-	Target   offsite.SFTP
-	Password pulumi.StringInput // restic repository password (secret)
-	SSHKey   pulumi.StringInput // private key restic logs in to Target with (secret)
-}
-
-// OffsiteValues are offsite.sh's values for a deployment: the archive and
-// the dumps, copied whole, the state (password, key) under serviceDir.
-func OffsiteValues(serviceDir string, target offsite.SFTP, r Retention) offsite.Values {
-	return offsite.Values{
-		Paths:      []string{path.Join(serviceDir, "archive"), path.Join(serviceDir, "backups")},
-		Tag:        "aurigraph-" + ContainerName,
-		StateDir:   path.Join(serviceDir, "offsite"),
-		SFTP:       target,
-		KeepHourly: r.Hourly, KeepDaily: r.Daily, KeepWeekly: r.Weekly, KeepMonthly: r.Monthly,
-	}
+// BackupPaths are what the off-host copies take: the archive (base backups
+// and WAL) and the dumps.
+func BackupPaths(serviceDir string) []string {
+	return []string{path.Join(serviceDir, "archive"), path.Join(serviceDir, "backups")}
 }
 
 // Postgres is the deployed database with its exporter and backups.
@@ -158,6 +148,8 @@ type Postgres struct {
 	// PreDeployBackup runs before every application release: application
 	// containers depend on it.
 	PreDeployBackup pulumi.Resource
+	// Backups are the archive and the dumps, for the off-host copies.
+	Backups backupjob.Source
 }
 
 // Dirs are the host directories the deployment needs under serviceDir.
@@ -266,10 +258,11 @@ func NewPostgres(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 		return nil, err
 	}
 
-	backup, err := newBackups(ctx, name, args, binDir, db, parent)
+	backup, timers, err := newBackups(ctx, name, args, binDir, db, parent)
 	if err != nil {
 		return nil, err
 	}
+	p.Backups = backupjob.Source{Store: Store, Engine: h, Paths: BackupPaths(args.ServiceDir), Ready: []pulumi.Resource{timers}}
 	p.Container = db
 	p.Roles = roles
 	p.Passwords = DerivePasswords(args.Password)
@@ -410,8 +403,8 @@ func exporterPassword(superuser pulumi.StringInput) pulumi.StringInput {
 }
 
 // newBackups installs the scripts and their timers and creates the
-// pre-deployment backup, which it returns.
-func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, error) {
+// pre-deployment backup; it returns that backup and the timers.
+func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, pulumi.Resource, error) {
 	sv := Scripts(a.ServiceDir, a.Retention)
 	var files []configfile.File
 	for _, s := range []struct {
@@ -421,60 +414,28 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 		{"basebackup.sh", RenderBaseBackup}, {"pitr.sh", RenderPITR}} {
 		content, err := s.render(sv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		files = append(files, configfile.File{Path: path.Join(binDir, s.file), Content: content, Mode: "0750"})
 	}
-	var secrets []pulumi.Resource
-	if o := a.Offsite; o != nil {
-		ov := OffsiteValues(a.ServiceDir, o.Target, a.Retention)
-		content, err := offsite.RenderScript(ov)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, configfile.File{Path: path.Join(binDir, "offsite.sh"), Content: content, Mode: "0750"})
-		// The password and key travel on stdin into root-only files, never in a command line.
-		set, err := configfile.NewSecrets(ctx, name+"-offsite-secrets", configfile.SecretsArgs{
-			Host: a.Engine.Host,
-			Files: []configfile.Secret{
-				{Path: path.Join(ov.StateDir, "repository-password"), Content: o.Password},
-				{Path: path.Join(ov.StateDir, "ssh-key"), Content: o.SSHKey},
-			},
-		}, parent)
-		if err != nil {
-			return nil, err
-		}
-		secrets = set.Copies
-	}
 	scripts, err := configfile.New(ctx, name+"-scripts", configfile.Args{Host: a.Engine.Host, Files: files}, parent)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	schedule, err := RenderSchedule(ScheduleValues{BinDir: binDir, BackupEvery: BackupEvery,
-		BaseBackupEvery: BaseBackupEvery, DrillEvery: DrillEvery, Offsite: a.Offsite != nil})
+	// The timers start once the database (base backups) and the scripts are there.
+	timers, err := backupjob.NewTimers(ctx, name+"-backup-timers", backupjob.TimersArgs{
+		Connection:  a.Engine.Connection,
+		TimerValues: backupjob.TimerValues{Jobs: Jobs(binDir)},
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{db}, scripts.Copies...)))
 	if err != nil {
-		return nil, err
-	}
-	owned, err := ScheduleOwned()
-	if err != nil {
-		return nil, err
-	}
-	// bash -s reads the script from stdin: no quoting of a script inside a command line.
-	// The timers start once the database (base backups) and the secrets are there.
-	if _, err := hostcmd.New(ctx, name+"-backup-timers", hostcmd.Args{
-		Connection: a.Engine.Connection,
-		Run:        pulumi.String("bash -s"),
-		Stdin:      pulumi.String(schedule),
-		Owns:       owned,
-		Triggers:   pulumi.StringArray{pulumi.String(configfile.Hash(append(files, configfile.File{Path: "schedule", Content: schedule})))},
-	}, parent, pulumi.DependsOn(append(append([]pulumi.Resource{db}, scripts.Copies...), secrets...))); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The dumps and scripts are root's (mode 0700/0750): sudo when the SSH user is not root.
 	backupCmd := fmt.Sprintf(`if [ "$(id -u)" -eq 0 ]; then bash %[1]s predeploy; else sudo -n bash %[1]s predeploy; fi`, path.Join(binDir, "backup.sh"))
-	return hostcmd.New(ctx, name+"-predeploy-backup", hostcmd.Args{
+	backup, err := hostcmd.New(ctx, name+"-predeploy-backup", hostcmd.Args{
 		Connection: a.Engine.Connection,
 		Run:        pulumi.String(backupCmd),
 		Triggers:   pulumi.ToStringArray(ReleaseTriggers(a.ReleaseImages)),
 	}, parent, pulumi.DependsOn(append([]pulumi.Resource{db}, scripts.Copies...)))
+	return backup, timers, err
 }

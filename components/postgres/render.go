@@ -9,8 +9,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/components/hostcmd"
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/internal/shell"
 )
 
@@ -21,14 +20,17 @@ var templates = template.Must(template.New("postgres").Funcs(template.FuncMap{
 	"shq":   shell.Quote,
 	"lit":   sqlLiteral,
 	"ident": sqlIdent,
-	// The scripts' outcome metrics (see the constants) and where node
-	// exporter reads them.
-	"textfileDir":         func() string { return host.TextfileDir },
-	"storeLabel":          func() string { return StoreLabel },
-	"backupSuccessMetric": func() string { return BackupSuccessMetric },
-	"backupRunMetric":     func() string { return BackupRunMetric },
-	"drillSuccessMetric":  func() string { return DrillSuccessMetric },
-	"drillRunMetric":      func() string { return DrillRunMetric },
+	// Every run's outcome, for the backup alerts (components/backupjob).
+	"recordRun": func() string { return backupjob.RecordRun },
+	"store":     func() string { return Store },
+	"job": func(kind string) (backupjob.Job, error) {
+		for _, j := range Jobs("/") {
+			if j.Kind == kind {
+				return j, nil
+			}
+		}
+		return backupjob.Job{}, fmt.Errorf("no PostgreSQL job %q", kind)
+	},
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // ConfigValues are the plain numbers postgresql.conf is rendered from.
@@ -203,86 +205,6 @@ func RenderBaseBackup(v ScriptValues) (string, error) { return renderScript("bas
 // RenderPITR renders pitr.sh: a base backup and the archived WAL replayed to
 // a point in time, into a fresh data directory.
 func RenderPITR(v ScriptValues) (string, error) { return renderScript("pitr.sh.tmpl", v) }
-
-// ScheduleValues place the systemd units that run the scripts.
-type ScheduleValues struct {
-	BinDir          string // where the scripts are installed
-	BackupEvery     string // systemd OnCalendar, e.g. hourly
-	BaseBackupEvery string // systemd OnCalendar, e.g. daily
-	DrillEvery      string // systemd OnCalendar, e.g. monthly
-	// Offsite installs restic and the timers of offsite.sh (copy, forget,
-	// check), and runs a copy after each base backup.
-	Offsite bool
-}
-
-// OffsiteJob is one offsite.sh mode run by its own timer.
-type OffsiteJob struct {
-	Mode, Every string
-	Persistent  bool // run at boot when a run was missed
-}
-
-// offsiteJobs: the copy every 5 minutes (with archive_timeout, the data a
-// lost host loses), the retention daily, the check weekly.
-var offsiteJobs = []OffsiteJob{
-	{Mode: "copy", Every: "*:0/5", Persistent: false},
-	{Mode: "forget", Every: "daily", Persistent: true},
-	{Mode: "check", Every: "weekly", Persistent: true},
-}
-
-// CopyEvery is how often the off-host copy runs (OnCalendar).
-func (ScheduleValues) CopyEvery() string { return offsiteJobs[0].Every }
-
-// ForgetEvery is how often the copies' retention runs.
-func (ScheduleValues) ForgetEvery() string { return offsiteJobs[1].Every }
-
-// CheckEvery is how often the copies' repository is checked.
-func (ScheduleValues) CheckEvery() string { return offsiteJobs[2].Every }
-
-// OffsiteJobs are the jobs installed: none without a target.
-func (v ScheduleValues) OffsiteJobs() []OffsiteJob {
-	if !v.Offsite {
-		return nil
-	}
-	return offsiteJobs
-}
-
-// AllOffsiteJobs are every job a schedule may have installed.
-func (ScheduleValues) AllOffsiteJobs() []OffsiteJob { return offsiteJobs }
-
-// RenderSchedule renders the idempotent installer of the backup (hourly),
-// base backup (daily), recovery drill (monthly) and off-host copy timers.
-func RenderSchedule(v ScheduleValues) (string, error) {
-	if !strings.HasPrefix(v.BinDir, "/") || v.BackupEvery == "" || v.BaseBackupEvery == "" || v.DrillEvery == "" {
-		return "", fmt.Errorf("schedule: an absolute bin dir and every calendar are required")
-	}
-	return render("schedule.sh.tmpl", v)
-}
-
-// BackupUnits are the systemd units the schedule may install.
-var BackupUnits = backupUnits()
-
-func backupUnits() []string {
-	names := []string{"aurigraph-pg-backup", "aurigraph-pg-basebackup", "aurigraph-pg-drill"}
-	for _, j := range offsiteJobs {
-		names = append(names, "aurigraph-pg-offsite-"+j.Mode)
-	}
-	var out []string
-	for _, n := range names {
-		out = append(out, "/etc/systemd/system/"+n+".service", "/etc/systemd/system/"+n+".timer")
-	}
-	return out
-}
-
-// ScheduleOwned says the units are the schedule step's: its delete removes
-// each unit only while no newer schedule (a changed retention or calendar,
-// which replaces the step) has rewritten it.
-func ScheduleOwned() (*hostcmd.Owned, error) {
-	remove, err := render("remove-unit.sh.tmpl", nil)
-	if err != nil {
-		return nil, err
-	}
-	return &hostcmd.Owned{Items: BackupUnits, Remove: remove, After: "$SUDO systemctl daemon-reload"}, nil
-}
 
 func renderScript(name string, v ScriptValues) (string, error) {
 	if err := v.Validate(); err != nil {

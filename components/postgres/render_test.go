@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/backupjob"
 
 	"github.com/aurigraph/infra/components/container"
 
@@ -101,33 +104,23 @@ func TestScriptValuesRefuseUnsafeValues(t *testing.T) {
 	}
 }
 
-func TestRenderSchedule(t *testing.T) {
-	v := ScheduleValues{BinDir: "/srv/aurigraph/postgres/bin", BackupEvery: "hourly", BaseBackupEvery: "daily", DrillEvery: "monthly"}
-	out, err := RenderSchedule(v)
-	require.NoError(t, err)
-	assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/backup.sh scheduled")
-	assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/basebackup.sh\nNice")
-	assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/drill.sh")
-	assert.Contains(t, out, "OnCalendar=hourly")
-	assert.Contains(t, out, "OnCalendar=daily")
-	assert.Contains(t, out, "OnCalendar=monthly")
-	assert.Contains(t, out, "Persistent=true")
-	assert.NotContains(t, out, "offsite.sh", "no target, no copies")
-	assert.Contains(t, out, "systemctl disable --now \"$t\"", "a target removed stops its timers")
-
-	v.Offsite = true
-	out, err = RenderSchedule(v)
-	require.NoError(t, err)
-	assert.Contains(t, out, "ExecStartPost=/bin/bash /srv/aurigraph/postgres/bin/offsite.sh copy", "a copy after each base backup")
-	for _, mode := range []string{"copy", "forget", "check"} {
-		assert.Contains(t, out, "ExecStart=/bin/bash /srv/aurigraph/postgres/bin/offsite.sh "+mode)
-		assert.Contains(t, out, "aurigraph-pg-offsite-"+mode+".timer")
-		assert.Contains(t, BackupUnits, "/etc/systemd/system/aurigraph-pg-offsite-"+mode+".timer", "owned, so removed with the step")
+func TestJobsRunTheScriptsOnTheirSchedules(t *testing.T) {
+	jobs := Jobs("/srv/aurigraph/postgres/bin")
+	got := map[string]string{}
+	for _, j := range jobs {
+		require.NoError(t, j.Validate())
+		got[j.Kind] = j.Every + " " + j.Command
+		assert.True(t, j.Docker, "%s runs in the container", j.Kind)
+		assert.Greater(t, j.MaxAge, time.Duration(0))
 	}
-	assert.Contains(t, out, "OnCalendar=*:0/5")
-	assert.Contains(t, out, "apt-get install -y -q restic")
-	_, err = RenderSchedule(ScheduleValues{BinDir: "bin"})
-	assert.Error(t, err)
+	assert.Equal(t, map[string]string{
+		"dump":  "hourly /bin/bash /srv/aurigraph/postgres/bin/backup.sh scheduled",
+		"base":  "daily /bin/bash /srv/aurigraph/postgres/bin/basebackup.sh",
+		"drill": "monthly /bin/bash /srv/aurigraph/postgres/bin/drill.sh",
+	}, got)
+	script, err := backupjob.RenderTimers(backupjob.TimerValues{Jobs: jobs})
+	require.NoError(t, err)
+	assert.Contains(t, script, "seed_run 'postgres' 'dump' 5400", "the hourly dump alerts after 1h30m")
 }
 
 func TestRenderConfigArchives(t *testing.T) {

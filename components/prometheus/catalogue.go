@@ -10,8 +10,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/components/postgres"
 )
 
 // Scrape jobs besides AppJob: the names rules and dashboards select on
@@ -295,7 +295,7 @@ func ExportersWith(components fs.FS, renderedRules string) (map[string][]string,
 		return nil, err
 	}
 	// Scripts that take their metric names as template values declare them in Go.
-	textfile = append(append(textfile, postgres.TextfileMetrics()...), host.WatchdogMetrics()...)
+	textfile = append(append(textfile, backupjob.Metrics()...), host.WatchdogMetrics()...)
 	rules, err := ParseRules(renderedRules)
 	if err != nil {
 		return nil, err

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/aurigraph/infra/components/app"
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/components/host"
-	"github.com/aurigraph/infra/components/postgres"
 )
 
 const (
@@ -159,14 +159,12 @@ func RenderRules(v RulesValues) (string, error) {
 		ClockOffsetSeconds string
 		// FilesystemFilter leaves out the file systems that cannot fill the
 		// host's disks: memory-backed ones and containers' overlays.
-		FilesystemFilter                        string
-		RestartsMetric, CertExpiryMetric        string
-		ESHealthMetric, LogstashEventsMetric    string
-		BackupSuccessMetric, BackupRunMetric    string
-		DrillSuccessMetric, DrillRunMetric      string
-		BackupEvery, DrillEvery                 string
-		BackupMaxAge, DrillMaxAge               string
-		BackupMaxAgeSeconds, DrillMaxAgeSeconds int64
+		FilesystemFilter                         string
+		RestartsMetric, CertExpiryMetric         string
+		ESHealthMetric, LogstashEventsMetric     string
+		BackupSuccessMetric, BackupRunMetric     string
+		BackupDurationMetric, BackupMaxAgeMetric string
+		DrillKind                                string
 		// The watchdog's metrics, named by components/host.
 		WatchdogRestarts, WatchdogGaveUp string
 	}{
@@ -174,11 +172,8 @@ func RenderRules(v RulesValues) (string, error) {
 		FilesystemFilter: `fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|fuse.lxcfs"`,
 		RestartsMetric:   host.ContainerRestartsMetric, CertExpiryMetric: host.CertExpiryMetric,
 		ESHealthMetric: host.ElasticsearchHealthMetric, LogstashEventsMetric: host.LogstashEventsMetric,
-		BackupSuccessMetric: postgres.BackupSuccessMetric, BackupRunMetric: postgres.BackupRunMetric,
-		DrillSuccessMetric: postgres.DrillSuccessMetric, DrillRunMetric: postgres.DrillRunMetric,
-		BackupEvery: postgres.BackupEvery, DrillEvery: postgres.DrillEvery,
-		BackupMaxAge: humanDuration(postgres.BackupMaxAge), DrillMaxAge: humanDuration(postgres.DrillMaxAge),
-		BackupMaxAgeSeconds: int64(postgres.BackupMaxAge / time.Second), DrillMaxAgeSeconds: int64(postgres.DrillMaxAge / time.Second),
+		BackupSuccessMetric: backupjob.SuccessMetric, BackupRunMetric: backupjob.RunMetric,
+		BackupDurationMetric: backupjob.DurationMetric, BackupMaxAgeMetric: backupjob.MaxAgeMetric, DrillKind: backupjob.DrillKind,
 		WatchdogRestarts: host.WatchdogRestartsMetric, WatchdogGaveUp: host.WatchdogGaveUpMetric,
 	}
 	var b strings.Builder

@@ -186,7 +186,8 @@ func TestRenderRules(t *testing.T) {
 				assert.Contains(t, r.Expr, "/ 30")
 			}
 			if r.Alert == "BackupTooOld" {
-				assert.Contains(t, r.Expr, "> 5400\n", "postgres.BackupMaxAge: an hourly backup plus half an hour")
+				assert.Contains(t, r.Expr, `> max by (host, store, kind) (aurigraph_backup_max_age_seconds{job="node",kind!="drill"})`,
+					"each job's own allowance, from its metrics")
 			}
 			if r.Alert == "DiskWillFillIn4Hours" {
 				assert.Contains(t, r.Expr, `fstype!~"tmpfs|ramfs|overlay|`)
@@ -206,7 +207,7 @@ func TestRenderRules(t *testing.T) {
 		"HostRebootRequired": "warning",
 		"HostDown":           "critical", "DiskWillFillIn4Hours": "warning", "ContainerRestartLoop": "warning",
 		"CertificateExpiringSoon": "warning", "CertificateExpiringCritical": "critical",
-		"BackupTooOld": "critical", "PostgresBackupFailed": "warning", "RestoreDrillFailed": "warning", "RestoreDrillOverdue": "warning",
+		"BackupTooOld": "critical", "BackupFailed": "warning", "RestoreDrillFailed": "warning", "RestoreDrillOverdue": "warning",
 		"ElasticsearchClusterNotGreen": "warning", "ElasticsearchClusterRed": "critical", "LogstashNotReceiving": "warning",
 		"ContainerRestartedByWatchdog": "warning", "WatchdogGaveUp": "critical",
 	}, seen)
