@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/internal/mockrun"
 	"github.com/aurigraph/infra/internal/testhost"
 	"github.com/aurigraph/infra/tests/harness"
@@ -74,6 +75,12 @@ func TestIntegrationBackupTimersOnRealSystemd(t *testing.T) {
 
 	create.run(t, h)
 	assert.Equal(t, allTimers("enabled active"), timerStates(t, h))
+	// A job that never ran counts from its installation: its allowance and
+	// a last success of now are there for the alert, and no run is invented.
+	seeded := h.Exec(t, "cat "+host.TextfileDir+"/aurigraph-backup-postgres-dump.prom").Stdout
+	assert.Contains(t, seeded, `aurigraph_backup_max_age_seconds{store="postgres",kind="dump"} 5400`)
+	assert.Contains(t, seeded, `aurigraph_backup_last_success_timestamp_seconds{store="postgres",kind="dump"} `)
+	assert.NotContains(t, seeded, "aurigraph_backup_last_run_success")
 	listed := h.Exec(t, "systemctl list-timers --no-pager --no-legend").Stdout
 	for _, s := range []string{"aurigraph-backup-postgres-dump.timer", "aurigraph-backup-postgres-dump.service", "aurigraph-backup-postgres-drill.timer", "aurigraph-backup-postgres-drill.service"} {
 		assert.Contains(t, listed, s)
