@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/internal/shell"
 	"github.com/aurigraph/infra/internal/testhost"
@@ -141,6 +142,37 @@ func TestIntegrationContainersRunWithTheirRecordedSettings(t *testing.T) {
 		t.Logf("MEASURED %s: user, read-only root, dropped caps, security options = %s", name, strings.TrimSpace(out))
 		assert.Contains(t, out, harness.Str(containers[name].Inputs, "user")+" true [ALL] [no-new-privileges:true]", name)
 	}
+
+	// A crash (the main process killed, as the OOM killer or a fault does):
+	// the recorded restart policy brings each store back by itself, with
+	// its data (the SPEC's "app crash": automatic restart within 2 minutes).
+	for _, name := range []string{postgres.ContainerName, "redis"} {
+		crashAndRecover(t, running[name], name)
+	}
+}
+
+// crashAndRecover kills run's main process from the host and measures how
+// long until Docker restarted it and its health check passes again.
+func crashAndRecover(t *testing.T, run, name string) {
+	t.Helper()
+	pid, err := dockerOut("inspect", "--format", "{{.State.Pid}}", run)
+	require.NoError(t, err)
+	crashed := time.Now()
+	require.NoError(t, exec.Command("kill", "-9", pid).Run(), "kill %s", pid)
+	var restarted time.Duration
+	require.Eventually(t, func() bool {
+		out, err := dockerOut("inspect", "--format", "{{.RestartCount}} {{.State.Status}}", run)
+		if err == nil && !strings.HasPrefix(out, "0 ") && strings.HasSuffix(out, " running") {
+			restarted = time.Since(crashed)
+			return true
+		}
+		return false
+	}, 2*time.Minute, 100*time.Millisecond, "%s was not restarted after a crash", name)
+	// The health status was reset by the restart: wait for the new verdict.
+	status := waitHealth(run, time.Now().Add(3*time.Minute))
+	assert.Equal(t, "healthy", status, "%s after its crash", name)
+	t.Logf("MEASURED crash of %s (kill -9 of its main process): running again after %s, healthy after %s (restart policy %s; health checked every 10 s)",
+		name, restarted.Round(10*time.Millisecond), time.Since(crashed).Round(100*time.Millisecond), container.RestartPolicy)
 }
 
 // DockerRun is what a test run of a recorded container changes: its name
