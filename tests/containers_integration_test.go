@@ -144,11 +144,20 @@ func TestIntegrationContainersRunWithTheirRecordedSettings(t *testing.T) {
 	}
 
 	// A crash (the main process killed, as the OOM killer or a fault does):
-	// the recorded restart policy brings each store back by itself, with
-	// its data (the SPEC's "app crash": automatic restart within 2 minutes).
+	// the recorded restart policy brings each store back by itself (the
+	// SPEC's "app crash": automatic restart within 2 minutes), and
+	// PostgreSQL with every committed transaction (RPO 0).
+	psql := func(sql string) (string, error) {
+		return dockerOut("exec", running[postgres.ContainerName], "psql", "-X", "-q", "-A", "-t", "-U", postgres.User, "-d", postgres.Database, "-c", sql)
+	}
+	_, err = psql("CREATE TABLE crash_probe (v text); INSERT INTO crash_probe VALUES ('committed before the crash')")
+	require.NoError(t, err)
 	for _, name := range []string{postgres.ContainerName, "redis"} {
 		crashAndRecover(t, running[name], name)
 	}
+	got, err := psql("SELECT v FROM crash_probe")
+	require.NoError(t, err, got)
+	assert.Equal(t, "committed before the crash", got)
 }
 
 // crashAndRecover kills run's main process from the host and measures how
