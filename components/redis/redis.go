@@ -5,11 +5,13 @@ package redis
 import (
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
@@ -93,6 +95,8 @@ type Redis struct {
 	// Passwords are the ACL users' (secrets), for the services that log in
 	// as them.
 	Passwords Passwords
+	// Backups are the hourly snapshots, for the off-host copies.
+	Backups backupjob.Source
 }
 
 // Dirs are the host directories the deployment needs under serviceDir.
@@ -101,6 +105,8 @@ func Dirs(serviceDir string) []host.Dir {
 		{Path: serviceDir, UID: 0, GID: 0, Mode: "0755"},
 		{Path: path.Join(serviceDir, "conf"), UID: 0, GID: 0, Mode: "0755"},
 		{Path: path.Join(serviceDir, "data"), UID: UID, GID: GID, Mode: "0700"},
+		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0750"},
+		{Path: path.Join(serviceDir, "backups"), UID: 0, GID: 0, Mode: "0700"},
 	}
 }
 
@@ -166,6 +172,11 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
+	timers, err := newBackups(ctx, name, args, c, parent)
+	if err != nil {
+		return nil, err
+	}
+	r.Backups = backupjob.Source{Store: Store, Engine: args.Engine, Paths: []string{path.Join(args.ServiceDir, "backups")}, Ready: []pulumi.Resource{timers}}
 	r.ContainerName = c.Name
 	r.Passwords = DerivePasswords(args.Password)
 	r.HostName = pulumi.String(args.Engine.Name).ToStringOutput()
@@ -174,6 +185,30 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"containerName": r.ContainerName, "host": r.HostName, "address": r.Address, "exporterAddress": r.ExporterAddr,
 	})
+}
+
+// newBackups installs backup.sh and restore.sh and the hourly snapshot's
+// timer, which waits for the server (BGSAVE) and the scripts; redis-tools
+// on the host checks each copy (redis-check-rdb).
+func newBackups(ctx *pulumi.Context, name string, a Args, server pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, error) {
+	v := Backups(a.ServiceDir)
+	var files []configfile.File
+	for file, render := range map[string]func(BackupValues) (string, error){"backup.sh": RenderBackup, "restore.sh": RenderRestore} {
+		content, err := render(v)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, configfile.File{Path: path.Join(a.ServiceDir, "bin", file), Content: content, Mode: "0750"})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	scripts, err := configfile.New(ctx, name+"-backup-scripts", configfile.Args{Host: a.Engine.Host, Files: files}, parent)
+	if err != nil {
+		return nil, err
+	}
+	return backupjob.NewTimers(ctx, name+"-backup-timers", backupjob.TimersArgs{
+		Connection:  a.Engine.Connection,
+		TimerValues: backupjob.TimerValues{Jobs: []backupjob.Job{v.Job}, Packages: []string{"redis-tools"}},
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{server}, scripts.Copies...)))
 }
 
 // derivedOrNil is user's derived password, nil when there is no admin
