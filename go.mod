@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/blang/semver v3.5.1+incompatible
 	github.com/hashicorp/hcl/v2 v2.22.0
+	github.com/johannesboyne/gofakes3 v1.2.0
 	github.com/prometheus/common v0.69.0
 	github.com/prometheus/prometheus v0.313.2
 	github.com/pulumi/pulumi-command/sdk v1.2.1
@@ -65,7 +66,7 @@ require (
 	github.com/hashicorp/go-multierror v1.1.1 // indirect
 	github.com/hashicorp/go-version v1.9.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/johannesboyne/gofakes3 v1.2.0 // indirect
+	github.com/iwdgo/sigintwindows v0.2.2 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/kevinburke/ssh_config v1.6.0 // indirect
 	github.com/klauspost/compress v1.18.7 // indirect
