@@ -338,3 +338,45 @@ func TestIntegrationS3Retention(t *testing.T) {
 	assert.Len(t, f.objects(t, "aurigraph-prod/redis/snapshots/"), len(want), "forgotten snapshots leave the bucket")
 	assert.Contains(t, mustRun(t, env, "bash", script, "s3", "check"), "offsite check ok (s3)")
 }
+
+// Every shape of offsite.sh (SFTP, S3, both; with and without a region)
+// passes shellcheck.
+func TestIntegrationRenderedScriptsPassShellcheck(t *testing.T) {
+	sftp := SFTP{Host: "192.0.2.51", Port: 2222, User: "backup", Path: "/srv/restic/prod", HostKey: "ssh-ed25519 AAAA"}
+	for name, a := range map[string]Args{
+		"sftp":        {Target: sftp},
+		"s3":          {S3: S3{Endpoint: "https://s3.example.net", Bucket: "aurigraph-backups"}},
+		"both+region": {Target: sftp, S3: S3{Endpoint: "https://s3.example.net:9000", Bucket: "aurigraph-backups", Prefix: "prod/eu", Region: "eu-central-1"}},
+	} {
+		a.Source = backupjob.Source{Store: "redis", Paths: []string{"/srv/aurigraph/redis/backups", "/srv/aurigraph/redis/aof"}}
+		a.Dir, a.Retention = "/srv/aurigraph/backups", Retention{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12}
+		text, err := RenderScript(a.Values())
+		require.NoError(t, err, name)
+		scripttest.Shellcheck(t, "bash", "offsite.sh ("+name+")", text)
+	}
+}
+
+// With both targets the script still reaches the bucket alone: `s3 copy`
+// needs neither the SFTP host (unreachable here) nor its key, and records
+// only s3-copy.
+func TestIntegrationBothTargetsS3Alone(t *testing.T) {
+	scripttest.Need(t, "restic")
+	textfiles := t.TempDir()
+	f := newFakeS3(t)
+	src := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(src, "dump"), []byte("rows"), 0o600))
+	_, state, v := s3Store(t, f, "vault", src)
+	v.SFTP = SFTP{Host: "192.0.2.1", Port: 22, User: "backup", Path: "/srv/restic/prod/vault", HostKey: "ssh-ed25519 AAAA"}
+	text, err := RenderScript(v)
+	require.NoError(t, err)
+	script := filepath.Join(t.TempDir(), "offsite.sh")
+	require.NoError(t, os.WriteFile(script, []byte(text), 0o755))
+	env := []string{"TEXTFILE_DIR=" + textfiles, "STATE_DIR=" + state}
+
+	assert.Contains(t, mustRun(t, env, "bash", script, "s3", "copy"), "offsite copy ok (s3)")
+	assert.Contains(t, mustRun(t, append(env, "OFFSITE_TARGET=s3"), "bash", script, "snapshots"), v.Tag, "the variable picks the bucket too")
+	assert.Equal(t, "1", metric(t, textfiles, "vault", "s3-copy", backupjob.RunMetric))
+	assert.NoFileExists(t, filepath.Join(textfiles, "aurigraph-backup-vault-offsite-copy.prom"))
+	assert.NoFileExists(t, filepath.Join(state, "ssh-key"))
+	assert.NotEmpty(t, f.objects(t, "aurigraph-prod/vault/snapshots/"))
+}
