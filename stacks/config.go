@@ -88,6 +88,9 @@ type Config struct {
 	SelfHealing SelfHealing `json:"selfHealing" doc:"Container watchdog on every host: restarts this program's containers that Docker reports unhealthy, never others." check:"validateSelfHealing"`
 	// BackupTarget, when its host is set, receives the encrypted off-host copies.
 	BackupTarget BackupTarget `json:"backupTarget" doc:"Off-host copies of the PostgreSQL backups (WAL archive, base backups, dumps): restic on the data host encrypts them with the backupRepositoryPassword secret and sends them over SFTP, logging in with the backupTargetSshKey secret, every 5 minutes and after each base backup; retention.backups applies to them, a weekly check verifies them. Configured by setting its host." example:"{host: 192.0.2.51, user: backup, path: /srv/restic/aurigraph-prod, hostKey: ssh-ed25519 AAAA…}" check:"validateBackupTarget"`
+	// BackupObjectStore, when its endpoint is set, receives the encrypted
+	// off-host copies too (alone or besides backupTarget).
+	BackupObjectStore BackupObjectStore `json:"backupObjectStore" doc:"Off-host copies of the PostgreSQL backups to an S3-compatible bucket, alone or besides backupTarget (then every copy goes to both, each its own repository with the same backupRepositoryPassword, each its own timers and alerts): restic on the data host encrypts them with the backupRepositoryPassword secret and sends them to s3:<endpoint>/<bucket>/<prefix>/<store>, signing with the backupObjectStoreAccessKeyId and backupObjectStoreSecretAccessKey secrets, every 5 minutes; retention.backups applies to them, a weekly check verifies them. Configured by setting its endpoint." example:"{endpoint: https://s3.eu-central-1.amazonaws.com, bucket: aurigraph-backups, prefix: prod, region: eu-central-1}" check:"validateBackupObjectStore"`
 
 	Secrets Secrets `json:"-"`
 }
@@ -301,6 +304,18 @@ type BackupTarget struct {
 
 // Configured reports whether off-host copies are on.
 func (t BackupTarget) Configured() bool { return t.Host != "" }
+
+// BackupObjectStore is a bucket of an S3-compatible object storage in
+// another failure domain than the PostgreSQL host.
+type BackupObjectStore struct {
+	Endpoint string `json:"endpoint" doc:"URL of the S3 API: https://host[:port], nothing after the host (plain http only to a loopback address: it would carry the access key id and replayable signed requests across the network)." example:"https://s3.eu-central-1.amazonaws.com" check:"validateBackupObjectStore"`
+	Bucket   string `json:"bucket" doc:"Bucket the repositories are in (S3 naming rules: 3-63 lower-case letters, digits, '.', '-'); restic creates it on the first copy if the keys may." example:"aurigraph-backups" check:"validateBackupObjectStore"`
+	Prefix   string `json:"prefix" doc:"Optional key prefix inside the bucket (words joined by '/', no slash at either end); each store's repository is <prefix>/<store>." example:"prod" check:"validateBackupObjectStore"`
+	Region   string `json:"region" doc:"Optional region of the bucket; empty lets restic ask the endpoint." example:"eu-central-1" check:"validateBackupObjectStore"`
+}
+
+// Configured reports whether copies to the bucket are on.
+func (o BackupObjectStore) Configured() bool { return o.Endpoint != "" }
 
 // PostgresSettings sizes the database.
 type PostgresSettings struct {

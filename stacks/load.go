@@ -22,11 +22,12 @@ func objectKeys(c *Config) map[string]any {
 		"hosts": &c.Hosts, "ssh": &c.SSH, "preflight": &c.Preflight, "network": &c.Network,
 		"tiers": &c.Tiers, "release": &c.Release, "images": &c.Images, "resources": &c.Resources,
 		"retention": &c.Retention, "edge": &c.Edge, "pki": &c.PKI, "app": &c.App, "postgres": &c.Postgres, "pooler": &c.Pooler, "placement": &c.Placement,
-		"time":         &c.Time,
-		"updates":      &c.Updates,
-		"alerting":     &c.Alerting,
-		"selfHealing":  &c.SelfHealing,
-		"backupTarget": &c.BackupTarget,
+		"time":              &c.Time,
+		"updates":           &c.Updates,
+		"alerting":          &c.Alerting,
+		"selfHealing":       &c.SelfHealing,
+		"backupTarget":      &c.BackupTarget,
+		"backupObjectStore": &c.BackupObjectStore,
 	}
 }
 
@@ -41,6 +42,7 @@ func ConfigKeys() []string {
 	keys = append(keys, OperatorCertificateSecrets...)
 	keys = append(keys, AlertingSecrets...)
 	keys = append(keys, BackupTargetSecrets...)
+	keys = append(keys, BackupObjectStoreSecrets...)
 	sort.Strings(keys)
 	return keys
 }
@@ -109,6 +111,8 @@ func readSecrets(ctx *pulumi.Context, c *Config, problems *Problems) map[string]
 		SecretAlertWebhookURL: &c.Secrets.AlertWebhookURL, SecretSMTPPassword: &c.Secrets.SMTPPassword,
 		SecretPagerDutyRoutingKey: &c.Secrets.PagerDutyRoutingKey, SecretOpsgenieAPIKey: &c.Secrets.OpsgenieAPIKey,
 		SecretBackupRepositoryPassword: &c.Secrets.BackupRepositoryPassword, SecretBackupTargetSSHKey: &c.Secrets.BackupTargetSSHKey,
+		SecretBackupObjectStoreAccessKeyID:     &c.Secrets.BackupObjectStoreAccessKeyID,
+		SecretBackupObjectStoreSecretAccessKey: &c.Secrets.BackupObjectStoreSecretAccessKey,
 	}
 	for key, target := range targets {
 		full := Namespace + ":" + key

@@ -20,6 +20,9 @@ const (
 	// The off-host copies' (backupTarget) repository password and login key.
 	SecretBackupRepositoryPassword = "backupRepositoryPassword"
 	SecretBackupTargetSSHKey       = "backupTargetSshKey"
+	// The bucket's (backupObjectStore) keys.
+	SecretBackupObjectStoreAccessKeyID     = "backupObjectStoreAccessKeyId"
+	SecretBackupObjectStoreSecretAccessKey = "backupObjectStoreSecretAccessKey"
 )
 
 // RequiredSecrets must be set on every stack.
@@ -44,24 +47,30 @@ var AlertingSecrets = []string{SecretAlertWebhookURL, SecretSMTPPassword, Secret
 // BackupTargetSecrets are required when backupTarget is configured.
 var BackupTargetSecrets = []string{SecretBackupRepositoryPassword, SecretBackupTargetSSHKey}
 
+// BackupObjectStoreSecrets are required, with backupRepositoryPassword,
+// when backupObjectStore is configured.
+var BackupObjectStoreSecrets = []string{SecretBackupObjectStoreAccessKeyID, SecretBackupObjectStoreSecretAccessKey}
+
 // Secrets holds every secret value, each a secret Output. The tags name
 // each key and document it (internal/configdoc, `make docs`).
 type Secrets struct {
-	SSHPrivateKey            pulumi.StringOutput `config:"sshPrivateKey" doc:"Private key (PEM) the program logs in to every host with." check:"validateSecrets"`
-	PostgresPassword         pulumi.StringOutput `config:"postgresPassword" doc:"Password of the PostgreSQL superuser aurigraph, used only by the roles bootstrap and the backups; the services' roles get passwords derived from it." check:"validateSecrets"`
-	RedisPassword            pulumi.StringOutput `config:"redisPassword" doc:"Password of the Redis ACL user admin; the application's, the exporter's and Grafana's users get passwords derived from it." check:"validateSecrets"`
-	GrafanaAdminPassword     pulumi.StringOutput `config:"grafanaAdminPassword" doc:"Grafana admin password." check:"validateSecrets"`
-	ElasticPassword          pulumi.StringOutput `config:"elasticPassword" doc:"Password of the Elasticsearch elastic user." check:"validateSecrets"`
-	KibanaSystemPassword     pulumi.StringOutput `config:"kibanaSystemPassword" doc:"Password of the Elasticsearch kibana_system user." check:"validateSecrets"`
-	MonitoringHtpasswd       pulumi.StringOutput `config:"monitoringHtpasswd" doc:"htpasswd lines (user:hash) that may open the monitoring UIs through the gateway." check:"validateSecrets"`
-	EdgeCertificate          pulumi.StringOutput `config:"edgeCertificate" doc:"Operator-supplied PEM certificate chain for the public edge (with pki.operatorCertificate)." check:"validateSecrets"`
-	EdgePrivateKey           pulumi.StringOutput `config:"edgePrivateKey" doc:"Operator-supplied PEM private key for the public edge (with pki.operatorCertificate)." check:"validateSecrets"`
-	AlertWebhookURL          pulumi.StringOutput `config:"alertWebhookUrl" doc:"URL Alertmanager posts every alert to (with alerting.webhook); it often carries a token." check:"validateAlerting"`
-	SMTPPassword             pulumi.StringOutput `config:"smtpPassword" doc:"Password of alerting.email.username at the SMTP relay (with alerting.email.username)." check:"validateAlerting"`
-	PagerDutyRoutingKey      pulumi.StringOutput `config:"pagerdutyRoutingKey" doc:"PagerDuty Events API v2 routing key (with alerting.pagerduty)." check:"validateAlerting"`
-	OpsgenieAPIKey           pulumi.StringOutput `config:"opsgenieApiKey" doc:"Opsgenie API key (with alerting.opsgenie)." check:"validateAlerting"`
-	BackupRepositoryPassword pulumi.StringOutput `config:"backupRepositoryPassword" doc:"Password restic encrypts the off-host copies with (with backupTarget). Keep a copy outside the stack: without it the copies cannot be read." check:"validateSecrets"`
-	BackupTargetSSHKey       pulumi.StringOutput `config:"backupTargetSshKey" doc:"Private key (OpenSSH or PEM) restic logs in to backupTarget with; give it no other access there (with backupTarget)." check:"validateSecrets"`
+	SSHPrivateKey                    pulumi.StringOutput `config:"sshPrivateKey" doc:"Private key (PEM) the program logs in to every host with." check:"validateSecrets"`
+	PostgresPassword                 pulumi.StringOutput `config:"postgresPassword" doc:"Password of the PostgreSQL superuser aurigraph, used only by the roles bootstrap and the backups; the services' roles get passwords derived from it." check:"validateSecrets"`
+	RedisPassword                    pulumi.StringOutput `config:"redisPassword" doc:"Password of the Redis ACL user admin; the application's, the exporter's and Grafana's users get passwords derived from it." check:"validateSecrets"`
+	GrafanaAdminPassword             pulumi.StringOutput `config:"grafanaAdminPassword" doc:"Grafana admin password." check:"validateSecrets"`
+	ElasticPassword                  pulumi.StringOutput `config:"elasticPassword" doc:"Password of the Elasticsearch elastic user." check:"validateSecrets"`
+	KibanaSystemPassword             pulumi.StringOutput `config:"kibanaSystemPassword" doc:"Password of the Elasticsearch kibana_system user." check:"validateSecrets"`
+	MonitoringHtpasswd               pulumi.StringOutput `config:"monitoringHtpasswd" doc:"htpasswd lines (user:hash) that may open the monitoring UIs through the gateway." check:"validateSecrets"`
+	EdgeCertificate                  pulumi.StringOutput `config:"edgeCertificate" doc:"Operator-supplied PEM certificate chain for the public edge (with pki.operatorCertificate)." check:"validateSecrets"`
+	EdgePrivateKey                   pulumi.StringOutput `config:"edgePrivateKey" doc:"Operator-supplied PEM private key for the public edge (with pki.operatorCertificate)." check:"validateSecrets"`
+	AlertWebhookURL                  pulumi.StringOutput `config:"alertWebhookUrl" doc:"URL Alertmanager posts every alert to (with alerting.webhook); it often carries a token." check:"validateAlerting"`
+	SMTPPassword                     pulumi.StringOutput `config:"smtpPassword" doc:"Password of alerting.email.username at the SMTP relay (with alerting.email.username)." check:"validateAlerting"`
+	PagerDutyRoutingKey              pulumi.StringOutput `config:"pagerdutyRoutingKey" doc:"PagerDuty Events API v2 routing key (with alerting.pagerduty)." check:"validateAlerting"`
+	OpsgenieAPIKey                   pulumi.StringOutput `config:"opsgenieApiKey" doc:"Opsgenie API key (with alerting.opsgenie)." check:"validateAlerting"`
+	BackupRepositoryPassword         pulumi.StringOutput `config:"backupRepositoryPassword" doc:"Password restic encrypts the off-host copies with (with backupTarget or backupObjectStore; both use it). Keep a copy outside the stack: without it the copies cannot be read." check:"validateSecrets"`
+	BackupTargetSSHKey               pulumi.StringOutput `config:"backupTargetSshKey" doc:"Private key (OpenSSH or PEM) restic logs in to backupTarget with; give it no other access there (with backupTarget)." check:"validateSecrets"`
+	BackupObjectStoreAccessKeyID     pulumi.StringOutput `config:"backupObjectStoreAccessKeyId" doc:"Access key id restic signs its requests to backupObjectStore with (with backupObjectStore); give its key pair access to that bucket only." check:"validateBackupObjectStore"`
+	BackupObjectStoreSecretAccessKey pulumi.StringOutput `config:"backupObjectStoreSecretAccessKey" doc:"Secret access key of backupObjectStoreAccessKeyId (with backupObjectStore)." check:"validateBackupObjectStore"`
 }
 
 // configuredSecrets are the required secrets and those pki.operatorCertificate
@@ -73,6 +82,12 @@ func configuredSecrets(c *Config) []string {
 	}
 	if c.BackupTarget.Configured() {
 		keys = append(keys, BackupTargetSecrets...)
+	}
+	if c.BackupObjectStore.Configured() {
+		if !c.BackupTarget.Configured() {
+			keys = append(keys, SecretBackupRepositoryPassword)
+		}
+		keys = append(keys, BackupObjectStoreSecrets...)
 	}
 	return keys
 }
@@ -116,6 +131,10 @@ func NeededSecretsIn(values map[string]string) []string {
 	var target BackupTarget
 	if raw, ok := values[Namespace+":backupTarget"]; ok && decodeStrict(raw, &target) == nil {
 		c.BackupTarget = target
+	}
+	var store BackupObjectStore
+	if raw, ok := values[Namespace+":backupObjectStore"]; ok && decodeStrict(raw, &store) == nil {
+		c.BackupObjectStore = store
 	}
 	return NeededSecrets(c)
 }

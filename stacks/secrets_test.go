@@ -33,6 +33,9 @@ func TestNeededSecretsAreTheOnesValidationRequires(t *testing.T) {
 		"email with a user":    {func(c *Config) { c.Alerting.Email = email("alertmanager") }, []string{SecretSMTPPassword}},
 		"pagerduty":            {func(c *Config) { c.Alerting.PagerDuty = &PagerDutyReceiver{} }, []string{SecretPagerDutyRoutingKey}},
 		"opsgenie":             {func(c *Config) { c.Alerting.Opsgenie = &OpsgenieReceiver{} }, []string{SecretOpsgenieAPIKey}},
+		"object store": {func(c *Config) {
+			c.BackupObjectStore = BackupObjectStore{Endpoint: "https://s3.example.net", Bucket: "aurigraph-backups"}
+		}, append([]string{SecretBackupRepositoryPassword}, BackupObjectStoreSecrets...)},
 	} {
 		cfg, raw := prodConfig(t, s)
 		c.set(cfg)
@@ -53,7 +56,7 @@ func TestNeededSecretsAreTheOnesValidationRequires(t *testing.T) {
 
 		// The same from the stack's values as the plan reads them.
 		values := map[string]string{}
-		for key, v := range map[string]any{"pki": cfg.PKI, "alerting": cfg.Alerting} {
+		for key, v := range map[string]any{"pki": cfg.PKI, "alerting": cfg.Alerting, "backupObjectStore": cfg.BackupObjectStore} {
 			b, err := json.Marshal(v)
 			require.NoError(t, err)
 			values[Namespace+":"+key] = string(b)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/aurigraph/infra/components/elasticsearch"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/logstash"
+	"github.com/aurigraph/infra/components/offsite"
 	"github.com/aurigraph/infra/components/pgbouncer"
 	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/components/redis"
@@ -99,7 +101,53 @@ func Validate(c *Config, raw map[string]string) Problems {
 	validateSecrets(c, raw, &ps)
 	validateAlerting(c, raw, &ps)
 	validateBackupTarget(c, raw, &ps)
+	validateBackupObjectStore(c, raw, &ps)
 	return ps
+}
+
+// validateBackupObjectStore checks the off-host copies' bucket: an endpoint
+// restic may send the keys' signatures to (https; http to loopback only),
+// S3's bucket naming rules, a plain prefix, not on the PostgreSQL host
+// itself, and keys that fit the one-line files restic's environment is set
+// from. Its secrets being set is validateSecrets'.
+func validateBackupObjectStore(c *Config, raw map[string]string, ps *Problems) {
+	o := c.BackupObjectStore
+	if !o.Configured() {
+		if o.Bucket != "" || o.Prefix != "" || o.Region != "" {
+			ps.Add("backupObjectStore.endpoint", "is not set, but other backupObjectStore fields are", "set the S3 API's URL, such as https://s3.eu-central-1.amazonaws.com, or remove backupObjectStore")
+		}
+		return
+	}
+	if err := offsite.CheckEndpoint(o.Endpoint); err != nil {
+		ps.Add("backupObjectStore.endpoint", fmt.Sprintf("%s %s", describe(o.Endpoint), err), "use https://host[:port] of the S3 API; plain http only to 127.0.0.1 or localhost (a gateway on the data host)")
+	} else if u, err := url.Parse(o.Endpoint); err == nil {
+		if pg := placedHost(c, Postgres); pg != "" {
+			for _, h := range c.Hosts {
+				if h.Name == pg && (u.Hostname() == h.Address || u.Hostname() == h.ClusterAddress() || u.Hostname() == h.Name) {
+					ps.Add("backupObjectStore.endpoint", fmt.Sprintf("%s is %s, the PostgreSQL host itself: a copy there is lost with it", u.Hostname(), pg),
+						"use object storage in another failure domain")
+				}
+			}
+		}
+	}
+	if err := offsite.CheckBucket(o.Bucket); err != nil {
+		ps.Add("backupObjectStore.bucket", fmt.Sprintf("%s %s", describe(o.Bucket), err), "name the bucket as S3 requires, such as aurigraph-backups")
+	}
+	if err := offsite.CheckPrefix(o.Prefix); err != nil {
+		ps.Add("backupObjectStore.prefix", fmt.Sprintf("%s %s", describe(o.Prefix), err), "use a plain prefix such as prod or aurigraph/prod, or leave it empty")
+	}
+	if err := offsite.CheckRegion(o.Region); err != nil {
+		ps.Add("backupObjectStore.region", fmt.Sprintf("%s %s", describe(o.Region), err), "use the bucket's region name, or leave it empty")
+	}
+	for _, key := range BackupObjectStoreSecrets {
+		if v := raw[key]; v != "" && (strings.ContainsAny(v, " \t\r\n\x00") || !utf8.ValidString(v)) {
+			ps.Add(key, "holds white space, a line break or NUL: restic reads the key from a one-line file",
+				fmt.Sprintf("set the key alone: `pulumi config set --secret %s <value>`", key))
+		}
+	}
+	if v := raw[SecretBackupObjectStoreSecretAccessKey]; v != "" && IsWeakCredential(v) {
+		ps.Add(SecretBackupObjectStoreSecretAccessKey, "is a weak or default credential", "create a key pair at the object storage; its secret key has at least 12 characters")
+	}
 }
 
 // validateBackupTarget checks the off-host copies' target: reachable as

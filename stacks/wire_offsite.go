@@ -13,23 +13,36 @@ func offsiteTarget(t BackupTarget) offsite.SFTP {
 	return offsite.SFTP{Host: t.Host, Port: t.Port, User: t.User, Path: t.Path, HostKey: strings.Join(strings.Fields(t.HostKey)[:2], " ")}
 }
 
-// deployOffsite copies every store's backups to backupTarget, each store
-// into its own repository, with retention.backups; nothing without a target.
+// offsiteBucket is backupObjectStore as restic's S3 back end takes it.
+func offsiteBucket(o BackupObjectStore) offsite.S3 {
+	return offsite.S3{Endpoint: strings.TrimSuffix(o.Endpoint, "/"), Bucket: o.Bucket, Prefix: o.Prefix, Region: o.Region}
+}
+
+// deployOffsite copies every store's backups to backupTarget and/or
+// backupObjectStore, each store into its own repository on each, with
+// retention.backups; nothing without either.
 func deployOffsite(d *deployment, sources []backupjob.Source) error {
-	t := d.cfg.BackupTarget
-	if !t.Configured() {
+	t, o := d.cfg.BackupTarget, d.cfg.BackupObjectStore
+	if !t.Configured() && !o.Configured() {
 		return nil
 	}
 	b := d.cfg.Retention.Backups
+	s := d.cfg.Secrets
 	for _, src := range sources {
-		if _, err := offsite.New(d.ctx, "offsite-"+src.Store, offsite.Args{
+		a := offsite.Args{
 			Source:    src,
-			Target:    offsiteTarget(t),
-			Password:  d.cfg.Secrets.BackupRepositoryPassword,
-			SSHKey:    d.cfg.Secrets.BackupTargetSSHKey,
+			Password:  s.BackupRepositoryPassword,
 			Retention: offsite.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly},
 			Dir:       ServiceDir(d.cfg, "backups"),
-		}); err != nil {
+		}
+		if t.Configured() {
+			a.Target, a.SSHKey = offsiteTarget(t), s.BackupTargetSSHKey
+		}
+		if o.Configured() {
+			a.S3 = offsiteBucket(o)
+			a.S3AccessKeyID, a.S3SecretAccessKey = s.BackupObjectStoreAccessKeyID, s.BackupObjectStoreSecretAccessKey
+		}
+		if _, err := offsite.New(d.ctx, "offsite-"+src.Store, a); err != nil {
 			return err
 		}
 	}

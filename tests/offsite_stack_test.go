@@ -56,7 +56,7 @@ func TestBackupTargetCopiesOffTheDataHost(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, script, "offsite.sh is installed")
-	assert.Contains(t, script, "RESTIC_REPOSITORY=${RESTIC_REPOSITORY:-'sftp:backup@192.0.2.30:/srv/restic/aurigraph-prod/postgres'}", "each store has its own repository")
+	assert.Contains(t, script, "repository='sftp:backup@192.0.2.30:/srv/restic/aurigraph-prod/postgres'", "each store has its own repository")
 	assert.Contains(t, script, "printf '%s %s\\n' '192.0.2.30' 'ssh-ed25519 AAAAC3", "known_hosts pins the key")
 	assert.NotContains(t, script, "prod-obs-01'", "the key's comment stays out of known_hosts")
 	assert.Contains(t, script, "--keep-hourly 24 --keep-daily 7 --keep-weekly 4 --keep-monthly 12", "retention.backups applies to the copies")
@@ -67,7 +67,7 @@ func TestBackupTargetCopiesOffTheDataHost(t *testing.T) {
 			timers = harness.Str(r.Inputs, "stdin")
 		}
 	}
-	assert.Contains(t, timers, "offsite-postgres.sh copy")
+	assert.Contains(t, timers, "offsite-postgres.sh sftp copy")
 	assert.Contains(t, timers, "aurigraph-backup-postgres-offsite-check.timer")
 	assert.Contains(t, timers, "seed_run 'postgres' 'offsite-copy' 1200", "a copy older than 20 minutes alerts")
 

@@ -11,37 +11,48 @@ import (
 	"github.com/aurigraph/infra/components/configfile"
 )
 
-// The copies' jobs: the copy every 5 minutes (with PostgreSQL's
-// archive_timeout, what a lost host loses), the retention daily, the check
-// weekly; each may be late by its period and a long run before it alerts.
+// The copies' jobs, per target: the copy every 5 minutes (with
+// PostgreSQL's archive_timeout, what a lost host loses), the retention
+// daily, the check weekly; each may be late by its period and a long run
+// before it alerts.
 var jobs = []struct {
-	Kind, Mode, Every string
-	Persistent        bool
-	MaxAge            time.Duration
+	Mode, Every string
+	Persistent  bool
+	MaxAge      time.Duration
 }{
-	{"offsite-copy", "copy", "*:0/5", false, 20 * time.Minute},
-	{"offsite-forget", "forget", "daily", true, 50 * time.Hour},
-	{"offsite-check", "check", "weekly", true, 8 * 24 * time.Hour},
+	{"copy", "*:0/5", false, 20 * time.Minute},
+	{"forget", "daily", true, 50 * time.Hour},
+	{"check", "weekly", true, 8 * 24 * time.Hour},
 }
 
 // CopyEvery is how often the copies run (OnCalendar).
 var CopyEvery = jobs[0].Every
 
-// Jobs are the scheduled runs of a store's offsite.sh at script.
-func Jobs(store, script string) []backupjob.Job {
+// Jobs are the scheduled runs of a store's offsite.sh at script, for each
+// target (TargetSFTP when none is named): `offsite.sh TARGET MODE`,
+// recorded as Kind(target, mode).
+func Jobs(store, script string, targets ...string) []backupjob.Job {
+	if len(targets) == 0 {
+		targets = []string{TargetSFTP}
+	}
 	var out []backupjob.Job
-	for _, j := range jobs {
-		out = append(out, backupjob.Job{Store: store, Kind: j.Kind, Description: fmt.Sprintf("%s off-host copies: %s", store, j.Mode),
-			Command: "/bin/bash " + script + " " + j.Mode, Every: j.Every, Persistent: j.Persistent, MaxAge: j.MaxAge})
+	for _, t := range targets {
+		for _, j := range jobs {
+			out = append(out, backupjob.Job{Store: store, Kind: Kind(t, j.Mode),
+				Description: fmt.Sprintf("%s off-host copies (%s): %s", store, t, j.Mode),
+				Command:     "/bin/bash " + script + " " + t + " " + j.Mode, Every: j.Every, Persistent: j.Persistent, MaxAge: j.MaxAge})
+		}
 	}
 	return out
 }
 
 // MaxAge is how old a kind's last success may be: the script records it.
 func MaxAge(kind string) time.Duration {
-	for _, j := range jobs {
-		if j.Kind == kind {
-			return j.MaxAge
+	for t := range kindPrefix {
+		for _, j := range jobs {
+			if Kind(t, j.Mode) == kind {
+				return j.MaxAge
+			}
 		}
 	}
 	return 0
@@ -55,13 +66,19 @@ type Retention struct{ Hourly, Daily, Weekly, Monthly int }
 type Args struct {
 	// Source is the store, its host and its backup directories.
 	Source backupjob.Source
-	// Target is where the repositories are; each store has its own,
-	// Target.Path/<store>, so one store's prune never waits for another's
-	// copy.
-	Target    SFTP
-	Password  pulumi.StringInput // the repositories' password (secret)
-	SSHKey    pulumi.StringInput // the key restic logs in to Target with (secret)
-	Retention Retention
+	// Target is the SFTP host of the repositories, when its Host is set;
+	// each store has its own, Target.Path/<store>, so one store's prune
+	// never waits for another's copy.
+	Target   SFTP
+	Password pulumi.StringInput // the repositories' password (secret), shared by both targets
+	SSHKey   pulumi.StringInput // the key restic logs in to Target with (secret; with Target)
+	// S3 is the bucket of the repositories, when its Endpoint is set:
+	// <prefix>/<store> in it, with the keys below (secrets; with S3).
+	// With Target too, every copy goes to both, each on its own timers.
+	S3                S3
+	S3AccessKeyID     pulumi.StringInput
+	S3SecretAccessKey pulumi.StringInput
+	Retention         Retention
 	// Dir holds bin/offsite-<store>.sh and the state (secrets, cache) in
 	// offsite/<store>/ on the host.
 	Dir string
@@ -74,9 +91,11 @@ type Args struct {
 type Copies struct {
 	pulumi.ResourceState
 
-	// Repository is restic's name of the store's repository.
+	// Repository is restic's name of the store's repository on the
+	// default target (SFTP when configured, else S3).
 	Repository pulumi.StringOutput `pulumi:"repository"`
-	// Script is offsite.sh's path on the host: `Script restore DIR`.
+	// Script is offsite.sh's path on the host: `Script restore DIR` reads
+	// the default target, `Script s3 restore DIR` the bucket.
 	Script string
 	// Ready are the steps that install the script, the secrets and, unless
 	// ReadOnly, the timers. A ReadOnly host installs restic with its own
@@ -88,11 +107,17 @@ type Copies struct {
 func (a Args) Values() Values {
 	store := a.Source.Store
 	target := a.Target
-	target.Path = path.Join(target.Path, store)
+	if target.Host != "" {
+		target.Path = path.Join(target.Path, store)
+	}
+	bucket := a.S3
+	if bucket.Configured() {
+		bucket.Prefix = path.Join(bucket.Prefix, store)
+	}
 	r := a.Retention
 	return Values{
 		Store: store, Paths: a.Source.Paths, Tag: "aurigraph-" + store,
-		StateDir: path.Join(a.Dir, "offsite", store), SFTP: target,
+		StateDir: path.Join(a.Dir, "offsite", store), SFTP: target, S3: bucket,
 		KeepHourly: r.Hourly, KeepDaily: r.Daily, KeepWeekly: r.Weekly, KeepMonthly: r.Monthly,
 	}
 }
@@ -100,13 +125,22 @@ func (a Args) Values() Values {
 // ScriptPath is where a store's offsite.sh is installed under dir.
 func ScriptPath(dir, store string) string { return path.Join(dir, "bin", "offsite-"+store+".sh") }
 
-// New installs a store's copies: offsite.sh, the password and key as
-// root-only files (on stdin, never a command line) and, unless ReadOnly, the
-// copy, retention and check timers, which wait for the source's directories.
+// New installs a store's copies: offsite.sh, the password, the SFTP login
+// key and the S3 keys as root-only files (on stdin, never a command line)
+// and, unless ReadOnly, each target's copy, retention and check timers,
+// which wait for the source's directories.
 func New(ctx *pulumi.Context, name string, a Args, opts ...pulumi.ResourceOption) (*Copies, error) {
 	e := a.Source.Engine
-	if e == nil || a.Password == nil || a.SSHKey == nil {
-		return nil, fmt.Errorf("offsite %s: the source's host, the repository password and the login key are required", name)
+	sftp, s3 := a.Target.Host != "", a.S3.Configured()
+	switch {
+	case e == nil || a.Password == nil:
+		return nil, fmt.Errorf("offsite %s: the source's host and the repository password are required", name)
+	case !sftp && !s3:
+		return nil, fmt.Errorf("offsite %s: an SFTP target or an S3 bucket is required", name)
+	case sftp && a.SSHKey == nil:
+		return nil, fmt.Errorf("offsite %s: the SFTP target needs the login key", name)
+	case s3 && (a.S3AccessKeyID == nil || a.S3SecretAccessKey == nil):
+		return nil, fmt.Errorf("offsite %s: the S3 bucket needs the access key id and the secret access key", name)
 	}
 	v := a.Values()
 	script, err := RenderScript(v)
@@ -124,11 +158,8 @@ func New(ctx *pulumi.Context, name string, a Args, opts ...pulumi.ResourceOption
 		return nil, err
 	}
 	secrets, err := configfile.NewSecrets(ctx, name+"-secrets", configfile.SecretsArgs{
-		Host: e.Host,
-		Files: []configfile.Secret{
-			{Path: path.Join(v.StateDir, "repository-password"), Content: a.Password},
-			{Path: path.Join(v.StateDir, "ssh-key"), Content: a.SSHKey},
-		},
+		Host:  e.Host,
+		Files: a.secretFiles(v.StateDir),
 	}, parent)
 	if err != nil {
 		return nil, err
@@ -137,13 +168,44 @@ func New(ctx *pulumi.Context, name string, a Args, opts ...pulumi.ResourceOption
 	if !a.ReadOnly {
 		// restic (Debian) encrypts and sends.
 		timers, err := backupjob.NewTimers(ctx, name+"-timers", backupjob.TimersArgs{Connection: e.Connection,
-			TimerValues: backupjob.TimerValues{Jobs: Jobs(v.Store, c.Script), Packages: []string{"restic"}}},
+			TimerValues: backupjob.TimerValues{Jobs: Jobs(v.Store, c.Script, targetNames(v)...), Packages: []string{"restic"}}},
 			parent, pulumi.DependsOn(append(append([]pulumi.Resource{}, c.Ready...), a.Source.Ready...)))
 		if err != nil {
 			return nil, err
 		}
 		c.Ready = append(c.Ready, timers)
 	}
-	c.Repository = pulumi.String(v.Repository()).ToStringOutput()
+	c.Repository = pulumi.String(v.Targets()[0].Repository).ToStringOutput()
 	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{"repository": c.Repository})
+}
+
+// The files, in a store's state directory, offsite.sh reads its
+// credentials from.
+const (
+	PasswordFile          = "repository-password"
+	SSHKeyFile            = "ssh-key"
+	S3AccessKeyIDFile     = "s3-access-key-id"
+	S3SecretAccessKeyFile = "s3-secret-access-key"
+)
+
+// secretFiles are the credentials of the configured targets.
+func (a Args) secretFiles(stateDir string) []configfile.Secret {
+	files := []configfile.Secret{{Path: path.Join(stateDir, PasswordFile), Content: a.Password}}
+	if a.Target.Host != "" {
+		files = append(files, configfile.Secret{Path: path.Join(stateDir, SSHKeyFile), Content: a.SSHKey})
+	}
+	if a.S3.Configured() {
+		files = append(files,
+			configfile.Secret{Path: path.Join(stateDir, S3AccessKeyIDFile), Content: a.S3AccessKeyID},
+			configfile.Secret{Path: path.Join(stateDir, S3SecretAccessKeyFile), Content: a.S3SecretAccessKey})
+	}
+	return files
+}
+
+func targetNames(v Values) []string {
+	var names []string
+	for _, t := range v.Targets() {
+		names = append(names, t.Name)
+	}
+	return names
 }
