@@ -22,8 +22,9 @@ const (
 	SnapshotsDir = homeDir + "/snapshots"
 	// Repository is the fs repository the setup registers at SnapshotsDir.
 	Repository = "aurigraph-logs"
-	// SnapshotPrefix + UTC time (YYYYmmddTHHMMSSZ) names each scheduled
-	// snapshot, so names sort by time; retention touches only these.
+	// SnapshotPrefix + UTC time (YYYYmmddtHHMMSSz, lower case as
+	// Elasticsearch wants snapshot names) names each scheduled snapshot, so
+	// names sort by time; retention touches only these.
 	SnapshotPrefix = "logs-"
 	// SnapshotRole and SnapshotUser take and prune snapshots, nothing else.
 	SnapshotRole = "aurigraph_snapshot_manager"
