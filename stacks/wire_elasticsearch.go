@@ -32,6 +32,7 @@ func deployElasticsearch(d *deployment) (*elasticsearch.Elasticsearch, error) {
 		KibanaSystemPassword:   d.cfg.Secrets.KibanaSystemPassword,
 		LogstashWriterPassword: logstashWriterPassword(d.cfg),
 		GrafanaReaderPassword:  grafanaReaderPassword(d.cfg),
+		SnapshotPassword:       snapshotManagerPassword(d.cfg),
 		WriterIndices:          logIndices(),
 		RetentionDays:          d.cfg.Retention.ElasticsearchDays,
 	})
@@ -65,4 +66,11 @@ func logstashWriterPassword(c *Config) pulumi.StringOutput {
 // rotates it (the setup step and Grafana both follow in the same update).
 func grafanaReaderPassword(c *Config) pulumi.StringOutput {
 	return derivedSecret(c.Secrets.ElasticPassword, "grafana_reader")
+}
+
+// snapshotManagerPassword is the snapshot_manager user's password, derived
+// from the elastic password like the others: the daily snapshot job holds a
+// credential that can only take, list and delete snapshots.
+func snapshotManagerPassword(c *Config) pulumi.StringOutput {
+	return derivedSecret(c.Secrets.ElasticPassword, elasticsearch.SnapshotUser)
 }

@@ -20,11 +20,13 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
 	"github.com/aurigraph/infra/components/hostcmd"
 	"github.com/aurigraph/infra/components/network"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 // Container facts shared with the tests and the other logging components.
@@ -106,6 +108,8 @@ type ElasticsearchArgs struct {
 	KibanaSystemPassword   pulumi.StringInput
 	LogstashWriterPassword pulumi.StringInput
 	GrafanaReaderPassword  pulumi.StringInput
+	// SnapshotPassword is SnapshotUser's, for the daily snapshots.
+	SnapshotPassword pulumi.StringInput
 	// WriterIndices are the data streams Logstash writes: its role may
 	// create documents in these and no other index.
 	WriterIndices []string
@@ -121,6 +125,8 @@ type Elasticsearch struct {
 	// Ready is the setup step: Logstash and Kibana start after it, when the
 	// retention policy and their users exist.
 	Ready pulumi.Resource
+	// Backups is the snapshot repository, for the off-host copies.
+	Backups backupjob.Source
 
 	URL           pulumi.StringOutput `pulumi:"url"`
 	ContainerName pulumi.StringOutput `pulumi:"containerName"`
@@ -147,6 +153,9 @@ func Dirs(hostDir string) []host.Dir {
 		{Path: path.Join(hostDir, "certs"), UID: UID, GID: GID, Mode: "0750"},
 		{Path: path.Join(hostDir, "data"), UID: UID, GID: GID, Mode: "0750"},
 		{Path: path.Join(hostDir, "logs"), UID: UID, GID: GID, Mode: "0750"},
+		// The snapshot repository (path.repo): Elasticsearch writes it, the
+		// off-host copies read it as root; nobody else.
+		{Path: SnapshotsHostDir(hostDir), UID: UID, GID: GID, Mode: "0700"},
 	}
 }
 
@@ -182,7 +191,9 @@ func Env(heapMB int) map[string]string {
 		"cluster.name": "aurigraph",
 		"node.name":    Name,
 		// One node: no discovery, no replicas (the template sets 0).
-		"discovery.type":        "single-node",
+		"discovery.type": "single-node",
+		// The one place fs snapshot repositories may live (Repository).
+		"path.repo":             SnapshotsDir,
 		"bootstrap.memory_lock": "true",
 		// No outbound downloads from the log store.
 		"ingest.geoip.downloader.enabled":                      "false",
@@ -253,6 +264,7 @@ func ContainerSpec(args ElasticsearchArgs) container.Spec {
 		Mounts: []container.Mount{
 			{HostPath: path.Join(args.HostDir, "data"), Target: dataDir},
 			{HostPath: path.Join(args.HostDir, "logs"), Target: logsDir},
+			{HostPath: SnapshotsHostDir(args.HostDir), Target: SnapshotsDir},
 			// Inside the ConfDir tmpfs: Docker mounts it first (shorter path).
 			{HostPath: path.Join(args.HostDir, "certs"), Target: certsDir, ReadOnly: true},
 		},
@@ -274,8 +286,9 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 	if args.HostDir == "" || !path.IsAbs(args.HostDir) {
 		return nil, fmt.Errorf("elasticsearch %s: an absolute host directory is required", name)
 	}
-	if args.ElasticPassword == nil || args.KibanaSystemPassword == nil || args.LogstashWriterPassword == nil || args.GrafanaReaderPassword == nil {
-		return nil, fmt.Errorf("elasticsearch %s: the elastic, kibana_system, logstash_writer and grafana_reader passwords are required", name)
+	if args.ElasticPassword == nil || args.KibanaSystemPassword == nil || args.LogstashWriterPassword == nil || args.GrafanaReaderPassword == nil ||
+		args.SnapshotPassword == nil {
+		return nil, fmt.Errorf("elasticsearch %s: the elastic, kibana_system, logstash_writer, grafana_reader and snapshot_manager passwords are required", name)
 	}
 	setup, err := RenderSetupScript(SetupValues{
 		Logs: DefaultLogs(args.RetentionDays, args.WriterIndices), Container: Name, CAPath: CAPath, URL: SelfURL(), WaitAttempts: 60,
@@ -333,6 +346,12 @@ func NewElasticsearch(ctx *pulumi.Context, name string, args ElasticsearchArgs, 
 	}
 	es.Ready = ready
 
+	backups, err := newSnapshots(ctx, name, args, c, parent)
+	if err != nil {
+		return nil, err
+	}
+	es.Backups = backups
+
 	es.URL = pulumi.String(URL()).ToStringOutput()
 	es.ContainerName = c.Name
 	es.HostName = pulumi.String(args.Engine.Name).ToStringOutput()
@@ -357,4 +376,60 @@ func sanitize(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// newSnapshots installs the snapshot user's password file, the scripts, the
+// repository and user (a setup step) and the daily timer. The Source's Ready
+// are the setup (Elasticsearch has verified it can write the repository) and
+// the timer that fills it.
+func newSnapshots(ctx *pulumi.Context, name string, args ElasticsearchArgs, c pulumi.Resource, parent pulumi.ResourceOption) (backupjob.Source, error) {
+	v := DefaultSnapshots(args.HostDir)
+	setup, err := RenderSnapshotSetup(v)
+	if err != nil {
+		return backupjob.Source{}, fmt.Errorf("elasticsearch %s: %w", name, err)
+	}
+	var files []configfile.File
+	for _, s := range []struct {
+		file   string
+		render func(SnapshotValues) (string, error)
+	}{{"snapshot.sh", RenderSnapshot}, {"restore.sh", RenderRestore}} {
+		content, err := s.render(v)
+		if err != nil {
+			return backupjob.Source{}, fmt.Errorf("elasticsearch %s: %w", name, err)
+		}
+		files = append(files, configfile.File{Path: path.Join(BinDir(args.HostDir), s.file), Content: content, Mode: "0750"})
+	}
+	scripts, err := configfile.New(ctx, name+"-snapshot-scripts", configfile.Args{Host: args.Engine.Host, Files: files}, parent)
+	if err != nil {
+		return backupjob.Source{}, err
+	}
+	// Root's alone: the snapshot job runs as root and reads it with a builtin.
+	password, err := configfile.NewSecret(ctx, name+"-snapshot-password", configfile.SecretArgs{
+		Host: args.Engine.Host, Path: v.PasswordFile, Content: args.SnapshotPassword, Owner: "0:0", Mode: "0600",
+	}, parent)
+	if err != nil {
+		return backupjob.Source{}, err
+	}
+	sum := sha256.Sum256([]byte(setup))
+	registered, err := hostcmd.New(ctx, name+"-snapshot-setup", hostcmd.Args{
+		Connection:  args.Engine.Connection,
+		Run:         pulumi.String("bash -c " + shell.Quote(setup)),
+		Stdin:       SnapshotSetupStdin(args.ElasticPassword, args.SnapshotPassword),
+		SecretStdin: true,
+		Triggers:    pulumi.StringArray{pulumi.String(hex.EncodeToString(sum[:]))},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{c}))
+	if err != nil {
+		return backupjob.Source{}, err
+	}
+	timers, err := backupjob.NewTimers(ctx, name+"-snapshot-timers", backupjob.TimersArgs{
+		Connection:  args.Engine.Connection,
+		TimerValues: backupjob.TimerValues{Jobs: Jobs(args.HostDir)},
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{registered, password}, scripts.Copies...)))
+	if err != nil {
+		return backupjob.Source{}, err
+	}
+	return backupjob.Source{
+		Store: Store, Engine: args.Engine, Paths: []string{SnapshotsHostDir(args.HostDir)},
+		Ready: []pulumi.Resource{registered, timers},
+	}, nil
 }

@@ -8,6 +8,9 @@ import (
 	"path"
 	"regexp"
 	"text/template"
+
+	"github.com/aurigraph/infra/components/backupjob"
+	"github.com/aurigraph/infra/internal/shell"
 )
 
 //go:embed templates/*.tmpl
@@ -18,6 +21,9 @@ var templates = template.Must(template.New("").Funcs(template.FuncMap{
 		b, err := json.Marshal(v)
 		return string(b), err
 	},
+	"shq": shell.Quote,
+	// Every snapshot run's outcome, for the backup alerts (components/backupjob).
+	"recordRun": func() string { return backupjob.RecordRun },
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // Names shared by Elasticsearch, Logstash and Kibana. Exported so the other

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/aurigraph/infra/components/host"
 )
 
 // testIndices stand for Logstash's data streams (stacks passes its own).
@@ -248,12 +250,14 @@ func TestContainerSettings(t *testing.T) {
 	assert.Equal(t, "262144", RequiredSysctls["vm.max_map_count"])
 
 	dirs := Dirs("/srv/aurigraph/elasticsearch")
-	require.Len(t, dirs, 4)
+	require.Len(t, dirs, 5)
 	for _, d := range dirs {
 		assert.Equal(t, [2]int{1000, 0}, [2]int{d.UID, d.GID}, d.Path)
 	}
 	assert.Equal(t, "/srv/aurigraph/elasticsearch/data", dirs[2].Path)
 	assert.Equal(t, "/srv/aurigraph/elasticsearch/logs", dirs[3].Path)
+	assert.Equal(t, host.Dir{Path: "/srv/aurigraph/elasticsearch/snapshots", UID: 1000, GID: 0, Mode: "0700"}, dirs[4],
+		"the snapshot repository: Elasticsearch's alone")
 }
 
 // The root is read-only: the config (with the keystore the entrypoint
