@@ -141,7 +141,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 		return nil, wrap(Grafana, err)
 	}
 	// Every store's backups leave their host (backupTarget).
-	if err := deployOffsite(d, []backupjob.Source{pg.Backups, rd.Backups}); err != nil {
+	if err := deployOffsite(d, []backupjob.Source{pg.Backups, rd.Backups, es.Backups}); err != nil {
 		return nil, wrap("offsite", err)
 	}
 	application, err := deployApp(d, pg, pool, rd, tracing)
