@@ -45,6 +45,8 @@ type fakeES struct {
 	snapshots []fakeSnapshot // in creation order
 	streams   []string       // live data streams
 	nextState string         // the state the next snapshot ends in
+	// unavailable requests are answered 503 first, as a starting node does.
+	unavailable int
 }
 
 func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +58,12 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if user == "" {
 		w.WriteHeader(401)
 		fmt.Fprint(w, `{"error":{"type":"security_exception","reason":"missing authentication credentials"},"status":401}`)
+		return
+	}
+	if f.unavailable > 0 {
+		f.unavailable--
+		w.WriteHeader(503)
+		fmt.Fprint(w, `{"error":{"type":"master_not_discovered_exception"},"status":503}`)
 		return
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
@@ -293,7 +301,10 @@ func TestIntegrationSnapshotTakesChecksAndRecords(t *testing.T) {
 	require.NoError(t, err, out)
 
 	reqs := e.es.take()
-	require.Len(t, reqs, 2, "create, then list for retention")
+	require.Len(t, reqs, 3, "list (Elasticsearch answers), create, then list for retention")
+	assert.Equal(t, "GET", reqs[0].Method)
+	assert.Equal(t, "/_cat/snapshots/aurigraph-logs", reqs[0].Path)
+	reqs = reqs[1:]
 	create := reqs[0]
 	assert.Equal(t, "PUT", create.Method)
 	assert.Regexp(t, `^/_snapshot/aurigraph-logs/logs-[0-9]{8}t[0-9]{6}z$`, create.Path)
@@ -315,6 +326,24 @@ func TestIntegrationSnapshotTakesChecksAndRecords(t *testing.T) {
 	assert.Contains(t, e.metrics(t), `aurigraph_backup_max_age_seconds{store="elasticsearch",kind="snapshot"} 93600`)
 	require.Len(t, e.es.names(), 1)
 	assert.Regexp(t, snapName, e.es.names()[0])
+}
+
+// A run caught up at boot waits for Elasticsearch to answer before it
+// counts a failure; one that never answers within ES_WAIT fails the run.
+func TestIntegrationSnapshotWaitsForElasticsearch(t *testing.T) {
+	e := newSnapEnv(t)
+	script, err := RenderSnapshot(testSnapshots())
+	require.NoError(t, err)
+	e.es.unavailable = 1
+	out, err := e.run(t, script, "", nil)
+	require.NoError(t, err, out)
+	require.Len(t, e.es.names(), 1, "the snapshot is taken once Elasticsearch answers")
+
+	e.es.unavailable = 1000
+	out, err = e.run(t, script, "", nil, "ES_WAIT=0")
+	require.Error(t, err)
+	assert.Contains(t, out, "did not list aurigraph-logs within 0s")
+	assert.Contains(t, e.metrics(t), `aurigraph_backup_last_run_success{store="elasticsearch",kind="snapshot"} 0`)
 }
 
 // A snapshot that ends PARTIAL or FAILED is not a backup: the run fails,
