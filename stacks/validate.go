@@ -153,7 +153,9 @@ func validateBackupObjectStore(c *Config, raw map[string]string, ps *Problems) {
 // validateBackupTarget checks the off-host copies' target: reachable as
 // restic's SFTP back end needs it (IPv4 or a host name, a plain path, one
 // pinned key), not the PostgreSQL host itself (a copy there dies with it),
-// and a login key that parses. Its secrets being set is validateSecrets'.
+// nor another store's host unless the object store holds those stores'
+// copies, and a login key that parses. Its secrets being set is
+// validateSecrets'.
 func validateBackupTarget(c *Config, raw map[string]string, ps *Problems) {
 	t := c.BackupTarget
 	checkPort(ps, "backupTarget.port", t.Port, "set the SFTP server's SSH port (1-65535)")
@@ -172,12 +174,16 @@ func validateBackupTarget(c *Config, raw map[string]string, ps *Problems) {
 	} else if !isHostName(t.Host) {
 		ps.Add("backupTarget.host", fmt.Sprintf("%s is neither an IPv4 address nor a host name", describe(t.Host)), "set it to the SFTP server's address or name")
 	}
-	if pg := placedHost(c, Postgres); pg != "" {
-		for _, h := range c.Hosts {
-			if h.Name == pg && (t.Host == h.Address || t.Host == h.ClusterAddress() || t.Host == h.Name) {
-				ps.Add("backupTarget.host", fmt.Sprintf("%s is %s, the PostgreSQL host itself: a copy there is lost with it", t.Host, pg),
-					"use another host of the stack or a machine outside it")
-			}
+	if on := hostAt(c, t.Host); on != "" {
+		stores := storesOn(c, on)
+		switch {
+		case slices.Contains(stores, Postgres):
+			ps.Add("backupTarget.host", fmt.Sprintf("%s is %s, the PostgreSQL host itself: a copy there is lost with it", t.Host, on),
+				"use another host of the stack or a machine outside it")
+		case len(stores) > 0 && !c.BackupObjectStore.Configured():
+			// Their copies skip a target on their own host: they would have none.
+			ps.Add("backupTarget.host", fmt.Sprintf("%s is %s, which holds %s: their backups would have no copy off their host", t.Host, on, strings.Join(stores, ", ")),
+				"use a host that holds no store (an application host) or a machine outside the stack, or add backupObjectStore for them")
 		}
 	}
 	checkUser(ps, "backupTarget.user", t.User)

@@ -35,7 +35,9 @@ func deployOffsite(d *deployment, sources []backupjob.Source) error {
 			Retention: offsite.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly},
 			Dir:       ServiceDir(d.cfg, "backups"),
 		}
-		if t.Configured() {
+		// A target on the store's own host is no second failure domain
+		// (validation requires the object store then).
+		if t.Configured() && hostAt(d.cfg, t.Host) != src.Engine.Name {
 			a.Target, a.SSHKey = offsiteTarget(t), s.BackupTargetSSHKey
 		}
 		if o.Configured() {
@@ -47,4 +49,29 @@ func deployOffsite(d *deployment, sources []backupjob.Source) error {
 		}
 	}
 	return nil
+}
+
+// BackedUpStores are the services whose backups are copied off their host.
+var BackedUpStores = []string{Postgres, Redis, Vault, Elasticsearch, Grafana}
+
+// hostAt names the stack's host at addr (its address, cluster address or
+// name); "" when addr is outside the stack.
+func hostAt(c *Config, addr string) string {
+	for _, h := range c.Hosts {
+		if addr == h.Address || addr == h.ClusterAddress() || addr == h.Name {
+			return h.Name
+		}
+	}
+	return ""
+}
+
+// storesOn are the backed-up stores placed on the host named host.
+func storesOn(c *Config, host string) []string {
+	var out []string
+	for _, s := range BackedUpStores {
+		if placedHost(c, s) == host {
+			out = append(out, s)
+		}
+	}
+	return out
 }

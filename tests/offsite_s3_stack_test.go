@@ -85,7 +85,7 @@ func TestBothTargetsGetEveryCopy(t *testing.T) {
 	assert.Equal(t, map[string]bool{"198.51.100.20": true}, hosts, "on prod-data-01 only")
 	assert.Equal(t, map[string]string{"repository-password": password, "ssh-key": key,
 		"s3-access-key-id": s3KeyID, "s3-secret-access-key": s3Secret}, secrets, "one password for both repositories")
-	assert.Contains(t, script, "repository='sftp:backup@192.0.2.30:/srv/restic/aurigraph-prod/postgres'")
+	assert.Contains(t, script, "repository='sftp:backup@192.0.2.51:/srv/restic/aurigraph-prod/postgres'")
 	assert.Contains(t, script, "repository='s3:https://s3.eu-central-1.amazonaws.com/aurigraph-backups/prod/postgres'")
 	assert.Contains(t, script, "targets=( sftp s3)", "SFTP is the default for restore and snapshots")
 	for _, kind := range []string{"offsite-copy", "offsite-forget", "offsite-check", "s3-copy", "s3-forget", "s3-check"} {
@@ -115,4 +115,32 @@ func TestBackupObjectStoreIsRefusedWithKeyAndFix(t *testing.T) {
 		Set(stacks.SecretBackupObjectStoreSecretAccessKey, s3Secret))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "aurigraph:backupObjectStoreSecretAccessKey is stored in plain text")
+}
+
+// A target on another store's host (prod-obs-01 holds Elasticsearch) is no
+// second failure domain for that store: refused alone, and with the bucket
+// that store's copies go to the bucket only, PostgreSQL's to both.
+func TestBackupTargetOnAStoresHostNeedsTheBucket(t *testing.T) {
+	s, _ := withBackupTarget(t, "Distinct-Repository-Password-7c1d")
+	s = s.Set("backupTarget", `{"host":"192.0.2.30","user":"backup","path":"/srv/restic/aurigraph-prod","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKuFFePdS/iC7ONnWt66CUnRhtBfMdDARUBBtFj6ZSMw"}`)
+	err := harness.RunErr(s)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "backupTarget.host 192.0.2.30 is prod-obs-01, which holds elasticsearch, grafana: their backups would have no copy off their host")
+	assert.Contains(t, err.Error(), "add backupObjectStore for them")
+
+	res := harness.Run(t, withObjectStore(s))
+	scripts := harness.InstalledFiles(res)
+	var es, pg string
+	for p, content := range scripts {
+		switch {
+		case strings.HasSuffix(p, "/backups/bin/offsite-elasticsearch.sh"):
+			es = content
+		case strings.HasSuffix(p, "/backups/bin/offsite-postgres.sh"):
+			pg = content
+		}
+	}
+	require.NotEmpty(t, es)
+	assert.NotContains(t, es, "sftp:backup@192.0.2.30", "no copy of Elasticsearch onto its own host")
+	assert.Contains(t, es, "s3:https://")
+	assert.Contains(t, pg, "sftp:backup@192.0.2.30", "PostgreSQL's host is another")
 }

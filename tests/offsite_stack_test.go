@@ -16,8 +16,8 @@ import (
 	"github.com/aurigraph/infra/tests/harness"
 )
 
-// withBackupTarget is prod copying its PostgreSQL backups to prod-obs-01
-// (another failure domain than the data host), with both secrets set.
+// withBackupTarget is prod copying its backups to an SFTP account on a
+// machine outside the stack, with both secrets set.
 func withBackupTarget(t *testing.T, password string) (*stackfile.Stack, string) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -26,7 +26,7 @@ func withBackupTarget(t *testing.T, password string) (*stackfile.Stack, string) 
 	require.NoError(t, err)
 	key := string(pem.EncodeToMemory(block))
 	s := harness.Stack(t, "prod").
-		Set("backupTarget", `{"host":"192.0.2.30","user":"backup","path":"/srv/restic/aurigraph-prod","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKuFFePdS/iC7ONnWt66CUnRhtBfMdDARUBBtFj6ZSMw prod-obs-01"}`).
+		Set("backupTarget", `{"host":"192.0.2.51","user":"backup","path":"/srv/restic/aurigraph-prod","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKuFFePdS/iC7ONnWt66CUnRhtBfMdDARUBBtFj6ZSMw backup-01"}`).
 		SetSecret(stacks.SecretBackupRepositoryPassword, password).
 		SetSecret(stacks.SecretBackupTargetSSHKey, key)
 	return s, key
@@ -56,9 +56,9 @@ func TestBackupTargetCopiesOffTheDataHost(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, script, "offsite.sh is installed")
-	assert.Contains(t, script, "repository='sftp:backup@192.0.2.30:/srv/restic/aurigraph-prod/postgres'", "each store has its own repository")
-	assert.Contains(t, script, "printf '%s %s\\n' '192.0.2.30' 'ssh-ed25519 AAAAC3", "known_hosts pins the key")
-	assert.NotContains(t, script, "prod-obs-01'", "the key's comment stays out of known_hosts")
+	assert.Contains(t, script, "repository='sftp:backup@192.0.2.51:/srv/restic/aurigraph-prod/postgres'", "each store has its own repository")
+	assert.Contains(t, script, "printf '%s %s\\n' '192.0.2.51' 'ssh-ed25519 AAAAC3", "known_hosts pins the key")
+	assert.NotContains(t, script, "backup-01'", "the key's comment stays out of known_hosts")
 	assert.Contains(t, script, "--keep-hourly 24 --keep-daily 7 --keep-weekly 4 --keep-monthly 12", "retention.backups applies to the copies")
 
 	var timers string
