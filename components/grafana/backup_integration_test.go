@@ -5,6 +5,7 @@ package grafana
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
@@ -71,8 +72,13 @@ func (r *rig) env(extra ...string) []string {
 
 func (r *rig) run(script string, env []string, args ...string) (string, error) {
 	r.t.Helper()
-	cmd := exec.Command("bash", append([]string{"-c", script, "script"}, args...)...)
+	// A copy that never ends (the backup API restarting under the writer)
+	// fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{"-c", script, "script"}, args...)...)
 	cmd.Env = env
+	cmd.WaitDelay = time.Second
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
