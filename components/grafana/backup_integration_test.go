@@ -26,12 +26,13 @@ import (
 	"github.com/aurigraph/infra/internal/scripttest"
 )
 
-// fakeDocker answers inspect from $DOCKER_STATE and moves it on stop and
+// fakeDocker answers inspect from $DOCKER_STATE (an empty line and an
+// error without it, as docker does for an unknown container) and moves it on stop and
 // start, recording each call in $DOCKER_LOG.
 const fakeDocker = `#!/bin/bash
 echo "$*" >> "$DOCKER_LOG"
 case $1 in
-inspect) [[ -e $DOCKER_STATE ]] || exit 1; cat "$DOCKER_STATE" ;;
+inspect) [[ -e $DOCKER_STATE ]] || { echo; exit 1; }; cat "$DOCKER_STATE" ;;
 start) echo running > "$DOCKER_STATE" ;;
 stop) echo exited > "$DOCKER_STATE" ;;
 *) exit 2 ;;
@@ -279,4 +280,21 @@ func TestIntegrationGrafanaCopiesRotate(t *testing.T) {
 	require.Len(t, copies, 2)
 	assert.Equal(t, "grafana-20240101T020000Z.db", filepath.Base(copies[0]))
 	assert.NotContains(t, filepath.Base(copies[1]), "2024", "the new copy is the newest")
+}
+
+// Without a container (a host being rebuilt), the restore needs no
+// confirmation and starts nothing.
+func TestIntegrationGrafanaRestoreWithoutAContainer(t *testing.T) {
+	r := newRig(t)
+	require.NoError(t, os.Remove(r.state))
+	sqlite(t, r.db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+	_, err := r.run(r.backupScript, r.env())
+	require.NoError(t, err)
+	sqlite(t, r.db, "INSERT INTO t VALUES (2);")
+	_, err = r.run(r.restoreScript, r.env())
+	require.NoError(t, err)
+	assert.Equal(t, "1", sqlite(t, r.db, "SELECT group_concat(x) FROM t;"))
+	for _, c := range r.dockerCalls() {
+		assert.True(t, strings.HasPrefix(c, "inspect "), "only inspected: %s", c)
+	}
 }

@@ -22,12 +22,13 @@ import (
 	"github.com/aurigraph/infra/internal/scripttest"
 )
 
-// fakeDocker answers inspect from $DOCKER_STATE and moves it on pause,
+// fakeDocker answers inspect from $DOCKER_STATE (an empty line and an
+// error without it, as docker does for an unknown container) and moves it on pause,
 // unpause, stop and start, recording each call in $DOCKER_LOG.
 const fakeDocker = `#!/bin/bash
 echo "$*" >> "$DOCKER_LOG"
 case $1 in
-inspect) [[ -e $DOCKER_STATE ]] || exit 1; cat "$DOCKER_STATE" ;;
+inspect) [[ -e $DOCKER_STATE ]] || { echo; exit 1; }; cat "$DOCKER_STATE" ;;
 pause) echo paused > "$DOCKER_STATE" ;;
 unpause | start) echo running > "$DOCKER_STATE" ;;
 stop) echo exited > "$DOCKER_STATE" ;;
