@@ -238,7 +238,15 @@ func TestIntegrationVaultIsUnpausedWhenTheCopyFails(t *testing.T) {
 	assert.Equal(t, "0", r.metric("aurigraph_backup_last_run_success"))
 }
 
+// SIGTERM at any moment of the pause (during docker pause, before or
+// after the copy starts) ends the run unpaused, at once.
 func TestIntegrationVaultIsUnpausedWhenTheRunIsKilled(t *testing.T) {
+	for _, delay := range []time.Duration{0, 5 * time.Millisecond, 20 * time.Millisecond, 100 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) { killedWhilePaused(t, delay) })
+	}
+}
+
+func killedWhilePaused(t *testing.T, delay time.Duration) {
 	r := newRig(t)
 	require.NoError(t, os.WriteFile(filepath.Join(r.bin, "tar"), []byte("#!/bin/sh\nexec sleep 30\n"), 0o755))
 	cmd := exec.Command("bash", "-c", r.backupScript)
@@ -246,7 +254,8 @@ func TestIntegrationVaultIsUnpausedWhenTheRunIsKilled(t *testing.T) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Start())
-	require.Eventually(t, func() bool { return strings.TrimSpace(readFile(t, r.state)) == "paused" }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.TrimSpace(readFile(t, r.state)) == "paused" }, 10*time.Second, time.Millisecond)
+	time.Sleep(delay)
 	// systemd stopping the unit; bash alone gets it here, so its trap must
 	// not wait for the 30 s copy.
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
