@@ -29,8 +29,12 @@ const (
 	BackupsKept = 48
 	// DatabaseFile is Grafana's SQLite database in its data directory.
 	DatabaseFile = "grafana.db"
-	// BusyTimeout is how long the copy waits for a lock Grafana holds.
-	BusyTimeout = 10 * time.Second
+	// BusyTimeout is how long the copy waits for its read lock; a writer
+	// that commits back to back can starve it that long (measured under
+	// load: 8.5 s), so it is long, and a failed copy is retried
+	// (BackupAttempts). Grafana's commits wait only while the copy reads.
+	BusyTimeout    = 30 * time.Second
+	BackupAttempts = 3
 )
 
 // BackupPackages are the Debian packages the scripts run on the host.
@@ -63,7 +67,9 @@ type BackupValues struct {
 	// Owner is uid:gid of the restored database (the image's grafana user).
 	Owner         string
 	BusyTimeoutMs int
-	Job           backupjob.Job
+	// Attempts: a copy that fails (the lock not had in time) is retried.
+	Attempts int
+	Job      backupjob.Job
 }
 
 // Backup is the scripts' values for a deployment under serviceDir.
@@ -72,7 +78,8 @@ func Backup(serviceDir string) BackupValues {
 		Container: ContainerName, Database: path.Join(dataDir(serviceDir), DatabaseFile),
 		BackupDir: backupDir(serviceDir), Prefix: Store, Keep: BackupsKept,
 		Owner: fmt.Sprintf("%d:%d", UID, GID), BusyTimeoutMs: int(BusyTimeout / time.Millisecond),
-		Job: Jobs(binDir(serviceDir))[0],
+		Attempts: BackupAttempts,
+		Job:      Jobs(binDir(serviceDir))[0],
 	}
 }
 
@@ -104,8 +111,8 @@ func (v BackupValues) Validate() error {
 	if !owner.MatchString(v.Owner) {
 		p = append(p, fmt.Sprintf("owner %q must be uid:gid", v.Owner))
 	}
-	if v.BusyTimeoutMs < 1 {
-		p = append(p, "the busy timeout must be positive")
+	if v.BusyTimeoutMs < 1 || v.Attempts < 1 {
+		p = append(p, "the busy timeout and the attempts must be positive")
 	}
 	if err := v.Job.Validate(); err != nil {
 		p = append(p, err.Error())

@@ -75,7 +75,7 @@ func (r *rig) run(script string, env []string, args ...string) (string, error) {
 	r.t.Helper()
 	// A copy that never ends (the backup API restarting under the writer)
 	// fails the test instead of hanging it.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", append([]string{"-c", script, "script"}, args...)...)
 	cmd.Env = env
@@ -297,4 +297,31 @@ func TestIntegrationGrafanaRestoreWithoutAContainer(t *testing.T) {
 	for _, c := range r.dockerCalls() {
 		assert.True(t, strings.HasPrefix(c, "inspect "), "only inspected: %s", c)
 	}
+}
+
+// A copy that does not get its lock in time (a writer starving it) is
+// retried; the run fails only when every attempt does.
+func TestIntegrationGrafanaCopyRetriedWhenLocked(t *testing.T) {
+	r := newRig(t)
+	sqlite(t, r.db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+	// sqlite3 that answers "database is locked" to the first .backup.
+	counter := filepath.Join(r.bin, "backups-tried")
+	wrapper := filepath.Join(r.bin, "sqlite3-locked-once")
+	require.NoError(t, os.WriteFile(wrapper, []byte(`#!/bin/bash
+case "$*" in *.backup*)
+  if [[ ! -e `+counter+` ]]; then touch `+counter+`; echo "Error: database is locked" >&2; exit 1; fi ;;
+esac
+exec sqlite3 "$@"
+`), 0o755))
+	out, err := r.run(r.backupScript, r.env("SQLITE3="+wrapper, "RETRY_SECONDS=0"))
+	require.NoError(t, err)
+	assert.Contains(t, out, "(attempt 1 of 3): retrying")
+	assert.Len(t, r.copies(), 1)
+	partial, _ := filepath.Glob(filepath.Join(r.backups, "*.partial*"))
+	assert.Empty(t, partial)
+
+	require.NoError(t, os.Remove(counter))
+	_, err = r.run(r.backupScript, r.env("SQLITE3="+wrapper, "RETRY_SECONDS=0", "ATTEMPTS=1"))
+	require.Error(t, err)
+	assert.Equal(t, "0", r.metric("aurigraph_backup_last_run_success"))
 }

@@ -22,7 +22,7 @@ func TestBackupScriptsCarryTheDeploymentsValuesQuoted(t *testing.T) {
 			"DB=${DB:-'/srv/aurigraph/grafana/data/grafana.db'}",
 			"BACKUP_DIR=${BACKUP_DIR:-'/srv/aurigraph/grafana/backups'}",
 			"OWNER=${OWNER:-'472:0'}",
-			"BUSY_MS=${BUSY_MS:-10000}",
+			"BUSY_MS=${BUSY_MS:-30000}",
 			"STATE_FORMAT='{{.State.Status}}'",
 			"PRAGMA integrity_check;",
 		} {
@@ -32,6 +32,7 @@ func TestBackupScriptsCarryTheDeploymentsValuesQuoted(t *testing.T) {
 	backup, err := RenderBackup(v)
 	require.NoError(t, err)
 	assert.Contains(t, backup, "KEEP=${KEEP:-48}")
+	assert.Contains(t, backup, "ATTEMPTS=${ATTEMPTS:-3}")
 	assert.Contains(t, backup, "record_run 'grafana' 'snapshot' 7200 ")
 	assert.Contains(t, backup, "record_run() {")
 	// One read transaction around the backup API: no restart livelock.
@@ -53,6 +54,7 @@ func TestBackupValuesRefused(t *testing.T) {
 		"nothing kept":             func(v *BackupValues) { v.Keep = 0 },
 		"owner by name":            func(v *BackupValues) { v.Owner = "grafana:root" },
 		"no busy timeout":          func(v *BackupValues) { v.BusyTimeoutMs = 0 },
+		"no attempt":               func(v *BackupValues) { v.Attempts = 0 },
 		"no job":                   func(v *BackupValues) { v.Job.Command = "backup.sh" },
 	} {
 		t.Run(name, func(t *testing.T) {
