@@ -1,6 +1,7 @@
 // Package grafana deploys Grafana with provisioned datasources (Prometheus,
-// Elasticsearch, Jaeger, Redis) and the SPEC's five dashboards. Passwords
-// reach it only as secret environment values.
+// Elasticsearch, Jaeger, Redis) and the SPEC's five dashboards, and the
+// hourly copies of its database (backup.go). Passwords reach it only as
+// secret files.
 package grafana
 
 import (
@@ -11,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
@@ -56,6 +58,9 @@ func Dirs(serviceDir string) []host.Dir {
 		{Path: dashboardsDir(serviceDir), UID: 0, GID: 0, Mode: "0755"},
 		{Path: certsDir(serviceDir), UID: 0, GID: 0, Mode: "0755"},
 		{Path: dataDir(serviceDir), UID: UID, GID: GID, Mode: "0750"},
+		{Path: binDir(serviceDir), UID: 0, GID: 0, Mode: "0750"},
+		// The database copies: root's alone.
+		{Path: backupDir(serviceDir), UID: 0, GID: 0, Mode: "0700"},
 	}
 }
 
@@ -88,6 +93,9 @@ type Grafana struct {
 	Provision  *configfile.Set
 	Dashboards *configfile.Set
 	URL        pulumi.StringOutput `pulumi:"url"`
+
+	// Backups are the database copies, for the off-host copies.
+	Backups backupjob.Source
 }
 
 // New renders the provisioning, puts it on the host and runs the container.
@@ -199,7 +207,42 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, err
 	}
+	timers, err := newBackups(ctx, name, args, c, parent)
+	if err != nil {
+		return nil, err
+	}
+	// Host preparation creates backups/ (Dirs); the timer fills it.
+	g.Backups = backupjob.Source{Store: Store, Engine: args.Engine, Paths: BackupPaths(args.ServiceDir),
+		Ready: []pulumi.Resource{args.Engine.Prepared, timers}}
 	g.Container = c
 	g.URL = pulumi.Sprintf("http://%s:%d", ContainerName, Port)
 	return g, ctx.RegisterResourceOutputs(g, pulumi.Map{"url": g.URL})
+}
+
+// newBackups installs backup.sh and restore.sh and the hourly timer (with
+// sqlite3 on the host); it returns the timers step.
+func newBackups(ctx *pulumi.Context, name string, args Args, c pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, error) {
+	bv := Backup(args.ServiceDir)
+	backup, err := RenderBackup(bv)
+	if err != nil {
+		return nil, err
+	}
+	restore, err := RenderRestore(bv)
+	if err != nil {
+		return nil, err
+	}
+	bin := binDir(args.ServiceDir)
+	scripts, err := configfile.New(ctx, name+"-scripts", configfile.Args{
+		Host: args.Engine.Host, Files: []configfile.File{
+			{Path: path.Join(bin, "backup.sh"), Content: backup, Mode: "0750"},
+			{Path: path.Join(bin, "restore.sh"), Content: restore, Mode: "0750"},
+		},
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	return backupjob.NewTimers(ctx, name+"-backup-timers", backupjob.TimersArgs{
+		Connection:  args.Engine.Connection,
+		TimerValues: backupjob.TimerValues{Jobs: Jobs(bin), Packages: BackupPackages},
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{c}, scripts.Copies...)))
 }

@@ -1,5 +1,5 @@
 // Package vault deploys HashiCorp Vault in server mode with TLS from the
-// stack's CA. Initialisation, unsealing and the post-init script (audit
+// stack's CA, and its hourly storage snapshots (backup.go). Initialisation, unsealing and the post-init script (audit
 // device, KV v2, PKI, database credentials, transit, AppRole) are operator
 // steps after the first deployment: see docs/vault.md.
 package vault
@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
@@ -90,6 +91,9 @@ type Vault struct {
 	Address       pulumi.StringOutput `pulumi:"address"`
 	MetricsPath   pulumi.StringOutput `pulumi:"metricsPath"`
 	PostInitPath  pulumi.StringOutput `pulumi:"postInitScript"`
+
+	// Backups are the storage snapshots, for the off-host copies.
+	Backups backupjob.Source
 }
 
 // Dirs are the host directories the deployment needs under serviceDir.
@@ -104,6 +108,8 @@ func Dirs(serviceDir string) []host.Dir {
 		{Path: path.Join(serviceDir, "tls"), UID: UID, GID: GID, Mode: "0750"},
 		// The post-init script holds no secret; operators read it to pipe it in.
 		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0755"},
+		// Snapshots: root's alone.
+		{Path: backupDir(serviceDir), UID: 0, GID: 0, Mode: "0700"},
 	}
 }
 
@@ -138,9 +144,25 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
-	if _, err := configfile.New(ctx, name+"-scripts", configfile.Args{
-		Host: h.Host, Files: []configfile.File{{Path: postInitPath, Content: script}},
-	}, parent); err != nil {
+	bv := Backup(args.ServiceDir)
+	backup, err := RenderBackup(bv)
+	if err != nil {
+		return nil, err
+	}
+	restore, err := RenderRestore(bv)
+	if err != nil {
+		return nil, err
+	}
+	binDir := path.Join(args.ServiceDir, "bin")
+	scripts, err := configfile.New(ctx, name+"-scripts", configfile.Args{
+		Host: h.Host, Files: []configfile.File{
+			{Path: postInitPath, Content: script},
+			// Root runs them: they pause, stop and start the container.
+			{Path: path.Join(binDir, "backup.sh"), Content: backup, Mode: "0750"},
+			{Path: path.Join(binDir, "restore.sh"), Content: restore, Mode: "0750"},
+		},
+	}, parent)
+	if err != nil {
 		return nil, err
 	}
 
@@ -170,6 +192,16 @@ func NewVault(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
+	timers, err := backupjob.NewTimers(ctx, name+"-backup-timers", backupjob.TimersArgs{
+		Connection:  h.Connection,
+		TimerValues: backupjob.TimerValues{Jobs: Jobs(binDir)},
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{c}, scripts.Copies...)))
+	if err != nil {
+		return nil, err
+	}
+	// Host preparation creates backups/ (Dirs); the timer fills it.
+	v.Backups = backupjob.Source{Store: Store, Engine: h, Paths: BackupPaths(args.ServiceDir),
+		Ready: []pulumi.Resource{h.Prepared, timers}}
 	v.ContainerName = c.Name
 	v.HostName = pulumi.String(h.Name).ToStringOutput()
 	v.Address = pulumi.String(URL()).ToStringOutput()
