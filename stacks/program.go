@@ -137,11 +137,12 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	if err := deployPrometheus(d, am); err != nil {
 		return nil, wrap(Prometheus, err)
 	}
-	if err := deployGrafana(d, rd); err != nil {
+	graf, err := deployGrafana(d, rd)
+	if err != nil {
 		return nil, wrap(Grafana, err)
 	}
 	// Every store's backups leave their host (backupTarget).
-	if err := deployOffsite(d, []backupjob.Source{pg.Backups, rd.Backups, es.Backups}); err != nil {
+	if err := deployOffsite(d, []backupjob.Source{pg.Backups, rd.Backups, vlt.Backups, es.Backups, graf.Backups}); err != nil {
 		return nil, wrap("offsite", err)
 	}
 	application, err := deployApp(d, pg, pool, rd, tracing)

@@ -16,17 +16,17 @@ import (
 // deployGrafana provisions Grafana's datasources and dashboards; passwords
 // travel only as secret environment values. Grafana reads cache (Redis) as
 // its own read-only ACL user.
-func deployGrafana(d *deployment, cache *redis.Redis) error {
+func deployGrafana(d *deployment, cache *redis.Redis) (*grafana.Grafana, error) {
 	h := d.engine(Grafana)
 	img, err := d.image(h, Grafana)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rootURL := edgeURL(d.cfg.Edge.MonitoringHosts[Grafana])
 	if rootURL != "" {
 		rootURL += "/"
 	}
-	_, err = grafana.New(d.ctx, Grafana, grafana.Args{
+	return grafana.New(d.ctx, Grafana, grafana.Args{
 		Engine:     h,
 		Image:      img,
 		Zones:      d.zones,
@@ -50,7 +50,6 @@ func deployGrafana(d *deployment, cache *redis.Redis) error {
 		RedisPassword:         cache.Passwords.Grafana,
 		CACertPem:             d.pki.CACertPem,
 	}, pulumi.Provider(h.Provider))
-	return err
 }
 
 // dirsGrafana: provisioning, dashboards, the CA and the data (grafana user 472).
