@@ -10,108 +10,179 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/aurigraph/infra/components/backupjob"
+	"github.com/aurigraph/infra/components/configfile"
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/internal/shell"
 )
 
-// Backups: an RDB snapshot every hour (BGSAVE, then a copy of dump.rdb),
-// the newest KeepSnapshots kept on the host (two days; the off-host copies
-// keep retention.backups' hourly/daily/weekly/monthly ones). The AOF is not
-// copied: it is the same data as of a later moment, and a consistent copy of
-// a multi-part AOF being appended to needs Redis stopped or a rewrite; an
-// RDB written by BGSAVE is one consistent point.
+// Store is the backupjob store of Redis's jobs; its one kind is the hourly
+// RDB snapshot.
 const (
-	Store         = "redis"
-	SnapshotEvery = "hourly"
-	SnapshotAge   = 2 * time.Hour
-	KeepSnapshots = 48
+	Store        = "redis"
+	KindSnapshot = "snapshot"
+	// BackupEvery is the snapshot schedule; BackupMaxAge is one period plus
+	// room for a long BGSAVE and a late timer, before BackupTooOld fires.
+	BackupEvery  = "hourly"
+	BackupMaxAge = 2 * time.Hour
+	// SnapshotsKept: the newest 12 hourly snapshots stay on the host (half a
+	// day to notice a bad write and go back before it); older points are in
+	// the off-host copies. A cache's value decays fast and each snapshot is
+	// up to the whole dataset (maxmemory, 3 GB in prod, less once
+	// compressed), so 12 bounds the directory at about 12 datasets.
+	SnapshotsKept = 12
+	// snapshotPrefix names the snapshots: redis-YYYYmmddTHHMMSSZ.rdb.
+	snapshotPrefix = "redis"
 )
 
-//go:embed templates/backup.sh.tmpl templates/restore.sh.tmpl
-var backupFS embed.FS
+// Jobs are the scheduled runs on the data host, their scripts in binDir.
+func Jobs(binDir string) []backupjob.Job {
+	return []backupjob.Job{{
+		Store: Store, Kind: KindSnapshot, Description: "Redis RDB snapshot and rotation",
+		Command: "/bin/bash " + path.Join(binDir, "backup.sh"),
+		Every:   BackupEvery, Persistent: true, MaxAge: BackupMaxAge, Docker: true,
+	}}
+}
 
-var backupTemplates = template.Must(template.New("redis-backup").Funcs(template.FuncMap{
+// BackupPaths are what the off-host copies take: the snapshots.
+func BackupPaths(serviceDir string) []string { return []string{path.Join(serviceDir, "backups")} }
+
+//go:embed templates/*.sh.tmpl
+var scriptFS embed.FS
+
+var scripts = template.Must(template.New("redis-scripts").Funcs(template.FuncMap{
 	"shq":       shell.Quote,
 	"recordRun": func() string { return backupjob.RecordRun },
-}).ParseFS(backupFS, "templates/backup.sh.tmpl", "templates/restore.sh.tmpl"))
+	"store":     func() string { return Store },
+	"job":       func() backupjob.Job { return Jobs("/")[0] },
+}).ParseFS(scriptFS, "templates/*.sh.tmpl"))
 
-// BackupValues parameterise backup.sh and restore.sh. Each is a default
-// the environment can override (REDIS_CLI, DATA_DIR, STOP, START...), so the
+// ScriptValues parameterise backup.sh and restore.sh. Each is a default the
+// environment may override (CONTAINER, DATA_DIR, BACKUP_DIR, ...), so the
 // same scripts run against a local redis-server in tests.
-type BackupValues struct {
-	Container  string // the Redis container
-	DataDir    string // its /data on the host: dump.rdb and appendonlydir
-	BackupDir  string // where the snapshots go (root only)
-	Keep       int    // snapshots kept on the host
-	Owner      string // uid:gid of the data files (the image's redis user)
-	AdminUser  string // the ACL user the scripts log in as
-	SecretPath string // the admin password file inside the container
-	WaitSecond int    // how long BGSAVE and a restart may take
-	Job        backupjob.Job
-}
-
-// Backups are the values for a deployment under serviceDir.
-func Backups(serviceDir string) BackupValues {
-	return BackupValues{
-		Container: ContainerName, DataDir: path.Join(serviceDir, "data"), BackupDir: path.Join(serviceDir, "backups"),
-		Keep: KeepSnapshots, Owner: fmt.Sprintf("%d:%d", UID, GID), AdminUser: AdminUser,
-		SecretPath: container.SecretPath(PasswordFile), WaitSecond: 600, Job: SnapshotJob(path.Join(serviceDir, "bin")),
-	}
-}
-
-// SnapshotJob is the hourly snapshot's timer, its script in binDir.
-func SnapshotJob(binDir string) backupjob.Job {
-	return backupjob.Job{Store: Store, Kind: "snapshot", Description: "Redis RDB snapshot",
-		Command: "/bin/bash " + path.Join(binDir, "backup.sh"), Every: SnapshotEvery, Persistent: true, MaxAge: SnapshotAge, Docker: true}
+type ScriptValues struct {
+	Container string // the Redis container the scripts exec into
+	DataDir   string // its /data on the host (dump.rdb, appendonlydir)
+	BackupDir string // the snapshots, root's
+	// AsideDir receives the data a restore replaces (never deleted).
+	AsideDir string
+	// AdminUser logs in with the password in PasswordFile, a path inside
+	// the container: the password never leaves it.
+	AdminUser    string
+	PasswordFile string
+	// ServerCommand is the container's command line (redis-server and its
+	// config file): restore.sh runs it once with AOF off to load the RDB.
+	ServerCommand []string
+	Owner         string // uid:gid of the data files (the image's redis user)
+	Keep          int    // snapshots kept, newest first
+	WaitSeconds   int    // how long a BGSAVE, a load or an AOF rewrite may take
 }
 
 var (
-	plainPath = regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`)
-	plainWord = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+	plainWord = regexp.MustCompile(`^[A-Za-z0-9_.:/-]+$`)
+	owner     = regexp.MustCompile(`^[0-9]+:[0-9]+$`)
 )
 
-// Validate reports values that would make the scripts unsafe.
-func (v BackupValues) Validate() error {
+// Validate reports values that would make a script unsafe.
+func (v ScriptValues) Validate() error {
 	var p []string
-	for _, d := range []string{v.DataDir, v.BackupDir, v.SecretPath} {
-		if !plainPath.MatchString(d) {
-			p = append(p, fmt.Sprintf("%q is not an absolute plain path", d))
+	for name, d := range map[string]string{"data dir": v.DataDir, "backup dir": v.BackupDir, "aside dir": v.AsideDir, "password file": v.PasswordFile} {
+		if !plainPath.MatchString(d) || strings.Contains(d, "..") {
+			p = append(p, fmt.Sprintf("%s %q must be an absolute plain path", name, d))
 		}
 	}
-	if v.DataDir == v.BackupDir {
-		p = append(p, "the snapshots must not go into the data directory")
+	if v.DataDir != "" && (v.BackupDir == v.DataDir || v.AsideDir == v.DataDir || strings.HasPrefix(v.BackupDir, v.DataDir+"/") || strings.HasPrefix(v.AsideDir, v.DataDir+"/")) {
+		p = append(p, "the backup and aside dirs must be outside the data dir (Redis owns it)")
 	}
-	for _, w := range []string{v.Container, v.Owner, v.AdminUser} {
+	if !word.MatchString(v.Container) || !word.MatchString(v.AdminUser) {
+		p = append(p, fmt.Sprintf("container %q and admin user %q must be plain names", v.Container, v.AdminUser))
+	}
+	if len(v.ServerCommand) == 0 {
+		p = append(p, "the server command is required")
+	}
+	for _, w := range v.ServerCommand {
 		if !plainWord.MatchString(w) {
-			p = append(p, fmt.Sprintf("%q is not a plain word", w))
+			p = append(p, fmt.Sprintf("server command word %q must be plain", w))
 		}
 	}
-	if v.Keep < 1 || v.WaitSecond < 1 {
-		p = append(p, "at least one snapshot is kept and the wait is positive")
+	if !owner.MatchString(v.Owner) {
+		p = append(p, fmt.Sprintf("owner %q must be numeric uid:gid", v.Owner))
 	}
-	if err := v.Job.Validate(); err != nil {
-		p = append(p, err.Error())
+	if v.Keep < 1 {
+		p = append(p, "at least one snapshot is kept")
+	}
+	if v.WaitSeconds < 1 {
+		p = append(p, "the wait must be at least 1 s")
 	}
 	if len(p) > 0 {
-		return fmt.Errorf("redis backups: %s", strings.Join(p, "; "))
+		return fmt.Errorf("redis scripts: %s", strings.Join(p, "; "))
 	}
 	return nil
 }
 
-// RenderBackup renders backup.sh: BGSAVE, copy, verify, rotate.
-func RenderBackup(v BackupValues) (string, error) { return renderBackup("backup.sh.tmpl", v) }
+var (
+	plainPath = regexp.MustCompile(`^/[A-Za-z0-9_./-]+$`)
+	word      = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+)
 
-// RenderRestore renders restore.sh: a snapshot back into the data directory.
-func RenderRestore(v BackupValues) (string, error) { return renderBackup("restore.sh.tmpl", v) }
+// Scripts are the scripts' values for a deployment under serviceDir.
+func Scripts(serviceDir string) ScriptValues {
+	return ScriptValues{
+		Container: ContainerName, DataDir: path.Join(serviceDir, "data"), BackupDir: path.Join(serviceDir, "backups"),
+		AsideDir: path.Join(serviceDir, "restore-aside"), AdminUser: AdminUser, PasswordFile: container.SecretPath(PasswordFile),
+		ServerCommand: serverCommand, Owner: fmt.Sprintf("%d:%d", UID, GID), Keep: SnapshotsKept,
+		// A 3 GB dataset saves and loads in well under a minute on a disk;
+		// 15 minutes leaves room for a slow disk and a busy host.
+		WaitSeconds: 900,
+	}
+}
 
-func renderBackup(name string, v BackupValues) (string, error) {
+// serverCommand is the container's command: one owner for ServerSpec and restore.sh.
+var serverCommand = []string{"redis-server", confMount + "/redis.conf"}
+
+// RenderBackup renders backup.sh: a BGSAVE, the copy of its dump.rdb into
+// the backups, its check, the rotation, and the run's outcome metrics.
+func RenderBackup(v ScriptValues) (string, error) { return renderScript("backup.sh.tmpl", v) }
+
+// RenderRestore renders restore.sh: a snapshot back into the data directory,
+// with a fresh AOF written from it.
+func RenderRestore(v ScriptValues) (string, error) { return renderScript("restore.sh.tmpl", v) }
+
+func renderScript(name string, v ScriptValues) (string, error) {
 	if err := v.Validate(); err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
-	if err := backupTemplates.ExecuteTemplate(&b, name, v); err != nil {
+	if err := scripts.ExecuteTemplate(&b, name, v); err != nil {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// newBackups installs the scripts in binDir and the hourly timer; it
+// returns the timers step.
+func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, server pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, error) {
+	sv := Scripts(a.ServiceDir)
+	var files []configfile.File
+	for _, s := range []struct {
+		file   string
+		render func(ScriptValues) (string, error)
+	}{{"backup.sh", RenderBackup}, {"restore.sh", RenderRestore}} {
+		content, err := s.render(sv)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, configfile.File{Path: path.Join(binDir, s.file), Content: content, Mode: "0750"})
+	}
+	installed, err := configfile.New(ctx, name+"-scripts", configfile.Args{Host: a.Engine.Host, Files: files}, parent)
+	if err != nil {
+		return nil, err
+	}
+	// The timer starts once the server (BGSAVE) and the scripts are there.
+	return backupjob.NewTimers(ctx, name+"-backup-timers", backupjob.TimersArgs{
+		Connection:  a.Engine.Connection,
+		TimerValues: backupjob.TimerValues{Jobs: Jobs(binDir)},
+	}, parent, pulumi.DependsOn(append([]pulumi.Resource{server}, installed.Copies...)))
 }

@@ -1,11 +1,10 @@
 // Package redis deploys Redis (an LRU cache with persistence) and its
-// Prometheus exporter on one host.
+// Prometheus exporter on one host, with hourly RDB snapshots (backup.go).
 package redis
 
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
@@ -78,7 +77,7 @@ type Args struct {
 	// Password is the admin user's (secret); every other user's is derived
 	// from it (DerivePasswords).
 	Password   pulumi.StringInput
-	ServiceDir string // holds conf/ and data/ on the host
+	ServiceDir string // holds conf/, data/, bin/ and backups/ on the host
 	// MaxMemoryMB is maxmemory, at or below the container limit (see MaxMemoryFor).
 	MaxMemoryMB int
 }
@@ -95,7 +94,7 @@ type Redis struct {
 	// Passwords are the ACL users' (secrets), for the services that log in
 	// as them.
 	Passwords Passwords
-	// Backups are the hourly snapshots, for the off-host copies.
+	// Backups are the RDB snapshots, for the off-host copies.
 	Backups backupjob.Source
 }
 
@@ -105,6 +104,7 @@ func Dirs(serviceDir string) []host.Dir {
 		{Path: serviceDir, UID: 0, GID: 0, Mode: "0755"},
 		{Path: path.Join(serviceDir, "conf"), UID: 0, GID: 0, Mode: "0755"},
 		{Path: path.Join(serviceDir, "data"), UID: UID, GID: GID, Mode: "0700"},
+		// The backup and restore scripts, and the snapshots: root's.
 		{Path: path.Join(serviceDir, "bin"), UID: 0, GID: 0, Mode: "0750"},
 		{Path: path.Join(serviceDir, "backups"), UID: 0, GID: 0, Mode: "0700"},
 	}
@@ -172,11 +172,13 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
-	timers, err := newBackups(ctx, name, args, c, parent)
+	timers, err := newBackups(ctx, name, args, path.Join(args.ServiceDir, "bin"), c, parent)
 	if err != nil {
 		return nil, err
 	}
-	r.Backups = backupjob.Source{Store: Store, Engine: args.Engine, Paths: []string{path.Join(args.ServiceDir, "backups")}, Ready: []pulumi.Resource{timers}}
+	// The host's preparation creates backups/ (Dirs); the timer fills it.
+	r.Backups = backupjob.Source{Store: Store, Engine: args.Engine, Paths: BackupPaths(args.ServiceDir),
+		Ready: []pulumi.Resource{args.Engine.Host.Prepared, timers}}
 	r.ContainerName = c.Name
 	r.Passwords = DerivePasswords(args.Password)
 	r.HostName = pulumi.String(args.Engine.Name).ToStringOutput()
@@ -185,30 +187,6 @@ func NewRedis(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Resour
 	return r, ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"containerName": r.ContainerName, "host": r.HostName, "address": r.Address, "exporterAddress": r.ExporterAddr,
 	})
-}
-
-// newBackups installs backup.sh and restore.sh and the hourly snapshot's
-// timer, which waits for the server (BGSAVE) and the scripts; redis-tools
-// on the host checks each copy (redis-check-rdb).
-func newBackups(ctx *pulumi.Context, name string, a Args, server pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, error) {
-	v := Backups(a.ServiceDir)
-	var files []configfile.File
-	for file, render := range map[string]func(BackupValues) (string, error){"backup.sh": RenderBackup, "restore.sh": RenderRestore} {
-		content, err := render(v)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, configfile.File{Path: path.Join(a.ServiceDir, "bin", file), Content: content, Mode: "0750"})
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-	scripts, err := configfile.New(ctx, name+"-backup-scripts", configfile.Args{Host: a.Engine.Host, Files: files}, parent)
-	if err != nil {
-		return nil, err
-	}
-	return backupjob.NewTimers(ctx, name+"-backup-timers", backupjob.TimersArgs{
-		Connection:  a.Engine.Connection,
-		TimerValues: backupjob.TimerValues{Jobs: []backupjob.Job{v.Job}, Packages: []string{"redis-tools"}},
-	}, parent, pulumi.DependsOn(append([]pulumi.Resource{server}, scripts.Copies...)))
 }
 
 // derivedOrNil is user's derived password, nil when there is no admin
@@ -264,7 +242,7 @@ func ServerSpec(a Args) container.Spec {
 		User:        fmt.Sprintf("%d:%d", UID, GID),
 		SecretFiles: []container.SecretFile{{Name: PasswordFile, Content: a.Password}},
 		SecretsDir:  container.SecretsDir(a.ServiceDir, ContainerName),
-		Command:     []string{"redis-server", confMount + "/redis.conf"},
+		Command:     serverCommand,
 		// No Ports: internal only, reached as redis:6379 on the overlay.
 		Mounts: []container.Mount{
 			{HostPath: path.Join(a.ServiceDir, "data"), Target: dataMount},
