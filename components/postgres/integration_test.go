@@ -422,13 +422,16 @@ func TestIntegrationPostgresScriptsShellcheck(t *testing.T) {
 	sv := Scripts("/srv/aurigraph/postgres", Retention{Hourly: 24, Daily: 7, Weekly: 4, Monthly: 12, PreDeploy: 10})
 	scripts := map[string]string{}
 	for name, render := range map[string]func(ScriptValues) (string, error){"backup.sh": RenderBackup, "restore.sh": RenderRestore, "drill.sh": RenderDrill,
-		"basebackup.sh": RenderBaseBackup, "pitr.sh": RenderPITR} {
+		"basebackup.sh": RenderBaseBackup, "pitr.sh": RenderPITR, "postgres-drill.sh": func(v ScriptValues) (string, error) {
+			return RenderOffsiteDrill(OffsiteDrillValues{ScriptValues: ScratchScripts(v), Offsite: "/srv/aurigraph/backups/bin/offsite-postgres.sh",
+				WorkDir: "/srv/aurigraph/backups/drill/postgres", Image: "postgres:15.10-alpine"})
+		}} {
 		out, err := render(sv)
 		require.NoError(t, err)
 		scripts[name] = out
 	}
 	var err error
-	scripts["timers.sh"], err = backupjob.RenderTimers(backupjob.TimerValues{Jobs: Jobs("/srv/aurigraph/postgres/bin")})
+	scripts["timers.sh"], err = backupjob.RenderTimers(backupjob.TimerValues{Jobs: Jobs("/srv/aurigraph/postgres/bin", DefaultDrill())})
 	require.NoError(t, err)
 	dir := t.TempDir()
 	for name, content := range scripts {

@@ -60,9 +60,25 @@ const (
 	BackupEvery      = "hourly"
 	BackupMaxAge     = 90 * time.Minute
 	BaseBackupMaxAge = 26 * time.Hour
-	DrillEvery       = "monthly"
-	DrillMaxAge      = 32 * 24 * time.Hour // the longest month plus a day
+	// The drill: the first Sunday of each month at 04:00. First Sundays
+	// are 28 or 35 days apart; a day more lets a long drill finish.
+	DrillEvery  = "Sun *-*-01..07 04:00:00"
+	DrillMaxAge = 36 * 24 * time.Hour
 )
+
+// Drill is when the recovery drill runs, how old its last success may be
+// before RestoreDrillOverdue fires, and where it runs: OffHost drills run
+// from the off-host copy on another host (NewOffsiteDrill), so the data host
+// keeps no drill timer; otherwise drill.sh restores the newest local dump on
+// the data host.
+type Drill struct {
+	Every   string
+	MaxAge  time.Duration
+	OffHost bool
+}
+
+// DefaultDrill is the drill's default schedule, on the data host.
+func DefaultDrill() Drill { return Drill{Every: DrillEvery, MaxAge: DrillMaxAge} }
 
 // Store is the backupjob store of every PostgreSQL job; the kinds are its
 // dumps, base backups and drills.
@@ -73,16 +89,25 @@ const (
 	KindDrill = backupjob.DrillKind
 )
 
-// Jobs are the scheduled runs on the data host, their scripts in binDir.
-func Jobs(binDir string) []backupjob.Job {
-	return []backupjob.Job{
+// Jobs are the scheduled runs on the data host, their scripts in binDir:
+// the dumps, the base backups and, unless it runs off the host, the drill.
+func Jobs(binDir string, d Drill) []backupjob.Job {
+	jobs := []backupjob.Job{
 		{Store: Store, Kind: KindDump, Description: "PostgreSQL backup and rotation", Command: "/bin/bash " + path.Join(binDir, "backup.sh") + " scheduled",
 			Every: BackupEvery, Persistent: true, MaxAge: BackupMaxAge, Docker: true},
 		{Store: Store, Kind: KindBase, Description: "PostgreSQL base backup for point-in-time recovery", Command: "/bin/bash " + path.Join(binDir, "basebackup.sh"),
 			Every: BaseBackupEvery, Persistent: true, MaxAge: BaseBackupMaxAge, Docker: true},
-		{Store: Store, Kind: KindDrill, Description: "PostgreSQL recovery drill (restore the newest dump and verify it)", Command: "/bin/bash " + path.Join(binDir, "drill.sh"),
-			Every: DrillEvery, Persistent: true, MaxAge: DrillMaxAge, Docker: true},
 	}
+	if !d.OffHost {
+		jobs = append(jobs, DrillJob("PostgreSQL recovery drill (restore the newest dump and verify it)", path.Join(binDir, "drill.sh"), d))
+	}
+	return jobs
+}
+
+// DrillJob is the drill's scheduled run of script, on whichever host.
+func DrillJob(description, script string, d Drill) backupjob.Job {
+	return backupjob.Job{Store: Store, Kind: KindDrill, Description: description, Command: "/bin/bash " + script,
+		Every: d.Every, Persistent: true, MaxAge: d.MaxAge, Docker: true}
 }
 
 // ExporterAddress is the exporter's /metrics endpoint Prometheus scrapes.
@@ -113,6 +138,8 @@ type Args struct {
 	// ReleaseImages are the application images (distinct, sorted): a change
 	// triggers the pre-deployment backup.
 	ReleaseImages []string
+	// Drill is the recovery drill's schedule and place (zero: DefaultDrill).
+	Drill Drill
 }
 
 // Retention is how many scheduled dumps to keep per period, and how many
@@ -176,6 +203,7 @@ func Scripts(serviceDir string, r Retention) ScriptValues {
 		KeepPreDeploy: r.PreDeploy, DrillDatabase: Database + "_drill",
 		ArchiveDir: path.Join(serviceDir, "archive"), ServerArchiveDir: archiveMount,
 		DataDir: path.Join(serviceDir, "data"), KeepBase: BaseBackupsKept, Owner: fmt.Sprintf("%d:%d", UID, GID),
+		DrillMaxAge: DrillMaxAge,
 	}
 }
 
@@ -405,7 +433,12 @@ func exporterPassword(superuser pulumi.StringInput) pulumi.StringInput {
 // newBackups installs the scripts and their timers and creates the
 // pre-deployment backup; it returns that backup and the timers.
 func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulumi.Resource, parent pulumi.ResourceOption) (pulumi.Resource, pulumi.Resource, error) {
+	drill := a.Drill
+	if drill.Every == "" {
+		drill = DefaultDrill()
+	}
 	sv := Scripts(a.ServiceDir, a.Retention)
+	sv.DrillMaxAge = drill.MaxAge
 	var files []configfile.File
 	for _, s := range []struct {
 		file   string
@@ -425,7 +458,7 @@ func newBackups(ctx *pulumi.Context, name string, a Args, binDir string, db pulu
 	// The timers start once the database (base backups) and the scripts are there.
 	timers, err := backupjob.NewTimers(ctx, name+"-backup-timers", backupjob.TimersArgs{
 		Connection:  a.Engine.Connection,
-		TimerValues: backupjob.TimerValues{Jobs: Jobs(binDir)},
+		TimerValues: backupjob.TimerValues{Jobs: Jobs(binDir, drill)},
 	}, parent, pulumi.DependsOn(append([]pulumi.Resource{db}, scripts.Copies...)))
 	if err != nil {
 		return nil, nil, err

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/internal/shell"
@@ -24,7 +25,7 @@ var templates = template.Must(template.New("postgres").Funcs(template.FuncMap{
 	"recordRun": func() string { return backupjob.RecordRun },
 	"store":     func() string { return Store },
 	"job": func(kind string) (backupjob.Job, error) {
-		for _, j := range Jobs("/") {
+		for _, j := range Jobs("/", DefaultDrill()) {
 			if j.Kind == kind {
 				return j, nil
 			}
@@ -152,7 +153,12 @@ type ScriptValues struct {
 	KeepBase         int
 	// UID:GID the restored data directory belongs to (the image's postgres).
 	Owner string
+	// DrillMaxAge is the drill's alert allowance, which drill.sh records.
+	DrillMaxAge time.Duration
 }
+
+// DrillMaxAgeSeconds is DrillMaxAge in whole seconds, for record_run.
+func (v ScriptValues) DrillMaxAgeSeconds() int64 { return int64(v.DrillMaxAge / time.Second) }
 
 // Validate reports values that would make a script unsafe.
 func (v ScriptValues) Validate() error {
@@ -176,6 +182,9 @@ func (v ScriptValues) Validate() error {
 	}
 	if v.KeepBase < 1 {
 		p = append(p, "at least one base backup is kept")
+	}
+	if v.DrillMaxAge < time.Minute {
+		p = append(p, "the drill's alert allowance must be at least a minute")
 	}
 	if v.Owner == "" {
 		p = append(p, "the restored data directory's owner is required")
@@ -219,4 +228,51 @@ func render(name string, v any) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// The off-host drill's own metrics, labelled {store}, beside backupjob's.
+const (
+	TimeToUsableMetric = "aurigraph_restore_drill_time_to_usable_seconds"
+	BackupAgeMetric    = "aurigraph_restore_drill_backup_age_seconds"
+)
+
+// OffsiteDrillValues parameterise postgres-drill.sh, the drill from the
+// off-host copy. ScriptValues are the data host's (BackupDir is where the
+// dumps are there, hence in the copy); Container is the scratch server's.
+type OffsiteDrillValues struct {
+	ScriptValues
+	Offsite string // offsite-postgres.sh on the drill host
+	WorkDir string // the fetched copy (removed after each drill) and the report
+	Image   string // the live PostgreSQL image, pulled on the drill host
+}
+
+// TimeToUsableMetric is the template's view of the package constant.
+func (OffsiteDrillValues) TimeToUsableMetric() string { return TimeToUsableMetric }
+
+// BackupAgeMetric is the template's view of the package constant.
+func (OffsiteDrillValues) BackupAgeMetric() string { return BackupAgeMetric }
+
+var imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*$`)
+
+// RenderOffsiteDrill renders postgres-drill.sh.
+func RenderOffsiteDrill(v OffsiteDrillValues) (string, error) {
+	if err := v.ScriptValues.Validate(); err != nil {
+		return "", err
+	}
+	var p []string
+	for _, d := range []string{v.Offsite, v.WorkDir} {
+		if !plainPath.MatchString(d) || d == "/" {
+			p = append(p, fmt.Sprintf("%q is not an absolute plain path below /", d))
+		}
+	}
+	if !imageRef.MatchString(v.Image) {
+		p = append(p, fmt.Sprintf("image %q is not an image reference", v.Image))
+	}
+	if v.Container == ContainerName {
+		p = append(p, "the scratch server must not be named like the live one")
+	}
+	if len(p) > 0 {
+		return "", fmt.Errorf("postgres drill: %s", strings.Join(p, "; "))
+	}
+	return render("offsite-drill.sh.tmpl", v)
 }

@@ -105,7 +105,7 @@ func TestScriptValuesRefuseUnsafeValues(t *testing.T) {
 }
 
 func TestJobsRunTheScriptsOnTheirSchedules(t *testing.T) {
-	jobs := Jobs("/srv/aurigraph/postgres/bin")
+	jobs := Jobs("/srv/aurigraph/postgres/bin", DefaultDrill())
 	got := map[string]string{}
 	for _, j := range jobs {
 		require.NoError(t, j.Validate())
@@ -116,11 +116,19 @@ func TestJobsRunTheScriptsOnTheirSchedules(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"dump":  "hourly /bin/bash /srv/aurigraph/postgres/bin/backup.sh scheduled",
 		"base":  "daily /bin/bash /srv/aurigraph/postgres/bin/basebackup.sh",
-		"drill": "monthly /bin/bash /srv/aurigraph/postgres/bin/drill.sh",
+		"drill": "Sun *-*-01..07 04:00:00 /bin/bash /srv/aurigraph/postgres/bin/drill.sh",
 	}, got)
 	script, err := backupjob.RenderTimers(backupjob.TimerValues{Jobs: jobs})
 	require.NoError(t, err)
 	assert.Contains(t, script, "seed_run 'postgres' 'dump' 5400", "the hourly dump alerts after 1h30m")
+	assert.Contains(t, script, "seed_run 'postgres' 'drill' 3110400", "first Sundays are up to 35 days apart, plus a day")
+
+	// A drill from the off-host copy leaves no drill timer on the data host.
+	off := DefaultDrill()
+	off.OffHost = true
+	for _, j := range Jobs("/srv/aurigraph/postgres/bin", off) {
+		assert.NotEqual(t, KindDrill, j.Kind)
+	}
 }
 
 func TestRenderConfigArchives(t *testing.T) {
