@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aurigraph/infra/components/container"
 	"github.com/aurigraph/infra/components/host"
@@ -28,6 +29,7 @@ func objectKeys(c *Config) map[string]any {
 		"selfHealing":       &c.SelfHealing,
 		"backupTarget":      &c.BackupTarget,
 		"backupObjectStore": &c.BackupObjectStore,
+		"backupDrill":       &c.BackupDrill,
 	}
 }
 
@@ -215,6 +217,7 @@ func applyDefaults(c *Config) {
 	applyTimeDefaults(&c.Time)
 	applyAlertingDefaults(&c.Alerting)
 	applySelfHealingDefaults(&c.SelfHealing)
+	applyBackupDrillDefaults(c)
 }
 
 // ResourcesFor returns a service's resources: the stack's override, else the default.
@@ -241,4 +244,30 @@ func (c *Config) TierImage(tier string, group int) string {
 func applySelfHealingDefaults(s *SelfHealing) {
 	d := s.Host().WithDefaults()
 	s.IntervalSeconds, s.UnhealthyChecks, s.BackoffSeconds, s.MaxRestartsPerHour = d.IntervalSeconds, d.UnhealthyChecks, d.BackoffSeconds, d.MaxRestartsPerHour
+}
+
+// applyBackupDrillDefaults: the first Sunday of the month, alerting after
+// the longest gap between two (35 days) plus a day; with backupTarget, on
+// the first monitoring host.
+func applyBackupDrillDefaults(c *Config) {
+	d := &c.BackupDrill
+	if d.Schedule == "" {
+		d.Schedule = postgres.DrillEvery
+	}
+	if d.MaxAgeHours == 0 {
+		d.MaxAgeHours = int(postgres.DrillMaxAge / time.Hour)
+	}
+	if d.Host == "" && c.BackupTarget.Configured() {
+		for _, h := range c.Hosts {
+			if h.HasRole(RoleMonitoring) {
+				d.Host = h.Name
+				break
+			}
+		}
+	}
+}
+
+// Drill is the drill as components/postgres takes it.
+func (d BackupDrill) Drill(offHost bool) postgres.Drill {
+	return postgres.Drill{Every: d.Schedule, MaxAge: time.Duration(d.MaxAgeHours) * time.Hour, OffHost: offHost}
 }

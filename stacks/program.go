@@ -145,6 +145,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config) (*Outputs, error) {
 	if err := deployOffsite(d, []backupjob.Source{pg.Backups, rd.Backups, vlt.Backups, es.Backups, graf.Backups}); err != nil {
 		return nil, wrap("offsite", err)
 	}
+	if err := deployDrill(d, pg); err != nil {
+		return nil, wrap("drill", err)
+	}
 	application, err := deployApp(d, pg, pool, rd, tracing)
 	if err != nil {
 		return nil, wrap(App, err)

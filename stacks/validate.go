@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
@@ -24,6 +25,7 @@ import (
 	"github.com/aurigraph/infra/components/logstash"
 	"github.com/aurigraph/infra/components/offsite"
 	"github.com/aurigraph/infra/components/pgbouncer"
+	"github.com/aurigraph/infra/components/postgres"
 	"github.com/aurigraph/infra/components/prometheus"
 	"github.com/aurigraph/infra/components/redis"
 	"github.com/aurigraph/infra/internal/imageref"
@@ -102,6 +104,7 @@ func Validate(c *Config, raw map[string]string) Problems {
 	validateAlerting(c, raw, &ps)
 	validateBackupTarget(c, raw, &ps)
 	validateBackupObjectStore(c, raw, &ps)
+	validateBackupDrill(c, &ps)
 	return ps
 }
 
@@ -147,6 +150,43 @@ func validateBackupObjectStore(c *Config, raw map[string]string, ps *Problems) {
 	}
 	if v := raw[SecretBackupObjectStoreSecretAccessKey]; v != "" && IsWeakCredential(v) {
 		ps.Add(SecretBackupObjectStoreSecretAccessKey, "is a weak or default credential", "create a key pair at the object storage; its secret key has at least 12 characters")
+	}
+}
+
+// validateBackupDrill: a schedule systemd takes, an allowance no shorter
+// than a day, and with backupTarget a drill host of the stack that is not
+// the PostgreSQL host (a drill there proves nothing about losing it).
+func validateBackupDrill(c *Config, ps *Problems) {
+	d := c.BackupDrill
+	// backupjob's check of OnCalendar's characters; the allowance is checked below.
+	probe := postgres.Drill{Every: d.Schedule, MaxAge: time.Hour}
+	if err := postgres.DrillJob("drill", "/drill.sh", probe).Validate(); err != nil || strings.TrimSpace(d.Schedule) == "" {
+		ps.Add("backupDrill.schedule", fmt.Sprintf("%s is not a systemd OnCalendar expression", describe(d.Schedule)),
+			"use one such as Sun *-*-01..07 04:00:00 (the first Sunday of the month); check it with systemd-analyze calendar")
+	}
+	checkRange(ps, "backupDrill.maxAgeHours", d.MaxAgeHours, 24, 8784)
+	if !c.BackupTarget.Configured() {
+		if d.Host != "" {
+			ps.Add("backupDrill.host", fmt.Sprintf("is %s, but backupTarget is not set: without an off-host copy the drill restores the local dumps on the PostgreSQL host", d.Host),
+				"set backupTarget, or remove backupDrill.host")
+		}
+		return
+	}
+	if d.Host == "" {
+		ps.Add("backupDrill.host", "is not set and the stack has no monitoring host to default to", "set it to a host of the stack other than the PostgreSQL host")
+		return
+	}
+	known := false
+	for _, h := range c.Hosts {
+		known = known || h.Name == d.Host
+	}
+	if !known {
+		ps.Add("backupDrill.host", fmt.Sprintf("%s is not a host of the stack", describe(d.Host)), "use the name of a host in hosts, other than the PostgreSQL host")
+		return
+	}
+	if pg := placedHost(c, Postgres); pg == d.Host {
+		ps.Add("backupDrill.host", fmt.Sprintf("%s is the PostgreSQL host: a drill there does not prove a recovery without it", d.Host),
+			"set backupDrill.host to another host of the stack, such as a monitoring host")
 	}
 }
 

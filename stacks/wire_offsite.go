@@ -26,29 +26,37 @@ func deployOffsite(d *deployment, sources []backupjob.Source) error {
 	if !t.Configured() && !o.Configured() {
 		return nil
 	}
-	b := d.cfg.Retention.Backups
-	s := d.cfg.Secrets
 	for _, src := range sources {
-		a := offsite.Args{
-			Source:    src,
-			Password:  s.BackupRepositoryPassword,
-			Retention: offsite.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly},
-			Dir:       ServiceDir(d.cfg, "backups"),
-		}
-		// A target on the store's own host is no second failure domain
-		// (validation requires the object store then).
-		if t.Configured() && hostAt(d.cfg, t.Host) != src.Engine.Name {
-			a.Target, a.SSHKey = offsiteTarget(t), s.BackupTargetSSHKey
-		}
-		if o.Configured() {
-			a.S3 = offsiteBucket(o)
-			a.S3AccessKeyID, a.S3SecretAccessKey = s.BackupObjectStoreAccessKeyID, s.BackupObjectStoreSecretAccessKey
-		}
-		if _, err := offsite.New(d.ctx, "offsite-"+src.Store, a); err != nil {
+		if _, err := offsite.New(d.ctx, "offsite-"+src.Store, offsiteArgs(d, src)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// offsiteArgs are a store's copies from its host src to backupTarget and/or
+// backupObjectStore, with retention.backups. The drill host reads the same
+// repositories (deployDrill: the same args, its own Source, ReadOnly).
+func offsiteArgs(d *deployment, src backupjob.Source) offsite.Args {
+	t, o := d.cfg.BackupTarget, d.cfg.BackupObjectStore
+	b := d.cfg.Retention.Backups
+	s := d.cfg.Secrets
+	a := offsite.Args{
+		Source:    src,
+		Password:  s.BackupRepositoryPassword,
+		Retention: offsite.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly},
+		Dir:       ServiceDir(d.cfg, "backups"),
+	}
+	// A target on the store's own host is no second failure domain
+	// (validation requires the object store then).
+	if t.Configured() && hostAt(d.cfg, t.Host) != src.Engine.Name {
+		a.Target, a.SSHKey = offsiteTarget(t), s.BackupTargetSSHKey
+	}
+	if o.Configured() {
+		a.S3 = offsiteBucket(o)
+		a.S3AccessKeyID, a.S3SecretAccessKey = s.BackupObjectStoreAccessKeyID, s.BackupObjectStoreSecretAccessKey
+	}
+	return a
 }
 
 // BackedUpStores are the services whose backups are copied off their host.
