@@ -13,6 +13,7 @@ import (
 	"github.com/aurigraph/infra/components/app"
 	"github.com/aurigraph/infra/components/backupjob"
 	"github.com/aurigraph/infra/components/host"
+	"github.com/aurigraph/infra/components/postgres"
 )
 
 const (
@@ -62,6 +63,16 @@ type ConfigValues struct {
 }
 
 // RulesValues is what the alert rules depend on.
+// The drill's bounds (RestoreDrillSlow, RestoreDrillBackupStale): the
+// SPEC's recovery time objective for a corrupted database, and how old the
+// dump the drill restores from the off-host copy may be: the dumps are
+// hourly and the copy runs every 5 minutes, so one missed dump plus the
+// copy's delay.
+const (
+	DrillRTO          = 15 * time.Minute
+	DrillMaxBackupAge = 2 * time.Hour
+)
+
 type RulesValues struct {
 	// PoolMaxSize is the application's JDBC pool maximum: Micrometer's
 	// agroal gauges carry no maximum, so utilisation divides by this.
@@ -165,6 +176,9 @@ func RenderRules(v RulesValues) (string, error) {
 		BackupSuccessMetric, BackupRunMetric     string
 		BackupDurationMetric, BackupMaxAgeMetric string
 		DrillKind                                string
+		// The off-host drill's metrics (components/postgres) and bounds, in seconds.
+		DrillTimeToUsableMetric, DrillBackupAgeMetric string
+		DrillRTOSeconds, DrillMaxBackupAgeSeconds     int
 		// The watchdog's metrics, named by components/host.
 		WatchdogRestarts, WatchdogGaveUp string
 	}{
@@ -174,6 +188,8 @@ func RenderRules(v RulesValues) (string, error) {
 		ESHealthMetric: host.ElasticsearchHealthMetric, LogstashEventsMetric: host.LogstashEventsMetric,
 		BackupSuccessMetric: backupjob.SuccessMetric, BackupRunMetric: backupjob.RunMetric,
 		BackupDurationMetric: backupjob.DurationMetric, BackupMaxAgeMetric: backupjob.MaxAgeMetric, DrillKind: backupjob.DrillKind,
+		DrillTimeToUsableMetric: postgres.TimeToUsableMetric, DrillBackupAgeMetric: postgres.BackupAgeMetric,
+		DrillRTOSeconds: int(DrillRTO.Seconds()), DrillMaxBackupAgeSeconds: int(DrillMaxBackupAge.Seconds()),
 		WatchdogRestarts: host.WatchdogRestartsMetric, WatchdogGaveUp: host.WatchdogGaveUpMetric,
 	}
 	var b strings.Builder

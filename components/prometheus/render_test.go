@@ -208,6 +208,7 @@ func TestRenderRules(t *testing.T) {
 		"HostDown":           "critical", "DiskWillFillIn4Hours": "warning", "ContainerRestartLoop": "warning",
 		"CertificateExpiringSoon": "warning", "CertificateExpiringCritical": "critical",
 		"BackupTooOld": "critical", "BackupFailed": "warning", "RestoreDrillFailed": "warning", "RestoreDrillOverdue": "warning",
+		"RestoreDrillSlow": "warning", "RestoreDrillBackupStale": "warning",
 		"ElasticsearchClusterNotGreen": "warning", "ElasticsearchClusterRed": "critical", "LogstashNotReceiving": "warning",
 		"ContainerRestartedByWatchdog": "warning", "WatchdogGaveUp": "critical",
 	}, seen)
