@@ -98,7 +98,7 @@ func TestIntegrationBackupTimersOnRealSystemd(t *testing.T) {
 	del.run(t, h) // deleting twice (a retried destroy) still succeeds
 }
 
-// A change to the backup scripts changes the command's triggers, so the
+// A change to the backup jobs (a new drill schedule) changes the command's triggers, so the
 // engine replaces it: create-before-delete unless the resource is
 // DeleteBeforeReplace (shared/notes/real-engine.md). Replayed in that order
 // on a real systemd, the timers must still be there afterwards.
@@ -106,9 +106,12 @@ func TestIntegrationBackupTimersSurviveReplacement(t *testing.T) {
 	t.Parallel()
 	base := harness.Stack(t, "prod")
 	oldCreate, oldDelete, old := timerSteps(t, harness.Run(t, base))
-	newCreate, _, next := timerSteps(t, harness.Run(t, base.Set("retention",
-		`{"prometheusDays": 30, "elasticsearchDays": 30, "backups": {"hourly": 48, "daily": 7, "weekly": 4, "monthly": 12}}`)))
-	require.NotEqual(t, old.Inputs["triggers"], next.Inputs["triggers"], "new backup scripts replace the timers command")
+	// A new drill schedule rewrites the drill's timer unit, so the timers
+	// step is replaced. (The scripts are the scripts step's: a retention
+	// change no longer touches the timers.)
+	newCreate, _, next := timerSteps(t, harness.Run(t, base.Set("backupDrill", `{"schedule": "Sat *-*-01..07 02:30:00"}`)))
+	require.NotEqual(t, old.Inputs["triggers"], next.Inputs["triggers"], "a new drill schedule replaces the timers command")
+	require.Contains(t, newCreate.stdin, "OnCalendar=Sat *-*-01..07 02:30:00")
 
 	h := testhost.Start(t)
 	standInDocker(t, h)
@@ -123,4 +126,5 @@ func TestIntegrationBackupTimersSurviveReplacement(t *testing.T) {
 		oldDelete.run(t, h)
 	}
 	assert.Equal(t, allTimers("enabled active"), timerStates(t, h), "after the replacement the backups are still scheduled")
+	assert.Contains(t, h.Exec(t, "systemctl cat aurigraph-backup-postgres-drill.timer").Stdout, "OnCalendar=Sat *-*-01..07 02:30:00", "on the new schedule")
 }
