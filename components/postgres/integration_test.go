@@ -227,6 +227,7 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	report := filepath.Join(t.TempDir(), "drill.txt")
 	logOut := mustRun(t, append(env, "DRILL_KEEP=yes", "DRILL_REPORT="+report), "bash", drill)
 	assert.Contains(t, logOut, "drill ok")
+	assert.Contains(t, logOut, "manifest verified", "the local drill checks the dump's manifest too")
 	assert.Equal(t, source, fingerprint("aurigraph_drill"))
 	drilled := readRunMetrics(t, textfiles, KindDrill)
 	assert.Equal(t, 1.0, drilled.run)
@@ -240,6 +241,24 @@ INSERT INTO public.accounts (name) SELECT 'acct-' || g FROM generate_series(1, 5
 	assert.Equal(t, "0", s.psql(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = 'aurigraph_drill'"))
 
 	drilled = readRunMetrics(t, textfiles, KindDrill)
+
+	// A manifest that disagrees with its dump fails the local drill (both
+	// dumps' manifests: either may be the newest within one second).
+	good := map[string][]byte{}
+	for _, d := range dumps {
+		b, err := os.ReadFile(d + ".manifest")
+		require.NoError(t, err)
+		good[d] = b
+		require.NoError(t, os.WriteFile(d+".manifest", []byte(strings.Replace(string(b), "|20000|", "|19999|", 1)), 0o600))
+	}
+	cmd = exec.Command("bash", drill)
+	cmd.Env = append(os.Environ(), env...)
+	out, err = cmd.CombinedOutput()
+	assert.Error(t, err, "a manifest that disagrees must fail the drill: %s", out)
+	assert.Contains(t, string(out), "< table|ledger.blocks|19999|")
+	for d, b := range good {
+		require.NoError(t, os.WriteFile(d+".manifest", b, 0o600))
+	}
 
 	// A corrupt dump fails the drill.
 	bad := filepath.Join(backupDir, "aurigraph-scheduled-29991231T235959Z.dump")
