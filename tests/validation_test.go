@@ -301,6 +301,14 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 			`aurigraph:selfHealing.unhealthyChecks."redis" is 0; use 1-100`,
 			`aurigraph:selfHealing.maxRestartsPerHour is 1000; use 1-60`,
 		}},
+		// Without backupTarget there is no copy for a drill host to fetch.
+		{"drill host without an off-host copy, bad schedule and allowance", func(s *stackfile.Stack) *stackfile.Stack {
+			return s.Set("backupDrill", `{"host":"prod-obs-01","schedule":"first sunday; reboot","maxAgeHours":12}`)
+		}, []string{
+			`aurigraph:backupDrill.host is prod-obs-01, but backupTarget is not set: without an off-host copy the drill restores the local dumps on the PostgreSQL host; set backupTarget, or remove backupDrill.host`,
+			`aurigraph:backupDrill.schedule "first sunday; reboot" is not a systemd OnCalendar expression; use one such as Sun *-*-01..07 04:00:00`,
+			`aurigraph:backupDrill.maxAgeHours is 12; use 24-8784`,
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
