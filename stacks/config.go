@@ -93,14 +93,20 @@ type Config struct {
 	BackupObjectStore BackupObjectStore `json:"backupObjectStore" doc:"Off-host copies of the PostgreSQL backups to an S3-compatible bucket, alone or besides backupTarget (then every copy goes to both, each its own repository with the same backupRepositoryPassword, each its own timers and alerts): restic on the data host encrypts them with the backupRepositoryPassword secret and sends them to s3:<endpoint>/<bucket>/<prefix>/<store>, signing with the backupObjectStoreAccessKeyId and backupObjectStoreSecretAccessKey secrets, every 5 minutes; retention.backups applies to them, a weekly check verifies them. Configured by setting its endpoint." example:"{endpoint: https://s3.eu-central-1.amazonaws.com, bucket: aurigraph-backups, prefix: prod, region: eu-central-1}" check:"validateBackupObjectStore"`
 
 	// BackupDrill schedules the recovery drill and places it.
-	BackupDrill BackupDrill `json:"backupDrill" doc:"The PostgreSQL recovery drill. With backupTarget it runs on another host of the stack: it fetches the newest off-host copy, restores its newest dump into a scratch container of the live image with no network, verifies every table's rows and checksum and the schema against the dump's manifest, and records the time to a usable database and the age of the dump (docs/runbooks/drill.md). Without backupTarget there is no copy to fetch: it restores the newest local dump on the PostgreSQL host." check:"validateBackupDrill"`
+	BackupDrill BackupDrill `json:"backupDrill" doc:"The PostgreSQL recovery drill. With an off-host copy (backupTarget or backupObjectStore; the SFTP one when both) it runs on another host of the stack: it fetches the newest copy, restores its newest dump into a scratch container of the live image with no network, verifies every table's rows and checksum and the schema against the dump's manifest, and records the time to a usable database and the age of the dump (docs/runbooks/drill.md). Without either there is no copy to fetch: it restores the newest local dump on the PostgreSQL host." check:"validateBackupDrill"`
 
 	Secrets Secrets `json:"-"`
 }
 
+// OffHostCopies reports whether the stores are copied off their hosts
+// (backupTarget and/or backupObjectStore): the drill then runs from the copy.
+func (c *Config) OffHostCopies() bool {
+	return c.BackupTarget.Configured() || c.BackupObjectStore.Configured()
+}
+
 // BackupDrill is when and where the recovery drill runs.
 type BackupDrill struct {
-	Host        string `json:"host" doc:"Host of the stack (its name) the drill runs on with backupTarget; never the PostgreSQL host, which a real recovery would not have." default:"the first monitoring host, with backupTarget" example:"prod-obs-01" check:"validateBackupDrill"`
+	Host        string `json:"host" doc:"Host of the stack (its name) the drill runs on with an off-host copy; never the PostgreSQL host, which a real recovery would not have." default:"the first monitoring host, with an off-host copy" example:"prod-obs-01" check:"validateBackupDrill"`
 	Schedule    string `json:"schedule" doc:"When the drill runs: a systemd OnCalendar expression (host time)." example:"Sun *-*-01..07 04:00:00" check:"validateBackupDrill"`
 	MaxAgeHours int    `json:"maxAgeHours" doc:"How old the last successful drill may be before RestoreDrillOverdue fires, in hours: the schedule's longest gap plus time for one drill." range:"24-8784" check:"validateBackupDrill"`
 }

@@ -247,7 +247,7 @@ func applySelfHealingDefaults(s *SelfHealing) {
 }
 
 // applyBackupDrillDefaults: the first Sunday of the month, alerting after
-// the longest gap between two (35 days) plus a day; with backupTarget, on
+// the longest gap between two (35 days) plus a day; with an off-host copy, on
 // the first monitoring host.
 func applyBackupDrillDefaults(c *Config) {
 	d := &c.BackupDrill
@@ -257,7 +257,7 @@ func applyBackupDrillDefaults(c *Config) {
 	if d.MaxAgeHours == 0 {
 		d.MaxAgeHours = int(postgres.DrillMaxAge / time.Hour)
 	}
-	if d.Host == "" && c.BackupTarget.Configured() {
+	if d.Host == "" && c.OffHostCopies() {
 		for _, h := range c.Hosts {
 			if h.HasRole(RoleMonitoring) {
 				d.Host = h.Name

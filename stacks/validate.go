@@ -154,7 +154,7 @@ func validateBackupObjectStore(c *Config, raw map[string]string, ps *Problems) {
 }
 
 // validateBackupDrill: a schedule systemd takes, an allowance no shorter
-// than a day, and with backupTarget a drill host of the stack that is not
+// than a day, and with an off-host copy a drill host of the stack that is not
 // the PostgreSQL host (a drill there proves nothing about losing it).
 func validateBackupDrill(c *Config, ps *Problems) {
 	d := c.BackupDrill
@@ -165,10 +165,10 @@ func validateBackupDrill(c *Config, ps *Problems) {
 			"use one such as Sun *-*-01..07 04:00:00 (the first Sunday of the month); check it with systemd-analyze calendar")
 	}
 	checkRange(ps, "backupDrill.maxAgeHours", d.MaxAgeHours, 24, 8784)
-	if !c.BackupTarget.Configured() {
+	if !c.OffHostCopies() {
 		if d.Host != "" {
-			ps.Add("backupDrill.host", fmt.Sprintf("is %s, but backupTarget is not set: without an off-host copy the drill restores the local dumps on the PostgreSQL host", d.Host),
-				"set backupTarget, or remove backupDrill.host")
+			ps.Add("backupDrill.host", fmt.Sprintf("is %s, but neither backupTarget nor backupObjectStore is set: without an off-host copy the drill restores the local dumps on the PostgreSQL host", d.Host),
+				"set backupTarget or backupObjectStore, or remove backupDrill.host")
 		}
 		return
 	}

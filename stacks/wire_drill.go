@@ -7,12 +7,13 @@ import (
 )
 
 // deployDrill places the PostgreSQL recovery drill on backupDrill.host when
-// backupTarget is set: the copies' script and secrets ReadOnly there (no
-// timers: the data host copies), the live image, and the drill's script and
-// timer. Without backupTarget, postgres.NewPostgres keeps the local drill on
+// the stores are copied off their hosts: the copies' script and secrets
+// ReadOnly there (no timers: the data host copies; the drill reads the
+// script's default target, SFTP when both), the live image, and the drill's
+// script and timer. Without an off-host copy, postgres.NewPostgres keeps the local drill on
 // the data host (deployPostgres): there is no copy to drill from.
 func deployDrill(d *deployment, pg *postgres.Postgres) error {
-	if !d.cfg.BackupTarget.Configured() {
+	if !d.cfg.OffHostCopies() {
 		return nil
 	}
 	h := d.engines[d.cfg.BackupDrill.Host]

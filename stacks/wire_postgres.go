@@ -44,8 +44,8 @@ func deployPostgres(d *deployment) (*postgres.Postgres, error) {
 		Retention:        postgres.Retention{Hourly: b.Hourly, Daily: b.Daily, Weekly: b.Weekly, Monthly: b.Monthly, PreDeploy: preDeployDumpsKept},
 		ArchiveTimeout:   time.Duration(d.cfg.Postgres.ArchiveTimeoutSeconds) * time.Second,
 		ReleaseImages:    images,
-		// With backupTarget the drill runs from the copy on another host (deployDrill).
-		Drill: d.cfg.BackupDrill.Drill(d.cfg.BackupTarget.Configured()),
+		// With an off-host copy the drill runs from it on another host (deployDrill).
+		Drill: d.cfg.BackupDrill.Drill(d.cfg.OffHostCopies()),
 	})
 }
 

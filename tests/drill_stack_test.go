@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/aurigraph/infra/stacks"
 	"github.com/aurigraph/infra/tests/harness"
 )
 
@@ -91,6 +92,24 @@ func TestBackupDrillRunsFromTheCopyOnAnotherHost(t *testing.T) {
 	harness.Preview(t, s)
 }
 
+// With the bucket alone the drill runs from it, on the drill host too.
+func TestBackupDrillFromTheBucketAlone(t *testing.T) {
+	s := withObjectStore(harness.Stack(t, "prod").SetSecret(stacks.SecretBackupRepositoryPassword, "Distinct-Repository-Password-3a9f"))
+	res := harness.Run(t, s)
+	var drillHost, dataTimers string
+	for _, r := range res.OfType("command:remote:Command") {
+		switch {
+		case strings.HasSuffix(r.URN, "postgres-drill-timers"):
+			drillHost = harness.Host(res, r)
+		case strings.HasSuffix(r.URN, "postgres-backup-timers"):
+			dataTimers = harness.Str(r.Inputs, "stdin")
+		}
+	}
+	assert.Equal(t, prodObsHost, drillHost)
+	assert.NotContains(t, dataTimers, "aurigraph-backup-postgres-drill.timer", "no drill on the data host")
+	harness.Preview(t, s)
+}
+
 func TestBackupDrillScheduleAndAllowance(t *testing.T) {
 	s, _ := withBackupTarget(t, "Distinct-Repository-Password-5e2a")
 	res := harness.Run(t, s.Set("backupDrill", `{"host": "prod-app-01", "schedule": "Sat *-*-01..07 02:30:00", "maxAgeHours": 900}`))
@@ -133,5 +152,5 @@ func TestBackupDrillIsRefusedWithKeyAndFix(t *testing.T) {
 	assert.Contains(t, err.Error(), "aurigraph:backupDrill.host \"prod-nowhere\" is not a host of the stack")
 	err = harness.RunErr(harness.Stack(t, "prod").Set("backupDrill", `{"host": "prod-obs-01"}`))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "aurigraph:backupDrill.host is prod-obs-01, but backupTarget is not set")
+	assert.Contains(t, err.Error(), "aurigraph:backupDrill.host is prod-obs-01, but neither backupTarget nor backupObjectStore is set")
 }

@@ -60,8 +60,10 @@ func TestBackupObjectStoreAloneCopiesToTheBucket(t *testing.T) {
 	s := withObjectStore(harness.Stack(t, "prod").SetSecret(stacks.SecretBackupRepositoryPassword, password))
 	secrets, hosts, script, timers := offsiteFiles(t, s)
 
-	// The keys reach the data host only, as root-only files beside the password.
-	assert.Equal(t, map[string]bool{"198.51.100.20": true}, hosts, "on prod-data-01 only")
+	// The keys reach the data host and the drill host (prod-obs-01, which
+	// reads the copy: tests/drill_stack_test.go) only, as root-only files
+	// beside the password.
+	assert.Equal(t, map[string]bool{"198.51.100.20": true, "198.51.100.30": true}, hosts, "on prod-data-01 and the drill host only")
 	assert.Equal(t, map[string]string{"repository-password": password, "s3-access-key-id": s3KeyID, "s3-secret-access-key": s3Secret}, secrets)
 
 	assert.Contains(t, script, "repository='s3:https://s3.eu-central-1.amazonaws.com/aurigraph-backups/prod/postgres'", "<endpoint>/<bucket>/<prefix>/<store>")
@@ -82,7 +84,7 @@ func TestBothTargetsGetEveryCopy(t *testing.T) {
 	s, key := withBackupTarget(t, password)
 	s = withObjectStore(s)
 	secrets, hosts, script, timers := offsiteFiles(t, s)
-	assert.Equal(t, map[string]bool{"198.51.100.20": true}, hosts, "on prod-data-01 only")
+	assert.Equal(t, map[string]bool{"198.51.100.20": true, "198.51.100.30": true}, hosts, "on prod-data-01 and the drill host only")
 	assert.Equal(t, map[string]string{"repository-password": password, "ssh-key": key,
 		"s3-access-key-id": s3KeyID, "s3-secret-access-key": s3Secret}, secrets, "one password for both repositories")
 	assert.Contains(t, script, "repository='sftp:backup@192.0.2.51:/srv/restic/aurigraph-prod/postgres'")

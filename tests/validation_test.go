@@ -305,7 +305,7 @@ func TestInvalidConfigsAreRefusedWithKeyAndFix(t *testing.T) {
 		{"drill host without an off-host copy, bad schedule and allowance", func(s *stackfile.Stack) *stackfile.Stack {
 			return s.Set("backupDrill", `{"host":"prod-obs-01","schedule":"first sunday; reboot","maxAgeHours":12}`)
 		}, []string{
-			`aurigraph:backupDrill.host is prod-obs-01, but backupTarget is not set: without an off-host copy the drill restores the local dumps on the PostgreSQL host; set backupTarget, or remove backupDrill.host`,
+			`aurigraph:backupDrill.host is prod-obs-01, but neither backupTarget nor backupObjectStore is set: without an off-host copy the drill restores the local dumps on the PostgreSQL host; set backupTarget or backupObjectStore, or remove backupDrill.host`,
 			`aurigraph:backupDrill.schedule "first sunday; reboot" is not a systemd OnCalendar expression; use one such as Sun *-*-01..07 04:00:00`,
 			`aurigraph:backupDrill.maxAgeHours is 12; use 24-8784`,
 		}},
