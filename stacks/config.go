@@ -104,9 +104,13 @@ func (c *Config) OffHostCopies() bool {
 	return c.BackupTarget.Configured() || c.BackupObjectStore.Configured()
 }
 
+// DrillOffHost reports whether the drill runs from the off-host copy on
+// backupDrill.host: with a copy, on a stack with a host besides PostgreSQL's.
+func (c *Config) DrillOffHost() bool { return c.OffHostCopies() && c.BackupDrill.Host != "" }
+
 // BackupDrill is when and where the recovery drill runs.
 type BackupDrill struct {
-	Host        string `json:"host" doc:"Host of the stack (its name) the drill runs on with an off-host copy; never the PostgreSQL host, which a real recovery would not have." default:"the first monitoring host, with an off-host copy" example:"prod-obs-01" check:"validateBackupDrill"`
+	Host        string `json:"host" doc:"Host of the stack (its name) the drill runs on with an off-host copy; never the PostgreSQL host, which a real recovery would not have." default:"with an off-host copy, the first monitoring host that is not the PostgreSQL host, else the first other host; none on a one-host stack (the drill stays on the data host)" example:"prod-obs-01" check:"validateBackupDrill"`
 	Schedule    string `json:"schedule" doc:"When the drill runs: a systemd OnCalendar expression (host time)." example:"Sun *-*-01..07 04:00:00" check:"validateBackupDrill"`
 	MaxAgeHours int    `json:"maxAgeHours" doc:"How old the last successful drill may be before RestoreDrillOverdue fires, in hours: the schedule's longest gap plus time for one drill." range:"24-8784" check:"validateBackupDrill"`
 }

@@ -248,7 +248,7 @@ func applySelfHealingDefaults(s *SelfHealing) {
 
 // applyBackupDrillDefaults: the first Sunday of the month, alerting after
 // the longest gap between two (35 days) plus a day; with an off-host copy, on
-// the first monitoring host.
+// another host than PostgreSQL's (defaultDrillHost).
 func applyBackupDrillDefaults(c *Config) {
 	d := &c.BackupDrill
 	if d.Schedule == "" {
@@ -258,13 +258,23 @@ func applyBackupDrillDefaults(c *Config) {
 		d.MaxAgeHours = int(postgres.DrillMaxAge / time.Hour)
 	}
 	if d.Host == "" && c.OffHostCopies() {
+		d.Host = defaultDrillHost(c)
+	}
+}
+
+// defaultDrillHost is the first monitoring host that is not the PostgreSQL
+// host, else the first other host; "" on a one-host stack, where the drill
+// stays on the data host (there is no other host to recover on).
+func defaultDrillHost(c *Config) string {
+	pg := placedHost(c, Postgres)
+	for _, monitoring := range []bool{true, false} {
 		for _, h := range c.Hosts {
-			if h.HasRole(RoleMonitoring) {
-				d.Host = h.Name
-				break
+			if h.Name != pg && (!monitoring || h.HasRole(RoleMonitoring)) {
+				return h.Name
 			}
 		}
 	}
+	return ""
 }
 
 // Drill is the drill as components/postgres takes it.

@@ -173,8 +173,7 @@ func validateBackupDrill(c *Config, ps *Problems) {
 		return
 	}
 	if d.Host == "" {
-		ps.Add("backupDrill.host", "is not set and the stack has no monitoring host to default to", "set it to a host of the stack other than the PostgreSQL host")
-		return
+		return // a one-host stack: the drill stays on the data host
 	}
 	known := false
 	for _, h := range c.Hosts {

@@ -13,7 +13,7 @@ import (
 // script and timer. Without an off-host copy, postgres.NewPostgres keeps the local drill on
 // the data host (deployPostgres): there is no copy to drill from.
 func deployDrill(d *deployment, pg *postgres.Postgres) error {
-	if !d.cfg.OffHostCopies() {
+	if !d.cfg.DrillOffHost() {
 		return nil
 	}
 	h := d.engines[d.cfg.BackupDrill.Host]

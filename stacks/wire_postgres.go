@@ -45,7 +45,7 @@ func deployPostgres(d *deployment) (*postgres.Postgres, error) {
 		ArchiveTimeout:   time.Duration(d.cfg.Postgres.ArchiveTimeoutSeconds) * time.Second,
 		ReleaseImages:    images,
 		// With an off-host copy the drill runs from it on another host (deployDrill).
-		Drill: d.cfg.BackupDrill.Drill(d.cfg.OffHostCopies()),
+		Drill: d.cfg.BackupDrill.Drill(d.cfg.DrillOffHost()),
 	})
 }
 
