@@ -18,7 +18,10 @@ func deployDrill(d *deployment, pg *postgres.Postgres) error {
 	}
 	h := d.engines[d.cfg.BackupDrill.Host]
 	src := pg.Backups
-	reader := offsiteArgs(d, backupjob.Source{Store: src.Store, Engine: h, Paths: src.Paths})
+	// The repositories the data host writes (offsiteArgs decides them from
+	// the store's own host), read from the drill host.
+	reader := offsiteArgs(d, src)
+	reader.Source = backupjob.Source{Store: src.Store, Engine: h, Paths: src.Paths}
 	reader.ReadOnly = true
 	copies, err := offsite.New(d.ctx, "drill-offsite-"+src.Store, reader)
 	if err != nil {
