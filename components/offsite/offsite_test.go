@@ -46,11 +46,10 @@ func TestJobsAreValidAndEachStoreHasItsOwnRepository(t *testing.T) {
 // its own, and MaxAge knows both.
 func TestEachTargetHasItsOwnJobsAndRecords(t *testing.T) {
 	jobs := Jobs("redis", "/srv/b/bin/offsite-redis.sh", TargetSFTP, TargetS3)
-	var kinds, units []string
+	var kinds []string
 	for _, j := range jobs {
 		require.NoError(t, j.Validate())
 		kinds = append(kinds, j.Kind)
-		units = append(units, j.Unit())
 		assert.Equal(t, MaxAge(strings.Replace(j.Kind, "s3-", "offsite-", 1)), MaxAge(j.Kind))
 	}
 	assert.Equal(t, []string{"offsite-copy", "offsite-forget", "offsite-check", "s3-copy", "s3-forget", "s3-check"}, kinds)

@@ -205,21 +205,6 @@ func RenderRules(v RulesValues) (string, error) {
 	return b.String(), nil
 }
 
-// humanDuration writes whole days as such ("32d") and shorter spans as Go
-// does without trailing zero units ("1h30m").
-func humanDuration(d time.Duration) string {
-	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	s := d.String()
-	for _, zero := range []string{"0s", "0m"} {
-		if strings.HasSuffix(s, "m"+zero) || strings.HasSuffix(s, "h"+zero) {
-			s = strings.TrimSuffix(s, zero)
-		}
-	}
-	return s
-}
-
 var (
 	forLine   = regexp.MustCompile(`(?m)^(\s+for: )\S+$`)
 	testForRE = regexp.MustCompile(`^[0-9]+(ms|s|m)$`)

@@ -33,8 +33,6 @@ const (
 	// up to the whole dataset (maxmemory, 3 GB in prod, less once
 	// compressed), so 12 bounds the directory at about 12 datasets.
 	SnapshotsKept = 12
-	// snapshotPrefix names the snapshots: redis-YYYYmmddTHHMMSSZ.rdb.
-	snapshotPrefix = "redis"
 )
 
 // Jobs are the scheduled runs on the data host, their scripts in binDir.
