@@ -124,13 +124,9 @@ func validateBackupObjectStore(c *Config, raw map[string]string, ps *Problems) {
 	if err := offsite.CheckEndpoint(o.Endpoint); err != nil {
 		ps.Add("backupObjectStore.endpoint", fmt.Sprintf("%s %s", describe(o.Endpoint), err), "use https://host[:port] of the S3 API; plain http only to 127.0.0.1 or localhost (a gateway on the data host)")
 	} else if u, err := url.Parse(o.Endpoint); err == nil {
-		if pg := placedHost(c, Postgres); pg != "" {
-			for _, h := range c.Hosts {
-				if h.Name == pg && (u.Hostname() == h.Address || u.Hostname() == h.ClusterAddress() || u.Hostname() == h.Name) {
-					ps.Add("backupObjectStore.endpoint", fmt.Sprintf("%s is %s, the PostgreSQL host itself: a copy there is lost with it", u.Hostname(), pg),
-						"use object storage in another failure domain")
-				}
-			}
+		if pg := placedHost(c, Postgres); pg != "" && hostAt(c, u.Hostname()) == pg {
+			ps.Add("backupObjectStore.endpoint", fmt.Sprintf("%s is %s, the PostgreSQL host itself: a copy there is lost with it", u.Hostname(), pg),
+				"use object storage in another failure domain")
 		}
 	}
 	if err := offsite.CheckBucket(o.Bucket); err != nil {
